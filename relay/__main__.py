@@ -1,0 +1,3 @@
+from relay.cli.main import main
+
+main()

@@ -1,0 +1,72 @@
+"""Entry point of the `relay` console script.
+
+Sub-commands live in their own modules and are imported only when used, so `relay --help`
+stays fast and one broken area cannot take the whole CLI down. Exit codes (DESIGN.md §3):
+0 success, 1 a problem found, 2 a usage error (click's own, and invalid configuration).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+import click
+
+from relay import __version__
+from relay.cli.context import AppContext
+
+# command name -> "module:attribute"
+COMMANDS: dict[str, str] = {
+    "serve": "relay.cli.serve:serve",
+    "queue": "relay.cli.queue:queue",
+    "config": "relay.cli.config_cmd:config",
+    "org": "relay.cli.org:org",
+    "explain": "relay.cli.explain:explain",
+    "unresolved": "relay.cli.unresolved:unresolved",
+    "doctor": "relay.cli.doctor:doctor",
+    "address": "relay.cli.address:address",
+    "senders": "relay.cli.senders:senders",
+    "settings": "relay.cli.settings:settings",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(name for name in COMMANDS if _available(name))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None or not _available(cmd_name):
+            return None
+        module_name, attribute = target.split(":")
+        command: Any = getattr(importlib.import_module(module_name), attribute)
+        assert isinstance(command, click.Command)
+        return command
+
+
+def _available(name: str) -> bool:
+    module_name = COMMANDS[name].split(":")[0]
+    return importlib.util.find_spec(module_name) is not None
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="RELAY_CONFIG",
+    help="TOML configuration file (env: RELAY_CONFIG). RELAY_* variables override it.",
+)
+@click.version_option(__version__, prog_name="relay")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None) -> None:
+    """Relay: log BCC'd email to Salesforce as Tasks."""
+    ctx.obj = AppContext(config_path=config_path)
+
+
+def main() -> None:
+    cli(prog_name="relay")

@@ -1,0 +1,401 @@
+"""Relay's configuration: typed, frozen, loaded once and passed in (STYLE.md §6).
+
+Sources, lowest precedence first:
+
+1. built-in defaults (DESIGN.md §3);
+2. a TOML file, from ``--config`` or ``RELAY_CONFIG``;
+3. ``RELAY_*`` environment variables.
+
+Every invalid value is collected, not just the first, and reported as
+``NAME=value: what is wrong (what is allowed)`` so an admin can fix them all at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from relay.errors import ConfigError
+
+DEFAULT_MAX_MESSAGE_BYTES = 35 * 1024 * 1024
+"""Salesforce's inbound email limit (Email-to-Salesforce and Email Services accept 35 MB)."""
+
+SECRET_FIELDS = frozenset({"access_token", "client_secret", "password", "private_key_file"})
+"""Fields that `relay config show` and the logs never print in clear."""
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str = "127.0.0.1"
+    port: int = 2525
+    # Name we announce in the greeting and EHLO. Given explicitly because aiosmtpd's
+    # default calls socket.getfqdn() for every connection and blocks the loop.
+    hostname: str = "relay.localhost"
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    # RFC 5321 §4.5.3.1.6 sets 1,000 octets as a minimum; real mail (long HTML lines,
+    # unfolded headers) exceeds it, so we accept far longer lines.
+    max_line_bytes: int = 64 * 1024
+    # RFC 5321 §4.5.3.1.8 requires accepting at least 100 recipients.
+    max_recipients: int = 100
+    max_concurrent_data: int = 16
+    max_connections: int = 256
+    max_connections_per_client: int = 32
+    min_free_bytes: int = 256 * 1024 * 1024
+    shutdown_deadline_seconds: float = 30.0
+    trusted_networks: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    require_tls: bool = False
+
+
+@dataclass(frozen=True)
+class SalesforceConfig:
+    instance_url: str | None = None
+    access_token: str | None = None
+    token_url: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    username: str | None = None
+    private_key_file: Path | None = None
+    password: str | None = None
+    ca_file: Path | None = None
+    api_version: str = "62.0"
+    connect_timeout_seconds: float = 10.0
+    read_timeout_seconds: float = 60.0
+
+    @property
+    def configured(self) -> bool:
+        """True when any way to reach a real org is set; else the local org is used."""
+        return bool(self.instance_url or self.token_url)
+
+
+@dataclass(frozen=True)
+class Config:
+    home: Path = Path("./var")
+    domain: str = "relay.localhost"
+    internal_domains: tuple[str, ...] = ()
+    store_url: str | None = None
+    http_host: str = "127.0.0.1"
+    http_port: int = 8025
+    smarthost: str | None = None
+    log_level: str = "info"
+    log_format: str = "auto"
+    smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    salesforce: SalesforceConfig = field(default_factory=SalesforceConfig)
+
+    @property
+    def effective_store_url(self) -> str:
+        return self.store_url or f"sqlite:///{(self.home / 'relay.db').as_posix()}"
+
+    def redacted(self) -> dict[str, Any]:
+        """The effective configuration as plain data, secrets replaced by a marker."""
+        redacted: dict[str, Any] = _redact(dataclasses.asdict(self))
+        if self.store_url and "@" in self.store_url:
+            # postgresql://user:password@host/db: keep the user and host, hide the password.
+            scheme, _, rest = self.store_url.partition("://")
+            credentials, _, location = rest.rpartition("@")
+            user = credentials.partition(":")[0]
+            redacted["store_url"] = f"{scheme}://{user}:********@{location}"
+        return redacted
+
+
+def _redact(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {
+            k: ("********" if k in SECRET_FIELDS and v else _redact(v)) for k, v in data.items()
+        }
+    if isinstance(data, (list, tuple)):
+        return [_redact(v) for v in data]
+    if isinstance(data, Path):
+        return str(data)
+    return data
+
+
+# --- value parsers: each raises ValueError with the "what is allowed" part -----------
+
+
+def parse_port(value: object) -> int:
+    try:
+        port = int(str(value))
+    except ValueError:
+        raise ValueError("not a port number (1-65535)") from None
+    if not 1 <= port <= 65535:
+        raise ValueError("not a port number (1-65535)")
+    return port
+
+
+def parse_positive_int(value: object) -> int:
+    try:
+        number = int(str(value))
+    except ValueError:
+        raise ValueError("not a whole number") from None
+    if number < 1:
+        raise ValueError("must be 1 or more")
+    return number
+
+
+def parse_non_negative_int(value: object) -> int:
+    try:
+        number = int(str(value))
+    except ValueError:
+        raise ValueError("not a whole number") from None
+    if number < 0:
+        raise ValueError("must be 0 or more")
+    return number
+
+
+def parse_positive_float(value: object) -> float:
+    try:
+        number = float(str(value))
+    except ValueError:
+        raise ValueError("not a number") from None
+    if number <= 0:
+        raise ValueError("must be more than 0")
+    return number
+
+
+def parse_bool(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError("not a boolean (true/false)")
+
+
+def parse_domain(value: object) -> str:
+    text = str(value).strip().lower().rstrip(".")
+    if not text or " " in text or "@" in text or ("." not in text and text != "localhost"):
+        raise ValueError("not a mail domain (for example relay.example.com)")
+    return text
+
+
+def parse_domain_list(value: object) -> tuple[str, ...]:
+    items = value if isinstance(value, list) else str(value).split(",")
+    return tuple(parse_domain(item) for item in items if str(item).strip())
+
+
+def parse_str_list(value: object) -> tuple[str, ...]:
+    items = value if isinstance(value, list) else str(value).split(",")
+    return tuple(str(item).strip() for item in items if str(item).strip())
+
+
+def parse_url(value: object) -> str:
+    text = str(value).strip()
+    if not text.startswith(("https://", "http://")):
+        raise ValueError("not an http(s) URL")
+    return text.rstrip("/")
+
+
+def parse_store_url(value: object) -> str:
+    text = str(value).strip()
+    if not text.startswith(("sqlite:///", "postgresql://", "postgresql+psycopg://")):
+        raise ValueError("not a store URL (sqlite:///PATH or postgresql://...)")
+    return text
+
+
+def parse_hostport(value: object) -> str:
+    text = str(value).strip()
+    host, sep, port = text.rpartition(":")
+    if not sep or not host:
+        raise ValueError("not host:port")
+    parse_port(port)
+    return text
+
+
+def parse_choice(*choices: str) -> Callable[[object], str]:
+    def parse(value: object) -> str:
+        text = str(value).strip().lower()
+        if text not in choices:
+            raise ValueError(f"not one of {', '.join(choices)}")
+        return text
+
+    return parse
+
+
+def parse_str(value: object) -> str:
+    return str(value)
+
+
+def parse_path(value: object) -> Path:
+    return Path(str(value))
+
+
+# --- the table of settings -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One configurable value: where it lives in TOML, its env var, and its parser."""
+
+    toml_path: tuple[str, ...]
+    env: str | None
+    parse: Callable[[object], Any]
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(("home",), "RELAY_HOME", parse_path),
+    Setting(("domain",), "RELAY_DOMAIN", parse_domain),
+    Setting(("internal_domains",), "RELAY_INTERNAL_DOMAINS", parse_domain_list),
+    Setting(("store_url",), "RELAY_STORE_URL", parse_store_url),
+    Setting(("http_host",), "RELAY_HTTP_HOST", parse_str),
+    Setting(("http_port",), "RELAY_HTTP_PORT", parse_port),
+    Setting(("smarthost",), "RELAY_SMARTHOST", parse_hostport),
+    Setting(("log_level",), "RELAY_LOG_LEVEL", parse_choice("debug", "info", "warning", "error")),
+    Setting(("log_format",), "RELAY_LOG_FORMAT", parse_choice("auto", "json", "console")),
+    Setting(("smtp", "host"), "RELAY_SMTP_HOST", parse_str),
+    Setting(("smtp", "port"), "RELAY_SMTP_PORT", parse_port),
+    Setting(("smtp", "hostname"), "RELAY_SMTP_HOSTNAME", parse_str),
+    Setting(("smtp", "max_message_bytes"), "RELAY_SMTP_MAX_MESSAGE_BYTES", parse_positive_int),
+    Setting(("smtp", "max_line_bytes"), "RELAY_SMTP_MAX_LINE_BYTES", parse_positive_int),
+    Setting(("smtp", "max_recipients"), "RELAY_SMTP_MAX_RECIPIENTS", parse_positive_int),
+    Setting(("smtp", "max_concurrent_data"), "RELAY_SMTP_MAX_CONCURRENT_DATA", parse_positive_int),
+    Setting(("smtp", "max_connections"), "RELAY_SMTP_MAX_CONNECTIONS", parse_positive_int),
+    Setting(
+        ("smtp", "max_connections_per_client"),
+        "RELAY_SMTP_MAX_CONNECTIONS_PER_CLIENT",
+        parse_positive_int,
+    ),
+    Setting(("smtp", "min_free_bytes"), "RELAY_SMTP_MIN_FREE_BYTES", parse_non_negative_int),
+    Setting(
+        ("smtp", "shutdown_deadline_seconds"),
+        "RELAY_SMTP_SHUTDOWN_DEADLINE_SECONDS",
+        parse_positive_float,
+    ),
+    Setting(("smtp", "trusted_networks"), "RELAY_SMTP_TRUSTED_NETWORKS", parse_str_list),
+    Setting(("smtp", "tls_cert_file"), "RELAY_SMTP_TLS_CERT_FILE", parse_path),
+    Setting(("smtp", "tls_key_file"), "RELAY_SMTP_TLS_KEY_FILE", parse_path),
+    Setting(("smtp", "require_tls"), "RELAY_SMTP_REQUIRE_TLS", parse_bool),
+    Setting(("salesforce", "instance_url"), "RELAY_SF_INSTANCE_URL", parse_url),
+    Setting(("salesforce", "access_token"), "RELAY_SF_ACCESS_TOKEN", parse_str),
+    Setting(("salesforce", "token_url"), "RELAY_SF_TOKEN_URL", parse_url),
+    Setting(("salesforce", "client_id"), "RELAY_SF_CLIENT_ID", parse_str),
+    Setting(("salesforce", "client_secret"), "RELAY_SF_CLIENT_SECRET", parse_str),
+    Setting(("salesforce", "username"), "RELAY_SF_USERNAME", parse_str),
+    Setting(("salesforce", "private_key_file"), "RELAY_SF_PRIVATE_KEY_FILE", parse_path),
+    Setting(("salesforce", "password"), "RELAY_SF_PASSWORD", parse_str),
+    Setting(("salesforce", "ca_file"), "RELAY_SF_CA_FILE", parse_path),
+    Setting(("salesforce", "api_version"), "RELAY_SF_API_VERSION", parse_str),
+    Setting(
+        ("salesforce", "connect_timeout_seconds"),
+        "RELAY_SF_CONNECT_TIMEOUT_SECONDS",
+        parse_positive_float,
+    ),
+    Setting(
+        ("salesforce", "read_timeout_seconds"),
+        "RELAY_SF_READ_TIMEOUT_SECONDS",
+        parse_positive_float,
+    ),
+)
+
+_SECTIONS: dict[str, type[Any]] = {"smtp": SmtpConfig, "salesforce": SalesforceConfig}
+
+
+def load_config(
+    path: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    """Build the effective configuration, or raise ConfigError listing every problem."""
+    env = os.environ if environ is None else environ
+    if path is None and env.get("RELAY_CONFIG"):
+        path = Path(env["RELAY_CONFIG"])
+    document = _read_toml(path) if path is not None else {}
+
+    problems: list[str] = []
+    values: dict[tuple[str, ...], Any] = {}
+    known_paths = {s.toml_path for s in SETTINGS}
+    problems.extend(_unknown_keys(document, known_paths, path))
+
+    for setting in SETTINGS:
+        raw, origin = _lookup(document, setting, env, path)
+        if raw is None:
+            continue
+        try:
+            values[setting.toml_path] = setting.parse(raw)
+        except ValueError as exc:
+            problems.append(f"{origin}={raw!r}: {exc}" if origin else f"{raw!r}: {exc}")
+
+    if problems:
+        raise ConfigError(problems)
+    config = _assemble(values)
+    problems.extend(_cross_checks(config))
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError([f"config file {path}: not found"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"config file {path}: not valid TOML ({exc})"]) from None
+
+
+def _unknown_keys(
+    document: Mapping[str, Any], known: set[tuple[str, ...]], path: Path | None
+) -> list[str]:
+    problems = []
+    for key, value in document.items():
+        if key in _SECTIONS and isinstance(value, dict):
+            for sub in value:
+                if (key, sub) not in known:
+                    problems.append(f"config file {path}: unknown key [{key}] {sub}")
+        elif (key,) not in known:
+            problems.append(f"config file {path}: unknown key {key}")
+    return problems
+
+
+def _lookup(
+    document: Mapping[str, Any], setting: Setting, env: Mapping[str, str], path: Path | None
+) -> tuple[Any, str]:
+    if setting.env and env.get(setting.env, "") != "":
+        return env[setting.env], setting.env
+    node: Any = document
+    for part in setting.toml_path:
+        if not isinstance(node, Mapping) or part not in node:
+            return None, ""
+        node = node[part]
+    return node, f"{path}: {'.'.join(setting.toml_path)}"
+
+
+def _assemble(values: Mapping[tuple[str, ...], Any]) -> Config:
+    top: dict[str, Any] = {}
+    sections: dict[str, dict[str, Any]] = {name: {} for name in _SECTIONS}
+    for toml_path, value in values.items():
+        if len(toml_path) == 2:
+            sections[toml_path[0]][toml_path[1]] = value
+        else:
+            top[toml_path[0]] = value
+    if "hostname" not in sections["smtp"] and "domain" in top:
+        sections["smtp"]["hostname"] = top["domain"]
+    for name, cls in _SECTIONS.items():
+        top[name] = cls(**sections[name])
+    return Config(**top)
+
+
+def _cross_checks(config: Config) -> list[str]:
+    problems = []
+    sf = config.salesforce
+    if sf.instance_url and not sf.access_token and not sf.token_url:
+        problems.append(
+            "RELAY_SF_INSTANCE_URL is set without RELAY_SF_ACCESS_TOKEN: set the token for a "
+            "direct session, or use RELAY_SF_TOKEN_URL with OAuth credentials instead"
+        )
+    if sf.token_url and not sf.client_id:
+        problems.append("RELAY_SF_TOKEN_URL is set without RELAY_SF_CLIENT_ID (the connected app)")
+    smtp = config.smtp
+    if (smtp.tls_cert_file is None) != (smtp.tls_key_file is None):
+        problems.append("smtp TLS needs both RELAY_SMTP_TLS_CERT_FILE and RELAY_SMTP_TLS_KEY_FILE")
+    if smtp.require_tls and smtp.tls_cert_file is None:
+        problems.append("RELAY_SMTP_REQUIRE_TLS=true needs a certificate: set the TLS files")
+    return problems

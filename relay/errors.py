@@ -1,0 +1,63 @@
+"""Relay's error tree, split by what the caller must do (STYLE.md §3).
+
+::
+
+    RelayError                      base; never raised itself
+    ├── ConfigError                 bad configuration: stop start-up, list every problem
+    ├── TemporaryError              try again later (optionally not before retry_after s)
+    │   ├── StoreUnavailable        the store cannot commit now (disk full, locked, down)
+    │   └── RateLimited             Salesforce daily/concurrent limits: pause writes
+    └── PermanentError              will not succeed as is: hold or quarantine, with a reason
+        ├── NeedsAttention          a person must act (setting, permission, address): hold
+        └── Unprocessable           the message itself is bad: quarantine
+
+Every error carries a ``reason`` written for a person: what is wrong and what to do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class RelayError(Exception):
+    """Base of every error Relay raises on purpose."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ConfigError(RelayError):
+    """The configuration is invalid; each problem is one line an admin can act on."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class TemporaryError(RelayError):
+    """A transient failure: retry later, not before ``retry_after`` seconds if given."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class StoreUnavailable(TemporaryError):
+    """The store could not commit (for example ENOSPC, a lock, or the server is down)."""
+
+
+class RateLimited(TemporaryError):
+    """Salesforce refused for API limits; pause writes, keep accepting mail."""
+
+
+class PermanentError(RelayError):
+    """Retrying as is will not help."""
+
+
+class NeedsAttention(PermanentError):
+    """A person must change something (a setting, a permission, an address): hold."""
+
+
+class Unprocessable(PermanentError):
+    """The message cannot be processed as it is: quarantine and keep the raw bytes."""

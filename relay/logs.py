@@ -1,0 +1,149 @@
+"""Structured logging for Relay (structlog).
+
+Production output is JSON lines on stderr; a TTY gets readable console lines. Logs from
+the libraries underneath (aiosmtpd, urllib3, simple-salesforce, tenacity, aiohttp) go
+through the same processors via ``structlog.stdlib.ProcessorFormatter``, so redaction
+applies to them as well.
+
+Per-message context (``queue_id``) is bound once per unit of work with
+``structlog.contextvars.bind_contextvars`` (STYLE.md, structlog).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Mapping
+from typing import Any, TextIO
+
+import structlog
+from structlog.typing import EventDict, Processor, WrappedLogger
+
+REDACTED = "[redacted]"
+
+# Keys whose values are secrets or message content, never logged (DESIGN.md §5).
+_SECRET_KEY = re.compile(
+    r"(pass(word|wd)?|secret|token|authorization|api[_-]?key|assertion|private[_-]?key|"
+    r"session[_-]?id|cookie|body|raw)$",
+    re.IGNORECASE,
+)
+# Secrets that leak into free text: headers, URLs, form bodies, SOAP sessions.
+_SECRET_TEXT = (
+    re.compile(r"(?i)(authorization\s*[:=]\s*)(bearer|basic|oauth)?\s*[^\s,'\"}]+"),
+    re.compile(
+        r"(?i)((?:access_token|refresh_token|client_secret|password|assertion|"
+        r"sessionId)[\"']?\s*[:=]\s*[\"']?)[^\s&,'\"}<]+"
+    ),
+    re.compile(r"(?i)(<sessionId>)[^<]+"),
+    # Salesforce session ids: 15/18-char org id, '!', then a long opaque token.
+    re.compile(r"()\b00D[A-Za-z0-9]{12,15}![A-Za-z0-9._]{20,}"),
+)
+# aiosmtpd logs each AUTH exchange; it masks it, but belt and braces.
+_AUTH_LINE = re.compile(r"(?i)(AUTH\s+\w+\s+)\S+")
+
+# Loggers below the libraries' chatty INFO (aiosmtpd logs every command and address).
+_QUIET_LOGGERS = {
+    "mail.log": logging.WARNING,
+    "mail.debug": logging.WARNING,
+    "urllib3": logging.WARNING,
+    "simple_salesforce": logging.WARNING,
+    "tenacity": logging.WARNING,
+    "aiohttp.access": logging.WARNING,
+    "alembic": logging.WARNING,
+    "asyncio": logging.WARNING,
+}
+
+
+def redact_text(text: str) -> str:
+    """Mask secrets that appear inside a free-text string."""
+    for pattern in _SECRET_TEXT:
+        text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
+    return _AUTH_LINE.sub(lambda m: m.group(1) + REDACTED, text)
+
+
+def _redact_value(key: str, value: Any) -> Any:
+    if _SECRET_KEY.search(key) and value not in (None, "", b""):
+        return REDACTED
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, Mapping):
+        return {k: _redact_value(str(k), v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_redact_value(key, v) for v in value]
+    return value
+
+
+def redact_secrets(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+    """structlog processor: remove tokens, passwords, Authorization headers and bodies."""
+    for key in list(event_dict):
+        event_dict[key] = _redact_value(key, event_dict[key])
+    return event_dict
+
+
+def _drop_color_message(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+    event_dict.pop("color_message", None)
+    return event_dict
+
+
+def shared_processors() -> list[Processor]:
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.stdlib.ExtraAdder(),
+        _drop_color_message,
+        redact_secrets,
+    ]
+
+
+def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) -> None:
+    """Route structlog and stdlib logging through one formatter on stderr.
+
+    ``fmt`` is ``json``, ``console`` or ``auto`` (console on a TTY, JSON otherwise).
+    """
+    stream = stream or sys.stderr
+    use_console = fmt == "console" or (fmt == "auto" and stream.isatty())
+    renderer: Processor = (
+        structlog.dev.ConsoleRenderer(colors=stream.isatty())
+        if use_console
+        else structlog.processors.JSONRenderer()
+    )
+    pre_chain = shared_processors()
+    structlog.configure(
+        processors=[
+            *pre_chain,
+            structlog.processors.StackInfoRenderer(),
+            structlog.processors.format_exc_info,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=pre_chain,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            *([] if use_console else [structlog.processors.format_exc_info]),
+            renderer,
+        ],
+    )
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for name, quiet_level in _QUIET_LOGGERS.items():
+        logging.getLogger(name).setLevel(max(quiet_level, root.level))
+
+
+def get_logger(name: str = "relay", **initial: Any) -> structlog.stdlib.BoundLogger:
+    logger: structlog.stdlib.BoundLogger = structlog.stdlib.get_logger(name)
+    return logger.bind(**initial) if initial else logger
+
+
+def bind_queue_id(queue_id: str) -> Mapping[str, Any]:
+    """Bind ``queue_id`` to every event logged in this context (task or thread)."""
+    return structlog.contextvars.bind_contextvars(queue_id=queue_id)
