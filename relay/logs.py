@@ -120,7 +120,8 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | N
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=False,  # so structlog.testing.capture_logs sees every logger,
+        # Not cached, so structlog.testing.capture_logs sees loggers made at import time.
+        cache_logger_on_first_use=False,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=pre_chain,
