@@ -6,9 +6,12 @@
     ├── ConfigError                 bad configuration: stop start-up, list every problem
     ├── TemporaryError              try again later (optionally not before retry_after s)
     │   ├── StoreUnavailable        the store cannot commit now (disk full, locked, down)
-    │   └── RateLimited             Salesforce daily/concurrent limits: pause writes
+    │   ├── RateLimited             Salesforce daily/concurrent limits: pause writes
+    │   └── OutcomeUnknown          a write may or may not have been applied: reconcile first
     └── PermanentError              will not succeed as is: hold or quarantine, with a reason
         ├── NeedsAttention          a person must act (setting, permission, address): hold
+        ├── RecordChanged           a record the Task points at was deleted, merged or
+        │                           converted since matching: re-match once
         └── Unprocessable           the message itself is bad: quarantine
 
 Every error carries a ``reason`` written for a person: what is wrong and what to do.
@@ -51,12 +54,22 @@ class RateLimited(TemporaryError):
     """Salesforce refused for API limits; pause writes, keep accepting mail."""
 
 
+class OutcomeUnknown(TemporaryError):
+    """A non-idempotent write failed in a way that hides whether Salesforce applied it
+    (read timeout, connection reset, 500): look the records up before writing again."""
+
+
 class PermanentError(RelayError):
     """Retrying as is will not help."""
 
 
 class NeedsAttention(PermanentError):
     """A person must change something (a setting, a permission, an address): hold."""
+
+
+class RecordChanged(PermanentError):
+    """A record the write names no longer takes it (deleted, merged, converted lead):
+    match the message again, once, against a fresh directory."""
 
 
 class Unprocessable(PermanentError):
