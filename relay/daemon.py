@@ -1,0 +1,229 @@
+"""The daemon: the one owner of Relay's lifecycle (STYLE.md, uvicorn).
+
+Start-up, in order::
+
+    load config (the CLI) -> open store -> store.recover() -> local org (if no Salesforce
+    credentials) -> runners -> health/metrics HTTP -> SMTP listener
+
+Shutdown runs the same steps in reverse, each with a deadline: the SMTP listener stops
+accepting and drains (smtp.shutdown_deadline_seconds), the HTTP endpoint stops, runners
+are told to stop and then cancelled, the local org stops, the store closes. SIGTERM or a
+first SIGINT starts the graceful shutdown; a second SIGINT forces the exit.
+
+Seams for later stages:
+
+- ``runners``: coroutine functions ``async def run(ctx: RunnerContext) -> None``. Each runs
+  as one task from start-up until ``ctx.stopping`` is set; it should then return promptly
+  (it is cancelled after the deadline). A runner that raises stops the daemon (exit 1)
+  rather than leaving a stage silently dead; its messages stay in the store.
+- ``local_org``: ``(Config) -> async context manager yielding Config``. Used only when no
+  Salesforce credentials are configured: it starts the embedded local org and yields the
+  configuration the runners should use to reach it; leaving the context stops it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from dataclasses import dataclass
+
+from relay.config import Config
+from relay.health import HealthServer
+from relay.logs import get_logger
+from relay.metrics import Metrics
+from relay.smtp.server import SmtpServer
+from relay.store.model import Store
+
+log = get_logger("relay.daemon")
+
+# After a forced exit is requested, give the loop this long to unwind, then leave anyway
+# (a store call stuck in a worker thread would otherwise keep the process alive).
+_FORCED_EXIT_GRACE_SECONDS = 2.0
+FORCED_EXIT_STATUS = 130  # 128 + SIGINT, what shells report for Ctrl-C
+
+
+@dataclass(frozen=True)
+class RunnerContext:
+    """What a runner receives: the effective config, the store, and the stop signal."""
+
+    config: Config
+    store: Store
+    stopping: asyncio.Event
+
+
+Runner = Callable[[RunnerContext], Awaitable[None]]
+LocalOrg = Callable[[Config], AbstractAsyncContextManager[Config]]
+StoreFactory = Callable[[str], Store]
+
+
+@dataclass(frozen=True)
+class Listening:
+    """Where the daemon listens, once it is ready (ports resolved if 0 was asked)."""
+
+    smtp_host: str
+    smtp_port: int
+    http_host: str
+    http_port: int
+
+
+def open_default_store(url: str) -> Store:
+    from relay.store import open_store  # imported here: the CLI loads the daemon lazily
+
+    return open_store(url)
+
+
+class Daemon:
+    """Runs Relay until asked to stop. ``await Daemon(config).run()``."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        runners: Sequence[Runner] = (),
+        local_org: LocalOrg | None = None,
+        store_factory: StoreFactory = open_default_store,
+        on_ready: Callable[[Listening], None] | None = None,
+    ) -> None:
+        self.config = config
+        self.metrics = Metrics()
+        self.listening: Listening | None = None
+        self.failure: str | None = None
+        self._runners = tuple(runners)
+        self._local_org = local_org
+        self._store_factory = store_factory
+        self._on_ready = on_ready
+        self._stopping = asyncio.Event()
+        self._forced = asyncio.Event()
+        self._ready = asyncio.Event()
+
+    # --- control -----------------------------------------------------------------------
+
+    def request_stop(self, reason: str = "requested") -> None:
+        """Begin the graceful shutdown (idempotent)."""
+        if not self._stopping.is_set():
+            log.info("shutdown_started", reason=reason)
+            self._stopping.set()
+
+    def force_stop(self) -> None:
+        """Stop waiting for sessions and runners; committed mail is already durable."""
+        if not self._forced.is_set():
+            log.warning("shutdown_forced")
+            self._forced.set()
+            self._stopping.set()
+
+    @property
+    def forced(self) -> bool:
+        return self._forced.is_set()
+
+    async def wait_ready(self) -> Listening:
+        await self._ready.wait()
+        assert self.listening is not None
+        return self.listening
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def run(self, install_signal_handlers: bool = False) -> None:
+        if install_signal_handlers:
+            self._install_signal_handlers()
+        config = self.config
+        async with AsyncExitStack() as stack:
+            config.home.mkdir(parents=True, exist_ok=True)
+            store = await asyncio.to_thread(self._store_factory, config.effective_store_url)
+            stack.callback(store.close)
+            requeued = await asyncio.to_thread(store.recover)
+            log.info("store_recovered", requeued=requeued)
+
+            if not config.salesforce.configured:
+                log.warning(
+                    "salesforce_not_configured",
+                    action="using the embedded local org, not a real Salesforce org",
+                    fix="set RELAY_SF_TOKEN_URL and its credentials, or RELAY_SF_INSTANCE_URL",
+                )
+                if self._local_org is not None:
+                    config = await stack.enter_async_context(self._local_org(config))
+
+            context = RunnerContext(config=config, store=store, stopping=self._stopping)
+            tasks = [self._start_runner(runner, context) for runner in self._runners]
+            stack.push_async_callback(self._stop_runners, tasks)
+
+            smtp = SmtpServer(config, store, self.metrics)
+            health = HealthServer(
+                config.http_host, config.http_port, store, self.metrics, lambda: smtp.serving
+            )
+            http_host, http_port = await health.start()
+            stack.push_async_callback(health.stop)
+            smtp_host, smtp_port = await smtp.start()
+            stack.push_async_callback(
+                smtp.stop, config.smtp.shutdown_deadline_seconds, self._forced
+            )
+
+            self.listening = Listening(smtp_host, smtp_port, http_host, http_port)
+            log.info("daemon_ready", runners=len(tasks), pid=os.getpid())
+            if self._on_ready is not None:
+                self._on_ready(self.listening)
+            self._ready.set()
+            await self._stopping.wait()
+        log.info("shutdown_complete", forced=self.forced, failure=self.failure)
+
+    def _start_runner(self, runner: Runner, context: RunnerContext) -> asyncio.Task[None]:
+        name = getattr(runner, "__qualname__", repr(runner))
+
+        async def supervised() -> None:
+            await runner(context)
+
+        task = asyncio.create_task(supervised(), name=f"runner:{name}")
+
+        def finished(done: asyncio.Task[None]) -> None:
+            if done.cancelled() or self._stopping.is_set():
+                return
+            error = done.exception()
+            self.failure = f"runner {name} {'crashed: ' + repr(error) if error else 'exited'}"
+            log.error("runner_stopped_unexpectedly", runner=name, error=repr(error))
+            self.request_stop(reason=self.failure)
+
+        task.add_done_callback(finished)
+        return task
+
+    async def _stop_runners(self, tasks: list[asyncio.Task[None]]) -> None:
+        if not tasks:
+            return
+        deadline = self.config.smtp.shutdown_deadline_seconds
+        pending = {task for task in tasks if not task.done()}
+        if pending and not self.forced:
+            all_done = asyncio.ensure_future(asyncio.wait(pending))
+            forced = asyncio.ensure_future(self._forced.wait())
+            await asyncio.wait(
+                {all_done, forced}, timeout=deadline, return_when=asyncio.FIRST_COMPLETED
+            )
+            all_done.cancel()
+            forced.cancel()
+        for task in tasks:
+            task.cancel()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        for task, result in zip(tasks, results, strict=True):
+            if isinstance(result, Exception):
+                log.error("runner_failed", runner=task.get_name(), error=repr(result))
+
+    def _install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, self.request_stop, "SIGTERM")
+        loop.add_signal_handler(signal.SIGINT, self._on_sigint)
+
+    def _on_sigint(self) -> None:
+        if not self._stopping.is_set():
+            self.request_stop("SIGINT")
+            return
+        self.force_stop()
+        asyncio.get_running_loop().call_later(_FORCED_EXIT_GRACE_SECONDS, _exit_now)
+
+
+def _exit_now() -> None:
+    log.error("forced_exit")
+    with contextlib.suppress(Exception):
+        sys.stderr.flush()
+    os._exit(FORCED_EXIT_STATUS)

@@ -1,0 +1,80 @@
+"""The health and metrics HTTP endpoint (aiohttp) on ``RELAY_HTTP_PORT``.
+
+- ``GET /healthz``: the process and its event loop answer (liveness).
+- ``GET /readyz``: the store can commit and the SMTP listener is up (readiness); 503 and
+  a JSON body naming the failing check otherwise.
+- ``GET /metrics``: Prometheus text format from the daemon's own registry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from relay.errors import StoreUnavailable
+from relay.logs import get_logger
+from relay.metrics import Metrics
+from relay.store.model import Store
+
+log = get_logger("relay.health")
+
+
+class HealthServer:
+    """A small aiohttp app; ``start`` returns the bound (host, port)."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        store: Store,
+        metrics: Metrics,
+        smtp_serving: Callable[[], bool],
+    ) -> None:
+        self._host = host
+        self._port = port
+        self._store = store
+        self._metrics = metrics
+        self._smtp_serving = smtp_serving
+        app = web.Application()
+        app.router.add_get("/healthz", self.healthz)
+        app.router.add_get("/readyz", self.readyz)
+        app.router.add_get("/metrics", self.metrics)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+
+    async def start(self) -> tuple[str, int]:
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._host, self._port, reuse_address=True)
+        await site.start()
+        host, port = self._runner.addresses[0][:2]
+        log.info("http_listening", host=host, port=port, paths=["/healthz", "/readyz", "/metrics"])
+        return str(host), int(port)
+
+    async def stop(self) -> None:
+        await self._runner.cleanup()
+
+    async def healthz(self, _request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def readyz(self, _request: web.Request) -> web.Response:
+        checks: dict[str, str] = {}
+        try:
+            await asyncio.to_thread(self._store.check_writable)
+            checks["store"] = "ok"
+        except StoreUnavailable as exc:
+            checks["store"] = f"not writable: {exc.reason}"
+        except Exception as exc:  # a broken store is "not ready", never a 500 here
+            checks["store"] = f"error: {exc!r}"
+        checks["smtp"] = "ok" if self._smtp_serving() else "not listening"
+        ready = all(value == "ok" for value in checks.values())
+        return web.json_response(
+            {"status": "ready" if ready else "not ready", "checks": checks},
+            status=200 if ready else 503,
+        )
+
+    async def metrics(self, _request: web.Request) -> web.Response:
+        counts = await asyncio.to_thread(self._store.counts)
+        body = self._metrics.render(counts)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

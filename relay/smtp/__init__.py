@@ -1,0 +1,1 @@
+"""The SMTP edge: policy, the aiosmtpd handler and protocol, and the listener lifecycle."""

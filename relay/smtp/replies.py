@@ -1,0 +1,48 @@
+"""Every SMTP reply Relay sends on purpose, named once (STYLE.md §4).
+
+Codes follow RFC 5321 §4.2; the enhanced status codes follow RFC 3463 (classes
+2/4/5, subjects .1 address, .3 mail system, .4 network/routing, .5 protocol, .7 security).
+A 4xx tells the client to try again later; a 5xx tells it to give up and bounce.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+
+def queued(queue_id: str) -> str:
+    """The only 250 after DATA: the message is committed to the store (DESIGN.md §5)."""
+    return f"250 2.0.0 Ok: queued as {queue_id}"
+
+
+OK: Final = "250 2.1.0 Ok"
+RCPT_OK: Final = "250 2.1.5 Ok"
+
+# RFC 3463 §3.2 X.1.1 "Bad destination mailbox address": our domain, not our mailbox.
+UNKNOWN_MAILBOX: Final = "550 5.1.1 No such mailbox here: use log@ or log+<tag>@ this domain"
+# RFC 3463 §3.8 X.7.1 "Delivery not authorized": we are never an open relay.
+RELAY_DENIED: Final = "550 5.7.1 Relay access denied: this server only accepts its own domain"
+# RFC 3463 §3.6 X.5.3 "Too many recipients"; RFC 5321 §4.5.3.1.10 says use 452.
+TOO_MANY_RECIPIENTS: Final = "452 4.5.3 Too many recipients"
+# RFC 3463 §3.4 X.3.4 "Message too big for system"; RFC 1870 §6.1 says 552.
+MESSAGE_TOO_BIG: Final = "552 5.3.4 Message size exceeds fixed maximum message size"
+# RFC 5321 §4.5.3.1.6: the line limit is a floor; ours is far above it, and above it we
+# refuse the whole message rather than rewrap it.
+LINE_TOO_LONG: Final = "500 5.5.2 Line too long"
+# RFC 3463 §3.4 X.3.0 "Other or undefined mail system status": the store failed.
+LOCAL_ERROR: Final = "451 4.3.0 Local error in processing, try again later"
+# RFC 3463 §3.4 X.3.1 "Mail system full": not enough free disk space.
+INSUFFICIENT_STORAGE: Final = "452 4.3.1 Insufficient system storage, try again later"
+# RFC 3463 §3.4 X.3.2 "System not accepting network messages": back-pressure and shutdown.
+BUSY: Final = "451 4.3.2 Too many messages in progress, try again later"
+SHUTTING_DOWN: Final = "421 4.3.2 Service shutting down, try again later"
+# RFC 3463 §3.8 X.7.0 "Other or undefined security status": connection caps.
+TOO_MANY_CONNECTIONS: Final = "421 4.7.0 Too many connections, try again later"
+
+# aiosmtpd's own replies carry no enhanced status code (RFC 3463) and some carry an
+# exception's text; the protocol translates these exact strings (aiosmtpd 1.4 smtp.py).
+AIOSMTPD_TRANSLATIONS: Final[dict[str, str]] = {
+    "552 Error: message size exceeds fixed maximum message size": MESSAGE_TOO_BIG,
+    "552 Error: Too much mail data": MESSAGE_TOO_BIG,
+    "500 Line too long (see RFC5321 4.5.3.1.6)": LINE_TOO_LONG,
+}
