@@ -1,0 +1,32 @@
+"""Matching: a pure function from an Email and a Directory snapshot to a MatchPlan, and
+the E2S-shaped Task drafts built from it (DESIGN.md §1)."""
+
+from relay.matching.drafts import TaskDraft, draft_tasks, relay_key
+from relay.matching.match import match
+from relay.matching.model import (
+    Ambiguous,
+    Directory,
+    MatchedRecord,
+    MatchPlan,
+    MatchPolicy,
+    Opportunity,
+    Person,
+    RecordRef,
+    User,
+)
+
+__all__ = [
+    "Ambiguous",
+    "Directory",
+    "MatchPlan",
+    "MatchPolicy",
+    "MatchedRecord",
+    "Opportunity",
+    "Person",
+    "RecordRef",
+    "TaskDraft",
+    "User",
+    "draft_tasks",
+    "match",
+    "relay_key",
+]
