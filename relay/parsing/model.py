@@ -83,3 +83,11 @@ class Email:
     defects: tuple[str, ...] = field(default=())
     reply_to: tuple[Address, ...] = ()
     sender: Address | None = None
+    unparseable: str | None = None
+    """Set when the message cannot be processed as it is (quarantine it): says why.
+    The other fields then hold whatever could be read, often nothing."""
+    message_id_header: str = ""
+    """The Message-ID header as received (decoded, whitespace collapsed), for display."""
+    is_forward: bool = False
+    """E2S's forward rule fired (relay address the only To, no Cc); ``forwarded`` holds
+    the original when one was found."""
