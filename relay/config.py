@@ -67,6 +67,9 @@ class SalesforceConfig:
     api_version: str = "62.0"
     connect_timeout_seconds: float = 10.0
     read_timeout_seconds: float = 60.0
+    # Writes pause when the org's daily API usage passes this share of its allocation
+    # (relay/salesforce/budget.py says why 0.8).
+    api_budget_share: float = 0.8
 
     @property
     def configured(self) -> bool:
@@ -156,6 +159,16 @@ def parse_positive_float(value: object) -> float:
         raise ValueError("not a number") from None
     if number <= 0:
         raise ValueError("must be more than 0")
+    return number
+
+
+def parse_share(value: object) -> float:
+    try:
+        number = float(str(value))
+    except ValueError:
+        raise ValueError("not a number") from None
+    if not 0 < number <= 1:
+        raise ValueError("must be more than 0 and at most 1 (a share, e.g. 0.8)")
     return number
 
 
@@ -293,6 +306,7 @@ SETTINGS: tuple[Setting, ...] = (
         "RELAY_SF_READ_TIMEOUT_SECONDS",
         parse_positive_float,
     ),
+    Setting(("salesforce", "api_budget_share"), "RELAY_SF_API_BUDGET_SHARE", parse_share),
 )
 
 _SECTIONS: dict[str, type[Any]] = {"smtp": SmtpConfig, "salesforce": SalesforceConfig}
@@ -391,7 +405,8 @@ def _cross_checks(config: Config) -> list[str]:
             "RELAY_SF_INSTANCE_URL is set without RELAY_SF_ACCESS_TOKEN: set the token for a "
             "direct session, or use RELAY_SF_TOKEN_URL with OAuth credentials instead"
         )
-    if sf.token_url and not sf.client_id:
+    # SOAP login (a token URL ending /services/Soap/u/NN.N) needs no connected app.
+    if sf.token_url and not sf.client_id and "/services/soap/" not in sf.token_url.lower():
         problems.append("RELAY_SF_TOKEN_URL is set without RELAY_SF_CLIENT_ID (the connected app)")
     smtp = config.smtp
     if (smtp.tls_cert_file is None) != (smtp.tls_key_file is None):
