@@ -1,0 +1,290 @@
+"""`relay explain FILE.eml [--json]`: a dry run of parse, match and draft for one message.
+
+It reads the org (one directory lookup) and writes nothing: no queue entry, no Task.
+The envelope is what the rep's mail server would have sent: MAIL FROM the From header,
+RCPT TO ``log@RELAY_DOMAIN``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from email.parser import BytesHeaderParser
+from email.utils import getaddresses
+from pathlib import Path
+from typing import Any, NoReturn
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import click
+import requests
+from rich.table import Table
+from rich.tree import Tree
+
+from relay.cli.context import PROBLEM_FOUND, AppContext, console, pass_app, print_json
+from relay.config import Config
+from relay.envelope import Envelope
+from relay.errors import RelayError
+from relay.matching import Directory, MatchPolicy, draft_tasks, match
+from relay.matching.model import relay_domain_predicate
+from relay.parsing import Email, parse
+
+ClientFactory = Callable[[], Any]
+"""Returns a connected ``simple_salesforce.Salesforce``; raises RelayError if it cannot."""
+
+UNKNOWN_REP = "(unknown rep)"
+
+
+class _TimeoutSession(requests.Session):
+    """simple-salesforce sets no timeout; a dry run must not hang on a dead org."""
+
+    def __init__(self, timeout: tuple[float, float]) -> None:
+        super().__init__()
+        self._timeout = timeout
+
+    def request(self, *args: Any, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", self._timeout)
+        return super().request(*args, **kwargs)
+
+
+def client_factory(config: Config, org_json: Path | None) -> ClientFactory:
+    """How explain reaches an org: ``--org-json`` (the line `relay org serve` prints), or
+    the configured session (direct, or OAuth through relay.salesforce.auth)."""
+
+    def connect() -> Any:
+        from simple_salesforce.api import Salesforce
+
+        sf_config = config.salesforce
+        timeout = (sf_config.connect_timeout_seconds, sf_config.read_timeout_seconds)
+        session = _TimeoutSession(timeout)
+        if org_json is not None:
+            details = json.loads(org_json.read_text())
+            instance_url, token = details["instance_url"], details["access_token"]
+            if details.get("ca_file"):
+                session.verify = str(details["ca_file"])
+        elif sf_config.configured:
+            if sf_config.ca_file:
+                session.verify = str(sf_config.ca_file)
+            try:
+                from relay.salesforce.auth import authenticate
+            except ImportError:
+                raise RelayError(
+                    "Salesforce sign-in (relay.salesforce.auth) is not available in this "
+                    "build; pass --org-json FILE with the line `relay org serve` prints"
+                ) from None
+            live = authenticate(sf_config, session)
+            instance_url, token = live.instance_url, live.access_token
+        else:
+            raise RelayError(
+                "no Salesforce org to explain against: set RELAY_SF_INSTANCE_URL and "
+                "RELAY_SF_ACCESS_TOKEN (or the OAuth variables), or pass --org-json FILE "
+                "with the JSON line `relay org serve` prints"
+            )
+        return Salesforce(
+            instance_url=instance_url,
+            session_id=token,
+            session=session,
+            version=sf_config.api_version,
+        )
+
+    return connect
+
+
+def envelope_for(raw: bytes, domain: str) -> Envelope:
+    """MAIL FROM the From header, RCPT TO log@domain: what a BCC copy would carry."""
+    headers = BytesHeaderParser().parsebytes(raw)
+    senders = [address for _, address in getaddresses(headers.get_all("From", [])) if address]
+    return Envelope(mail_from=senders[0] if senders else "", rcpt_tos=(f"log@{domain}",))
+
+
+def build_report(
+    email: Email,
+    directory: Directory,
+    policy: MatchPolicy,
+    *,
+    org_timezone: str,
+    shared_activities: bool,
+    notes: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """The explain document: pure, so it can be tested with an in-memory directory."""
+    plan = match(email, directory, policy)
+    rep_id = plan.rep.id if plan.rep else UNKNOWN_REP
+    drafts = draft_tasks(
+        email, plan, rep_id, org_timezone=org_timezone, shared_activities=shared_activities
+    )
+    trace = [*notes, *plan.trace]
+    if email.is_forward and email.forwarded is None:
+        trace.insert(0, "forward rule fired, but no original message was found in the body")
+    if plan.rep is None and drafts:
+        trace.append("no Salesforce User sends from this address: OwnerId is unknown")
+    trace.append(
+        f"drafts: {len(drafts)} Task(s); org time zone {org_timezone}; "
+        f"shared activities {'on' if shared_activities else 'off'}"
+    )
+    return {
+        "message_id": email.message_id,
+        "subject": email.subject,
+        "from": email.from_.email if email.from_ else None,
+        "outcome": plan.outcome,
+        "records": [r.to_dict() for r in plan.records],
+        "tasks": [d.to_dict() for d in drafts],
+        "candidates": list(plan.candidates),
+        "dropped": [{"subject": d.subject, "reason": d.reason} for d in plan.dropped],
+        "trace": trace,
+    }
+
+
+def _org_settings(
+    sf: Any, timezone: str | None, shared: bool | None
+) -> tuple[str, bool, list[str]]:
+    """The org's time zone and Shared Activities switch, unless given on the command line."""
+    notes: list[str] = []
+    if timezone is None:
+        try:
+            rows = sf.query("SELECT TimeZoneSidKey FROM Organization")["records"]
+            timezone = str(rows[0]["TimeZoneSidKey"])
+            ZoneInfo(timezone)
+        except (Exception, ZoneInfoNotFoundError) as exc:  # explain must still explain
+            notes.append(f"org time zone unknown ({type(exc).__name__}); using UTC")
+            timezone = "UTC"
+    if shared is None:
+        try:
+            fields = {f["name"] for f in sf.Task.describe()["fields"]}
+            # TaskWhoIds exists only with Shared Activities (Object Reference, Task).
+            shared = "TaskWhoIds" in fields
+        except Exception as exc:
+            notes.append(f"Shared Activities unknown ({type(exc).__name__}); assuming off")
+            shared = False
+    return timezone, shared, notes
+
+
+@click.command()
+@click.argument("message", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.option(
+    "--org-json",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="JSON line from `relay org serve` (instance_url, access_token, ca_file).",
+)
+@click.option("--org-timezone", help="Org time zone (default: read from the org).")
+@click.option("--shared-activities/--no-shared-activities", default=None)
+@click.option(
+    "--multiple-matches", type=click.Choice(["all", "oldest", "most_activity"]), default="all"
+)
+@click.option(
+    "--opportunities",
+    type=click.Choice(["all_open", "most_recent_open", "none"]),
+    default="all_open",
+)
+@click.option(
+    "--unmatched",
+    type=click.Choice(["unresolved_task", "hold", "drop"]),
+    default="unresolved_task",
+)
+@pass_app
+def explain(
+    app: AppContext,
+    message: Path,
+    as_json: bool,
+    org_json: Path | None,
+    org_timezone: str | None,
+    shared_activities: bool | None,
+    multiple_matches: str,
+    opportunities: str,
+    unmatched: str,
+) -> None:
+    """Parse and match MESSAGE against the org; print every decision. Writes nothing."""
+    config = app.config
+    raw = message.read_bytes()
+    email = parse(
+        raw,
+        envelope_for(raw, config.domain),
+        datetime.now(UTC),
+        relay_addresses=relay_domain_predicate(config.domain),
+    )
+    if email.unparseable:
+        _fail(f"{message}: cannot be processed as it is: {email.unparseable}", as_json)
+    policy = MatchPolicy(
+        multiple_matches=multiple_matches,  # type: ignore[arg-type]
+        opportunities=opportunities,  # type: ignore[arg-type]
+        unmatched=unmatched,  # type: ignore[arg-type]
+        internal_domains=config.internal_domains,
+        is_relay_address=relay_domain_predicate(config.domain),
+    )
+    try:
+        sf = client_factory(config, org_json)()
+        directory = _lookup(sf, email, policy)
+        timezone, shared, notes = _org_settings(sf, org_timezone, shared_activities)
+    except RelayError as exc:
+        _fail(exc.reason, as_json)
+    except requests.RequestException as exc:
+        _fail(f"cannot reach the org: {exc}", as_json)
+    report = build_report(
+        email,
+        directory,
+        policy,
+        org_timezone=timezone,
+        shared_activities=shared,
+        notes=(*notes, "threads: explain does not read Relay's store of logged emails"),
+    )
+    if as_json:
+        print_json(report)
+    else:
+        _print_human(message, report)
+
+
+def _lookup(sf: Any, email: Email, policy: MatchPolicy) -> Directory:
+    from relay.salesforce.directory import fetch_directory
+
+    addresses = {a.email for a in (*email.to, *email.cc)}
+    if email.forwarded is not None:
+        original = email.forwarded
+        addresses |= {a.email for a in (*original.to, *original.cc)}
+        if original.from_:
+            addresses.add(original.from_.email)
+    if email.journal is not None:
+        addresses |= {a.email for a in email.journal.recipients}
+        if email.journal.sender:
+            addresses.add(email.journal.sender.email)
+    senders = {a for a in (email.envelope.mail_from, *addresses) if a}
+    if email.from_:
+        senders.add(email.from_.email)
+    return fetch_directory(
+        sf,
+        sorted(a for a in addresses if not policy.is_relay_address(a)),
+        record_ids=email.record_refs,
+        sender_addresses=sorted(senders),
+        extra_email_fields=policy.extra_email_fields,
+    )
+
+
+def _fail(reason: str, as_json: bool) -> NoReturn:
+    if as_json:
+        print_json({"error": reason, "records": [], "tasks": [], "trace": [reason]})
+    else:
+        click.echo(f"relay explain: {reason}", err=True)
+    raise SystemExit(PROBLEM_FOUND)
+
+
+def _print_human(message: Path, report: dict[str, Any]) -> None:
+    tree = Tree(f"[bold]{message}[/]  {report['subject']!r}  from {report['from']}")
+    tree.add(f"outcome: [bold]{report['outcome']}[/]")
+    records = Table("type", "id", "why", title="records", title_justify="left")
+    for record in report["records"]:
+        records.add_row(record["type"], record["id"], record["reason"])
+    tree.add(records if report["records"] else "records: none")
+    tasks = Table("WhoId / TaskWhoIds", "WhatId", "Status", "ActivityDate", "Relay_Key__c")
+    for task in report["tasks"]:
+        whos = task.get("TaskWhoIds") or ([task["WhoId"]] if task["WhoId"] else [])
+        tasks.add_row(
+            ", ".join(whos) or "-",
+            task["WhatId"] or "-",
+            task["Status"],
+            task["ActivityDate"],
+            task["Relay_Key__c"],
+        )
+    tree.add(tasks if report["tasks"] else "tasks: none")
+    trace = tree.add("trace")
+    for line in report["trace"]:
+        trace.add(line, style="dim" if line.startswith("dropped") else "")
+    console().print(tree)
