@@ -51,6 +51,7 @@ class RelaySMTP(SMTP):
         self._data_slots = data_slots
         self._refused = False
         self._in_data = False
+        self._said_goodbye = False
 
     # --- connection admission ---------------------------------------------------------
 
@@ -129,16 +130,21 @@ class RelaySMTP(SMTP):
 
     async def say_goodbye(self, reply: str) -> None:
         """Send a final reply and close (RFC 5321 §3.8: 421 may be sent at any time)."""
-        if self.transport is None:
+        if self.transport is None or self._said_goodbye:
             return
+        self._said_goodbye = True
         await self.push(reply)
-        self.transport.close()
+        if self.transport is not None:
+            self.transport.close()
 
     def close_now(self, reply: str | None) -> None:
         """Close from outside the session's task: idle at shutdown, or past the deadline."""
         transport = self.transport
         if transport is None:
             return
+        if self._said_goodbye:
+            reply = None
+        self._said_goodbye = True
         if reply is not None and isinstance(transport, asyncio.WriteTransport):
             transport.write(reply.encode() + b"\r\n")
         transport.close()

@@ -163,8 +163,21 @@ class RunningDaemon:
     def http_url(self) -> str:
         return f"http://{self.listening.http_host}:{self.listening.http_port}"
 
+    thread: threading.Thread | None = None
+
     def stored(self) -> list[bytes]:
         return stored_raw(self.store)
+
+    def stop(self) -> None:
+        """Stop the daemon and wait for its thread (the store is closed after this)."""
+        self.loop.call_soon_threadsafe(self.daemon.request_stop, "test over")
+        assert self.thread is not None
+        self.thread.join(30)
+        assert not self.thread.is_alive()
+
+    def reopen_store(self) -> Store:
+        """A fresh store on the daemon's database, as the next start would see it."""
+        return open_test_store(self.daemon.config.effective_store_url)
 
     def call(self, function: Callable[[], Any]) -> Any:
         """Run ``function`` on the daemon's loop and return its result."""
@@ -213,13 +226,11 @@ def start_daemon(tmp_path: Path) -> Iterator[DaemonFactory]:
         thread = threading.Thread(target=loop.run_until_complete, args=(daemon.run(),))
         thread.start()
         listening = asyncio.run_coroutine_threadsafe(daemon.wait_ready(), loop).result(10)
-        running = RunningDaemon(daemon, stores[0], listening, loop)
+        running = RunningDaemon(daemon, stores[0], listening, loop, thread)
         started.append((running, thread))
         return running
 
     yield start
-    for running, thread in started:
-        running.loop.call_soon_threadsafe(running.daemon.request_stop, "test over")
-        thread.join(30)
+    for running, _thread in started:
+        running.stop()
         running.loop.close()
-        assert not thread.is_alive()
