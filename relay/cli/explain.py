@@ -7,6 +7,7 @@ RCPT TO ``log@RELAY_DOMAIN``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -17,7 +18,6 @@ from typing import Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
-import requests
 from rich.table import Table
 from rich.tree import Tree
 
@@ -28,64 +28,37 @@ from relay.errors import RelayError
 from relay.matching import Directory, MatchPolicy, draft_tasks, match
 from relay.matching.model import relay_domain_predicate
 from relay.parsing import Email, parse
+from relay.salesforce.client import RetryPolicy, SalesforceClient
 
-ClientFactory = Callable[[], Any]
-"""Returns a connected ``simple_salesforce.Salesforce``; raises RelayError if it cannot."""
+ClientFactory = Callable[[], SalesforceClient]
+"""Returns Relay's Salesforce client; raises RelayError if there is no org to reach."""
 
 UNKNOWN_REP = "(unknown rep)"
 
 
-class _TimeoutSession(requests.Session):
-    """simple-salesforce sets no timeout; a dry run must not hang on a dead org."""
-
-    def __init__(self, timeout: tuple[float, float]) -> None:
-        super().__init__()
-        self._timeout = timeout
-
-    def request(self, *args: Any, **kwargs: Any) -> requests.Response:
-        kwargs.setdefault("timeout", self._timeout)
-        return super().request(*args, **kwargs)
-
-
 def client_factory(config: Config, org_json: Path | None) -> ClientFactory:
-    """How explain reaches an org: ``--org-json`` (the line `relay org serve` prints), or
-    the configured session (direct, or OAuth through relay.salesforce.auth)."""
+    """How explain reaches an org: ``--org-json`` (the line `relay org serve` prints, used
+    as a direct session), or the configured credentials."""
 
-    def connect() -> Any:
-        from simple_salesforce.api import Salesforce
-
+    def connect() -> SalesforceClient:
         sf_config = config.salesforce
-        timeout = (sf_config.connect_timeout_seconds, sf_config.read_timeout_seconds)
-        session = _TimeoutSession(timeout)
         if org_json is not None:
             details = json.loads(org_json.read_text())
-            instance_url, token = details["instance_url"], details["access_token"]
-            if details.get("ca_file"):
-                session.verify = str(details["ca_file"])
-        elif sf_config.configured:
-            if sf_config.ca_file:
-                session.verify = str(sf_config.ca_file)
-            try:
-                from relay.salesforce.auth import authenticate
-            except ImportError:
-                raise RelayError(
-                    "Salesforce sign-in (relay.salesforce.auth) is not available in this "
-                    "build; pass --org-json FILE with the line `relay org serve` prints"
-                ) from None
-            live = authenticate(sf_config, session)
-            instance_url, token = live.instance_url, live.access_token
-        else:
+            ca_file = details.get("ca_file")
+            sf_config = dataclasses.replace(
+                sf_config,
+                token_url=None,
+                instance_url=str(details["instance_url"]),
+                access_token=str(details["access_token"]),
+                ca_file=Path(ca_file) if ca_file else sf_config.ca_file,
+            )
+        elif not sf_config.configured:
             raise RelayError(
                 "no Salesforce org to explain against: set RELAY_SF_INSTANCE_URL and "
                 "RELAY_SF_ACCESS_TOKEN (or the OAuth variables), or pass --org-json FILE "
                 "with the JSON line `relay org serve` prints"
             )
-        return Salesforce(
-            instance_url=instance_url,
-            session_id=token,
-            session=session,
-            version=sf_config.api_version,
-        )
+        return SalesforceClient(sf_config, retry=RetryPolicy(attempts=2, max_seconds=10.0))
 
     return connect
 
@@ -135,7 +108,7 @@ def build_report(
 
 
 def _org_settings(
-    sf: Any, timezone: str | None, shared: bool | None
+    sf: SalesforceClient, timezone: str | None, shared: bool | None
 ) -> tuple[str, bool, list[str]]:
     """The org's time zone and Shared Activities switch, unless given on the command line."""
     notes: list[str] = []
@@ -149,7 +122,7 @@ def _org_settings(
             timezone = "UTC"
     if shared is None:
         try:
-            fields = {f["name"] for f in sf.Task.describe()["fields"]}
+            fields = {f["name"] for f in sf.describe("Task")["fields"]}
             # TaskWhoIds exists only with Shared Activities (Object Reference, Task).
             shared = "TaskWhoIds" in fields
         except Exception as exc:
@@ -212,13 +185,11 @@ def explain(
         is_relay_address=relay_domain_predicate(config.domain),
     )
     try:
-        sf = client_factory(config, org_json)()
-        directory = _lookup(sf, email, policy)
-        timezone, shared, notes = _org_settings(sf, org_timezone, shared_activities)
+        with client_factory(config, org_json)() as sf:
+            directory = _lookup(sf, email, policy)
+            timezone, shared, notes = _org_settings(sf, org_timezone, shared_activities)
     except RelayError as exc:
         _fail(exc.reason, as_json)
-    except requests.RequestException as exc:
-        _fail(f"cannot reach the org: {exc}", as_json)
     report = build_report(
         email,
         directory,
@@ -233,7 +204,7 @@ def explain(
         _print_human(message, report)
 
 
-def _lookup(sf: Any, email: Email, policy: MatchPolicy) -> Directory:
+def _lookup(sf: SalesforceClient, email: Email, policy: MatchPolicy) -> Directory:
     from relay.salesforce.directory import fetch_directory
 
     addresses = {a.email for a in (*email.to, *email.cc)}

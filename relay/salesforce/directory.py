@@ -37,6 +37,10 @@ from relay.matching.model import (
     to_18,
 )
 from relay.salesforce.classify import classify_response
+from relay.salesforce.client import SalesforceClient
+
+Connection = Salesforce | SalesforceClient
+"""A bare simple-salesforce object, or Relay's client (retries, re-authentication)."""
 
 MAX_URI_BYTES = 16_384
 MAX_QUERIES_PER_COMPOSITE = 5
@@ -82,7 +86,7 @@ class Lookup:
 
 
 def fetch_directory(
-    sf: Salesforce,
+    sf: Connection,
     addresses: Iterable[str],
     *,
     record_ids: Iterable[str] = (),
@@ -109,7 +113,7 @@ def fetch_directory(
 
 
 def lookup_records(
-    sf: Salesforce,
+    sf: Connection,
     addresses: Iterable[str],
     *,
     record_ids: Iterable[str] = (),
@@ -118,7 +122,9 @@ def lookup_records(
     api_version: str | None = None,
 ) -> Lookup:
     """Query everything in as few composite calls as the limits allow; see the module."""
-    version = api_version or str(sf.sf_version)
+    if api_version is None:
+        api_version = sf.api_version if isinstance(sf, SalesforceClient) else str(sf.sf_version)
+    version = api_version
     emails = sorted({a.strip().lower() for a in addresses if a.strip()})
     senders = sorted({a.strip().lower() for a in sender_addresses if a.strip()})
     ids = sorted({to_18(i) for i in record_ids if i})
@@ -225,19 +231,24 @@ def _queries(
 # --- running them -------------------------------------------------------------------
 
 
+def _post_composite(sf: Connection, subrequests: list[dict[str, str]]) -> list[dict[str, Any]]:
+    if isinstance(sf, SalesforceClient):
+        return sf.composite(subrequests)
+    body = {"allOrNone": False, "compositeRequest": subrequests}
+    answer = sf.restful("composite", method="POST", json=body)
+    return list((answer or {}).get("compositeResponse", []))
+
+
 def _run_composite(
-    sf: Salesforce, batch: Sequence[_Query], version: str
+    sf: Connection, batch: Sequence[_Query], version: str
 ) -> list[list[Mapping[str, Any]]]:
     """One composite call; each query's rows, following ``nextRecordsUrl`` pages."""
-    body = {
-        "allOrNone": False,
-        "compositeRequest": [
-            {"method": "GET", "url": _query_uri(q.soql, version), "referenceId": f"q{i}"}
-            for i, q in enumerate(batch)
-        ],
-    }
-    answer = sf.restful("composite", method="POST", json=body)
-    responses = {r["referenceId"]: r for r in (answer or {}).get("compositeResponse", [])}
+    subrequests = [
+        {"method": "GET", "url": _query_uri(q.soql, version), "referenceId": f"q{i}"}
+        for i, q in enumerate(batch)
+    ]
+    responses = {r["referenceId"]: r for r in _post_composite(sf, subrequests)}
+    bare = sf.sf if isinstance(sf, SalesforceClient) else sf
     results: list[list[Mapping[str, Any]]] = []
     for i in range(len(batch)):
         response = responses.get(f"q{i}")
@@ -249,7 +260,8 @@ def _run_composite(
         page = response["body"]
         rows = list(page.get("records", []))
         while not page.get("done", True) and page.get("nextRecordsUrl"):
-            page = sf.query_more(page["nextRecordsUrl"], identifier_is_url=True)
+            # More than 2,000 rows: rare for one batch's addresses; fetched without retries.
+            page = bare.query_more(page["nextRecordsUrl"], identifier_is_url=True)
             rows.extend(page.get("records", []))
         results.append(rows)
     return results
@@ -336,7 +348,7 @@ class DirectoryCache:
 
     def fetch(
         self,
-        sf: Salesforce,
+        sf: Connection,
         addresses: Iterable[str],
         *,
         record_ids: Iterable[str] = (),
