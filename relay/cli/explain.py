@@ -86,8 +86,6 @@ def build_report(
         email, plan, rep_id, org_timezone=org_timezone, shared_activities=shared_activities
     )
     trace = [*notes, *plan.trace]
-    if email.is_forward and email.forwarded is None:
-        trace.insert(0, "forward rule fired, but no original message was found in the body")
     if plan.rep is None and drafts:
         trace.append("no Salesforce User sends from this address: OwnerId is unknown")
     trace.append(

@@ -48,6 +48,7 @@ from relay.matching.model import (
     object_for_id,
     to_18,
 )
+from relay.parsing.headers import normalise_message_id
 from relay.parsing.model import Address, Email
 
 _UNMATCHED_OUTCOME: dict[UnmatchedPolicy, Outcome] = {
@@ -167,6 +168,8 @@ def _raw_candidates(email: Email, work: _Work) -> list[tuple[Address, str]]:
             + [(a, "original To") for a in original.to]
             + [(a, "original Cc") for a in original.cc]
         )
+    if email.is_forward:
+        work.trace.append("forward rule fired, but no original message was found in it")
     work.trace.append("candidates are the To and Cc addresses (E2S)")
     for address in email.bcc:
         work.drop(address.email, "in the Bcc header; E2S never relates Bcc recipients")
@@ -304,14 +307,10 @@ def _add_opportunities(directory: Directory, policy: MatchPolicy, work: _Work) -
         )
 
 
-def _normalise_message_id(value: str) -> str:
-    return value.strip().strip("<>").strip()
-
-
 def _add_thread_records(email: Email, directory: Directory, work: _Work) -> None:
     seen: set[str] = set()
     for raw in (*email.in_reply_to, *email.references):
-        message_id = _normalise_message_id(raw)
+        message_id = normalise_message_id(raw)
         if not message_id or message_id in seen or message_id == email.message_key:
             continue
         seen.add(message_id)

@@ -219,6 +219,20 @@ ROWS = [
         {O1},
     ),
     Row(
+        "thread ids compare with the id-right lower-cased, brackets ignored",
+        email(to=("new@other.test",), references=("<x@y.test>", "<old@ACME.test>")),
+        directory(known_threads={"old@acme.test": [RecordRef(C1, "Contact")]}),
+        {C1},
+    ),
+    Row(
+        "a forward whose original cannot be found matches nothing (only Relay in To)",
+        email(to=("log@relay.test",), is_forward=True),
+        directory(contact(1, REP.email)),
+        set(),
+        outcome="unresolved",
+        dropped={"log@relay.test"},
+    ),
+    Row(
         "references to unknown emails add nothing",
         email(to=(ALICE,), references=("nobody@acme.test",)),
         directory(contact(1, ALICE)),
