@@ -175,12 +175,11 @@ def explain(
     )
     if email.unparseable:
         _fail(f"{message}: cannot be processed as it is: {email.unparseable}", as_json)
-    policy = MatchPolicy(
-        multiple_matches=multiple_matches,  # type: ignore[arg-type]
-        opportunities=opportunities,  # type: ignore[arg-type]
-        unmatched=unmatched,  # type: ignore[arg-type]
-        internal_domains=config.internal_domains,
-        is_relay_address=relay_domain_predicate(config.domain),
+    policy = MatchPolicy.from_config(
+        config,
+        multiple_matches=multiple_matches,
+        opportunities=opportunities,
+        unmatched=unmatched,
     )
     try:
         with client_factory(config, org_json)() as sf:

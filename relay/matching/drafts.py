@@ -20,6 +20,11 @@ The rule (every matched record shows the email exactly once in its activity hist
   Filling What Tasks with unrelated Contacts is what "as few Tasks as possible" means; the
   email was with all of them, as one E2S email is related to everyone on it.
 
+Known limit: an Account's activity history also rolls up the Tasks of its Contacts and
+Opportunities (Task.AccountId is derived). When an Account is itself a matched record
+(a ``ref:`` or thread record) next to its own Contacts, it can show the email more than
+once; Relay counts Who and What only.
+
 So the count is, with Shared Activities, ``leads + max(whats, ceil(contacts / 50))`` at
 most; without, ``leads + max(whats, contacts)``.
 

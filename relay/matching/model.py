@@ -14,7 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from relay.config import Config
 
 MultipleMatches = Literal["all", "oldest", "most_activity"]
 OpportunityPolicy = Literal["all_open", "most_recent_open", "none"]
@@ -224,6 +227,17 @@ class MatchPolicy:
     on custom email fields" (Considerations for Using Email to Salesforce)."""
     max_candidates: int = E2S_MAX_ADDRESSES
     is_relay_address: Callable[[str], bool] = _no_relay_address
+
+    @classmethod
+    def from_config(cls, config: Config, **overrides: Any) -> MatchPolicy:
+        """E2S defaults plus the configured internal domains and Relay's own domain;
+        ``overrides`` are per-org or per-rep settings (issue 6's sync settings)."""
+        values: dict[str, Any] = {
+            "internal_domains": config.internal_domains,
+            "is_relay_address": relay_domain_predicate(config.domain),
+        }
+        values.update(overrides)
+        return cls(**values)
 
 
 # --- the plan -----------------------------------------------------------------------

@@ -374,3 +374,23 @@ def test_machine_mail_says_why() -> None:
     )
     assert plan.records == ()
     assert any("machine mail (DSN)" in line for line in plan.trace)
+
+
+def test_policy_from_config_drops_relay_and_internal_addresses() -> None:
+    """MatchPolicy.from_config treats RELAY_DOMAIN as Relay's own and keeps internal domains."""
+    from relay.config import Config
+
+    policy = MatchPolicy.from_config(
+        Config(domain="relay.test", internal_domains=("acme.test",)), unmatched="drop"
+    )
+    plan = match(
+        email(to=("log+abc@relay.test", "eve@acme.test", ALICE)),
+        directory(contact(1, ALICE), contact(2, "eve@acme.test")),
+        policy,
+    )
+    assert [r.id for r in plan.records] == [C1]
+    assert {d.subject: d.reason for d in plan.dropped} == {
+        "log+abc@relay.test": "Relay's own address",
+        "eve@acme.test": "internal domain",
+    }
+    assert policy.unmatched == "drop"
