@@ -88,7 +88,7 @@ SCHEMA: dict[str, list[FieldInfo]] = {
         FieldInfo("WhoId", "reference"),
         FieldInfo("WhatId", "reference"),
         FieldInfo("ActivityDate", "date"),
-        FieldInfo("Relay_Key__c", "string"),
+        FieldInfo("Relay_Key__c", "string", case_sensitive=True),
     ],
 }
 
@@ -239,7 +239,7 @@ def sample_org() -> MemoryCatalog:
     )
     org.add("OpportunityContactRole", OpportunityId=open_opp, ContactId=alice, IsPrimary=True)
     org.add("OpportunityContactRole", OpportunityId=won, ContactId=obrien, IsPrimary=False)
-    org.add("Task", Subject="Call", WhoId=alice, WhatId=open_opp, OwnerId=ada)
+    org.add("Task", Subject="Call", WhoId=alice, WhatId=open_opp, OwnerId=ada, Relay_Key__c="Key-A")
     org.add("Task", Subject="Email", WhoId=lead, OwnerId=ada, ActivityDate="2024-03-12")
     org.add("Task", Subject="Note", WhatId=acme, OwnerId=ada, ActivityDate="2024-03-14")
     return org

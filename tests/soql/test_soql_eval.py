@@ -300,3 +300,19 @@ def test_equals_hint_reaches_the_catalog(org: MemoryCatalog, run: Run) -> None:
     org.hints.clear()
     run("SELECT Id FROM Contact WHERE Email = 'a@b.c' OR Name = 'x'")
     assert org.hints == [("Contact", None)]
+
+
+@pytest.mark.parametrize(
+    ("where", "expected"),
+    [
+        ("Relay_Key__c = 'Key-A'", ["Call"]),
+        ("Relay_Key__c = 'key-a'", []),
+        ("Relay_Key__c IN ('KEY-A', 'Key-A')", ["Call"]),
+        ("Relay_Key__c != 'key-a'", ["Call", "Email", "Note"]),
+        ("Relay_Key__c LIKE 'key%'", ["Call"]),
+    ],
+)
+def test_case_sensitive_field(run: Run, where: str, expected: list[str]) -> None:
+    """A case-sensitive field (an external id) compares exactly; LIKE still folds case."""
+    result = run(f"SELECT Subject FROM Task WHERE {where} ORDER BY Subject")
+    assert [r["Subject"] for r in result.records] == expected

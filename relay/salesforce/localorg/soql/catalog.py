@@ -21,12 +21,15 @@ class FieldInfo:
     """One field of an sObject, with its canonical API name and SOAP/describe type:
     ``id``, ``reference``, ``string``, ``email``, ``phone``, ``url``, ``textarea``,
     ``picklist``, ``boolean``, ``int``, ``double``, ``currency``, ``percent``, ``date``,
-    ``datetime``."""
+    ``datetime``. ``case_sensitive`` marks text fields such as a case-sensitive external id,
+    on which =, !=, IN, <, > compare exactly ("fieldExpression Syntax": "Operators are
+    case insensitive for most fields, but case sensitive for case-sensitive fields")."""
 
     name: str
     type: str
     filterable: bool = True
     sortable: bool = True
+    case_sensitive: bool = False
 
 
 @dataclass(frozen=True)

@@ -104,7 +104,8 @@ class LiteralChecker:
         if kind == "datetime":
             return self._expect(literal, DateTimeLit, "dateTime", quoted=False)
         # Strings and anything the catalog types loosely compare case-insensitively.
-        return self._expect(literal, StringLit, "string", quoted=True).casefold()
+        text = self._expect(literal, StringLit, "string", quoted=True)
+        return text if self.field.info.case_sensitive else text.casefold()
 
     def row_key(self, value: Any) -> Any:
         """The comparable form of a (non-null) row value for this field."""
@@ -114,7 +115,7 @@ class LiteralChecker:
         if kind == "datetime":
             return parse_row_datetime(value)
         if isinstance(value, str) and kind not in ID_TYPES and kind != "date":
-            return value.casefold()
+            return value if self.field.info.case_sensitive else value.casefold()
         return value
 
     def range_keys(self, literal: DateRangeLit) -> tuple[Any, Any]:
