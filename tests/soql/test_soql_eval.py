@@ -316,3 +316,9 @@ def test_case_sensitive_field(run: Run, where: str, expected: list[str]) -> None
     """A case-sensitive field (an external id) compares exactly; LIKE still folds case."""
     result = run(f"SELECT Subject FROM Task WHERE {where} ORDER BY Subject")
     assert [r["Subject"] for r in result.records] == expected
+
+
+def test_run_query_accepts_text(org: MemoryCatalog) -> None:
+    """run_query parses a string itself, so callers may pass the SOQL text directly."""
+    result = run_query("SELECT Name FROM Account WHERE Name = 'ACME'", org, include_deleted=False)
+    assert [r["Name"] for r in result.records] == ["Acme"]

@@ -31,6 +31,7 @@ from relay.salesforce.localorg.soql.errors import (
     NUMBER_OUTSIDE_VALID_RANGE,
     error_at,
 )
+from relay.salesforce.localorg.soql.parser import parse_soql
 from relay.salesforce.localorg.soql.predicates import (
     LiteralChecker,
     Predicate,
@@ -269,7 +270,7 @@ class _Evaluator:
 
 
 def run_query(
-    query: Query,
+    query: Query | str,
     catalog: SoqlCatalog,
     *,
     include_deleted: bool,
@@ -280,6 +281,9 @@ def run_query(
 
     ``now`` anchors relative date literals (TODAY, LAST_N_DAYS:n ...) and defaults to the
     current UTC time; ``api_version`` ("62.0") goes into each record's attributes.url.
+    A string is parsed first (through parse_soql's cache).
     """
+    if isinstance(query, str):
+        query = parse_soql(query)
     evaluator = _Evaluator(catalog, include_deleted, now or datetime.now(UTC), api_version)
     return evaluator.run(query)
