@@ -1,0 +1,125 @@
+"""``relay org``: run the local org alone, and load its sample data (DESIGN.md §3, §4)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from relay.cli.context import USAGE_ERROR, AppContext, pass_app
+
+
+def _data_dir(app: AppContext, data: Path | None) -> Path:
+    return data if data is not None else app.config.home / "localorg"
+
+
+@click.group()
+def org() -> None:
+    """The local org: an embedded Salesforce for trying, testing and benchmarking Relay."""
+
+
+@org.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=0, show_default=True, help="Port; 0 picks a free one.")
+@click.option(
+    "--data",
+    "data",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Data directory (default: RELAY_HOME/localorg).",
+)
+@click.option(
+    "--latency-ms", default=0.0, show_default=True, help="Latency added to each API call."
+)
+@click.option(
+    "--faults", "faults", default="", help="Faults to inject, e.g. 503:0.05,timeout:0.01."
+)
+@click.option(
+    "--session-ttl",
+    default=7200.0,
+    show_default=True,
+    help="Seconds an access token stays valid.",
+)
+@pass_app
+def serve(
+    app: AppContext,
+    host: str,
+    port: int,
+    data: Path | None,
+    latency_ms: float,
+    faults: str,
+    session_ttl: float,
+) -> None:
+    """Serve the local org over HTTPS until SIGTERM or SIGINT.
+
+    When ready it prints one JSON line: instance_url, access_token, ca_file, token_url,
+    client_id, client_secret, username, password (and security_token, user_id, org_id).
+    """
+    from relay.salesforce.localorg.faults import FaultSpecError, parse_fault_spec
+    from relay.salesforce.localorg.runner import LocalOrg
+
+    try:
+        spec = parse_fault_spec(faults)
+    except FaultSpecError as exc:
+        click.echo(f"relay org serve: --faults: {exc}", err=True)
+        raise SystemExit(USAGE_ERROR) from None
+    if latency_ms < 0 or session_ttl <= 0:
+        click.echo("relay org serve: --latency-ms must be >= 0 and --session-ttl > 0", err=True)
+        raise SystemExit(USAGE_ERROR)
+    local_org = LocalOrg(
+        _data_dir(app, data),
+        host=host,
+        port=port,
+        latency_ms=latency_ms,
+        faults=spec,
+        session_ttl_seconds=session_ttl,
+    )
+    asyncio.run(_serve_until_signalled(local_org))
+
+
+async def _serve_until_signalled(local_org: object) -> None:
+    from relay.salesforce.localorg.runner import LocalOrg
+
+    assert isinstance(local_org, LocalOrg)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    info = await local_org.start_async()
+    sys.stdout.write(json.dumps(info.as_json()) + "\n")
+    sys.stdout.flush()
+    try:
+        await stop.wait()
+    finally:
+        await local_org.stop_async()
+
+
+@org.command()
+@click.option("--sample", is_flag=True, required=True, help="Load the sample org.")
+@click.option(
+    "--data",
+    "data",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Data directory (default: RELAY_HOME/localorg). Stop the org first.",
+)
+@pass_app
+def seed(app: AppContext, sample: bool, data: Path | None) -> None:
+    """Load a small realistic org (users, accounts, contacts, leads, opportunities).
+
+    Safe to run twice: records that exist already are left alone.
+    """
+    from relay.salesforce.localorg.data import OrgData
+    from relay.salesforce.localorg.runner import DATA_FILE
+    from relay.salesforce.localorg.seed import seed_sample
+
+    data_dir = _data_dir(app, data)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    org_data = OrgData(data_dir / DATA_FILE)
+    try:
+        sample_org = seed_sample(org_data)
+    finally:
+        org_data.close()
+    click.echo(json.dumps(sample_org.summary()))
