@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from inscriptis import get_text
@@ -59,13 +60,26 @@ def _decoded_size(item: dict[str, Any]) -> int:
     return len(payload.encode("utf-8", "surrogateescape"))
 
 
+# mail-parser names an unnamed RTF or "attachment" part with ten random lower-case
+# letters (utils.random_string); a random name would make parse non-deterministic.
+_INVENTED_NAME = re.compile(r"[a-z]{10}\.(?:rtf|txt)")
+
+
+def _filename(item: dict[str, Any]) -> str:
+    name = str(item.get("filename") or "")
+    disposition = str(item.get("content-disposition") or "")
+    if _INVENTED_NAME.fullmatch(name) and name not in disposition:
+        return ""
+    return name
+
+
 def attachments(items: list[dict[str, Any]]) -> tuple[Attachment, ...]:
     """Name, type and decoded size of each attachment mail-parser found."""
     out: list[Attachment] = []
     for item in items:
         out.append(
             Attachment(
-                filename=str(item.get("filename") or ""),
+                filename=_filename(item),
                 content_type=str(item.get("mail_content_type") or "application/octet-stream"),
                 size=_decoded_size(item),
             )

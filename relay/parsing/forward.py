@@ -38,7 +38,17 @@ _LABELS: dict[str, tuple[str, ...]] = {
     "to": ("to", "à", "a", "an", "para"),
     "cc": ("cc", "kopie"),
     "bcc": ("bcc", "cci", "cco"),
-    "date": ("date", "sent", "envoyé", "envoye", "gesendet", "enviado", "datum", "fecha"),
+    "date": (
+        "date",
+        "sent",
+        "envoyé",
+        "envoye",
+        "gesendet",
+        "enviado",
+        "enviado el",
+        "datum",
+        "fecha",
+    ),
     "subject": ("subject", "objet", "betreff", "asunto"),
     "reply_to": ("reply-to", "répondre à", "antwort an", "responder a"),
 }
