@@ -41,6 +41,7 @@ class OrgCatalog:
             _SOQL_TYPES.get(fd.type, fd.type),
             filterable=fd.filterable,
             sortable=fd.sortable,
+            case_sensitive=fd.case_sensitive,
         )
 
     def relationship(self, sobject: str, name: str) -> Relationship | None:
