@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from email.parser import BytesHeaderParser
 from email.utils import getaddresses
@@ -30,37 +31,52 @@ from relay.matching.model import relay_domain_predicate
 from relay.parsing import Email, parse
 from relay.salesforce.client import RetryPolicy, SalesforceClient
 
-ClientFactory = Callable[[], SalesforceClient]
-"""Returns Relay's Salesforce client; raises RelayError if there is no org to reach."""
-
 UNKNOWN_REP = "(unknown rep)"
 
 
-def client_factory(config: Config, org_json: Path | None) -> ClientFactory:
-    """How explain reaches an org: ``--org-json`` (the line `relay org serve` prints, used
-    as a direct session), or the configured credentials."""
+@contextmanager
+def open_org(config: Config, org_json: Path | None) -> Iterator[tuple[SalesforceClient, str]]:
+    """Relay's Salesforce client for explain, and a line saying which org it reaches:
+    ``--org-json`` (the line `relay org serve` prints, used as a direct session), the
+    configured credentials, or else the embedded local org in RELAY_HOME/localorg (as
+    `relay serve` does without credentials) when it has data. RelayError if none."""
+    sf_config = config.salesforce
+    embedded = config.home / "localorg"
+    local_org: Any = None
+    if org_json is not None:
+        details = json.loads(org_json.read_text())
+        note = f"org: {details['instance_url']} (from {org_json})"
+    elif sf_config.configured:
+        details = None
+        note = f"org: {sf_config.instance_url or sf_config.token_url} (configured)"
+    elif (embedded / "org.db").exists():
+        from relay.salesforce.localorg.runner import LocalOrg
 
-    def connect() -> SalesforceClient:
-        sf_config = config.salesforce
-        if org_json is not None:
-            details = json.loads(org_json.read_text())
-            ca_file = details.get("ca_file")
-            sf_config = dataclasses.replace(
-                sf_config,
-                token_url=None,
-                instance_url=str(details["instance_url"]),
-                access_token=str(details["access_token"]),
-                ca_file=Path(ca_file) if ca_file else sf_config.ca_file,
-            )
-        elif not sf_config.configured:
-            raise RelayError(
-                "no Salesforce org to explain against: set RELAY_SF_INSTANCE_URL and "
-                "RELAY_SF_ACCESS_TOKEN (or the OAuth variables), or pass --org-json FILE "
-                "with the JSON line `relay org serve` prints"
-            )
-        return SalesforceClient(sf_config, retry=RetryPolicy(attempts=2, max_seconds=10.0))
-
-    return connect
+        local_org = LocalOrg(embedded)
+        details = local_org.start().as_json()
+        note = f"org: the embedded local org in {embedded} (no Salesforce credentials set)"
+    else:
+        raise RelayError(
+            "no Salesforce org to explain against: set RELAY_SF_INSTANCE_URL and "
+            "RELAY_SF_ACCESS_TOKEN (or the OAuth variables), pass --org-json FILE with the "
+            "JSON line `relay org serve` prints, or load the local org with "
+            "`relay org seed --sample`"
+        )
+    if details is not None:
+        ca_file = details.get("ca_file")
+        sf_config = dataclasses.replace(
+            sf_config,
+            token_url=None,
+            instance_url=str(details["instance_url"]),
+            access_token=str(details["access_token"]),
+            ca_file=Path(ca_file) if ca_file else sf_config.ca_file,
+        )
+    try:
+        with SalesforceClient(sf_config, retry=RetryPolicy(attempts=2, max_seconds=10.0)) as sf:
+            yield sf, note
+    finally:
+        if local_org is not None:
+            local_org.stop()
 
 
 def envelope_for(raw: bytes, domain: str) -> Envelope:
@@ -182,7 +198,7 @@ def explain(
         unmatched=unmatched,
     )
     try:
-        with client_factory(config, org_json)() as sf:
+        with open_org(config, org_json) as (sf, org_note):
             directory = _lookup(sf, email, policy)
             timezone, shared, notes = _org_settings(sf, org_timezone, shared_activities)
     except RelayError as exc:
@@ -193,7 +209,7 @@ def explain(
         policy,
         org_timezone=timezone,
         shared_activities=shared,
-        notes=(*notes, "threads: explain does not read Relay's store of logged emails"),
+        notes=(org_note, *notes, "threads: explain does not read Relay's store of logged emails"),
     )
     if as_json:
         print_json(report)

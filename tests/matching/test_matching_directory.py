@@ -223,3 +223,40 @@ def test_explain_against_the_local_org(
     )
     assert any(seeded["closed"] in line and "closed" in line for line in report["trace"])
     assert sf.query("SELECT COUNT() FROM Task")["totalSize"] == tasks_before
+
+
+def test_explain_uses_the_embedded_sample_org(tmp_path: Path) -> None:
+    """Without credentials, explain reads the embedded local org in RELAY_HOME (loaded by
+    `relay org seed --sample`): a contact, its open opportunity and a lead are matched,
+    and the converted lead is dropped with its reason."""
+    from relay.salesforce.localorg.seed import COMPANY_DOMAIN, CONVERTED_LEAD_EMAIL
+
+    env = {
+        "RELAY_HOME": str(tmp_path),
+        "RELAY_DOMAIN": "relay.test",
+        "RELAY_SF_INSTANCE_URL": "",
+        "RELAY_SF_TOKEN_URL": "",
+        "REQUESTS_CA_BUNDLE": None,  # see test_explain_against_the_local_org
+        "CURL_CA_BUNDLE": None,
+    }
+    runner = CliRunner()
+    seeded = runner.invoke(cli, ["org", "seed", "--sample"], env=env)
+    assert seeded.exit_code == 0, seeded.output
+    message = tmp_path / "m.eml"
+    message.write_bytes(
+        f"From: Alice <alice@{COMPANY_DOMAIN}>\n"
+        f"To: hank@globex.example, log@relay.test\n"
+        f"Cc: jane@newco.example, {CONVERTED_LEAD_EMAIL}\n"
+        "Subject: Widgets\nMessage-ID: <w1@relay.test>\n"
+        "Date: Mon, 06 May 2024 10:00:00 +0000\n\nHello\n".encode()
+    )
+    result = runner.invoke(cli, ["explain", str(message), "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    types = sorted(r["type"] for r in report["records"] if r["type"] != "Contact")
+    assert types == ["Lead", "Opportunity"]
+    assert any("hank@globex.example" in r["reason"] for r in report["records"])
+    assert any("converted Lead" in line for line in report["trace"])
+    assert any("embedded local org" in line for line in report["trace"])
+    assert report["tasks"]
+    assert all(t["OwnerId"] != "(unknown rep)" for t in report["tasks"])
