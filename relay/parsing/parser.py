@@ -208,7 +208,9 @@ def _build(
     defects.extend(ref_defects)
 
     content_type = src.message.get_content_type()
-    report_type = str(src.message.get_param("report-type", "") or "").lower()
+    report_type = ""
+    if content_type == "multipart/report":
+        report_type = str(src.message.get_param("report-type", "") or "").lower()
     null_sender = envelope.mail_from == "" and eff.journal is None
     reason = machine_reason(
         "" if null_sender else envelope.mail_from or "-", headers, content_type, report_type
