@@ -289,7 +289,7 @@ class OrgData:
         row.update(LastModifiedDate=stamp, LastModifiedById=user_id, SystemModstamp=stamp)
         self.check_references(obj, values)
         plan = triggers.before_write(self, obj, row, old, values)
-        check_required(obj, row)
+        check_required(obj, row, values)
         self.check_unique(obj, row)
         self.store.put(obj.name, row)
         triggers.after_write(self, obj, row, old, values, plan, user_id=user_id)

@@ -90,13 +90,17 @@ def check_value(fd: FieldDef, value: Any) -> None:
         )
 
 
-def check_required(obj: ObjectDef, row: Mapping[str, Any]) -> None:
-    """REQUIRED_FIELD_MISSING for every non-nillable writable field left null, listed in
-    describe order: "Required fields are missing: [LastName, Company]"."""
+def check_required(obj: ObjectDef, row: Mapping[str, Any], values: Mapping[str, Any]) -> None:
+    """REQUIRED_FIELD_MISSING for required fields left null on create, and non-nillable
+    fields set to null, in describe order: "Required fields are missing: [LastName,
+    Company]". Defaulted fields are the org's to fill (triggers) and are not listed."""
     missing = [
         f.name
         for f in obj.fields
-        if not f.nillable and f.createable and not f.write_only and row.get(f.name) is None
+        if not f.nillable
+        and not f.write_only
+        and row.get(f.name) is None
+        and (f.required_on_create or (f.name in values and values[f.name] is None))
     ]
     if missing:
         raise data_error(

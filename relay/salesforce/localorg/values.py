@@ -16,7 +16,7 @@ from typing import Any
 
 from relay.salesforce.localorg.errors import SalesforceApiError, data_error
 from relay.salesforce.localorg.ids import normalize_id
-from relay.salesforce.localorg.schema_model import TEXT_TYPES, FieldDef
+from relay.salesforce.localorg.schema_model import TEXT_TYPES, FieldDef, label_for
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATETIME = re.compile(
@@ -119,7 +119,7 @@ def coerce(fd: FieldDef, value: Any) -> Any:
             # "Account ID: id value of incorrect type: 12345"); the label is the field's.
             raise data_error(
                 "MALFORMED_ID",
-                f"{fd.label or fd.name}: id value of incorrect type: {value}",
+                f"{fd.label or label_for(fd.name)}: id value of incorrect type: {value}",
                 [fd.name],
             )
         return record_id
