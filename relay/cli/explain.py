@@ -19,10 +19,11 @@ from typing import Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
+from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
-from relay.cli.context import PROBLEM_FOUND, AppContext, console, pass_app, print_json
+from relay.cli.context import PROBLEM_FOUND, AppContext, pass_app, print_json
 from relay.config import Config
 from relay.envelope import Envelope
 from relay.errors import RelayError
@@ -253,15 +254,19 @@ def _fail(reason: str, as_json: bool) -> NoReturn:
 def _print_human(message: Path, report: dict[str, Any]) -> None:
     tree = Tree(f"[bold]{message}[/]  {report['subject']!r}  from {report['from']}")
     tree.add(f"outcome: [bold]{report['outcome']}[/]")
-    records = Table("type", "id", "why", title="records", title_justify="left")
+    records = Table(title="records", title_justify="left")
+    for name in ("type", "id", "why"):
+        records.add_column(name, overflow="fold")
     for record in report["records"]:
         records.add_row(record["type"], record["id"], record["reason"])
     tree.add(records if report["records"] else "records: none")
-    tasks = Table("WhoId / TaskWhoIds", "WhatId", "Status", "ActivityDate", "Relay_Key__c")
+    tasks = Table(title="tasks", title_justify="left")
+    for name in ("WhoId / TaskWhoIds", "WhatId", "Status", "ActivityDate", "Relay_Key__c"):
+        tasks.add_column(name, overflow="fold")
     for task in report["tasks"]:
         whos = task.get("TaskWhoIds") or ([task["WhoId"]] if task["WhoId"] else [])
         tasks.add_row(
-            ", ".join(whos) or "-",
+            "\n".join(whos) or "-",
             task["WhatId"] or "-",
             task["Status"],
             task["ActivityDate"],
@@ -271,4 +276,5 @@ def _print_human(message: Path, report: dict[str, Any]) -> None:
     trace = tree.add("trace")
     for line in report["trace"]:
         trace.add(line, style="dim" if line.startswith("dropped") else "")
-    console().print(tree)
+    # Wrap long trace lines instead of cropping them (the shared console does not wrap).
+    Console(highlight=False).print(tree)

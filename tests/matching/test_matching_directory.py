@@ -260,3 +260,25 @@ def test_explain_uses_the_embedded_sample_org(tmp_path: Path) -> None:
     assert any("embedded local org" in line for line in report["trace"])
     assert report["tasks"]
     assert all(t["OwnerId"] != "(unknown rep)" for t in report["tasks"])
+
+
+def test_explain_human_output_shows_outcome_records_and_trace(
+    org: LocalOrgInfo, seeded: dict[str, str], tmp_path: Path
+) -> None:
+    """Without --json, explain prints the outcome, each record with its reason, and the
+    trace, including the Bcc recipient it ignored."""
+    org_json = tmp_path / "org.json"
+    org_json.write_text(json.dumps(org.as_json()))
+    message = tmp_path / "m.eml"
+    message.write_bytes(
+        f"From: {org.username}\nTo: lee@prospect.test\nBcc: o'brien@customer.test\n"
+        "Subject: Hi\nMessage-ID: <h1@localorg.test>\n\nHi\n".encode()
+    )
+    env = {"RELAY_HOME": str(tmp_path), "REQUESTS_CA_BUNDLE": None, "CURL_CA_BUNDLE": None}
+    result = CliRunner().invoke(
+        cli, ["explain", str(message), "--org-json", str(org_json)], env=env
+    )
+    assert result.exit_code == 0, result.output
+    assert "outcome: matched" in result.output
+    assert seeded["lead"] in result.output
+    assert "dropped o'brien@customer.test: in the Bcc header" in result.output
