@@ -279,7 +279,7 @@ def _server_error(status: int, text: str) -> RelayError:
 def classify_exception(exc: BaseException) -> RelayError:
     """The error for a call that got no HTTP answer (``requests`` raised)."""
     name = type(exc).__name__
-    if isinstance(exc, requests.exceptions.SSLError):  # before ConnectionError: a subclass
+    if isinstance(exc, requests.exceptions.SSLError) and _certificate_refused(exc):
         return NeedsAttention(
             f"the TLS handshake with Salesforce failed ({exc}); if it uses a private CA, "
             "set RELAY_SF_CA_FILE to that CA's bundle"
@@ -293,6 +293,12 @@ def classify_exception(exc: BaseException) -> RelayError:
             "Relay checks what was written before writing again"
         )
     return TemporaryError(f"the call to Salesforce failed ({name}: {exc}); Relay retries later")
+
+
+def _certificate_refused(exc: BaseException) -> bool:
+    """True when TLS failed because the server's certificate is not trusted (a setting to
+    fix), not because the connection broke (an EOF or reset, which is transient)."""
+    return "CERTIFICATE_VERIFY_FAILED" in str(exc) or "certificate verify failed" in str(exc)
 
 
 def _never_connected(exc: BaseException) -> bool:

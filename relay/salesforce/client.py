@@ -59,6 +59,7 @@ MAX_COLLECTION_RECORDS = 200
 """sObject Collections take at most 200 records per call (REST API Developer Guide)."""
 
 _API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_RECORD_ID = re.compile(r"^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?$")
 
 
 @dataclass(frozen=True)
@@ -69,16 +70,25 @@ class RetryPolicy:
     max_seconds: float = 30.0
     initial_wait_seconds: float = 0.5
     max_wait_seconds: float = 8.0
+    # Up to this much random time is added to each wait, so runners that failed together
+    # do not retry together.
+    jitter_seconds: float = 0.5
     # The not-before time the caller gets when the retries are used up.
     defer_seconds: float = 60.0
 
 
-class _TimeoutAdapter(HTTPAdapter):
-    """A pooled adapter that puts the configured timeouts on calls that set none."""
+class _SalesforceAdapter(HTTPAdapter):
+    """A pooled adapter that puts the configured timeouts on calls that set none, and
+    verifies with ``RELAY_SF_CA_FILE`` when it is set.
 
-    def __init__(self, timeout: tuple[float, float], pool_size: int) -> None:
+    The CA is enforced here because ``Session.verify`` loses to ``REQUESTS_CA_BUNDLE``
+    in the environment (psf/requests#3829), which would silently ignore the setting.
+    """
+
+    def __init__(self, timeout: tuple[float, float], pool_size: int, ca_file: str | None) -> None:
         super().__init__(pool_connections=4, pool_maxsize=pool_size)
         self._timeout = timeout
+        self._ca_file = ca_file
 
     def send(
         self,
@@ -93,7 +103,7 @@ class _TimeoutAdapter(HTTPAdapter):
             request,
             stream=stream,
             timeout=self._timeout if timeout is None else timeout,
-            verify=verify,
+            verify=self._ca_file if self._ca_file and verify is not False else verify,
             cert=cert,
             proxies=proxies,
         )
@@ -104,13 +114,14 @@ def build_http_session(
 ) -> requests.Session:
     """The pooled session every Salesforce call (and the token endpoint) goes through."""
     http = requests.Session()
-    adapter = _TimeoutAdapter(
-        (config.connect_timeout_seconds, config.read_timeout_seconds), pool_size
+    ca_file = str(config.ca_file) if config.ca_file is not None else None
+    adapter = _SalesforceAdapter(
+        (config.connect_timeout_seconds, config.read_timeout_seconds), pool_size, ca_file
     )
     http.mount("https://", adapter)
     http.mount("http://", adapter)
-    if config.ca_file is not None:
-        http.verify = str(config.ca_file)
+    if ca_file is not None:
+        http.verify = ca_file
     if budget is not None:
         http.hooks["response"].append(budget.observe)
     return http
@@ -183,14 +194,14 @@ class SalesforceClient:
 
     def update(self, sobject: str, record_id: str, fields: Mapping[str, Any]) -> None:
         """Update one record's fields (idempotent: retried)."""
-        path = f"sobjects/{_api_name(sobject)}/{_api_name(record_id)}"
+        path = f"sobjects/{_api_name(sobject)}/{_record_id(record_id)}"
         self._call("update", lambda sf: sf.restful(path, method="PATCH", json=dict(fields)))
 
     def get(
         self, sobject: str, record_id: str, fields: Sequence[str] | None = None
     ) -> dict[str, Any]:
         """One record by id (all fields, or the ones named)."""
-        path = f"sobjects/{_api_name(sobject)}/{_api_name(record_id)}"
+        path = f"sobjects/{_api_name(sobject)}/{_record_id(record_id)}"
         params = {"fields": ",".join(_api_name(f) for f in fields)} if fields else None
         result: dict[str, Any] = self._call(
             "get", lambda sf: sf.restful(path, params=params, method="GET")
@@ -315,7 +326,9 @@ class SalesforceClient:
         retrying = Retrying(
             stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.max_seconds),
             wait=wait_exponential_jitter(
-                initial=policy.initial_wait_seconds, max=policy.max_wait_seconds
+                multiplier=policy.initial_wait_seconds,
+                max=policy.max_wait_seconds,
+                jitter=policy.jitter_seconds,
             ),
             retry=retry_if_exception(retryable),
             before_sleep=before_sleep,
@@ -369,10 +382,17 @@ class SalesforceClient:
 
 
 def _api_name(name: str) -> str:
-    """Refuse anything but an API name or id in a URL path segment."""
+    """Refuse anything but an API name in a URL path segment."""
     if not _API_NAME.match(name):
-        raise ValueError(f"not a Salesforce API name or id: {name!r}")
+        raise ValueError(f"not a Salesforce API name: {name!r}")
     return name
+
+
+def _record_id(record_id: str) -> str:
+    """Refuse anything but a 15- or 18-character record id in a URL path segment."""
+    if not _RECORD_ID.match(record_id):
+        raise ValueError(f"not a Salesforce record id: {record_id!r}")
+    return record_id
 
 
 def _typed(sobject: str, record: Mapping[str, Any]) -> dict[str, Any]:

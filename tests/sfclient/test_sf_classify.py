@@ -169,6 +169,7 @@ def _refused() -> requests.ConnectionError:
             OutcomeUnknown,
         ),
         (requests.exceptions.SSLError("certificate verify failed"), NeedsAttention),
+        (requests.exceptions.SSLError("EOF occurred in violation of protocol"), OutcomeUnknown),
         (requests.exceptions.ChunkedEncodingError("broken"), TemporaryError),
     ],
 )
