@@ -154,6 +154,12 @@ class LocalOrg:
         if self.state is not None:
             self.state.stopping.set()
         if self._runner is not None:
+            # Idle keep-alive connections would otherwise wait for the client's TLS
+            # close_notify; the org is going away, so drop them (in-flight ones too).
+            server = self._runner.server
+            for handler in list(server.connections) if server is not None else []:
+                if handler.transport is not None:
+                    handler.transport.abort()
             await self._runner.cleanup()
             self._runner = None
         if self.state is not None:
