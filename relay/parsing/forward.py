@@ -18,8 +18,8 @@ Header blocks recognised (as written by the clients, labels in EN/FR/DE/ES):
 - Apple Mail: ``Begin forwarded message:`` then ``From:``, ``Subject:``, ``Date:``,
   ``To:``, ``Cc:``.
 
-A block starts at a From line and runs to the first blank line. Lines that match no
-label continue the previous field (long To/Cc lists wrap).
+A block starts at a From line and runs to the first blank line or the first line that
+neither is a label nor continues the previous field (see ``_block_at``).
 """
 
 from __future__ import annotations
@@ -65,10 +65,20 @@ _ADDRESS_KINDS = frozenset({"from", "to", "cc", "bcc", "reply_to"})
 _MAX_BLOCK_LINES = 60
 
 
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" \t>"))
+
+
 def _block_at(lines: list[str], start: int) -> dict[str, str] | None:
-    """The header block starting at ``lines[start]`` (a From line), or None."""
+    """The header block starting at ``lines[start]`` (a From line), or None.
+
+    A line that is not a label continues the previous field when it is indented deeper
+    than that field's label (folded text) or, for address fields, names an address
+    (wrapped To/Cc lists); any other line ends the block.
+    """
     fields: dict[str, str] = {}
     current = ""
+    label_indent = 0
     for line in lines[start : start + _MAX_BLOCK_LINES]:
         stripped = line.strip().lstrip(">").strip()
         if not stripped:
@@ -82,7 +92,10 @@ def _block_at(lines: list[str], start: int) -> dict[str, str] | None:
                 break  # the next block, or prose that happens to look like a label
             fields[kind] = match.group("value").strip()
             current = kind
-        elif current in _ADDRESS_KINDS or (current == "subject" and line[:1] in " \t"):
+            label_indent = _indent(line)
+        elif current and (
+            _indent(line) > label_indent or (current in _ADDRESS_KINDS and "@" in stripped)
+        ):
             fields[current] += " " + stripped
         else:
             break

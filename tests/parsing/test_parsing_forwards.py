@@ -185,3 +185,69 @@ def test_default_relay_predicate_is_the_envelope() -> None:
     assert email.forwarded is not None
     assert email.forwarded.from_ is not None
     assert email.forwarded.from_.email == "jane@acme.example"
+
+
+def _forward(body: str, content_type: str = "text/plain") -> bytes:
+    head = (
+        "From: Rep <rep@us.example>\r\nTo: log@relay.localhost\r\nSubject: Fwd: x\r\n"
+        "Date: Wed, 8 Jan 2025 16:40:03 +0100\r\nMessage-ID: <f@us.example>\r\n"
+        f"MIME-Version: 1.0\r\nContent-Type: {content_type}; charset=utf-8\r\n"
+        "Content-Transfer-Encoding: 8bit\r\n\r\n"
+    )
+    return (head + body.replace("\n", "\r\n")).encode("utf-8")
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (  # Apple Mail, French
+            "Début du message réexpédié :\n\nDe: Jean Dupont <jean@client.example>\n"
+            "Objet: Devis\nDate: 8 janvier 2025 à 17:05:12 UTC+1\nÀ: Rep <rep@us.example>\n"
+            "Cc: Marie <marie@client.example>\n\nBonjour\n",
+            "text/plain",
+        ),
+        (  # Apple Mail, Spanish
+            "Inicio del mensaje reenviado:\n\nDe: Jean Dupont <jean@client.example>\n"
+            "Asunto: Devis\nFecha: 8 de enero de 2025, 17:05:12 CET\nPara: Rep <rep@us.example>\n"
+            "Cc: Marie <marie@client.example>\n\nHola\n",
+            "text/plain",
+        ),
+        (  # Gmail, German
+            "---------- Weitergeleitete Nachricht ---------\n"
+            "Von: Jean Dupont <jean@client.example>\nDate: Mi., 8. Jan. 2025 um 17:05 Uhr\n"
+            "Subject: Devis\nTo: <rep@us.example>\nCc: Marie <marie@client.example>\n\nHallo\n",
+            "text/plain",
+        ),
+        (  # Gmail, Spanish
+            "---------- Forwarded message ---------\n"
+            "De: Jean Dupont <jean@client.example>\nDate: mié, 8 ene 2025 a las 17:05\n"
+            "Subject: Devis\nTo: <rep@us.example>\nCc: Marie <marie@client.example>\n\nHola\n",
+            "text/plain",
+        ),
+        (  # Outlook on the web, French HTML: bold labels, no-break space before the colon
+            '<div id="divRplyFwdMsg" dir="ltr"><font face="Calibri, sans-serif"><b>De&nbsp;:'
+            "</b> Jean Dupont &lt;jean@client.example&gt;<br><b>Envoyé&nbsp;:</b> mercredi 8 "
+            "janvier 2025 17:05<br><b>À&nbsp;:</b> Rep &lt;rep@us.example&gt;<br><b>Cc&nbsp;:"
+            "</b> Marie &lt;marie@client.example&gt;<br><b>Objet&nbsp;:</b> Devis</font>"
+            "<div>&nbsp;</div></div><div>Bonjour</div>",
+            "text/html",
+        ),
+        (  # a quoted forward (reply-style quoting) with a wrapped Cc list
+            "See below\n\n> From: Jean Dupont <jean@client.example>\n> Sent: Wednesday, "
+            "January 8, 2025 5:05 PM\n> To: rep@us.example\n> Cc: Marie <marie@client.example>,\n"
+            ">  Paul <paul@client.example>\n> Subject: Devis\n>\n> Hello\n",
+            "text/plain",
+        ),
+    ],
+)
+def test_forward_layouts_in_other_languages(
+    parse_raw: Callable[..., Email], body: str, content_type: str
+) -> None:
+    """Labels in FR/DE/ES (and quoted or HTML layouts) yield the original's people."""
+    original = parse_raw(_forward(body, content_type)).forwarded
+    assert original is not None
+    assert original.from_ is not None
+    assert original.from_.email == "jean@client.example"
+    assert [a.email for a in original.to] == ["rep@us.example"]
+    assert "marie@client.example" in [a.email for a in original.cc]
+    assert original.subject == "Devis"
