@@ -86,6 +86,21 @@ def test_connection_reset_on_create_is_an_unknown_outcome(
         client.create("Task", {"Subject": "maybe written"})
 
 
+def test_revoked_sessions_are_renewed_then_deferred(org: Any, client: SalesforceClient) -> None:
+    """INVALID_SESSION_ID on every call: each attempt logs in again once and replays;
+    a session rejected right after login is a temporary failure, not a hold."""
+    client.query(SOQL)
+    admin(org, "PUT", "/_localorg/faults", {"INVALID_SESSION_ID": 1.0})
+    with capture_logs() as logs, pytest.raises(TemporaryError) as caught:
+        client.query(SOQL)
+    assert type(caught.value) is TemporaryError
+    assert "just issued" in caught.value.reason
+    events = [e["event"] for e in logs]
+    assert events.count("salesforce_session_expired") == FAST_RETRY.attempts
+    admin(org, "PUT", "/_localorg/faults", {})
+    assert client.query(SOQL)["totalSize"] >= 1
+
+
 def test_rate_limit_pauses_without_retrying(org: Any, client: SalesforceClient) -> None:
     """REQUEST_LIMIT_EXCEEDED is not hammered: RateLimited with a pause, no retries."""
     client.query(SOQL)
