@@ -149,7 +149,12 @@ def _effective(parsed: MailParser, headers: dict[str, str]) -> _Effective:
         outer.defects.append("journal report without an attached original message")
         outer.journal = report
         return outer
-    inner = MailParser(inner_message)
+    try:
+        inner = MailParser(inner_message)
+    except Exception as exc:  # the report itself is still usable for its recipient list
+        outer.defects.append(f"journaled original could not be parsed: {_describe(exc)}")
+        outer.journal = report
+        return outer
     return _Effective(
         inner,
         _wanted_headers(inner_message),
