@@ -8,13 +8,14 @@ leaves nothing behind. Queries go to the SOQL package through ``OrgCatalog``.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from relay.salesforce.localorg import bootstrap, describe, triggers
+from relay.salesforce.localorg import bootstrap, describe, replication, triggers
 from relay.salesforce.localorg.errors import SalesforceApiError, data_error, not_found
 from relay.salesforce.localorg.ids import IdGenerator, normalize_id, object_for_id
 from relay.salesforce.localorg.records import RecordStore, Row
@@ -26,11 +27,6 @@ from relay.salesforce.localorg.values import format_datetime
 if TYPE_CHECKING:
     from relay.salesforce.localorg.soql import QueryResult
 
-# REST API Developer Guide, "sObject Get Deleted": deleted records are available for 15
-# days (the recycle bin); queryAll sees them as long.
-RECYCLE_BIN_DAYS = 15
-# SOAP API Developer Guide, getUpdated()/getDeleted(): startDate no more than 30 days ago.
-REPLICATION_DAYS = 30
 DEFAULT_SETTINGS: dict[str, Any] = {
     "api_enabled": True,
     "email_to_salesforce_active": True,
@@ -387,9 +383,7 @@ class OrgData:
             raise SalesforceApiError(400, exc.error_code, exc.message) from exc
 
     def in_recycle_window(self, row: Row) -> bool:
-        """A deleted row is visible to queryAll/getDeleted for 15 days."""
-        cutoff = format_datetime(self.now() - timedelta(days=RECYCLE_BIN_DAYS))
-        return bool(row["SystemModstamp"] >= cutoff)
+        return replication.in_recycle_window(self.now(), row)
 
     def _purge_expired(self) -> None:
         with self.transaction():
@@ -398,48 +392,22 @@ class OrgData:
                     if row["IsDeleted"] and not self.in_recycle_window(row):
                         self.store.purge(name, row["Id"])
 
-    def _replication_window(self, start: datetime, end: datetime) -> tuple[str, str]:
-        """The [start, end) window in stored form, seconds dropped (SOAP API Developer
-        Guide, getUpdated(): "the seconds portion ... is ignored")."""
-        start, end = (t.astimezone(UTC).replace(second=0, microsecond=0) for t in (start, end))
-        if end < start:
-            raise data_error("INVALID_REPLICATION_DATE", "EndDate can not be before StartDate")
-        if start < self.now() - timedelta(days=REPLICATION_DAYS):
-            raise data_error(
-                "INVALID_REPLICATION_DATE", "startDate cannot be more than 30 days ago"
-            )
-        return format_datetime(start), format_datetime(end)
-
     def updated(self, sobject: str, start: datetime, end: datetime) -> dict[str, Any]:
         """REST "sObject Get Updated": ids created or changed in the window."""
         obj = self.object_def(sobject)
-        low, high = self._replication_window(start, end)
         with self.store.lock:
-            ids = sorted(
-                r["Id"]
-                for r in self.store.all(obj.name)
-                if not r["IsDeleted"] and low <= r["SystemModstamp"] < high
-            )
-        return {"ids": ids, "latestDateCovered": high}
+            return replication.updated(self.now(), self.store.all(obj.name), start, end)
 
     def deleted(self, sobject: str, start: datetime, end: datetime) -> dict[str, Any]:
         """REST "sObject Get Deleted": records deleted in the window, last 15 days only."""
         obj = self.object_def(sobject)
-        low, high = self._replication_window(start, end)
         with self.store.lock:
-            records = sorted(
-                (r["SystemModstamp"], r["Id"])
-                for r in self.store.all(obj.name)
-                if r["IsDeleted"]
-                and self.in_recycle_window(r)
-                and low <= r["SystemModstamp"] < high
-            )
-        earliest = self.now().replace(second=0, microsecond=0) - timedelta(days=RECYCLE_BIN_DAYS)
-        return {
-            "deletedRecords": [{"id": i, "deletedDate": d} for d, i in records],
-            "earliestDateAvailable": format_datetime(earliest),
-            "latestDateCovered": high,
-        }
+            return replication.deleted(self.now(), self.store.all(obj.name), start, end)
+
+    def version_data(self, version_id: str) -> bytes:
+        """The file of a ContentVersion (REST "Get Blob Data" of VersionData)."""
+        row = self._existing(self.schema["ContentVersion"], version_id)
+        return base64.b64decode(row.get("VersionData") or "")
 
     def convert_lead(
         self,
