@@ -68,7 +68,6 @@ def parse_date(raw: str) -> datetime | None:
 # Machine mail: never logged as a rep's email, never answered.
 
 _BULK_PRECEDENCE = frozenset({"bulk", "list", "junk"})
-_YES = frozenset({"yes", "true", "1", "on"})
 
 
 def machine_reason(
@@ -104,8 +103,3 @@ def machine_reason(
         if value and value not in {"no", "false", "0", "off"}:
             return f"{name}: {value} (auto-reply)"
     return None
-
-
-def is_yes(value: str) -> bool:
-    """A loose boolean header value."""
-    return value.strip().lower() in _YES
