@@ -165,11 +165,15 @@ def authenticate(
         raise _as_temporary(classify_exception(exc)) from None
     if response.status_code != 200:
         raise _token_error(creds, response)
-    body = response.json()
+    try:
+        body = response.json()
+        access_token = str(body["access_token"])
+    except (ValueError, KeyError, TypeError):
+        raise TemporaryError("the token endpoint answered 200 without an access token") from None
     issued = _issued_at(body.get("issued_at"))
     instance_url = str(body.get("instance_url") or _origin(token_url)).rstrip("/")
     log.info("salesforce_authenticated", flow=creds.flow.value, instance_url=instance_url)
-    return Session(instance_url, str(body["access_token"]), issued)
+    return Session(instance_url, access_token, issued)
 
 
 def expired_direct_session() -> NeedsAttention:
