@@ -52,6 +52,9 @@ _QUIET_LOGGERS = {
     "aiohttp.access": logging.WARNING,
     "alembic": logging.WARNING,
     "asyncio": logging.WARNING,
+    # mail-parser warns for every multipart part it does not "handle", and logs raw header
+    # values (subjects) at ERROR on decode failures: message content never goes to logs.
+    "mailparser": logging.CRITICAL + 1,
 }
 
 
