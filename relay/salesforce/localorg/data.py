@@ -15,11 +15,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from relay.salesforce.localorg import bootstrap, describe, replication, triggers
+from relay.salesforce.localorg import (
+    bootstrap,
+    conversion,
+    describe,
+    integrity,
+    replication,
+    triggers,
+)
 from relay.salesforce.localorg.errors import SalesforceApiError, data_error, not_found
 from relay.salesforce.localorg.ids import IdGenerator, normalize_id, object_for_id
 from relay.salesforce.localorg.records import RecordStore, Row
-from relay.salesforce.localorg.rules import check_fields, check_required, label, no_such_column
+from relay.salesforce.localorg.rules import check_fields, check_required, no_such_column
 from relay.salesforce.localorg.schema import build_schema
 from relay.salesforce.localorg.schema_model import FieldDef, ObjectDef
 from relay.salesforce.localorg.values import format_datetime
@@ -169,6 +176,13 @@ class OrgData:
             return None
         return self.store.get(sobject, canonical)
 
+    def referenced(self, fd: FieldDef, record_id: str) -> Row:
+        """The live row a reference points at, or Salesforce's error (integrity.py)."""
+        return integrity.referenced(self, fd, record_id)
+
+    def matching(self, obj: ObjectDef, fd: FieldDef, value: Any) -> list[Row]:
+        return integrity.matching(self, obj, fd, value)
+
     def live_rows(self, sobject: str, field: str, value: Any) -> list[Row]:
         """Live rows whose indexed ``field`` equals ``value`` (case-insensitively)."""
         return [r for r in self.store.lookup(sobject, field, value) if not r["IsDeleted"]]
@@ -230,13 +244,6 @@ class OrgData:
                 return matches[0]["Id"], False
             return self.create(obj.name, {**body, fd.name: value}, user_id=user_id), True
 
-    def matching(self, obj: ObjectDef, fd: FieldDef, value: Any) -> list[Row]:
-        """Live rows whose ``fd`` equals ``value``, honouring the field's case sensitivity."""
-        rows = self.live_rows(obj.name, fd.name, value)
-        if fd.case_sensitive:
-            rows = [r for r in rows if r.get(fd.name) == value]
-        return rows
-
     def delete(self, sobject: str, record_id: str, *, user_id: str) -> None:
         """Soft delete: IsDeleted, kept for queryAll and getDeleted for 15 days."""
         obj = self.object_def(sobject)
@@ -283,67 +290,13 @@ class OrgData:
         else:
             row = {**old, **{k: v for k, v in values.items() if k in old}}
         row.update(LastModifiedDate=stamp, LastModifiedById=user_id, SystemModstamp=stamp)
-        self.check_references(obj, values)
+        integrity.check_references(self, obj, values)
         plan = triggers.before_write(self, obj, row, old, values)
         check_required(obj, row, values)
-        self.check_unique(obj, row)
+        integrity.check_unique(self, obj, row)
         self.store.put(obj.name, row)
         triggers.after_write(self, obj, row, old, values, plan, user_id=user_id)
         return row
-
-    def check_references(self, obj: ObjectDef, values: Mapping[str, Any]) -> None:
-        for name, value in values.items():
-            fd = obj.by_lower[name.lower()]
-            if fd.type == "reference" and value is not None:
-                self.referenced(fd, value)
-
-    def referenced(self, fd: FieldDef, record_id: str) -> Row:
-        """The live row a reference field points at, or the error Salesforce gives.
-
-        Guesses from observed behaviour: an id of an object the field cannot point at is
-        FIELD_INTEGRITY_EXCEPTION "... id value of incorrect type"; an unknown id of the
-        right object is INVALID_CROSS_REFERENCE_KEY; a deleted one ENTITY_IS_DELETED; a
-        converted lead CANNOT_UPDATE_CONVERTED_LEAD (Object Reference, Lead).
-        """
-        target = object_for_id(record_id)
-        if target not in fd.reference_to:
-            raise data_error(
-                "FIELD_INTEGRITY_EXCEPTION",
-                f"{label(fd)}: id value of incorrect type: {record_id}",
-                [fd.name],
-            )
-        row = self.store.get(target, record_id)
-        if row is None:
-            raise data_error("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [fd.name])
-        if row["IsDeleted"]:
-            raise data_error("ENTITY_IS_DELETED", "entity is deleted", [fd.name])
-        if target == "Lead" and row.get("IsConverted"):
-            raise data_error(
-                "CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead", [fd.name]
-            )
-        return row
-
-    def check_unique(self, obj: ObjectDef, row: Row) -> None:
-        for fd in obj.fields:
-            value = row.get(fd.name)
-            if not fd.unique or value is None:
-                continue
-            for other in self.matching(obj, fd, value):
-                if other["Id"] != row["Id"]:
-                    if obj.name == "User" and fd.name == "Username":
-                        raise data_error(
-                            "DUPLICATE_USERNAME",
-                            "Duplicate Username.<br>The username already exists in this or "
-                            "another Salesforce organization. Usernames must be unique across "
-                            "all Salesforce organizations.",
-                            ["Username"],
-                        )
-                    raise data_error(
-                        "DUPLICATE_VALUE",
-                        f"duplicate value found: {fd.name} duplicates value on record with "
-                        f"id: {other['Id']}",
-                        [],
-                    )
 
     def system_insert(
         self, sobject: str, values: dict[str, Any], *, user_id: str, record_id: str | None = None
@@ -418,7 +371,7 @@ class OrgData:
         account_id: str | None = None,
     ) -> dict[str, Any]:
         """Convert a lead (SOAP API convertLead(), without an opportunity)."""
-        return triggers.convert_lead(
+        return conversion.convert_lead(
             self, lead_id, user_id=user_id, contact_id=contact_id, account_id=account_id
         )
 

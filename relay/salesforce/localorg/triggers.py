@@ -8,21 +8,18 @@ Salesforce Platform unless said otherwise).
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import posixpath
 from typing import TYPE_CHECKING, Any
 
+from relay.salesforce.localorg import content
 from relay.salesforce.localorg.errors import data_error
 from relay.salesforce.localorg.ids import normalize_id, object_for_id
 from relay.salesforce.localorg.records import Row
 from relay.salesforce.localorg.schema import (
-    LEAD_CONVERTED_STATUS,
     OPPORTUNITY_STAGES,
     TASK_CLOSED_STATUSES,
 )
 from relay.salesforce.localorg.schema_model import ObjectDef
-from relay.salesforce.localorg.values import coerce, format_datetime
+from relay.salesforce.localorg.values import format_datetime
 
 if TYPE_CHECKING:
     from relay.salesforce.localorg.data import OrgData
@@ -40,26 +37,6 @@ _CASCADE: dict[str, tuple[tuple[str, str], ...]] = {
         ("ContentVersion", "ContentDocumentId"),
         ("ContentDocumentLink", "ContentDocumentId"),
     ),
-}
-# ContentVersion.FileType from the file extension (guess at the mapping for common ones).
-_FILE_TYPES = {
-    "txt": "TEXT",
-    "pdf": "PDF",
-    "png": "PNG",
-    "jpg": "JPG",
-    "jpeg": "JPG",
-    "gif": "GIF",
-    "csv": "CSV",
-    "doc": "WORD",
-    "docx": "WORD_X",
-    "xls": "EXCEL",
-    "xlsx": "EXCEL_X",
-    "ppt": "POWER_POINT",
-    "pptx": "POWER_POINT_X",
-    "html": "HTML",
-    "htm": "HTML",
-    "zip": "ZIP",
-    "eml": "UNKNOWN",
 }
 
 
@@ -85,9 +62,9 @@ def before_write(
     if name == "TaskRelation":
         _task_relation_before(org, row)
     if name == "EmailServicesAddress" and row.get("EmailDomainName") is None:
-        row["EmailDomainName"] = _email_domain(org, row["Id"])
+        row["EmailDomainName"] = content.email_domain(org, row["Id"])
     if name == "ContentVersion" and old is None:
-        _content_version_before(row)
+        content.content_version_before(row)
     return None
 
 
@@ -106,7 +83,7 @@ def after_write(
             _sync_task_relations(org, row, plan, user_id=user_id)
         _task_activity_changed(org, row, old)
     if obj.name == "ContentVersion" and old is None:
-        _content_version_after(org, row, user_id=user_id)
+        content.content_version_after(org, row, user_id=user_id)
 
 
 def after_delete(org: OrgData, obj: ObjectDef, row: Row, *, user_id: str) -> None:
@@ -320,135 +297,3 @@ def _refresh_activity(org: OrgData, record_ids: set[str]) -> None:
             if not t["IsDeleted"] and t.get("IsClosed") and t.get("ActivityDate")
         ]
         org.set_derived(kind, target, {"LastActivityDate": max(dates) if dates else None})
-
-
-# Email services and content ----------------------------------------------------------------
-
-
-def _email_domain(org: OrgData, record_id: str) -> str:
-    """Salesforce generates the domain of an email services address (Object Reference,
-    EmailServicesAddress). Its shape here is a guess modelled on real addresses."""
-    token = hashlib.sha256(f"{org.org_id}:{record_id}".encode()).hexdigest()[:24]
-    return f"{token}.{org.org_id[:15].lower()}.le.salesforce.com"
-
-
-def _content_version_before(row: Row) -> None:
-    data = base64.b64decode(row.get("VersionData") or "")
-    path = row.get("PathOnClient") or ""
-    extension = posixpath.splitext(path.replace("\\", "/"))[1].lstrip(".").lower()
-    row["ContentSize"] = len(data)
-    row["Checksum"] = hashlib.md5(data).hexdigest()  # noqa: S324 - Salesforce's checksum is MD5
-    row["FileExtension"] = extension or None
-    row["FileType"] = _FILE_TYPES.get(extension, "UNKNOWN")
-    row["IsLatest"] = True
-    if row.get("Title") is None and path:
-        # Guess: Title defaults to the file name without its extension.
-        row["Title"] = posixpath.splitext(posixpath.basename(path.replace("\\", "/")))[0]
-
-
-def _content_version_after(org: OrgData, version: Row, *, user_id: str) -> None:
-    """Object Reference, ContentVersion: inserting a version without ContentDocumentId
-    creates the ContentDocument; with FirstPublishLocationId it is shared to that record."""
-    document_id = version.get("ContentDocumentId")
-    summary = {k: version.get(k) for k in ("Title", "ContentSize", "FileType", "FileExtension")}
-    summary["LatestPublishedVersionId"] = version["Id"]
-    if document_id is None:
-        document = org.system_insert(
-            "ContentDocument", {**summary, "OwnerId": version["OwnerId"]}, user_id=user_id
-        )
-        number = 1
-    else:
-        document = org.referenced(
-            org.schema["ContentVersion"].by_lower["contentdocumentid"], document_id
-        )
-        older = org.live_rows("ContentVersion", "ContentDocumentId", document_id)
-        for previous in older:
-            if previous["Id"] != version["Id"] and previous.get("IsLatest"):
-                org.set_derived("ContentVersion", previous, {"IsLatest": False})
-        number = len(older)
-        org.system_update("ContentDocument", document, summary, user_id=user_id)
-    org.set_derived(
-        "ContentVersion",
-        org.store.get("ContentVersion", version["Id"]) or version,
-        {"ContentDocumentId": document["Id"], "VersionNumber": str(number)},
-    )
-    location = version.get("FirstPublishLocationId")
-    if location and document_id is None:
-        org.system_insert(
-            "ContentDocumentLink",
-            {"ContentDocumentId": document["Id"], "LinkedEntityId": location, "ShareType": "V"},
-            user_id=user_id,
-        )
-
-
-# Lead conversion -----------------------------------------------------------------------------
-
-
-def convert_lead(
-    org: OrgData, lead_id: str, *, user_id: str, contact_id: str | None, account_id: str | None
-) -> dict[str, Any]:
-    """SOAP API Developer Guide, convertLead(): an existing account and contact may be
-    given; otherwise they are created from the lead. The lead's activities move to the
-    contact. No opportunity is created (doNotCreateOpportunity)."""
-    lead_def = org.schema["Lead"]
-    with org.transaction():
-        lead = org._existing(lead_def, lead_id)
-        if lead.get("IsConverted"):
-            raise data_error("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead", [])
-        contact_def = org.schema["Contact"]
-        reports_to, account_field = (
-            contact_def.by_lower["reportstoid"],
-            contact_def.by_lower["accountid"],
-        )
-        contact = org.referenced(reports_to, coerce(reports_to, contact_id)) if contact_id else None
-        if account_id:
-            account = org.referenced(account_field, coerce(account_field, account_id))["Id"]
-        elif contact is not None and contact.get("AccountId"):
-            account = contact["AccountId"]
-        else:
-            account = org.system_insert(
-                "Account", {"Name": lead["Company"], "OwnerId": lead["OwnerId"]}, user_id=user_id
-            )["Id"]
-        if contact is None:
-            copied = {
-                k: lead.get(k)
-                for k in (
-                    "FirstName",
-                    "LastName",
-                    "Salutation",
-                    "Email",
-                    "Phone",
-                    "MobilePhone",
-                    "Title",
-                    "LeadSource",
-                )
-            }
-            contact = org.system_insert(
-                "Contact",
-                {**copied, "AccountId": account, "OwnerId": lead["OwnerId"]},
-                user_id=user_id,
-            )
-        for task in org.live_rows("Task", "WhoId", lead["Id"]):
-            org.system_update("Task", task, {"WhoId": contact["Id"]}, user_id=user_id)
-        stamp = org.now()
-        org.store.put(
-            "Lead",
-            {
-                **lead,
-                "IsConverted": True,
-                "ConvertedContactId": contact["Id"],
-                "ConvertedAccountId": account,
-                "ConvertedDate": stamp.date().isoformat(),
-                "Status": LEAD_CONVERTED_STATUS,
-                "LastModifiedById": user_id,
-                "LastModifiedDate": format_datetime(stamp),
-                "SystemModstamp": format_datetime(stamp),
-            },
-        )
-    return {
-        "leadId": lead["Id"],
-        "accountId": account,
-        "contactId": contact["Id"],
-        "opportunityId": None,
-        "success": True,
-    }
