@@ -1,0 +1,93 @@
+"""``relay org seed --sample`` and ``relay org serve``, run as an admin would."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import requests
+from click.testing import CliRunner
+from localorg_helpers import start_org
+from simple_salesforce import Salesforce
+
+from relay.cli.main import cli
+from relay.salesforce.localorg.seed import COMPANY_DOMAIN
+
+SAMPLE_COUNTS = {"users": 3, "accounts": 2, "contacts": 4, "leads": 2, "opportunities": 2}
+
+
+def _count(sf: Salesforce, soql: str) -> int:
+    return int(sf.query(soql)["totalSize"])
+
+
+def test_seed_sample_is_idempotent(tmp_path: Path) -> None:
+    """Seeding twice loads the sample org once, with the records the docs promise."""
+    data_dir = tmp_path / "org"
+    runner = CliRunner()
+    for _ in range(2):
+        result = runner.invoke(cli, ["org", "seed", "--sample", "--data", str(data_dir)])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.output) == SAMPLE_COUNTS
+    org = start_org(data_dir)
+    try:
+        sf = org.client()
+        assert _count(sf, f"SELECT COUNT() FROM User WHERE Email LIKE '%@{COMPANY_DOMAIN}'") == 3
+        assert _count(sf, "SELECT COUNT() FROM Account") == 2 + 1  # + the converted lead's
+        assert _count(sf, "SELECT COUNT() FROM Lead WHERE IsConverted = true") == 1
+        assert _count(sf, "SELECT COUNT() FROM Opportunity WHERE IsClosed = true") == 1
+        assert _count(sf, "SELECT COUNT() FROM OpportunityContactRole") == 2
+        address = sf.query(
+            "SELECT LocalPart, EmailDomainName, RunAsUser.Email FROM EmailServicesAddress "
+            "WHERE Function.FunctionName = 'EmailToSalesforce'"
+        )["records"]
+        assert [a["RunAsUser"]["Email"] for a in address] == [f"alice@{COMPANY_DOMAIN}"]
+        assert _count(sf, "SELECT COUNT() FROM Contact WHERE Email = 'o\\'brien@initech.example'")
+    finally:
+        org.org.stop()
+
+
+def test_org_serve_prints_one_json_line_and_stops_on_sigterm(tmp_path: Path) -> None:
+    """`relay org serve` prints the connection JSON line, serves, and exits 0 on SIGTERM."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "relay", "org", "serve", "--data", str(tmp_path / "org")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        info = json.loads(line)
+        for key in (
+            "instance_url", "access_token", "ca_file", "token_url",
+            "client_id", "client_secret", "username", "password",
+        ):  # fmt: skip
+            assert info[key], key
+        with requests.Session() as http:
+            http.trust_env = False
+            http.verify = info["ca_file"]
+            response = http.get(
+                f"{info['instance_url']}/services/data/v62.0/limits",
+                headers={"Authorization": f"Bearer {info['access_token']}"},
+                timeout=10,
+            )
+        assert response.status_code == 200
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 0, stderr
+
+
+def test_org_serve_refuses_a_bad_fault_spec(tmp_path: Path) -> None:
+    """A bad --faults SPEC is a usage error (exit 2) that names the problem."""
+    result = CliRunner().invoke(
+        cli, ["org", "serve", "--data", str(tmp_path), "--faults", "503:lots"]
+    )
+    assert result.exit_code == 2
+    assert "not a number" in result.output
