@@ -23,6 +23,8 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl
 
+from multidict import CIMultiDict
+
 from relay.salesforce.localorg.data import MultipleChoices
 from relay.salesforce.localorg.errors import SalesforceApiError, data_error, not_found
 from relay.salesforce.localorg.ids import normalize_id, object_for_id
@@ -353,7 +355,8 @@ def _run_one(state: OrgState, call: RestCall, sub: Any, results: dict[str, Any])
     path, _, query_text = match.group(2).partition("?")
     body = sub.get("body")
     body_bytes = json.dumps(_substitute(body, results)).encode() if body is not None else b""
-    headers = {str(k): str(v) for k, v in (sub.get("httpHeaders") or {}).items()}
+    # Header names are case-insensitive (RFC 9110 §5.1), inside a composite too.
+    headers = CIMultiDict({str(k): str(v) for k, v in (sub.get("httpHeaders") or {}).items()})
     sub_call = RestCall(
         method=str(sub["method"]).upper(),
         version=match.group(1),
