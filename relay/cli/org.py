@@ -14,7 +14,8 @@ from relay.cli.context import USAGE_ERROR, AppContext, pass_app
 
 
 def _data_dir(app: AppContext, data: Path | None) -> Path:
-    return data if data is not None else app.config.home / "localorg"
+    home = app.config.home  # loading the config also configures logging (to stderr)
+    return data if data is not None else home / "localorg"
 
 
 @click.group()
@@ -61,6 +62,7 @@ def serve(
     from relay.salesforce.localorg.faults import FaultSpecError, parse_fault_spec
     from relay.salesforce.localorg.runner import LocalOrg
 
+    data_dir = _data_dir(app, data)  # also loads the config and sets up logging (stderr)
     try:
         spec = parse_fault_spec(faults)
     except FaultSpecError as exc:
@@ -70,7 +72,7 @@ def serve(
         click.echo("relay org serve: --latency-ms must be >= 0 and --session-ttl > 0", err=True)
         raise SystemExit(USAGE_ERROR)
     local_org = LocalOrg(
-        _data_dir(app, data),
+        data_dir,
         host=host,
         port=port,
         latency_ms=latency_ms,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -15,6 +16,8 @@ from localorg_helpers import start_org
 from simple_salesforce import Salesforce
 
 from relay.cli.main import cli
+from relay.config import Config
+from relay.salesforce.localorg.runner import embedded_org
 from relay.salesforce.localorg.seed import COMPANY_DOMAIN
 
 SAMPLE_COUNTS = {"users": 3, "accounts": 2, "contacts": 4, "leads": 2, "opportunities": 2}
@@ -91,3 +94,29 @@ def test_org_serve_refuses_a_bad_fault_spec(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "not a number" in result.output
+
+
+def test_embedded_org_points_the_daemon_config_at_itself(tmp_path: Path) -> None:
+    """embedded_org (relay serve without credentials) yields a config that reaches the org."""
+    config = Config(home=tmp_path)
+
+    async def scenario() -> dict[str, object]:
+        async with embedded_org(config) as pointed:
+            sf_config = pointed.salesforce
+            assert sf_config.configured
+            assert sf_config.ca_file is not None
+            session = requests.Session()
+            session.trust_env = False
+            session.verify = str(sf_config.ca_file)
+            client = Salesforce(
+                instance_url=sf_config.instance_url,
+                session_id=sf_config.access_token,
+                session=session,
+                version="62.0",
+            )
+            limits: dict[str, object] = await asyncio.to_thread(client.limits)
+            session.close()
+            return limits
+
+    assert "DailyApiRequests" in asyncio.run(scenario())
+    assert (tmp_path / "localorg" / "org.db").exists()

@@ -13,14 +13,17 @@ store, the integration user, sessions, then the listener. Shutdown is the revers
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from aiohttp import web
 
+from relay.config import Config
 from relay.salesforce.localorg.auth import (
     CREDENTIALS_FILE,
     DEFAULT_SESSION_TTL_SECONDS,
@@ -220,3 +223,29 @@ class LocalOrg:
 
     def __exit__(self, *exc_info: Any) -> None:
         self.stop()
+
+
+@asynccontextmanager
+async def embedded_org(config: Config) -> AsyncIterator[Config]:
+    """Run the local org in ``RELAY_HOME/localorg`` on the running loop for the daemon's
+    lifetime (``Daemon(local_org=embedded_org)``), yielding ``config`` pointed at it: a
+    direct session plus username-password OAuth credentials for re-authentication."""
+    local_org = LocalOrg(config.home / "localorg")
+    info = await local_org.start_async()
+    try:
+        yield dataclasses.replace(
+            config,
+            salesforce=dataclasses.replace(
+                config.salesforce,
+                instance_url=info.instance_url,
+                access_token=info.access_token,
+                token_url=info.token_url,
+                client_id=info.client_id,
+                client_secret=info.client_secret,
+                username=info.username,
+                password=info.password,
+                ca_file=Path(info.ca_file),
+            ),
+        )
+    finally:
+        await local_org.stop_async()
