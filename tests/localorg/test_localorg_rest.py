@@ -361,3 +361,26 @@ def test_convert_lead_admin_route(local_org: RunningOrg, sf: Salesforce) -> None
     with pytest.raises(SalesforceMalformedRequest) as caught:
         sf.Task.create({"Subject": "late", "WhoId": lead})
     assert caught.value.content[0]["errorCode"] == "CANNOT_UPDATE_CONVERTED_LEAD"
+
+
+def test_resource_root_lists_the_served_resources(sf: Salesforce) -> None:
+    """GET /services/data/vXX.X/ names sobjects, query, queryAll, limits and composite."""
+    root = sf.restful("")
+    assert root["sobjects"] == "/services/data/v62.0/sobjects"
+    assert {"query", "queryAll", "limits", "composite"} <= set(root)
+
+
+def test_unknown_query_locator_is_refused(local_org: RunningOrg) -> None:
+    """A query locator the org never issued answers 400 INVALID_QUERY_LOCATOR."""
+    response = local_org.admin.get(
+        local_org.url("/services/data/v62.0/query/01gXXXXXXXXXXXXXXX-2000")
+    )
+    assert response.status_code == 400
+    assert response.json()[0]["errorCode"] == "INVALID_QUERY_LOCATOR"
+
+
+def test_wrong_method_is_405(local_org: RunningOrg) -> None:
+    """A method a resource does not support answers 405 METHOD_NOT_ALLOWED."""
+    response = local_org.admin.put(local_org.url("/services/data/v62.0/limits"), json={})
+    assert response.status_code == 405
+    assert response.json()[0]["errorCode"] == "METHOD_NOT_ALLOWED"

@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import time
 import xml.etree.ElementTree as ET
 from typing import Any
 from xml.sax.saxutils import escape
@@ -236,7 +235,3 @@ def _soap_fault(code: str, message: str, fault_type: str = "LoginFault") -> web.
     )
     # SOAP faults travel with HTTP 500 (SOAP 1.1 §6.2).
     return web.Response(status=500, body=body.encode(), content_type="text/xml", charset="UTF-8")
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
