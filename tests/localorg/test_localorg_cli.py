@@ -12,13 +12,13 @@ from pathlib import Path
 
 import requests
 from click.testing import CliRunner
-from localorg_helpers import start_org
+from localorg_helpers import RunningOrg, start_org
 from simple_salesforce import Salesforce
 
 from relay.cli.main import cli
 from relay.config import Config
 from relay.salesforce.localorg.runner import embedded_org
-from relay.salesforce.localorg.seed import COMPANY_DOMAIN
+from relay.salesforce.localorg.seed import COMPANY_DOMAIN, seed_sample
 
 SAMPLE_COUNTS = {"users": 3, "accounts": 2, "contacts": 4, "leads": 2, "opportunities": 2}
 
@@ -120,3 +120,11 @@ def test_embedded_org_points_the_daemon_config_at_itself(tmp_path: Path) -> None
 
     assert "DailyApiRequests" in asyncio.run(scenario())
     assert (tmp_path / "localorg" / "org.db").exists()
+
+
+def test_call_runs_on_the_org_thread(fresh_org: RunningOrg) -> None:
+    """LocalOrg.call(fn) runs fn(data) where the store lives: seed a running org."""
+    sample = fresh_org.org.call(seed_sample)
+    assert sample.summary() == SAMPLE_COUNTS
+    sf = fresh_org.client()
+    assert _count(sf, "SELECT COUNT() FROM Opportunity") == 2
