@@ -1,1 +1,40 @@
-"""The durable queue: messages, their states and transitions (DESIGN.md §1, §2)."""
+"""The durable queue: messages, their states and transitions (DESIGN.md §1, §2).
+
+``open_store(url)`` is the one way in: it opens ``sqlite:///PATH`` (the default, in
+RELAY_HOME) or ``postgresql://...``, brings the schema to the newest migration and
+returns a ``Store``.
+"""
+
+from __future__ import annotations
+
+from relay.errors import StoreUnavailable
+from relay.store.engine import create_store_engine
+from relay.store.errors import InvalidTransition, UnknownMessage, describe_failure
+from relay.store.lifecycle import NOT_FINAL
+from relay.store.migrate import upgrade_to_head
+from relay.store.model import FINAL_STATES, State, Store, StoredMessage, Transition
+from relay.store.sql_store import SqlStore
+
+__all__ = [
+    "FINAL_STATES",
+    "NOT_FINAL",
+    "InvalidTransition",
+    "SqlStore",
+    "State",
+    "Store",
+    "StoredMessage",
+    "Transition",
+    "UnknownMessage",
+    "open_store",
+]
+
+
+def open_store(url: str) -> SqlStore:
+    """Open the store at ``url``, migrated to head. StoreUnavailable if it cannot be reached."""
+    engine = create_store_engine(url)
+    try:
+        upgrade_to_head(engine)
+    except Exception as error:
+        engine.dispose()
+        raise StoreUnavailable(f"cannot open the store: {describe_failure(error)}") from error
+    return SqlStore(engine)

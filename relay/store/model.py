@@ -13,6 +13,7 @@ recorded as a Transition with its reason and logged as one event with the queue 
 from __future__ import annotations
 
 import abc
+import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -132,6 +133,13 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def check_writable(self) -> None:
         """Raise StoreUnavailable if a write cannot be committed now (/readyz)."""
+
+    def wait_for_work(self, timeout: float) -> None:
+        """Block until work may be due (a message was queued, retried, released or
+        recovered) or ``timeout`` seconds pass; return at once if work arrived since this
+        thread's previous wait. Runners call it when ``claim`` returned nothing. Spurious
+        returns are allowed: always claim again after it. The default just sleeps."""
+        time.sleep(max(timeout, 0.0))
 
     @abc.abstractmethod
     def close(self) -> None: ...

@@ -1,0 +1,76 @@
+"""Engines for the store's two backends, chosen by URL (``RELAY_STORE_URL``).
+
+SQLite (the default, one node): WAL so readers never block the writer, ``synchronous=FULL``
+so a commit survives power loss (https://www.sqlite.org/pragma.html#pragma_synchronous),
+a busy timeout for the CLI and the daemon sharing the file, and foreign keys on (SQLite
+leaves them off per connection). SQLAlchemy's own BEGIN replaces sqlite3's legacy
+transaction handling (the recipe in SQLAlchemy's SQLite dialect docs, "Serializable
+isolation / Savepoints / Transactional DDL"), so writes can take the lock up front with
+``BEGIN IMMEDIATE`` and never fail half-way with SQLITE_BUSY on lock upgrade.
+
+PostgreSQL (several nodes): ``postgresql://`` is run with psycopg 3.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.pool import ConnectionPoolEntry
+
+BUSY_TIMEOUT_MS = 30_000
+WRITE_OPTION = "relay_write"
+"""Execution option: on SQLite, begin this connection's transactions with BEGIN IMMEDIATE."""
+
+
+def create_store_engine(url: str) -> Engine:
+    """An engine for ``sqlite:///PATH`` (parent directories created) or ``postgresql://``."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        database = parsed.database or ""
+        if database in ("", ":memory:") or database.startswith("file:"):
+            raise ValueError(f"{url}: the store needs a file path (sqlite:///PATH)")
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            parsed,
+            connect_args={"timeout": BUSY_TIMEOUT_MS / 1000},
+            pool_size=8,
+            max_overflow=16,
+        )
+        event.listen(engine, "connect", _configure_sqlite_connection)
+        event.listen(engine, "begin", _begin_sqlite_transaction)
+        return engine
+    if backend == "postgresql":
+        return create_engine(
+            parsed.set(drivername="postgresql+psycopg"),
+            pool_pre_ping=True,  # a restarted server leaves dead pooled connections
+            pool_size=8,
+            max_overflow=16,
+            connect_args={"connect_timeout": 10},
+        )
+    raise ValueError(f"{url}: not a store URL (sqlite:///PATH or postgresql://...)")
+
+
+def write_engine(engine: Engine) -> Engine:
+    """The same pool, but transactions that write (BEGIN IMMEDIATE on SQLite)."""
+    return engine.execution_options(**{WRITE_OPTION: True})
+
+
+def _configure_sqlite_connection(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself (see above)
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = FULL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cursor.close()
+
+
+def _begin_sqlite_transaction(connection: Connection) -> None:
+    immediate = connection.get_execution_options().get(WRITE_OPTION, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

@@ -1,0 +1,72 @@
+"""Errors the store raises, and how low-level failures become ``StoreUnavailable``.
+
+::
+
+    RelayError
+    ├── UnknownMessage (also KeyError)       no message has this queue id
+    ├── InvalidTransition (also ValueError)  the message is not in a state that allows it
+    └── TemporaryError
+        └── StoreUnavailable                 a write could not be committed (see describe_failure)
+"""
+
+from __future__ import annotations
+
+import errno
+import sqlite3
+
+from sqlalchemy import exc as sa_exc
+
+from relay.errors import RelayError, StoreUnavailable
+
+
+class UnknownMessage(RelayError, KeyError):
+    """No message with this queue id (it never existed or was deleted)."""
+
+    def __init__(self, queue_id: str) -> None:
+        super().__init__(
+            f"no message with queue id {queue_id!r}; `relay queue list --state all` shows them"
+        )
+        self.queue_id = queue_id
+
+    def __str__(self) -> str:
+        # KeyError would print repr(reason) with quotes; a person reads this.
+        return self.reason
+
+
+class InvalidTransition(RelayError, ValueError):
+    """The operation does not apply to a message in its current state."""
+
+    def __init__(self, queue_id: str, operation: str, current: str, allowed: str) -> None:
+        super().__init__(
+            f"cannot {operation} message {queue_id}: it is {current} "
+            f"({operation} applies to messages that are {allowed})"
+        )
+        self.queue_id = queue_id
+        self.operation = operation
+        self.current = current
+
+
+def describe_failure(error: BaseException) -> str:
+    """A readable reason for a failed write, naming the cause an admin can act on."""
+    original: BaseException = error
+    if isinstance(error, sa_exc.DBAPIError) and error.orig is not None:
+        original = error.orig
+    if isinstance(original, OSError) and original.errno == errno.ENOSPC:
+        return "no space left on device (ENOSPC); free disk space under RELAY_HOME"
+    if isinstance(original, OSError) and original.errno == errno.EROFS:
+        return "the file system is read-only (EROFS)"
+    text = str(original).strip().splitlines()[0] if str(original).strip() else ""
+    if isinstance(original, sqlite3.OperationalError):
+        if "disk is full" in text:
+            return "SQLite: database or disk is full; free disk space under RELAY_HOME"
+        if "locked" in text or "busy" in text:
+            return f"SQLite: {text} (another process holds the write lock too long)"
+        return f"SQLite: {text}"
+    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+        return f"lost the connection to the database: {text}"
+    return f"{type(original).__name__}: {text}" if text else type(original).__name__
+
+
+def store_unavailable(error: BaseException) -> StoreUnavailable:
+    """Wrap any failure of a write as StoreUnavailable (the SMTP edge answers 451 4.3.0)."""
+    return StoreUnavailable(f"the store cannot commit: {describe_failure(error)}")

@@ -1,0 +1,415 @@
+"""The store on SQLAlchemy Core: one implementation for SQLite and PostgreSQL.
+
+Differences between the backends stay small and explicit:
+
+- claiming: PostgreSQL locks due rows with ``SELECT ... FOR UPDATE SKIP LOCKED`` so nodes
+  never wait on each other; on SQLite the same statement runs inside ``BEGIN IMMEDIATE``
+  (``with_for_update`` renders nothing there), which serialises claimers.
+- ``recover()`` at start-up: on SQLite one node owns the file, so every ``processing``
+  message is left over from a crash and is requeued. On PostgreSQL other nodes may be
+  working, so only messages whose lease has expired are requeued. On both, ``claim`` also
+  takes over messages whose lease expired (a node died mid-work, issue 7).
+- wakeups: PostgreSQL uses LISTEN/NOTIFY across nodes (see wakeup.py).
+
+Times are taken from this process's clock; nodes sharing PostgreSQL need NTP.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, delete, func, or_, select, update
+from sqlalchemy.engine import Row
+from ulid import ULID
+
+from relay.envelope import Envelope
+from relay.errors import StoreUnavailable
+from relay.logs import get_logger
+from relay.store.bulk import BulkInsert
+from relay.store.engine import write_engine
+from relay.store.errors import UnknownMessage, store_unavailable
+from relay.store.group_commit import GroupCommitWriter, PendingWrite
+from relay.store.headers import clean_text, summarize_headers
+from relay.store.lifecycle import FINISH_STATES, check_transition
+from relay.store.model import State, Store, StoredMessage, Transition
+from relay.store.tables import message_bodies, messages, transitions
+from relay.store.wakeup import CHANNEL, PostgresListener, WorkSignal
+
+log = get_logger("relay.store")
+
+WriteFault = Callable[[Connection], None]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SqlStore(Store):
+    """The durable queue. Build it with ``relay.store.open_store(url)``."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._write_engine = write_engine(engine)
+        self._postgres = engine.dialect.name == "postgresql"
+        self._signal = WorkSignal()
+        self._listener: PostgresListener | None = None
+        self._listener_lock = threading.Lock()
+        self.write_fault: WriteFault | None = None
+        """Tests only: called first in every enqueue batch and in check_writable, inside
+        the write transaction. Raising there (e.g. ``OSError(errno.ENOSPC, ...)``) fails
+        the transaction the way a real disk error does: the callers get StoreUnavailable
+        and nothing is stored."""
+        self._inserts = {
+            table.name: BulkInsert(engine.dialect, table, columns)
+            for table, columns in (
+                (messages, [column.name for column in messages.columns]),
+                (message_bodies, ["queue_id", "raw"]),
+                (transitions, ["queue_id", "at", "from_state", "to_state", "reason"]),
+            )
+        }
+        self._writer = GroupCommitWriter(self._write_engine, self._write_batch, self._undo)
+
+    # --- accepting -----------------------------------------------------------------------
+
+    def enqueue(self, raw: bytes, envelope: Envelope, received_at: datetime) -> str:
+        queue_id = str(ULID())
+        now = utc_now()
+        received = received_at.replace(tzinfo=UTC) if received_at.tzinfo is None else received_at
+        summary = summarize_headers(raw)
+        message_row = {
+            "id": queue_id,
+            "state": State.QUEUED.value,
+            "received_at": received,
+            "mail_from": clean_text(envelope.mail_from),
+            "rcpt_tos": [clean_text(rcpt) for rcpt in envelope.rcpt_tos],
+            "peer": clean_text(envelope.peer),
+            "helo": clean_text(envelope.helo),
+            "message_id": summary.message_id,
+            "subject": summary.subject,
+            "size": len(raw),
+            "attempts": 0,
+            "reason": None,
+            "not_before": None,
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "updated_at": now,
+        }
+        pending = PendingWrite(
+            queue_id=queue_id,
+            size=len(raw),
+            rows={
+                messages.name: [message_row],
+                message_bodies.name: [{"queue_id": queue_id, "raw": raw}],
+                transitions.name: [_transition_row(queue_id, now, None, State.QUEUED, None)],
+            },
+        )
+        try:
+            self._writer.submit(pending)
+        except StoreUnavailable:
+            raise
+        except Exception as error:
+            raise store_unavailable(error) from error
+        self._signal.notify()
+        log.info(
+            "message_queued",
+            queue_id=queue_id,
+            size=len(raw),
+            mail_from=message_row["mail_from"],
+            rcpt_count=len(envelope.rcpt_tos),
+            message_id=summary.message_id,
+        )
+        return queue_id
+
+    def _write_batch(self, connection: Connection, batch: Sequence[PendingWrite]) -> None:
+        if self.write_fault is not None:
+            self.write_fault(connection)
+        for table in (messages, message_bodies, transitions):
+            rows = [row for pending in batch for row in pending.rows[table.name]]
+            self._inserts[table.name].run(connection, rows)
+        self._notify_nodes(connection)
+
+    def _undo(self, connection: Connection, queue_ids: Sequence[str]) -> None:
+        connection.execute(delete(messages).where(messages.c.id.in_(queue_ids)))
+
+    # --- reading -------------------------------------------------------------------------
+
+    def get(self, queue_id: str) -> StoredMessage | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(select(messages).where(messages.c.id == queue_id)).first()
+        return None if row is None else _to_message(row)
+
+    def raw(self, queue_id: str) -> bytes:
+        query = select(message_bodies.c.raw).where(message_bodies.c.queue_id == queue_id)
+        with self.engine.connect() as connection:
+            raw = connection.execute(query).scalar_one_or_none()
+        if raw is None:
+            raise UnknownMessage(queue_id)
+        return bytes(raw)
+
+    def list(
+        self, states: Collection[State] | None = None, limit: int | None = None
+    ) -> Sequence[StoredMessage]:
+        query = select(messages).order_by(messages.c.received_at, messages.c.id)
+        if states is not None:
+            query = query.where(messages.c.state.in_([State(s).value for s in states]))
+        if limit is not None:
+            query = query.limit(limit)
+        with self.engine.connect() as connection:
+            return [_to_message(row) for row in connection.execute(query)]
+
+    def counts(self) -> dict[State, int]:
+        query = select(messages.c.state, func.count()).group_by(messages.c.state)
+        with self.engine.connect() as connection:
+            found = {State(state): int(count) for state, count in connection.execute(query)}
+        return {state: found.get(state, 0) for state in State}
+
+    def transitions(self, queue_id: str) -> Sequence[Transition]:
+        query = (
+            select(transitions).where(transitions.c.queue_id == queue_id).order_by(transitions.c.id)
+        )
+        with self.engine.connect() as connection:
+            return [
+                Transition(
+                    at=row.at,
+                    from_state=None if row.from_state is None else State(row.from_state),
+                    to_state=State(row.to_state),
+                    reason=row.reason,
+                )
+                for row in connection.execute(query)
+            ]
+
+    # --- runners -------------------------------------------------------------------------
+
+    def claim(self, limit: int, worker: str, lease_seconds: float) -> Sequence[StoredMessage]:
+        now = utc_now()
+        due = and_(
+            # The explicit IN lets both planners use ix_messages_state_not_before and skip
+            # the (many) finished messages.
+            messages.c.state.in_([State.QUEUED, State.DEFERRED, State.PROCESSING]),
+            or_(
+                messages.c.state == State.QUEUED,
+                and_(messages.c.state == State.DEFERRED, messages.c.not_before <= now),
+                and_(messages.c.state == State.PROCESSING, messages.c.lease_expires_at < now),
+            ),
+        )
+        query = (select(messages).where(due).order_by(messages.c.id).limit(limit)).with_for_update(
+            skip_locked=True
+        )
+        with self._write_engine.begin() as connection:
+            rows = connection.execute(query).all()
+            if not rows:
+                return []
+            connection.execute(
+                update(messages)
+                .where(messages.c.id.in_([row.id for row in rows]))
+                .values(
+                    state=State.PROCESSING.value,
+                    attempts=messages.c.attempts + 1,
+                    lease_owner=worker,
+                    lease_expires_at=now + timedelta(seconds=lease_seconds),
+                    updated_at=now,
+                )
+            )
+            connection.execute(
+                transitions.insert(),
+                [
+                    _transition_row(row.id, now, State(row.state), State.PROCESSING, _why(row))
+                    for row in rows
+                ],
+            )
+        claimed = []
+        for row in rows:
+            message = replace(
+                _to_message(row), state=State.PROCESSING, attempts=row.attempts + 1, updated_at=now
+            )
+            claimed.append(message)
+            log.info(
+                "message_claimed",
+                queue_id=row.id,
+                worker=worker,
+                attempts=message.attempts,
+                **{"from": row.state},
+            )
+        return claimed
+
+    def finish(self, queue_id: str, state: State, reason: str | None = None) -> None:
+        if State(state) not in FINISH_STATES:
+            names = ", ".join(sorted(s.value for s in FINISH_STATES))
+            raise ValueError(f"finish records an outcome ({names}), not {state}")
+        self._change(queue_id, "finish", State(state), reason)
+
+    def defer(self, queue_id: str, not_before: datetime, reason: str) -> None:
+        self._change(queue_id, "defer", State.DEFERRED, reason, not_before=not_before)
+
+    def recover(self) -> int:
+        now = utc_now()
+        stale = messages.c.state == State.PROCESSING
+        if self._postgres:
+            stale = and_(stale, messages.c.lease_expires_at < now)
+        query = select(messages.c.id, messages.c.lease_owner).where(stale)
+        with self._write_engine.begin() as connection:
+            rows = connection.execute(query.with_for_update(skip_locked=True)).all()
+            if not rows:
+                return 0
+            reason = "recovered at start-up: processing was interrupted"
+            connection.execute(
+                update(messages)
+                .where(messages.c.id.in_([row.id for row in rows]))
+                .values(state=State.QUEUED.value, reason=reason, updated_at=now, **_NO_LEASE)
+            )
+            connection.execute(
+                transitions.insert(),
+                [
+                    _transition_row(row.id, now, State.PROCESSING, State.QUEUED, reason)
+                    for row in rows
+                ],
+            )
+            self._notify_nodes(connection)
+        self._signal.notify()
+        for row in rows:
+            _log_change(row.id, State.PROCESSING, State.QUEUED, reason, owner=row.lease_owner)
+        return len(rows)
+
+    def wait_for_work(self, timeout: float) -> None:
+        if self._postgres:
+            with self._listener_lock:
+                if self._listener is None:
+                    url = self.engine.url.render_as_string(hide_password=False)
+                    self._listener = PostgresListener(url, self._signal)
+        self._signal.wait(timeout)
+
+    # --- admin ---------------------------------------------------------------------------
+
+    def retry(self, queue_id: str) -> None:
+        self._change(queue_id, "retry", State.QUEUED, "retry requested")
+
+    def hold(self, queue_id: str, reason: str) -> None:
+        self._change(queue_id, "hold", State.HELD, reason)
+
+    def release(self, queue_id: str) -> None:
+        self._change(queue_id, "release", State.QUEUED, "released")
+
+    def delete(self, queue_id: str) -> None:
+        with self._write_engine.begin() as connection:
+            current = self._locked_state(connection, queue_id)
+            check_transition(queue_id, "delete", current)
+            # message_bodies and transitions go with it (ON DELETE CASCADE).
+            connection.execute(delete(messages).where(messages.c.id == queue_id))
+        log.info("message_deleted", queue_id=queue_id, **{"from": current.value})
+
+    def check_writable(self) -> None:
+        try:
+            with self._write_engine.begin() as connection:
+                if self.write_fault is not None:
+                    self.write_fault(connection)
+                # A write that changes nothing: proves the lock can be taken and the
+                # database accepts writes (not read-only, not a hot standby).
+                connection.execute(
+                    update(messages)
+                    .where(messages.c.id == "")
+                    .values(updated_at=messages.c.updated_at)
+                )
+        except StoreUnavailable:
+            raise
+        except Exception as error:
+            raise store_unavailable(error) from error
+
+    def close(self) -> None:
+        self._writer.close()
+        if self._listener is not None:
+            self._listener.close()
+        self.engine.dispose()
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _change(
+        self, queue_id: str, operation: str, to_state: State, reason: str | None, **values: Any
+    ) -> None:
+        """One checked state change: update, transition row and NOTIFY in one transaction."""
+        now = utc_now()
+        with self._write_engine.begin() as connection:
+            current = self._locked_state(connection, queue_id)
+            check_transition(queue_id, operation, current)
+            fields = {"not_before": None, **_NO_LEASE, **values}
+            connection.execute(
+                update(messages)
+                .where(messages.c.id == queue_id)
+                .values(state=to_state.value, reason=reason, updated_at=now, **fields)
+            )
+            connection.execute(
+                transitions.insert().values(
+                    _transition_row(queue_id, now, current, to_state, reason)
+                )
+            )
+            if to_state is State.QUEUED:
+                self._notify_nodes(connection)
+        if to_state is State.QUEUED:
+            self._signal.notify()
+        _log_change(queue_id, current, to_state, reason)
+
+    def _locked_state(self, connection: Connection, queue_id: str) -> State:
+        query = select(messages.c.state).where(messages.c.id == queue_id).with_for_update()
+        state = connection.execute(query).scalar_one_or_none()
+        if state is None:
+            raise UnknownMessage(queue_id)
+        return State(state)
+
+    def _notify_nodes(self, connection: Connection) -> None:
+        if self._postgres:
+            connection.execute(select(func.pg_notify(CHANNEL, "")))
+
+
+_NO_LEASE: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None}
+
+
+def _transition_row(
+    queue_id: str, at: datetime, from_state: State | None, to_state: State, reason: str | None
+) -> dict[str, Any]:
+    return {
+        "queue_id": queue_id,
+        "at": at,
+        "from_state": None if from_state is None else from_state.value,
+        "to_state": to_state.value,
+        "reason": reason,
+    }
+
+
+def _why(row: Row[Any]) -> str | None:
+    if row.state == State.PROCESSING:
+        return f"lease of {row.lease_owner} expired"
+    return None
+
+
+def _log_change(
+    queue_id: str, from_state: State, to_state: State, reason: str | None, **extra: Any
+) -> None:
+    log.info(
+        "message_state_changed",
+        queue_id=queue_id,
+        to=to_state.value,
+        reason=reason,
+        **{"from": from_state.value},
+        **extra,
+    )
+
+
+def _to_message(row: Row[Any]) -> StoredMessage:
+    return StoredMessage(
+        id=row.id,
+        state=State(row.state),
+        received_at=row.received_at,
+        envelope=Envelope(
+            mail_from=row.mail_from, rcpt_tos=tuple(row.rcpt_tos), peer=row.peer, helo=row.helo
+        ),
+        message_id=row.message_id,
+        subject=row.subject,
+        size=row.size,
+        attempts=row.attempts,
+        reason=row.reason,
+        not_before=row.not_before,
+        updated_at=row.updated_at,
+    )

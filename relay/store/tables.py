@@ -1,0 +1,92 @@
+"""SQLAlchemy Core descriptions of the store's tables, for building queries.
+
+These objects never create anything: the schema comes only from the Alembic migrations
+in ``relay/store/migrations`` (DESIGN.md §1, "migrated, never hand-edited"). Keep the two
+in step; ``tests/store`` runs every query against the migrated schema on both backends.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Dialect,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.types import DateTime, TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on both backends.
+
+    PostgreSQL stores ``timestamptz``. SQLite has no time zones: values are stored as naive
+    UTC in SQLAlchemy's fixed-width ISO format, so comparisons in SQL stay correct.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData()
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", String(26), primary_key=True),  # ULID: sorts by receive time
+    Column("state", String(16), nullable=False),
+    Column("received_at", UTCDateTime(), nullable=False),
+    Column("mail_from", Text, nullable=False),
+    Column("rcpt_tos", JSON, nullable=False),
+    Column("peer", Text, nullable=False),
+    Column("helo", Text, nullable=False),
+    Column("message_id", Text),  # the Message-ID header as received
+    Column("subject", Text),
+    Column("size", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("reason", Text),
+    Column("not_before", UTCDateTime()),
+    Column("lease_owner", Text),
+    Column("lease_expires_at", UTCDateTime()),
+    Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+message_bodies = Table(
+    "message_bodies",
+    metadata,
+    Column("queue_id", String(26), ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True),
+    Column("raw", LargeBinary, nullable=False),
+)
+
+transitions = Table(
+    "transitions",
+    metadata,
+    # BIGINT identity on PostgreSQL; SQLite needs INTEGER PRIMARY KEY for its rowid.
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("queue_id", String(26), ForeignKey("messages.id", ondelete="CASCADE"), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("from_state", String(16)),
+    Column("to_state", String(16), nullable=False),
+    Column("reason", Text),
+)

@@ -1,0 +1,82 @@
+"""Waking idle runners when work arrives, instead of polling fast.
+
+In one process a ``WorkSignal`` is enough: enqueue, retry, release and recover call
+``notify()``. Across PostgreSQL nodes, those operations also run ``pg_notify`` in their
+transaction (delivered only at commit), and a ``PostgresListener`` thread turns each
+notification into ``notify()`` (LISTEN/NOTIFY,
+https://www.postgresql.org/docs/current/sql-notify.html).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import psycopg
+from sqlalchemy.engine import make_url
+
+from relay.logs import get_logger
+
+CHANNEL = "relay_work"
+RECONNECT_SECONDS = 2.0
+
+log = get_logger("relay.store")
+
+
+class WorkSignal:
+    """A generation counter: a waiter returns at once if work arrived since its last wait."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._generation = 0
+        self._seen = threading.local()
+
+    def notify(self) -> None:
+        with self._condition:
+            self._generation += 1
+            self._condition.notify_all()
+
+    def wait(self, timeout: float) -> None:
+        deadline = time.monotonic() + max(timeout, 0.0)
+        with self._condition:
+            seen = getattr(self._seen, "generation", -1)
+            while self._generation == seen:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._condition.wait(remaining)
+            self._seen.generation = self._generation
+
+
+class PostgresListener:
+    """A daemon thread that LISTENs on CHANNEL and notifies a WorkSignal."""
+
+    def __init__(self, url: str, signal: WorkSignal) -> None:
+        # psycopg wants a libpq URL: drop SQLAlchemy's "+psycopg" driver suffix.
+        self._conninfo = (
+            make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        )
+        self._signal = signal
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="relay-store-listen", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(self._conninfo, autocommit=True, connect_timeout=10) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    # Work may have arrived while we were not listening.
+                    self._signal.notify()
+                    while not self._stop.is_set():
+                        for _ in conn.notifies(timeout=1.0, stop_after=1):
+                            self._signal.notify()
+            except psycopg.Error as error:
+                # While disconnected, wake the runners so they poll rather than sleep.
+                log.warning("store_listen_failed", reason=str(error).strip())
+                self._signal.notify()
+                self._stop.wait(RECONNECT_SECONDS)
