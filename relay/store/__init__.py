@@ -30,8 +30,15 @@ __all__ = [
 
 
 def open_store(url: str) -> SqlStore:
-    """Open the store at ``url``, migrated to head. StoreUnavailable if it cannot be reached."""
-    engine = create_store_engine(url)
+    """Open the store at ``url``, migrated to head.
+
+    Raises ValueError for a URL that is not a store URL, and StoreUnavailable (with a
+    readable reason) when the database cannot be created, reached or migrated.
+    """
+    try:
+        engine = create_store_engine(url)
+    except OSError as error:  # e.g. RELAY_HOME cannot be created
+        raise StoreUnavailable(f"cannot open the store: {describe_failure(error)}") from error
     try:
         upgrade_to_head(engine)
     except Exception as error:

@@ -34,8 +34,6 @@ COMMIT_DELAY_SECONDS = 0.001
 """How long the writer waits for stragglers of the previous batch (8 SMTP threads on the
 dev VM: 1,800 msg/s without it, 2,100-2,300 with 1 ms; a single client never waits)."""
 
-log = get_logger("relay.store")
-
 
 @dataclass(eq=False)
 class PendingWrite:
@@ -125,7 +123,9 @@ class GroupCommitWriter:
         except BaseException as error:  # every caller must hear about it, whatever it is
             if committing:
                 self._undo_uncertain_commit(batch)
-            log.error("enqueue_batch_failed", messages=len(batch), error=repr(error))
+            get_logger("relay.store").error(
+                "enqueue_batch_failed", messages=len(batch), error=repr(error)
+            )
             for pending in batch:
                 pending.done.set_exception(error)
             if not isinstance(error, Exception):
@@ -142,4 +142,4 @@ class GroupCommitWriter:
         except Exception as error:
             # The commit may have landed and we could not remove it: say so loudly, with
             # the ids, so an admin can `relay queue delete` them.
-            log.error("enqueue_undo_failed", queue_ids=ids, error=repr(error))
+            get_logger("relay.store").error("enqueue_undo_failed", queue_ids=ids, error=repr(error))

@@ -17,6 +17,7 @@ Times are taken from this process's clock; nodes sharing PostgreSQL need NTP.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -24,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, delete, func, or_, select, update
 from sqlalchemy.engine import Row
+from structlog.stdlib import BoundLogger
 from ulid import ULID
 
 from relay.envelope import Envelope
@@ -37,9 +39,14 @@ from relay.store.headers import clean_text, summarize_headers
 from relay.store.lifecycle import FINISH_STATES, check_transition
 from relay.store.model import State, Store, StoredMessage, Transition
 from relay.store.tables import message_bodies, messages, transitions
-from relay.store.wakeup import CHANNEL, PostgresListener, WorkSignal
+from relay.store.wakeup import PostgresListener, WorkSignal, channel_name
 
-log = get_logger("relay.store")
+
+def _log() -> BoundLogger:
+    # Fetched per event, not once per module: a logger cached under one structlog
+    # configuration ignores later ones (structlog.testing.capture_logs in tests).
+    return get_logger("relay.store")
+
 
 WriteFault = Callable[[Connection], None]
 
@@ -55,6 +62,10 @@ class SqlStore(Store):
         self.engine = engine
         self._write_engine = write_engine(engine)
         self._postgres = engine.dialect.name == "postgresql"
+        self._channel = ""
+        if self._postgres:
+            with engine.connect() as connection:
+                self._channel = channel_name(str(connection.scalar(select(func.current_schema()))))
         self._signal = WorkSignal()
         self._listener: PostgresListener | None = None
         self._listener_lock = threading.Lock()
@@ -114,7 +125,7 @@ class SqlStore(Store):
         except Exception as error:
             raise store_unavailable(error) from error
         self._signal.notify()
-        log.info(
+        _log().info(
             "message_queued",
             queue_id=queue_id,
             size=len(raw),
@@ -227,7 +238,7 @@ class SqlStore(Store):
                 _to_message(row), state=State.PROCESSING, attempts=row.attempts + 1, updated_at=now
             )
             claimed.append(message)
-            log.info(
+            _log().info(
                 "message_claimed",
                 queue_id=row.id,
                 worker=worker,
@@ -275,12 +286,15 @@ class SqlStore(Store):
         return len(rows)
 
     def wait_for_work(self, timeout: float) -> None:
+        started = time.monotonic()
         if self._postgres:
             with self._listener_lock:
                 if self._listener is None:
                     url = self.engine.url.render_as_string(hide_password=False)
-                    self._listener = PostgresListener(url, self._signal)
-        self._signal.wait(timeout)
+                    self._listener = PostgresListener(url, self._channel, self._signal)
+            # The first wait returns once LISTEN is active, so no NOTIFY after it is lost.
+            self._listener.listening.wait(timeout)
+        self._signal.wait(timeout - (time.monotonic() - started))
 
     # --- admin ---------------------------------------------------------------------------
 
@@ -299,7 +313,7 @@ class SqlStore(Store):
             check_transition(queue_id, "delete", current)
             # message_bodies and transitions go with it (ON DELETE CASCADE).
             connection.execute(delete(messages).where(messages.c.id == queue_id))
-        log.info("message_deleted", queue_id=queue_id, **{"from": current.value})
+        _log().info("message_deleted", queue_id=queue_id, **{"from": current.value})
 
     def check_writable(self) -> None:
         try:
@@ -360,7 +374,7 @@ class SqlStore(Store):
 
     def _notify_nodes(self, connection: Connection) -> None:
         if self._postgres:
-            connection.execute(select(func.pg_notify(CHANNEL, "")))
+            connection.execute(select(func.pg_notify(self._channel, "")))
 
 
 _NO_LEASE: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None}
@@ -387,7 +401,7 @@ def _why(row: Row[Any]) -> str | None:
 def _log_change(
     queue_id: str, from_state: State, to_state: State, reason: str | None, **extra: Any
 ) -> None:
-    log.info(
+    _log().info(
         "message_state_changed",
         queue_id=queue_id,
         to=to_state.value,

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Column,
     Dialect,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -70,6 +71,7 @@ messages = Table(
     Column("lease_owner", Text),
     Column("lease_expires_at", UTCDateTime()),
     Column("updated_at", UTCDateTime(), nullable=False),
+    Index("ix_messages_state_not_before", "state", "not_before"),
 )
 
 message_bodies = Table(
@@ -89,4 +91,5 @@ transitions = Table(
     Column("from_state", String(16)),
     Column("to_state", String(16), nullable=False),
     Column("reason", Text),
+    Index("ix_transitions_queue_id", "queue_id", "id"),
 )

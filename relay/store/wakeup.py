@@ -13,14 +13,21 @@ import threading
 import time
 
 import psycopg
+from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from relay.logs import get_logger
 
-CHANNEL = "relay_work"
-RECONNECT_SECONDS = 2.0
+CHANNEL_PREFIX = "relay_work:"
 
-log = get_logger("relay.store")
+
+def channel_name(schema: str) -> str:
+    """One channel per schema: NOTIFY is database-wide, queues are per schema.
+    Channel names are identifiers, at most 63 bytes (NAMEDATALEN - 1)."""
+    return (CHANNEL_PREFIX + schema).encode()[:63].decode(errors="ignore")
+
+
+RECONNECT_SECONDS = 2.0
 
 
 class WorkSignal:
@@ -49,14 +56,16 @@ class WorkSignal:
 
 
 class PostgresListener:
-    """A daemon thread that LISTENs on CHANNEL and notifies a WorkSignal."""
+    """A daemon thread that LISTENs on the store's channel and notifies a WorkSignal."""
 
-    def __init__(self, url: str, signal: WorkSignal) -> None:
+    def __init__(self, url: str, channel: str, signal: WorkSignal) -> None:
         # psycopg wants a libpq URL: drop SQLAlchemy's "+psycopg" driver suffix.
         self._conninfo = (
             make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
         )
+        self._channel = channel
         self._signal = signal
+        self.listening = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="relay-store-listen", daemon=True)
         self._thread.start()
@@ -66,17 +75,20 @@ class PostgresListener:
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
+        reconnecting = False
         while not self._stop.is_set():
             try:
                 with psycopg.connect(self._conninfo, autocommit=True, connect_timeout=10) as conn:
-                    conn.execute(f"LISTEN {CHANNEL}")
-                    # Work may have arrived while we were not listening.
-                    self._signal.notify()
+                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
+                    self.listening.set()
+                    if reconnecting:  # work may have arrived while we were not listening
+                        self._signal.notify()
+                    reconnecting = True
                     while not self._stop.is_set():
-                        for _ in conn.notifies(timeout=1.0, stop_after=1):
+                        for _ in conn.notifies(timeout=0.25, stop_after=1):
                             self._signal.notify()
             except psycopg.Error as error:
                 # While disconnected, wake the runners so they poll rather than sleep.
-                log.warning("store_listen_failed", reason=str(error).strip())
+                get_logger("relay.store").warning("store_listen_failed", reason=str(error).strip())
                 self._signal.notify()
                 self._stop.wait(RECONNECT_SECONDS)
