@@ -1,0 +1,242 @@
+"""`relay queue`: look at and operate the queue (compare Postfix's postqueue/postsuper).
+
+Every sub-command calls the same Store API as the daemon. Exit status (DESIGN.md §3):
+0 done, 1 a problem (unknown id, a state that does not allow the operation, the store
+cannot be opened), 2 a usage error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, NoReturn
+
+import click
+from rich.console import Console
+from rich.table import Column, Table
+
+from relay.cli.context import PROBLEM_FOUND, AppContext, console, pass_app, print_json
+from relay.errors import RelayError
+from relay.store import NOT_FINAL, SqlStore, State, StoredMessage, open_store
+from relay.store.headers import header_details
+
+STATE_CHOICES = [state.value for state in State] + ["all"]
+
+
+@click.group()
+def queue() -> None:
+    """Look at and operate the message queue."""
+
+
+@contextmanager
+def opened_store(app: AppContext) -> Iterator[SqlStore]:
+    """The store from the configuration; any RelayError becomes `relay: reason`, exit 1."""
+    try:
+        store = open_store(app.config.effective_store_url)
+    except (RelayError, ValueError) as error:
+        _fail(str(error))
+    try:
+        yield store
+    except RelayError as error:  # UnknownMessage, InvalidTransition, StoreUnavailable
+        _fail(error.reason)
+    finally:
+        store.close()
+
+
+def _fail(reason: str) -> NoReturn:
+    click.echo(f"relay: {reason}", err=True)
+    raise SystemExit(PROBLEM_FOUND)
+
+
+def wide_console() -> Console:
+    """Piped output (grep, less) gets room for whole ids and subjects, not 80 columns."""
+    out = console()
+    if not out.is_terminal:
+        out.width = 200
+    return out
+
+
+def iso(moment: datetime | None) -> str | None:
+    """ISO 8601 in UTC, e.g. 2025-01-06T10:00:00.123456+00:00."""
+    return None if moment is None else moment.isoformat()
+
+
+def summary(message: StoredMessage) -> dict[str, Any]:
+    """One message as `list --json` prints it (the keys are a contract, DESIGN.md §3)."""
+    return {
+        "id": message.id,
+        "state": message.state.value,
+        "received_at": iso(message.received_at),
+        "mail_from": message.envelope.mail_from,
+        "rcpt_tos": list(message.envelope.rcpt_tos),
+        "message_id": message.message_id,
+        "subject": message.subject,
+        "attempts": message.attempts,
+        "reason": message.reason,
+        "size": message.size,
+        "not_before": iso(message.not_before),
+        "updated_at": iso(message.updated_at),
+    }
+
+
+@queue.command("list")
+@click.option(
+    "--state",
+    "state_name",
+    type=click.Choice(STATE_CHOICES),
+    help="Only this state; `all` for every message. Default: all not yet final "
+    "(queued, processing, deferred, held).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON list.")
+@pass_app
+def list_messages(app: AppContext, state_name: str | None, as_json: bool) -> None:
+    """List messages in the queue, oldest first."""
+    states: frozenset[State] | None
+    if state_name is None:
+        states = NOT_FINAL
+    elif state_name == "all":
+        states = None
+    else:
+        states = frozenset({State(state_name)})
+    with opened_store(app) as store:
+        messages = store.list(states)
+    if as_json:
+        print_json([summary(message) for message in messages])
+        return
+    table = Table("state", "received (UTC)", "from", "subject", "tries", "reason")
+    table.columns.insert(0, Column("id", no_wrap=True, min_width=26))  # never cut an id
+    for message in messages:
+        table.add_row(
+            message.id,
+            message.state.value,
+            message.received_at.strftime("%Y-%m-%d %H:%M:%S"),
+            message.envelope.mail_from or "<>",
+            message.subject or "",
+            str(message.attempts),
+            message.reason or "",
+        )
+    out = wide_console()
+    out.print(table)
+    out.print(f"{len(messages)} message(s)")
+
+
+@queue.command("show")
+@click.argument("queue_id")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@pass_app
+def show(app: AppContext, queue_id: str, as_json: bool) -> None:
+    """Show one message: envelope, headers, attempts, reason and its history."""
+    with opened_store(app) as store:
+        message = store.get(queue_id)
+        if message is None:
+            _fail(
+                f"no message with queue id {queue_id!r}; `relay queue list --state all` shows them"
+            )
+            return
+        headers = header_details(store.raw(queue_id))
+        history = store.transitions(queue_id)
+    document = {
+        **summary(message),
+        "envelope": {
+            "mail_from": message.envelope.mail_from,
+            "rcpt_tos": list(message.envelope.rcpt_tos),
+            "peer": message.envelope.peer,
+            "helo": message.envelope.helo,
+        },
+        "headers": {
+            "message_id": headers.message_id,
+            "subject": headers.subject,
+            "from": headers.from_,
+            "to": headers.to,
+            "date": headers.date,
+        },
+        "transitions": [
+            {
+                "at": iso(t.at),
+                "from": None if t.from_state is None else t.from_state.value,
+                "to": t.to_state.value,
+                "reason": t.reason,
+            }
+            for t in history
+        ],
+    }
+    if as_json:
+        print_json(document)
+        return
+    out = wide_console()
+    for label, value in [
+        ("id", message.id),
+        ("state", message.state.value),
+        ("reason", message.reason or "-"),
+        ("attempts", message.attempts),
+        ("not before", iso(message.not_before) or "-"),
+        ("received", iso(message.received_at)),
+        ("size", f"{message.size} bytes"),
+        ("peer", f"{message.envelope.peer} (HELO {message.envelope.helo or '-'})"),
+        ("MAIL FROM", f"<{message.envelope.mail_from}>"),
+        ("RCPT TO", ", ".join(f"<{r}>" for r in message.envelope.rcpt_tos)),
+        ("Message-ID", headers.message_id or "-"),
+        ("From", headers.from_ or "-"),
+        ("To", headers.to or "-"),
+        ("Date", headers.date or "-"),
+        ("Subject", headers.subject or "-"),
+    ]:
+        out.print(f"[bold]{label:>11}[/bold]  {value}", markup=True, highlight=False)
+    table = Table("at (UTC)", "from", "to", "reason", title="history")
+    for item in document["transitions"]:
+        table.add_row(item["at"], item["from"] or "-", item["to"], item["reason"] or "")
+    out.print(table)
+
+
+@queue.command("retry")
+@click.argument("queue_id", required=False)
+@click.option("--all", "retry_all", is_flag=True, help="Requeue every deferred message now.")
+@pass_app
+def retry(app: AppContext, queue_id: str | None, retry_all: bool) -> None:
+    """Requeue a message now (any state but processing), or --all deferred messages."""
+    if (queue_id is None) == (not retry_all):
+        raise click.UsageError("give a queue id or --all (not both)")
+    with opened_store(app) as store:
+        ids = [m.id for m in store.list({State.DEFERRED})] if retry_all else [queue_id or ""]
+        for one in ids:
+            store.retry(one)
+    click.echo(f"requeued {len(ids)} message(s)" if retry_all else f"{queue_id}: requeued")
+
+
+@queue.command("hold")
+@click.argument("queue_id")
+@click.option("--reason", default="held by an admin", show_default=True, help="Why, for others.")
+@pass_app
+def hold(app: AppContext, queue_id: str, reason: str) -> None:
+    """Hold a message for a person (it is not processed until released)."""
+    with opened_store(app) as store:
+        store.hold(queue_id, reason)
+    click.echo(f"{queue_id}: held")
+
+
+@queue.command("release")
+@click.argument("queue_id")
+@pass_app
+def release(app: AppContext, queue_id: str) -> None:
+    """Put a held message back in the queue."""
+    with opened_store(app) as store:
+        store.release(queue_id)
+    click.echo(f"{queue_id}: released")
+
+
+@queue.command("delete")
+@click.argument("queue_id")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_app
+def delete(app: AppContext, queue_id: str, yes: bool) -> None:
+    """Delete a message, its raw bytes and its history, for good."""
+    with opened_store(app) as store:
+        if store.get(queue_id) is None:
+            _fail(
+                f"no message with queue id {queue_id!r}; `relay queue list --state all` shows them"
+            )
+        if not yes and not click.confirm(f"Delete {queue_id} for good?", default=False):
+            _fail("not deleted")
+        store.delete(queue_id)
+    click.echo(f"{queue_id}: deleted")
