@@ -4,19 +4,23 @@
 only after ``Store.enqueue`` returned, which happens after a durable commit. The commit
 runs on a worker thread so the event loop never blocks, and it is shielded: aiosmtpd
 cancels the handler when the client disconnects, but a commit that has started finishes
-and is logged either way. A client that vanished before reading our 250 will resend, and
+and the store logs
+``message_queued`` either way. A client that vanished before reading our 250 will resend, and
 that duplicate is the price RFC 5321 §4.5.4.1 accepts; losing mail is not.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import shutil
 from collections.abc import Callable
 from concurrent.futures import Executor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from structlog.contextvars import bind_contextvars
 
 from relay.config import Config
 from relay.envelope import Envelope
@@ -128,9 +132,15 @@ class RelayHandler:
     def _start_commit(self, raw: bytes, envelope: Envelope) -> asyncio.Future[str]:
         loop = asyncio.get_running_loop()
         received_at = datetime.now(UTC)
-        commit = loop.run_in_executor(
-            self._executor, self._store.enqueue, raw, envelope, received_at
-        )
+
+        def enqueue() -> str:
+            # The store logs message_queued (with the queue id) once the commit is durable,
+            # whether or not the client is still there; bind what only the edge knows.
+            bind_contextvars(peer=envelope.peer, helo=envelope.helo)
+            return self._store.enqueue(raw, envelope, received_at)
+
+        # A fresh context per commit: nothing bound here leaks into the pooled thread.
+        commit = loop.run_in_executor(self._executor, contextvars.Context().run, enqueue)
         self._commits.add(commit)
 
         def committed(future: asyncio.Future[str]) -> None:
@@ -144,14 +154,6 @@ class RelayHandler:
                 )
                 return
             self._metrics.record_accepted(len(raw))
-            log.info(
-                "message_queued",
-                queue_id=future.result(),
-                size=len(raw),
-                mail_from=envelope.mail_from,
-                rcpt_count=len(envelope.rcpt_tos),
-                peer=envelope.peer,
-            )
 
         commit.add_done_callback(committed)
         return commit

@@ -82,7 +82,7 @@ def test_disconnect_after_final_dot_commits_exactly_once(start_daemon):
         assert wait_until(lambda: len(relay.stored()) == 1)
         time.sleep(0.3)
     assert relay.stored() == [raw]
-    queued = [entry for entry in logs if entry["event"] == "smtp_message_accepted"]
+    queued = [entry for entry in logs if entry["event"] == "message_queued"]
     assert len(queued) == 1
     assert queued[0]["queue_id"] == relay.store.list(None)[0].id
 

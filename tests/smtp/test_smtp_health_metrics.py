@@ -51,7 +51,7 @@ def test_metrics_count_accepted_rejected_bytes_and_queue_depth(start_daemon):
 
 
 def test_log_events_name_the_queue_id_and_never_the_body(start_daemon):
-    """smtp_message_accepted carries the queue id; rejections carry reason and code; no body."""
+    """message_queued carries the queue id; rejections carry reason and code; no body."""
     relay = start_daemon()
     secret_body = b"the quarterly numbers are 12345\r\n"
     with capture_logs() as logs:
@@ -61,7 +61,7 @@ def test_log_events_name_the_queue_id_and_never_the_body(start_daemon):
             client.rcpt(f"nobody@{LOG.split('@')[1]}")
     assert code == 250
     events = {entry["event"]: entry for entry in logs}
-    assert events["smtp_message_accepted"]["queue_id"] == text.decode().rsplit(" ", 1)[1]
+    assert events["message_queued"]["queue_id"] == text.decode().rsplit(" ", 1)[1]
     assert events["smtp_rejected"]["reason"] == "unknown_mailbox"
     assert events["smtp_rejected"]["code"] == "550"
     assert "quarterly" not in repr(logs)

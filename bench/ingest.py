@@ -1,0 +1,225 @@
+"""Ingest benchmark: `relay serve` against a bare aiosmtpd sink, same client, same run.
+
+    .venv/bin/python bench/ingest.py [--messages 5000] [--connections 8] [--size 2048]
+
+Both servers run as subprocesses with aiosmtpd's ``SMTP`` protocol on ``loop.create_server``
+and the same line and size limits; the sink's handler only answers 250. The client is one
+asyncio process speaking plain SMTP over N connections. Prints messages per second for
+both and relay/sink (target >= 0.8), then the peak RSS (VmHWM) of relay while 10 clients
+send 20 MB messages at once. A script, not a test: numbers depend on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from aiosmtpd.smtp import SMTP
+
+from relay.config import DEFAULT_MAX_MESSAGE_BYTES, SmtpConfig
+
+DOMAIN = "relay.example"
+LINE = b"Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor.\r\n"
+
+
+# --- the sink ----------------------------------------------------------------------------
+
+
+class SinkHandler:
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+        return "250 OK"
+
+
+class SinkSMTP(SMTP):
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.line_length_limit = SmtpConfig().max_line_bytes + 3  # same as relay
+        super().__init__(
+            SinkHandler(),
+            data_size_limit=DEFAULT_MAX_MESSAGE_BYTES,
+            hostname="sink.bench",
+            enable_SMTPUTF8=True,
+            loop=loop,
+        )
+
+
+async def run_sink(ready_file: Path) -> None:
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: SinkSMTP(loop), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    document = json.dumps({"smtp_port": port, "pid": os.getpid()})
+    await asyncio.to_thread(ready_file.write_text, document)
+    await asyncio.Event().wait()
+
+
+# --- the client --------------------------------------------------------------------------
+
+
+async def expect(reader: asyncio.StreamReader, code: bytes) -> None:
+    while True:
+        line = await reader.readline()
+        if not line:
+            raise ConnectionError("server closed the connection")
+        if line[3:4] != b"-":
+            break
+    if not line.startswith(code):
+        raise RuntimeError(f"expected {code!r}, got {line!r}")
+
+
+async def session(port: int, messages: list[bytes]) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 20)
+    await expect(reader, b"220")
+    writer.write(b"EHLO client.bench\r\n")
+    await expect(reader, b"250")
+    for raw in messages:
+        writer.write(b"MAIL FROM:<rep@customer.example>\r\n")
+        await expect(reader, b"250")
+        writer.write(f"RCPT TO:<log@{DOMAIN}>\r\n".encode())
+        await expect(reader, b"250")
+        writer.write(b"DATA\r\n")
+        await expect(reader, b"354")
+        writer.write(raw)
+        writer.write(b".\r\n")
+        await writer.drain()
+        await expect(reader, b"250")
+    writer.write(b"QUIT\r\n")
+    await expect(reader, b"221")
+    writer.close()
+    await writer.wait_closed()
+
+
+def build_message(number: int, size: int) -> bytes:
+    head = (
+        f"From: Rep <rep@customer.example>\r\nTo: Buyer <buyer@prospect.example>\r\n"
+        f"Subject: benchmark {number}\r\nMessage-ID: <bench-{number}@bench.example>\r\n\r\n"
+    ).encode()
+    body = LINE * max(1, (size - len(head)) // len(LINE))
+    return head + body
+
+
+async def blast(port: int, count: int, connections: int, size: int, offset: int = 0) -> float:
+    """Send ``count`` messages over ``connections`` sessions; return messages per second."""
+    messages = [build_message(offset + n, size) for n in range(count)]
+    shares = [messages[n::connections] for n in range(connections)]
+    started = time.perf_counter()
+    await asyncio.gather(*(session(port, share) for share in shares))
+    return count / (time.perf_counter() - started)
+
+
+# --- the servers under test --------------------------------------------------------------
+
+
+def start(
+    command: list[str], env: dict[str, str], ready_file: Path
+) -> tuple[subprocess.Popen[bytes], dict[str, int]]:
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 60
+    while not ready_file.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{command} did not start")
+        time.sleep(0.05)
+    return process, json.loads(ready_file.read_text())
+
+
+def vm_hwm_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmHWM")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=5000)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--size", type=int, default=2048)
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved sink/relay rounds")
+    parser.add_argument("--big-clients", type=int, default=10)
+    parser.add_argument("--big-mb", type=int, default=20)
+    parser.add_argument("--sink", type=Path, help=argparse.SUPPRESS)  # internal: run the sink
+    args = parser.parse_args()
+    if args.sink:
+        asyncio.run(run_sink(args.sink))
+        return
+
+    with tempfile.TemporaryDirectory(prefix="relay-bench-") as temp:
+        home = Path(temp)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
+        sink, sink_ready = start(
+            [sys.executable, __file__, "--sink", str(home / "sink.json")], env, home / "sink.json"
+        )
+        relay_env = env | {
+            "RELAY_HOME": str(home / "relay"),
+            "RELAY_DOMAIN": DOMAIN,
+            "RELAY_LOG_FORMAT": "json",
+            "RELAY_SMTP_MIN_FREE_BYTES": "0",
+        }
+        relay, relay_ready = start(
+            [
+                sys.executable,
+                "-m",
+                "relay",
+                "serve",
+                "--smtp-port",
+                "0",
+                "--http-port",
+                "0",
+                "--ready-file",
+                str(home / "relay.json"),
+            ],
+            relay_env,
+            home / "relay.json",
+        )
+        try:
+            warm = min(200, args.messages)
+            asyncio.run(blast(sink_ready["smtp_port"], warm, args.connections, args.size))
+            asyncio.run(blast(relay_ready["smtp_port"], warm, args.connections, args.size))
+            # Interleaved rounds, so both servers see the same background load (the
+            # machine is shared); the rate is total messages over total time.
+            rounds = args.rounds
+            per_round = args.messages // rounds
+            sink_seconds = relay_seconds = 0.0
+            for number in range(rounds):
+                offset = (number + 1) * 10**6
+                sink_seconds += per_round / asyncio.run(
+                    blast(sink_ready["smtp_port"], per_round, args.connections, args.size, offset)
+                )
+                relay_seconds += per_round / asyncio.run(
+                    blast(relay_ready["smtp_port"], per_round, args.connections, args.size, offset)
+                )
+            sink_rate = per_round * rounds / sink_seconds
+            relay_rate = per_round * rounds / relay_seconds
+            rss_before = vm_hwm_kib(relay.pid)
+            big = args.big_mb * 1024 * 1024
+            started = time.perf_counter()
+            asyncio.run(
+                blast(relay_ready["smtp_port"], args.big_clients, args.big_clients, big, 99 * 10**6)
+            )
+            big_seconds = time.perf_counter() - started
+            rss_peak = vm_hwm_kib(relay.pid)
+        finally:
+            for process in (relay, sink):
+                process.terminate()
+                process.wait(30)
+
+    print(f"ingest: {args.messages} messages of {args.size} B over {args.connections} connections")
+    print(f"  sink : {sink_rate:8.0f} msg/s")
+    print(f"  relay: {relay_rate:8.0f} msg/s")
+    print(f"  relay/sink = {relay_rate / sink_rate:.2f} (target >= 0.8)")
+    print(
+        f"peak RSS of relay: {rss_before / 1024:.0f} MiB after the ingest run, "
+        f"{rss_peak / 1024:.0f} MiB after {args.big_clients} clients sent {args.big_mb} MB each "
+        f"at once ({big_seconds:.1f} s)"
+    )
+
+
+if __name__ == "__main__":
+    main()
