@@ -60,7 +60,9 @@ def upgrade() -> None:
         sa.Column("resolved_at", sa.DateTime(timezone=True)),
     )
     op.create_index("ix_unresolved_state", "unresolved", ["state", "created_at"])
-    op.create_index("ix_unresolved_message_key", "unresolved", ["message_key"], unique=True)
+    op.create_index("ix_unresolved_message_key", "unresolved", ["message_key"])
+    # One item per unresolved Task: a second copy of the email must not add a second.
+    op.create_index("ix_unresolved_relay_key", "unresolved", ["relay_key"], unique=True)
 
 
 def downgrade() -> None:
