@@ -78,6 +78,32 @@ class SalesforceConfig:
 
 
 @dataclass(frozen=True)
+class PipelineConfig:
+    """The runners' knobs (issue 5): batching, leases, retries, idempotency."""
+
+    # sObject Collections take 200 records per call; one claim feeds at most one call's
+    # worth of messages (most messages make one Task).
+    batch_size: int = 200
+    lease_seconds: float = 300.0
+    # Never waited for on an idle relay: a lone email is claimed at once. Under API budget
+    # pressure the runner waits up to this long before claiming, to batch harder.
+    max_batch_window_seconds: float = 2.0
+    idle_wait_seconds: float = 1.0
+    # Deferral after a transient failure: initial * 2^(attempts-1), capped, +/-20% jitter.
+    backoff_initial_seconds: float = 30.0
+    backoff_max_seconds: float = 3600.0
+    # REQUEST_LIMIT_EXCEEDED without a Retry-After: pause writes this long.
+    rate_limit_pause_seconds: float = 300.0
+    # A message whose processing crashes this many times is quarantined.
+    crash_attempts: int = 5
+    # The Task external-id field to upsert on ("none": create + intent-ledger reconcile;
+    # also the fallback when the org's Task lacks the field).
+    external_id_field: str = "Relay_Key__c"
+    directory_ttl_seconds: float = 60.0
+    org_profile_ttl_seconds: float = 3600.0
+
+
+@dataclass(frozen=True)
 class Config:
     home: Path = Path("./var")
     domain: str = "relay.localhost"
@@ -90,6 +116,7 @@ class Config:
     log_format: str = "auto"
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     salesforce: SalesforceConfig = field(default_factory=SalesforceConfig)
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
 
     @property
     def effective_store_url(self) -> str:
@@ -237,6 +264,15 @@ def parse_str(value: object) -> str:
     return str(value)
 
 
+def parse_api_name_or_empty(value: object) -> str:
+    text = str(value).strip()
+    if text.lower() == "none":
+        return ""
+    if text and not (text[0].isalpha() and text.replace("_", "a").isalnum()):
+        raise ValueError("not a Salesforce field API name (for example Relay_Key__c), or empty")
+    return text
+
+
 def parse_path(value: object) -> Path:
     return Path(str(value))
 
@@ -307,9 +343,29 @@ SETTINGS: tuple[Setting, ...] = (
         parse_positive_float,
     ),
     Setting(("salesforce", "api_budget_share"), "RELAY_SF_API_BUDGET_SHARE", parse_share),
+    *(
+        Setting(("pipeline", name), f"RELAY_PIPELINE_{name.upper()}", parse)
+        for name, parse in (
+            ("batch_size", parse_positive_int),
+            ("lease_seconds", parse_positive_float),
+            ("max_batch_window_seconds", parse_positive_float),
+            ("idle_wait_seconds", parse_positive_float),
+            ("backoff_initial_seconds", parse_positive_float),
+            ("backoff_max_seconds", parse_positive_float),
+            ("rate_limit_pause_seconds", parse_positive_float),
+            ("crash_attempts", parse_positive_int),
+            ("external_id_field", parse_api_name_or_empty),
+            ("directory_ttl_seconds", parse_positive_float),
+            ("org_profile_ttl_seconds", parse_positive_float),
+        )
+    ),
 )
 
-_SECTIONS: dict[str, type[Any]] = {"smtp": SmtpConfig, "salesforce": SalesforceConfig}
+_SECTIONS: dict[str, type[Any]] = {
+    "smtp": SmtpConfig,
+    "salesforce": SalesforceConfig,
+    "pipeline": PipelineConfig,
+}
 
 
 def load_config(

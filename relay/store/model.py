@@ -13,11 +13,15 @@ recorded as a Transition with its reason and logged as one event with the queue 
 from __future__ import annotations
 
 import abc
+import builtins
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
+
+from ulid import ULID
 
 from relay.envelope import Envelope
 
@@ -62,6 +66,97 @@ class Transition:
     from_state: State | None
     to_state: State
     reason: str | None
+
+
+# --- the delivery ledger and unresolved items (migration 0002, issue 5) -------------
+
+INTENT = "intent"
+WRITTEN = "written"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One Task Relay writes (or wrote): its key, the email and every record it shows on."""
+
+    relay_key: str
+    message_key: str
+    record_id: str | None
+    records: tuple[str, ...]
+    queue_id: str
+    owner_id: str | None = None
+    task_id: str | None = None
+    state: str = INTENT
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How processing one claimed message ended: a finish state, or ``deferred`` with
+    ``not_before``. ``reason`` is for a person and is recorded with the transition."""
+
+    queue_id: str
+    state: State
+    reason: str | None = None
+    not_before: datetime | None = None
+
+
+@dataclass(frozen=True)
+class UnresolvedItem:
+    """An email that matched nothing, logged as an open Task on its rep."""
+
+    id: str
+    queue_id: str
+    message_key: str
+    relay_key: str | None
+    task_id: str | None
+    owner_id: str | None
+    subject: str | None
+    mail_from: str | None
+    reason: str | None
+    state: str  # open | assigned | discarded
+    created_at: datetime
+    assigned_record: str | None = None
+    resolved_at: datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "queue_id": self.queue_id,
+            "task_id": self.task_id,
+            "subject": self.subject,
+            "mail_from": self.mail_from,
+            "owner": self.owner_id,
+            "created_at": self.created_at.isoformat(),
+            "state": self.state,
+            "reason": self.reason,
+            "assigned_record": self.assigned_record,
+        }
+
+
+def new_unresolved(
+    *,
+    queue_id: str,
+    message_key: str,
+    relay_key: str,
+    task_id: str | None,
+    owner_id: str | None,
+    subject: str | None,
+    mail_from: str | None,
+    reason: str,
+) -> UnresolvedItem:
+    return UnresolvedItem(
+        id=str(ULID()),
+        queue_id=queue_id,
+        message_key=message_key,
+        relay_key=relay_key,
+        task_id=task_id,
+        owner_id=owner_id,
+        subject=subject,
+        mail_from=mail_from,
+        reason=reason,
+        state="open",
+        created_at=datetime.now(UTC),
+    )
 
 
 class Store(abc.ABC):
@@ -140,6 +235,53 @@ class Store(abc.ABC):
         thread's previous wait. Runners call it when ``claim`` returned nothing. Spurious
         returns are allowed: always claim again after it. The default just sleeps."""
         time.sleep(max(timeout, 0.0))
+
+    # --- the delivery ledger and unresolved items (relay/store/delivery.py) --------------
+
+    @abc.abstractmethod
+    def finish_many(
+        self,
+        outcomes: Sequence[Outcome],
+        *,
+        written: Mapping[str, str] | None = None,
+        unresolved_items: Sequence[UnresolvedItem] = (),
+    ) -> None:
+        """Record many outcomes (finish or defer), mark Tasks written (relay key -> Task
+        id) and add unresolved items, all in one transaction."""
+
+    @abc.abstractmethod
+    def record_intents(self, intents: Sequence[Delivery]) -> None:
+        """Before writing Tasks: commit an ``intent`` per relay key not yet in the ledger."""
+
+    @abc.abstractmethod
+    def mark_written(self, written: Mapping[str, str]) -> None:
+        """relay key -> Task id: these Tasks exist in Salesforce."""
+
+    @abc.abstractmethod
+    def record_delivery(self, delivery: Delivery) -> None:
+        """Insert or replace one ledger row (an assigned unresolved Task)."""
+
+    @abc.abstractmethod
+    def deliveries_for_keys(self, relay_keys: Collection[str]) -> dict[str, Delivery]: ...
+
+    @abc.abstractmethod
+    def deliveries_for_messages(self, message_keys: Collection[str]) -> builtins.list[Delivery]: ...
+
+    @abc.abstractmethod
+    def known_threads(self, message_keys: Collection[str]) -> dict[str, tuple[str, ...]]:
+        """message key -> the record ids its written Tasks show on."""
+
+    @abc.abstractmethod
+    def list_unresolved(
+        self, states: Collection[str] | None = ("open",)
+    ) -> builtins.list[UnresolvedItem]: ...
+
+    @abc.abstractmethod
+    def get_unresolved(self, item_id: str) -> UnresolvedItem | None: ...
+
+    @abc.abstractmethod
+    def resolve_unresolved(self, item_id: str, state: str, record_id: str | None = None) -> None:
+        """Close an item as ``assigned`` (to ``record_id``) or ``discarded``."""
 
     @abc.abstractmethod
     def close(self) -> None: ...

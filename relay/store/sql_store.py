@@ -32,6 +32,7 @@ from relay.envelope import Envelope
 from relay.errors import StoreUnavailable
 from relay.logs import get_logger
 from relay.store.bulk import BulkInsert
+from relay.store.delivery import DeliveryLedger
 from relay.store.engine import write_engine
 from relay.store.errors import UnknownMessage, store_unavailable
 from relay.store.group_commit import GroupCommitWriter, PendingWrite
@@ -55,7 +56,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class SqlStore(Store):
+class SqlStore(DeliveryLedger, Store):
     """The durable queue. Build it with ``relay.store.open_store(url)``."""
 
     def __init__(self, engine: Engine) -> None:

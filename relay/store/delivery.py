@@ -1,0 +1,328 @@
+"""The delivery ledger and unresolved items (migration 0002), mixed into ``SqlStore``.
+
+The ledger makes Task writes exactly-once from Relay's side (docs/delivery-guarantees.md):
+
+- ``record_intents`` commits a row per Task *before* Salesforce is called (state
+  ``intent``); an intent that survives a crash tells the next attempt to reconcile first;
+- ``finish_many(..., written=...)`` marks them ``written`` with the Task id, in the same
+  transaction that records the messages' outcomes, so one fsync finishes a whole batch;
+- ``deliveries_for_keys`` is the dedup check (a second copy of an email has the same keys)
+  and ``known_threads`` feeds thread matching (a reply inherits its parent's records).
+
+Every method is one transaction, synchronous and thread-safe (the engine's pool).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Connection, Engine, Index, String, Table, Text, select, update
+from sqlalchemy.engine import Row
+
+from relay.store.errors import UnknownMessage
+from relay.store.lifecycle import check_transition
+from relay.store.model import INTENT, WRITTEN, Delivery, Outcome, State, UnresolvedItem
+from relay.store.tables import UTCDateTime, messages, metadata, transitions
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("relay_key", String(80), primary_key=True),
+    Column("message_key", Text, nullable=False),
+    Column("record_id", String(18)),
+    Column("records", JSON, nullable=False),
+    Column("queue_id", String(26), nullable=False),
+    Column("owner_id", String(18)),
+    Column("task_id", String(18)),
+    Column("state", String(16), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("updated_at", UTCDateTime(), nullable=False),
+    Index("ix_deliveries_message_key", "message_key"),
+    Index("ix_deliveries_state", "state"),
+)
+
+unresolved = Table(
+    "unresolved",
+    metadata,
+    Column("id", String(26), primary_key=True),
+    Column("queue_id", String(26), nullable=False),
+    Column("task_id", String(18)),
+    Column("relay_key", String(80)),
+    Column("owner_id", String(18)),
+    Column("message_key", Text, nullable=False),
+    Column("subject", Text),
+    Column("mail_from", Text),
+    Column("reason", Text),
+    Column("state", String(16), nullable=False),
+    Column("assigned_record", String(18)),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("resolved_at", UTCDateTime()),
+    Index("ix_unresolved_state", "state", "created_at"),
+    Index("ix_unresolved_message_key", "message_key"),
+    Index("ix_unresolved_relay_key", "relay_key", unique=True),
+)
+
+
+class DeliveryLedger:
+    """Mixin for SqlStore: needs ``engine``, ``_write_engine`` and ``_change_in``."""
+
+    engine: Engine
+    _write_engine: Engine
+
+    # --- finishing a batch ---------------------------------------------------------------
+
+    def finish_many(
+        self,
+        outcomes: Sequence[Outcome],
+        *,
+        written: Mapping[str, str] | None = None,
+        unresolved_items: Sequence[UnresolvedItem] = (),
+    ) -> None:
+        """Record every outcome, mark ``written`` (relay key -> Task id) and add the
+        unresolved items, in ONE transaction (one fsync per batch, not per message).
+        A message no longer in ``processing`` (an admin acted, a lease expired and
+        another node took it) raises InvalidTransition and nothing is recorded."""
+        from relay.store.sql_store import _log_change, _transition_row
+
+        now = datetime.now(UTC)
+        changes: list[tuple[str, State, State, str | None]] = []
+        with self._write_engine.begin() as connection:
+            for outcome in outcomes:
+                current = _locked(connection, outcome.queue_id)
+                operation = "defer" if outcome.state is State.DEFERRED else "finish"
+                check_transition(outcome.queue_id, operation, current)
+                connection.execute(
+                    update(messages)
+                    .where(messages.c.id == outcome.queue_id)
+                    .values(
+                        state=outcome.state.value,
+                        reason=outcome.reason,
+                        updated_at=now,
+                        not_before=outcome.not_before,
+                        lease_owner=None,
+                        lease_expires_at=None,
+                    )
+                )
+                changes.append((outcome.queue_id, current, outcome.state, outcome.reason))
+            if changes:
+                connection.execute(
+                    transitions.insert(),
+                    [_transition_row(q, now, old, new, why) for q, old, new, why in changes],
+                )
+            self._mark_written(connection, written or {}, now)
+            self._insert_unresolved(connection, unresolved_items)
+        for queue_id, old, new, why in changes:
+            _log_change(queue_id, old, new, why)
+
+    # --- the ledger ----------------------------------------------------------------------
+
+    def record_intents(self, intents: Sequence[Delivery]) -> None:
+        """Commit an ``intent`` row per Task about to be written. Keys already in the
+        ledger are left as they are (an earlier attempt's intent, or a written Task)."""
+        if not intents:
+            return
+        now = datetime.now(UTC)
+        keys = [d.relay_key for d in intents]
+        with self._write_engine.begin() as connection:
+            known = set(
+                connection.execute(
+                    select(deliveries.c.relay_key).where(deliveries.c.relay_key.in_(keys))
+                ).scalars()
+            )
+            fresh = {d.relay_key: d for d in intents if d.relay_key not in known}
+            if fresh:
+                connection.execute(
+                    deliveries.insert(),
+                    [
+                        {
+                            "relay_key": d.relay_key,
+                            "message_key": d.message_key,
+                            "record_id": d.record_id,
+                            "records": list(d.records),
+                            "queue_id": d.queue_id,
+                            "owner_id": d.owner_id,
+                            "task_id": None,
+                            "state": INTENT,
+                            "created_at": now,
+                            "updated_at": now,
+                        }
+                        for d in fresh.values()
+                    ],
+                )
+
+    def mark_written(self, written: Mapping[str, str]) -> None:
+        """relay key -> Task id: these Tasks exist in Salesforce."""
+        with self._write_engine.begin() as connection:
+            self._mark_written(connection, written, datetime.now(UTC))
+
+    def record_delivery(self, delivery: Delivery) -> None:
+        """Insert or replace one written delivery (``relay unresolved assign``)."""
+        now = datetime.now(UTC)
+        with self._write_engine.begin() as connection:
+            connection.execute(
+                deliveries.delete().where(deliveries.c.relay_key == delivery.relay_key)
+            )
+            connection.execute(
+                deliveries.insert().values(
+                    relay_key=delivery.relay_key,
+                    message_key=delivery.message_key,
+                    record_id=delivery.record_id,
+                    records=list(delivery.records),
+                    queue_id=delivery.queue_id,
+                    owner_id=delivery.owner_id,
+                    task_id=delivery.task_id,
+                    state=delivery.state,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+
+    def deliveries_for_keys(self, relay_keys: Collection[str]) -> dict[str, Delivery]:
+        """The ledger rows for these relay keys (absent keys: never attempted)."""
+        found: dict[str, Delivery] = {}
+        keys = list(dict.fromkeys(relay_keys))
+        with self.engine.connect() as connection:
+            for start in range(0, len(keys), 500):
+                query = select(deliveries).where(
+                    deliveries.c.relay_key.in_(keys[start : start + 500])
+                )
+                for row in connection.execute(query):
+                    found[row.relay_key] = _to_delivery(row)
+        return found
+
+    def deliveries_for_messages(self, message_keys: Collection[str]) -> list[Delivery]:
+        """Every ledger row of these emails (intents included)."""
+        keys = list(dict.fromkeys(message_keys))
+        rows: list[Delivery] = []
+        with self.engine.connect() as connection:
+            for start in range(0, len(keys), 500):
+                query = select(deliveries).where(
+                    deliveries.c.message_key.in_(keys[start : start + 500])
+                )
+                rows.extend(_to_delivery(row) for row in connection.execute(query))
+        return rows
+
+    def known_threads(self, message_keys: Collection[str]) -> dict[str, tuple[str, ...]]:
+        """message key -> every record id its written Tasks show on (thread matching)."""
+        threads: dict[str, dict[str, None]] = {}
+        for delivery in self.deliveries_for_messages(message_keys):
+            if delivery.state == WRITTEN:
+                records = threads.setdefault(delivery.message_key, {})
+                records.update(dict.fromkeys(delivery.records))
+        return {key: tuple(records) for key, records in threads.items() if records}
+
+    # --- unresolved items ----------------------------------------------------------------
+
+    def list_unresolved(self, states: Collection[str] | None = ("open",)) -> list[UnresolvedItem]:
+        query = select(unresolved).order_by(unresolved.c.created_at, unresolved.c.id)
+        if states is not None:
+            query = query.where(unresolved.c.state.in_(list(states)))
+        with self.engine.connect() as connection:
+            return [_to_unresolved(row) for row in connection.execute(query)]
+
+    def get_unresolved(self, item_id: str) -> UnresolvedItem | None:
+        query = select(unresolved).where(unresolved.c.id == item_id)
+        with self.engine.connect() as connection:
+            row = connection.execute(query).first()
+        return None if row is None else _to_unresolved(row)
+
+    def resolve_unresolved(self, item_id: str, state: str, record_id: str | None = None) -> None:
+        """Close an item: ``assigned`` (to ``record_id``) or ``discarded``. KeyError if
+        unknown."""
+        if state not in ("assigned", "discarded"):
+            raise ValueError(f"an unresolved item is closed as assigned or discarded, not {state}")
+        with self._write_engine.begin() as connection:
+            result = connection.execute(
+                update(unresolved)
+                .where(unresolved.c.id == item_id)
+                .values(state=state, assigned_record=record_id, resolved_at=datetime.now(UTC))
+            )
+            if result.rowcount == 0:
+                raise KeyError(item_id)
+
+    # --- helpers -------------------------------------------------------------------------
+
+    @staticmethod
+    def _mark_written(connection: Connection, written: Mapping[str, str], now: datetime) -> None:
+        for key, task_id in written.items():
+            connection.execute(
+                update(deliveries)
+                .where(deliveries.c.relay_key == key)
+                .values(state=WRITTEN, task_id=task_id, updated_at=now)
+            )
+
+    @staticmethod
+    def _insert_unresolved(connection: Connection, items: Sequence[UnresolvedItem]) -> None:
+        if not items:
+            return
+        keys = [item.relay_key for item in items if item.relay_key]
+        known = set(
+            connection.execute(
+                select(unresolved.c.relay_key).where(unresolved.c.relay_key.in_(keys))
+            ).scalars()
+        )
+        fresh = {item.relay_key: item for item in items if item.relay_key not in known}
+        if fresh:
+            connection.execute(
+                unresolved.insert(),
+                [
+                    {
+                        "id": item.id,
+                        "queue_id": item.queue_id,
+                        "task_id": item.task_id,
+                        "relay_key": item.relay_key,
+                        "owner_id": item.owner_id,
+                        "message_key": item.message_key,
+                        "subject": item.subject,
+                        "mail_from": item.mail_from,
+                        "reason": item.reason,
+                        "state": item.state,
+                        "assigned_record": item.assigned_record,
+                        "created_at": item.created_at,
+                        "resolved_at": item.resolved_at,
+                    }
+                    for item in fresh.values()
+                ],
+            )
+
+
+def _locked(connection: Connection, queue_id: str) -> State:
+    query = select(messages.c.state).where(messages.c.id == queue_id).with_for_update()
+    state = connection.execute(query).scalar_one_or_none()
+    if state is None:
+        raise UnknownMessage(queue_id)
+    return State(state)
+
+
+def _to_delivery(row: Row[Any]) -> Delivery:
+    return Delivery(
+        relay_key=row.relay_key,
+        message_key=row.message_key,
+        record_id=row.record_id,
+        records=tuple(row.records or ()),
+        queue_id=row.queue_id,
+        owner_id=row.owner_id,
+        task_id=row.task_id,
+        state=row.state,
+        created_at=row.created_at,
+    )
+
+
+def _to_unresolved(row: Row[Any]) -> UnresolvedItem:
+    return UnresolvedItem(
+        id=row.id,
+        queue_id=row.queue_id,
+        message_key=row.message_key,
+        relay_key=row.relay_key,
+        task_id=row.task_id,
+        owner_id=row.owner_id,
+        subject=row.subject,
+        mail_from=row.mail_from,
+        reason=row.reason,
+        state=row.state,
+        created_at=row.created_at,
+        assigned_record=row.assigned_record,
+        resolved_at=row.resolved_at,
+    )
