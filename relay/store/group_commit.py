@@ -16,6 +16,7 @@ new transaction, best effort, and the failure is logged.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -58,6 +59,7 @@ class GroupCommitWriter:
         self._undo = undo
         self._queue: queue.SimpleQueue[PendingWrite | None] = queue.SimpleQueue()
         self._closed = False
+        self._connection: Connection | None = None  # owned by the writer thread
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="relay-store-writer", daemon=True)
         self._thread.start()
@@ -85,7 +87,7 @@ class GroupCommitWriter:
         while not stopping:
             first = self._queue.get()
             if first is None:
-                return
+                break
             batch, size = [first], first.size
             deadline = time.monotonic() + COMMIT_DELAY_SECONDS
             while len(batch) < MAX_BATCH_MESSAGES and size < MAX_BATCH_BYTES:
@@ -107,20 +109,28 @@ class GroupCommitWriter:
                 size += item.size
             expected = len(batch)
             self._commit(batch)
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                self._connection.close()
 
     def _commit(self, batch: Sequence[PendingWrite]) -> None:
         committing = False
         try:
-            with self._engine.connect() as connection:
-                transaction = connection.begin()
-                try:
-                    self._write(connection, batch)
-                    committing = True
-                    transaction.commit()
-                finally:
-                    if transaction.is_active:
-                        transaction.rollback()
+            # The writer keeps one connection between batches (no pool checkout, reset
+            # and pre-ping per batch); after any failure it starts over with a new one.
+            if self._connection is None:
+                self._connection = self._engine.connect()
+            connection = self._connection
+            transaction = connection.begin()
+            try:
+                self._write(connection, batch)
+                committing = True
+                transaction.commit()
+            finally:
+                if transaction.is_active:
+                    transaction.rollback()
         except BaseException as error:  # every caller must hear about it, whatever it is
+            self._drop_connection()
             if committing:
                 self._undo_uncertain_commit(batch)
             get_logger("relay.store").error(
@@ -133,6 +143,13 @@ class GroupCommitWriter:
             return
         for pending in batch:
             pending.done.set_result(None)
+
+    def _drop_connection(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):  # already broken: nothing more to release
+                connection.invalidate()  # never reuse a connection that just failed
+                connection.close()
 
     def _undo_uncertain_commit(self, batch: Sequence[PendingWrite]) -> None:
         ids = [pending.queue_id for pending in batch]

@@ -140,9 +140,9 @@ def test_expired_lease_is_taken_over_by_another_worker(
 def test_recover_follows_the_backend_rule(store: SqlStore, enqueue: Callable[..., str]) -> None:
     """SQLite requeues every processing message; PostgreSQL only expired leases."""
     expired, live = enqueue(), enqueue()
-    store.claim(1, "w", lease_seconds=0.01)
-    store.claim(1, "w", lease_seconds=600)
-    time.sleep(0.05)
+    store.claim(1, "w", lease_seconds=0.3)
+    store.claim(1, "w", lease_seconds=600)  # before the first lease ends: takes `live`
+    time.sleep(0.4)
     recovered = store.recover()
     states = {queue_id: store.get(queue_id).state for queue_id in (expired, live)}  # type: ignore[union-attr]
     assert states[expired] is State.QUEUED
