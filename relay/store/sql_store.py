@@ -16,6 +16,7 @@ Times are taken from this process's clock; nodes sharing PostgreSQL need NTP.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Collection, Sequence
@@ -139,10 +140,17 @@ class SqlStore(DeliveryLedger, Store):
     def _write_batch(self, connection: Connection, batch: Sequence[PendingWrite]) -> None:
         if self.write_fault is not None:
             self.write_fault(connection)
-        for table in (messages, message_bodies, transitions):
-            rows = [row for pending in batch for row in pending.rows[table.name]]
-            self._inserts[table.name].run(connection, rows)
-        self._notify_nodes(connection)
+        driver: Any = connection.connection.driver_connection
+        # psycopg pipeline mode: the three INSERTs and the NOTIFY go out in one round
+        # trip instead of four (https://www.psycopg.org/psycopg3/docs/advanced/pipeline.html).
+        pipeline = driver.pipeline() if self._postgres else contextlib.nullcontext()
+        with pipeline:
+            for table in (messages, message_bodies, transitions):
+                rows = [row for pending in batch for row in pending.rows[table.name]]
+                self._inserts[table.name].run(connection, rows)
+            if self._postgres:
+                with driver.cursor() as cursor:
+                    cursor.execute("SELECT pg_notify(%s, '')", (self._channel,))
 
     def _undo(self, connection: Connection, queue_ids: Sequence[str]) -> None:
         connection.execute(delete(messages).where(messages.c.id.in_(queue_ids)))
