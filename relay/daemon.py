@@ -49,11 +49,13 @@ FORCED_EXIT_STATUS = 130  # 128 + SIGINT, what shells report for Ctrl-C
 
 @dataclass(frozen=True)
 class RunnerContext:
-    """What a runner receives: the effective config, the store, and the stop signal."""
+    """What a runner receives: the effective config, the store, the stop signal, and the
+    daemon's metrics (to add its counters to /metrics)."""
 
     config: Config
     store: Store
     stopping: asyncio.Event
+    metrics: Metrics | None = None
 
 
 Runner = Callable[[RunnerContext], Awaitable[None]]
@@ -147,7 +149,9 @@ class Daemon:
                 if self._local_org is not None:
                     config = await stack.enter_async_context(self._local_org(config))
 
-            context = RunnerContext(config=config, store=store, stopping=self._stopping)
+            context = RunnerContext(
+                config=config, store=store, stopping=self._stopping, metrics=self.metrics
+            )
             tasks = [self._start_runner(runner, context) for runner in self._runners]
             stack.push_async_callback(self._stop_runners, tasks)
 

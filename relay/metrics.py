@@ -51,6 +51,25 @@ class Metrics:
             registry=self.registry,
         )
 
+        # The runners (issue 5). The API budget gauges (relay_salesforce_api_used, _limit,
+        # _budget_pressure) are registered here too, by the runners' Salesforce client.
+        self.tasks_written = Counter(
+            "relay_tasks_written",
+            "Tasks written to Salesforce (created or upserted), duplicates excluded.",
+            registry=self.registry,
+        )
+        self.messages_processed = Counter(
+            "relay_messages_processed",
+            "Messages the runners finished, by outcome (logged, unresolved, held, ...).",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.api_calls = Counter(
+            "relay_salesforce_api_calls",
+            "HTTP calls the runners made to Salesforce (every attempt, logins included).",
+            registry=self.registry,
+        )
+
     def record_accepted(self, size: int) -> None:
         self.accepted.inc()
         self.accepted_bytes.inc(size)

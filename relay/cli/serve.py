@@ -65,7 +65,10 @@ def serve(
         if ready_file is not None:
             _write_ready_file(ready_file, listening)
 
-    daemon = Daemon(config, on_ready=ready)
+    from relay.runners import delivery_runner
+    from relay.salesforce.localorg.runner import embedded_org
+
+    daemon = Daemon(config, runners=[delivery_runner()], local_org=embedded_org, on_ready=ready)
     asyncio.run(daemon.run(install_signal_handlers=True))
     if daemon.forced:
         sys.stderr.flush()

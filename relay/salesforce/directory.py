@@ -388,6 +388,12 @@ class DirectoryCache:
                 _put(hits, fresh_kind, fresh_key, value)
         return hits.directory(known_threads)
 
+    def invalidate(self, keys: Iterable[str]) -> None:
+        """Forget these addresses and record ids (a write said a record changed: it was
+        deleted, merged or converted), so the next fetch reads them again."""
+        gone = {k.strip().lower() for k in keys} | {to_18(k) for k in keys if k}
+        self._entries = {k: v for k, v in self._entries.items() if k[1] not in gone}
+
     def _store(self, fresh: Lookup, fields_key: str, expires: float) -> None:
         if len(self._entries) > self._max_entries:
             now = self._clock()

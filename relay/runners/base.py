@@ -1,0 +1,175 @@
+"""The shared base of Relay's runners: claim, process, finish, defer, crash (STYLE.md §5).
+
+Modelled on GNU Mailman 3's ``core/runner.py``: the base owns the loop, the claim and
+finish steps and the shunt-on-crash path; a stage runner only says what one batch does.
+
+- Claim: whatever is due, up to ``batch_size``, at once: a lone email never waits for a
+  batch to fill. Batches form by themselves while the previous one is in flight. Only
+  under API budget pressure does the runner wait (up to ``max_batch_window_seconds``)
+  to batch harder.
+- All store and Salesforce work runs in a worker thread, never on the event loop.
+- Crash path: a batch that raises is retried one message at a time, so one poison
+  message cannot hold back the others; a message that still raises is deferred, and
+  quarantined once it has crashed ``crash_attempts`` times (the exception's type and
+  text are recorded, never the body). Nothing is lost: a runner that dies leaves its
+  messages in ``processing`` and the lease hands them out again.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import os
+import socket
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from structlog.contextvars import bound_contextvars
+
+from relay.config import PipelineConfig
+from relay.errors import StoreUnavailable
+from relay.logs import get_logger
+from relay.runners.policy import backoff_until
+from relay.store.errors import InvalidTransition, UnknownMessage
+from relay.store.model import Outcome, State, Store, StoredMessage, UnresolvedItem
+
+
+@dataclass
+class BatchResult:
+    """What a stage did with a batch: one outcome per message (in any order)."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+    unresolved_items: list[UnresolvedItem] = field(default_factory=list)
+    pause_seconds: float = 0.0
+    """Stop claiming this long (RateLimited, API budget): mail waits in the queue."""
+
+
+class BatchRunner(abc.ABC):
+    """Claims batches from the store and hands them to ``process`` in a thread."""
+
+    name = "runner"
+
+    def __init__(self, store: Store, pipeline: PipelineConfig) -> None:
+        self.store = store
+        self.pipeline = pipeline
+        self.worker = f"{socket.gethostname()}:{os.getpid()}:{self.name}"
+        self.log = get_logger(f"relay.runners.{self.name}")
+
+    @abc.abstractmethod
+    def process(self, batch: Sequence[StoredMessage]) -> BatchResult:
+        """Process claimed messages (in a thread); must return an outcome for each."""
+
+    def batch_window(self) -> float:
+        """Seconds to wait before claiming, to batch harder (0: claim at once)."""
+        return 0.0
+
+    # --- the loop ------------------------------------------------------------------------
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        self.log.info("runner_started", worker=self.worker)
+        while not stopping.is_set():
+            window = self.batch_window()
+            if window > 0 and await _sleep_or_stop(stopping, window):
+                break
+            try:
+                batch = await asyncio.to_thread(
+                    self.store.claim,
+                    self.pipeline.batch_size,
+                    self.worker,
+                    self.pipeline.lease_seconds,
+                )
+            except StoreUnavailable as error:
+                self.log.warning("claim_failed", reason=error.reason)
+                await _sleep_or_stop(stopping, 1.0)
+                continue
+            if not batch:
+                await asyncio.to_thread(self.store.wait_for_work, self.pipeline.idle_wait_seconds)
+                continue
+            pause = await asyncio.to_thread(self.run_batch, batch)
+            if pause > 0:
+                self.log.warning("runner_paused", seconds=round(pause, 1))
+                await _sleep_or_stop(stopping, pause)
+        self.log.info("runner_stopped", worker=self.worker)
+
+    def run_batch(self, batch: Sequence[StoredMessage]) -> float:
+        """Process and finish one batch (in a thread); returns the pause asked for."""
+        started = time.monotonic()
+        try:
+            result = self.process(batch)
+        except Exception as error:
+            self.log.error(
+                "batch_crashed",
+                messages=len(batch),
+                error=_summary(error),
+                queue_ids=[m.id for m in batch],
+            )
+            result = self._isolate(batch, error)
+        self._finish(result)
+        self.log.info(
+            "batch_finished",
+            messages=len(batch),
+            seconds=round(time.monotonic() - started, 3),
+        )
+        return result.pause_seconds
+
+    def _isolate(self, batch: Sequence[StoredMessage], error: Exception) -> BatchResult:
+        """The crash path: one message at a time, so only the poison one is set aside."""
+        if len(batch) == 1:
+            return BatchResult([self._crashed(batch[0], error)])
+        merged = BatchResult()
+        for message in batch:
+            try:
+                result = self.process([message])
+            except Exception as single:
+                with bound_contextvars(queue_id=message.id):
+                    self.log.error("message_crashed", error=_summary(single))
+                result = BatchResult([self._crashed(message, single)])
+            merged.outcomes.extend(result.outcomes)
+            merged.unresolved_items.extend(result.unresolved_items)
+            merged.pause_seconds = max(merged.pause_seconds, result.pause_seconds)
+        return merged
+
+    def _crashed(self, message: StoredMessage, error: Exception) -> Outcome:
+        summary = _summary(error)
+        if message.attempts >= self.pipeline.crash_attempts:
+            reason = f"processing crashed {message.attempts} times; last: {summary}"
+            return Outcome(message.id, State.QUARANTINED, reason)
+        until = backoff_until(message.attempts, self.pipeline)
+        return Outcome(message.id, State.DEFERRED, f"processing crashed: {summary}", until)
+
+    def _finish(self, result: BatchResult) -> None:
+        try:
+            self.store.finish_many(result.outcomes, unresolved_items=result.unresolved_items)
+            return
+        except (InvalidTransition, UnknownMessage) as error:
+            # An admin deleted or moved a message meanwhile: record the others one by one.
+            self.log.warning("batch_finish_conflict", reason=str(error))
+        except StoreUnavailable as error:
+            # Left in processing: the lease expires and the messages are claimed again;
+            # the ledger keeps their Tasks from being written twice.
+            self.log.error("batch_finish_failed", reason=error.reason)
+            return
+        items = {item.queue_id: item for item in result.unresolved_items}
+        for outcome in result.outcomes:
+            item = items.get(outcome.queue_id)
+            try:
+                self.store.finish_many([outcome], unresolved_items=[item] if item else [])
+            except (InvalidTransition, UnknownMessage, StoreUnavailable) as error:
+                self.log.warning("finish_skipped", queue_id=outcome.queue_id, reason=str(error))
+
+
+def _summary(error: BaseException | None) -> str:
+    if error is None:
+        return "unknown error"
+    text = " ".join(str(error).split())[:300]
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+async def _sleep_or_stop(stopping: asyncio.Event, seconds: float) -> bool:
+    """Sleep up to ``seconds``; True if asked to stop meanwhile."""
+    try:
+        await asyncio.wait_for(stopping.wait(), timeout=seconds)
+    except TimeoutError:
+        return False
+    return True

@@ -1,0 +1,147 @@
+"""Per-message decisions of the delivery stage, as pure functions (no I/O).
+
+``plan_message`` turns a parsed email and a directory into drafts or a final outcome;
+``outcome_after_write`` turns the write results of its drafts into the message's outcome.
+The states follow DESIGN.md §2 (docs/delivery-guarantees.md says why each one):
+
+- machine mail, and unmatched mail under the ``drop`` policy: ``rejected`` (Relay decided
+  not to log it; nothing is wrong with it and nobody needs to act);
+- MIME that cannot be parsed: ``quarantined`` (the raw bytes are kept);
+- an unknown sender, or unmatched mail under the ``hold`` policy: ``held``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from relay.errors import RelayError
+from relay.matching import Directory, MatchPlan, MatchPolicy, TaskDraft, draft_tasks, match
+from relay.parsing import Email
+from relay.parsing.headers import normalise_message_id
+from relay.runners.policy import worst
+from relay.runners.writer import KeyResult
+from relay.store.model import Outcome, State, StoredMessage
+
+
+@dataclass(frozen=True)
+class Planned:
+    message: StoredMessage
+    email: Email
+    plan: MatchPlan
+    drafts: tuple[TaskDraft, ...]
+
+
+@dataclass(frozen=True)
+class LookupKeys:
+    addresses: frozenset[str]
+    senders: frozenset[str]
+    record_ids: frozenset[str]
+    thread_ids: frozenset[str]
+
+
+def lookup_keys(email: Email, policy: MatchPolicy) -> LookupKeys:
+    """Everything one email needs from the directory: candidate customers (To, Cc, a
+    forward's original, a journal's parties), the possible reps, ``ref:`` ids and the
+    message ids of its thread."""
+    people = [*email.to, *email.cc]
+    if email.forwarded is not None:
+        original = email.forwarded
+        people += [*original.to, *original.cc, *([original.from_] if original.from_ else [])]
+    if email.journal is not None:
+        people += [*email.journal.recipients]
+        if email.journal.sender:
+            people.append(email.journal.sender)
+    addresses = {a.email.lower() for a in people if a.email}
+    senders = set(addresses)
+    for address in (email.from_, email.sender):
+        if address is not None and address.email:
+            senders.add(address.email.lower())
+    if email.envelope.mail_from:
+        senders.add(email.envelope.mail_from.lower())
+    threads = {normalise_message_id(raw) for raw in (*email.in_reply_to, *email.references)}
+    return LookupKeys(
+        addresses=frozenset(a for a in addresses if not policy.is_relay_address(a)),
+        senders=frozenset(senders),
+        record_ids=frozenset(email.record_refs),
+        thread_ids=frozenset(t for t in threads if t),
+    )
+
+
+def plan_message(
+    message: StoredMessage,
+    email: Email,
+    directory: Directory,
+    policy: MatchPolicy,
+    *,
+    org_timezone: str,
+    shared_activities: bool,
+) -> Planned | Outcome:
+    """Drafts to write for ``email``, or the outcome that ends it without a write."""
+    plan = match(email, directory, policy)
+    if plan.outcome == "machine":
+        reason = f"machine mail ({email.machine_reason}): never logged as a rep's email"
+        return Outcome(message.id, State.REJECTED, reason)
+    if plan.outcome == "drop":
+        return Outcome(message.id, State.REJECTED, "matched no record; unmatched policy is drop")
+    if plan.outcome == "hold":
+        reason = (
+            "matched no record; unmatched policy is hold: add the customer to Salesforce "
+            "and `relay queue release` it, or `relay queue delete` it"
+        )
+        return Outcome(message.id, State.HELD, reason)
+    if plan.rep is None:
+        return Outcome(message.id, State.HELD, unknown_sender_reason(email))
+    drafts = draft_tasks(
+        email,
+        plan,
+        plan.rep.id,
+        org_timezone=org_timezone,
+        shared_activities=shared_activities,
+    )
+    return Planned(message, email, plan, tuple(drafts))
+
+
+def unknown_sender_reason(email: Email) -> str:
+    tried = [a.email for a in (email.from_, email.sender) if a is not None and a.email]
+    if email.envelope.mail_from:
+        tried.append(email.envelope.mail_from)
+    names = ", ".join(dict.fromkeys(a.lower() for a in tried)) or "(no sender address)"
+    return (
+        f"sender {names} is not an active Salesforce user: add them as a user (or make "
+        "that address the user's Email), then `relay queue release` this message"
+    )
+
+
+def outcome_after_write(planned: Planned, results: Mapping[str, KeyResult]) -> Outcome | RelayError:
+    """The message's outcome from its drafts' results, or the error that decides it."""
+    mine = [results[d.relay_key] for d in planned.drafts if d.relay_key in results]
+    errors = [r.error for r in mine if r.error is not None]
+    decisive = worst(errors)
+    if decisive is not None:
+        return decisive
+    queue_id = planned.message.id
+    already = sum(1 for r in mine if r.already)
+    if planned.plan.outcome == "unresolved":
+        task_id = mine[0].task_id if mine else None
+        reason = (
+            f"matched no record: open Task {task_id} on the rep's unresolved items; "
+            "review with `relay unresolved list`"
+        )
+        return Outcome(queue_id, State.UNRESOLVED, reason)
+    records = {r for d in planned.drafts for r in d.record_ids}
+    reason = f"logged to {len(records)} record(s) in {len(planned.drafts)} Task(s)"
+    if already == len(mine) and mine:
+        reason = f"already logged: a copy of this email was logged before ({reason})"
+    elif already:
+        reason += f"; {already} of them were already logged by an earlier copy"
+    return Outcome(queue_id, State.LOGGED, reason)
+
+
+def record_keys(planned: Sequence[Planned]) -> set[str]:
+    """Addresses and ids to forget in the directory cache before matching again."""
+    keys: set[str] = set()
+    for item in planned:
+        keys.update(c for c in item.plan.candidates)
+        keys.update(r.id for r in item.plan.records)
+    return keys

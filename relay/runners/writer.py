@@ -1,0 +1,146 @@
+"""Write a batch's Task drafts exactly once per (email, record) (issue 5, "Exactly once").
+
+1. Drafts whose relay key the ledger already marks ``written`` are skipped: the same
+   email again (BCC + journal copy, a client retry, two reps on one thread) writes
+   nothing new. Drafts with the same key in one batch are written once.
+2. An ``intent`` per remaining key is committed before Salesforce is called.
+3. With the external-id field, Tasks are upserted on it: writing a key again updates
+   the Task made the first time, so a crash after Salesforce's commit but before ours
+   costs an update, not a duplicate. Without it, Tasks are created, and a key that has
+   an intent from an earlier attempt is first reconciled: the rep's Tasks with that
+   subject since the intent are searched for one with the same Who and What.
+4. Written keys are committed (``mark_written``) straight away.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from relay.errors import RelayError
+from relay.logs import get_logger
+from relay.matching import TaskDraft
+from relay.salesforce.client import SalesforceClient
+from relay.salesforce.writes import find_recent_owner_tasks, upsert_tasks
+from relay.store.model import INTENT, WRITTEN, Delivery, Store
+
+log = get_logger("relay.runners.writer")
+
+# The intent is committed before the call, so the Task's CreatedDate is later; the
+# margin covers clock skew between this host and Salesforce (a guess: NTP-synced hosts).
+_RECONCILE_MARGIN = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One message's drafts."""
+
+    queue_id: str
+    message_key: str
+    drafts: tuple[TaskDraft, ...]
+
+
+@dataclass(frozen=True)
+class KeyResult:
+    task_id: str | None
+    error: RelayError | None = None
+    already: bool = False
+    """True when the ledger already had this Task (a duplicate copy of the email)."""
+
+
+class TaskWriter:
+    def __init__(self, store: Store, client: SalesforceClient) -> None:
+        self.store = store
+        self.client = client
+
+    def write(self, jobs: Sequence[Job], external_id_field: str | None) -> dict[str, KeyResult]:
+        """relay key -> what happened to its Task, for every draft of ``jobs``."""
+        drafts: dict[str, tuple[Job, TaskDraft]] = {}
+        for job in jobs:
+            for draft in job.drafts:
+                drafts.setdefault(draft.relay_key, (job, draft))
+        if not drafts:
+            return {}
+        ledger = self.store.deliveries_for_keys(list(drafts))
+        results: dict[str, KeyResult] = {}
+        pending: list[tuple[Job, TaskDraft]] = []
+        for key, (job, draft) in drafts.items():
+            known = ledger.get(key)
+            if known is not None and known.state == WRITTEN:
+                results[key] = KeyResult(known.task_id, already=True)
+            else:
+                pending.append((job, draft))
+        if external_id_field is None:
+            found = self._reconcile([d for _, d in pending], ledger)
+            if found:
+                self.store.mark_written(found)
+                results.update({key: KeyResult(task_id) for key, task_id in found.items()})
+                pending = [(j, d) for j, d in pending if d.relay_key not in found]
+        if not pending:
+            return results
+        self.store.record_intents([_intent(job, draft) for job, draft in pending])
+        records = [_sobject(draft, external_id_field) for _, draft in pending]
+        written: dict[str, str] = {}
+        for (_, draft), result in zip(
+            pending,
+            upsert_tasks(self.client, records, external_id_field=external_id_field),
+            strict=True,
+        ):
+            if result.ok and result.id:
+                written[draft.relay_key] = result.id
+                results[draft.relay_key] = KeyResult(result.id)
+            else:
+                results[draft.relay_key] = KeyResult(None, result.error)
+        if written:
+            self.store.mark_written(written)
+        return results
+
+    def _reconcile(
+        self, drafts: Sequence[TaskDraft], ledger: dict[str, Delivery]
+    ) -> dict[str, str]:
+        """Keys with an earlier intent whose Task Salesforce already has (create mode)."""
+        found: dict[str, str] = {}
+        for draft in drafts:
+            intent = ledger.get(draft.relay_key)
+            if intent is None or intent.state != INTENT or intent.created_at is None:
+                continue
+            since = intent.created_at - _RECONCILE_MARGIN
+            for task in find_recent_owner_tasks(self.client, draft.owner_id, draft.subject, since):
+                if _same_task(task, draft):
+                    found[draft.relay_key] = str(task["Id"])
+                    log.info("task_reconciled", relay_key=draft.relay_key, task_id=task["Id"])
+                    break
+        return found
+
+
+def _same_task(task: dict[str, Any], draft: TaskDraft) -> bool:
+    return (
+        _id15(task.get("WhoId")) == _id15(draft.who_id)
+        and _id15(task.get("WhatId")) == _id15(draft.what_id)
+        and str(task.get("ActivityDate") or "") == draft.activity_date.isoformat()
+    )
+
+
+def _id15(record_id: object) -> str | None:
+    return str(record_id)[:15] if record_id else None
+
+
+def _intent(job: Job, draft: TaskDraft) -> Delivery:
+    return Delivery(
+        relay_key=draft.relay_key,
+        message_key=job.message_key,
+        record_id=draft.what_id or draft.who_id,
+        records=draft.record_ids,
+        queue_id=job.queue_id,
+        owner_id=draft.owner_id,
+    )
+
+
+def _sobject(draft: TaskDraft, external_id_field: str | None) -> dict[str, Any]:
+    fields = draft.to_sobject()
+    key = fields.pop("Relay_Key__c")
+    if external_id_field:
+        fields[external_id_field] = key
+    return fields
