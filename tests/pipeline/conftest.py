@@ -1,5 +1,9 @@
 """Pipeline fixtures: a seeded local org (HTTPS, in this process) and `relay serve`
-(a subprocess) pointed at it with OAuth credentials, so re-authentication works."""
+(a subprocess) pointed at it with OAuth credentials, so re-authentication works.
+
+``org``/``serve`` are shared by a module (tests use distinct subjects and addresses);
+``fresh_org``/``fresh_serve`` are per test, for faults and org switches.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +16,8 @@ from pipeline_helpers import Org, Serve, seed_pipeline
 from relay.salesforce.localorg.runner import LocalOrg
 
 
-@pytest.fixture
-def org(tmp_path: Path) -> Iterator[Org]:
-    local = LocalOrg(tmp_path / "org")
+def _org(path: Path) -> Iterator[Org]:
+    local = LocalOrg(path)
     info = local.start()
     try:
         yield Org(local, info, local.call(seed_pipeline))
@@ -22,10 +25,36 @@ def org(tmp_path: Path) -> Iterator[Org]:
         local.stop()
 
 
-@pytest.fixture
-def serve(tmp_path: Path, org: Org) -> Iterator[Serve]:
-    process = Serve(tmp_path / "relay", env=org.env()).start()
+def _serve(path: Path, org: Org, **env: str) -> Iterator[Serve]:
+    process = Serve(path, env=org.env() | env).start()
     try:
         yield process
     finally:
         process.stop()
+
+
+@pytest.fixture(scope="module")
+def org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Org]:
+    yield from _org(tmp_path_factory.mktemp("org"))
+
+
+@pytest.fixture(scope="module")
+def serve(tmp_path_factory: pytest.TempPathFactory, org: Org) -> Iterator[Serve]:
+    yield from _serve(tmp_path_factory.mktemp("relay"), org)
+
+
+@pytest.fixture
+def fresh_org(tmp_path: Path) -> Iterator[Org]:
+    yield from _org(tmp_path / "org")
+
+
+@pytest.fixture
+def fresh_serve(tmp_path: Path, fresh_org: Org) -> Iterator[Serve]:
+    # Short backoff so deferred messages come back within the test.
+    yield from _serve(
+        tmp_path / "relay",
+        fresh_org,
+        RELAY_PIPELINE_BACKOFF_INITIAL_SECONDS="0.5",
+        RELAY_PIPELINE_BACKOFF_MAX_SECONDS="1",
+        RELAY_PIPELINE_RATE_LIMIT_PAUSE_SECONDS="1",
+    )

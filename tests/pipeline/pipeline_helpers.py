@@ -71,9 +71,7 @@ def seed_pipeline(data: OrgData) -> Seeded:
         )
         for n, address in enumerate(BIG_CUSTOMERS)
     }
-    return Seeded(
-        sample, (sample.opportunities["Globex - Widget Rollout"], second), closed, big
-    )
+    return Seeded(sample, (sample.opportunities["Globex - Widget Rollout"], second), closed, big)
 
 
 @dataclass
@@ -105,9 +103,8 @@ class Org:
         assert response.status_code == 200, response.text
 
     def tasks(self, where: str = "") -> list[dict[str, Any]]:
-        soql = (
-            "SELECT Id, Subject, WhoId, WhatId, OwnerId, Status, Relay_Key__c FROM Task"
-            + (f" WHERE {where}" if where else "")
+        soql = "SELECT Id, Subject, WhoId, WhatId, OwnerId, Status, Relay_Key__c FROM Task" + (
+            f" WHERE {where}" if where else ""
         )
         return list(self.sf().query_all(soql)["records"])
 
@@ -137,12 +134,16 @@ class Serve:
 
     def base_env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("RELAY_", "PYTEST_"))}
-        return env | {
-            "RELAY_HOME": str(self.home),
-            "RELAY_DOMAIN": DOMAIN,
-            "RELAY_LOG_FORMAT": "json",
-            "RELAY_SMTP_MIN_FREE_BYTES": "0",
-        } | self.env
+        return (
+            env
+            | {
+                "RELAY_HOME": str(self.home),
+                "RELAY_DOMAIN": DOMAIN,
+                "RELAY_LOG_FORMAT": "json",
+                "RELAY_SMTP_MIN_FREE_BYTES": "0",
+            }
+            | self.env
+        )
 
     def start(self, timeout: float = 30) -> Serve:
         self.home.mkdir(parents=True, exist_ok=True)
@@ -186,7 +187,7 @@ class Serve:
 
     def send(self, message: EmailMessage, rcpt: tuple[str, ...] = (LOG,)) -> None:
         with smtplib.SMTP("127.0.0.1", self.smtp_port, timeout=10) as smtp:
-            smtp.send_message(message, from_addr=REP, to_addrs=list(rcpt))
+            smtp.send_message(message, from_addr=str(message["From"]), to_addrs=list(rcpt))
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -2,7 +2,30 @@
 
 from __future__ import annotations
 
-from pipeline_helpers import Org, Serve, email, wait_for
+import json
+from email.message import EmailMessage
+
+from pipeline_helpers import BIG_CUSTOMERS, LOG, REP, Org, Serve, email, wait_for
+
+
+def _subject(org: Org, subject: str, count: int = 1) -> list[dict[str, object]]:
+    where = f"Subject = 'Email: {subject}'"
+    wait_for(lambda: len(org.tasks(where)) >= count, what=f"{count} task(s) for {subject}")
+    return org.tasks(where)
+
+
+def _queue(serve: Serve) -> list[dict[str, object]]:
+    result = serve.cli("queue", "list", "--state", "all", "--json")
+    assert result.returncode == 0, result.stderr
+    listed: list[dict[str, object]] = json.loads(result.stdout)
+    return listed
+
+
+def _state_of(serve: Serve, message_id: str) -> object:
+    for item in _queue(serve):
+        if item["message_id"] == message_id:
+            return item["state"]
+    return None
 
 
 def test_contact_with_two_open_opportunities_and_a_closed_one(org: Org, serve: Serve) -> None:
@@ -10,10 +33,107 @@ def test_contact_with_two_open_opportunities_and_a_closed_one(org: Org, serve: S
     seeded = org.seeded
     hank = seeded.sample.contacts["hank@globex.example"]
     serve.send(email(["hank@globex.example"], "Rollout plan"))
-    tasks = wait_for(lambda: org.tasks("Subject = 'Email: Rollout plan'"), what="tasks")
-    wait_for(lambda: len(org.tasks("Subject = 'Email: Rollout plan'")) >= 2, what="2 tasks")
-    tasks = org.tasks("Subject = 'Email: Rollout plan'")
-    whats = sorted(t["WhatId"] for t in tasks)
-    assert whats == sorted(seeded.hank_open_opportunities)
-    assert seeded.hank_closed_opportunity not in whats
+    tasks = _subject(org, "Rollout plan", 2)
+    assert sorted(t["WhatId"] for t in tasks) == sorted(seeded.hank_open_opportunities)
     assert [t["WhoId"] for t in tasks].count(hank) == 1
+    assert all(t["OwnerId"] == seeded.sample.users[REP] for t in tasks)
+
+
+def test_lead_and_converted_lead(org: Org, serve: Serve) -> None:
+    """A lead gets its own Task; a converted lead's email lands on its contact instead."""
+    sample = org.seeded.sample
+    serve.send(email(["jane@newco.example"], "Lead intro"))
+    (task,) = _subject(org, "Lead intro")
+    assert task["WhoId"] == sample.leads["jane@newco.example"]
+    serve.send(email(["lee@convertco.example"], "Converted hello"))
+    (task,) = _subject(org, "Converted hello")
+    converted = org.sf().query(
+        f"SELECT ConvertedContactId FROM Lead WHERE Id = '{sample.leads['lee@convertco.example']}'"
+    )["records"][0]["ConvertedContactId"]
+    assert task["WhoId"] == converted
+
+
+def test_unmatched_email_is_unresolved_then_assigned(org: Org, serve: Serve) -> None:
+    """No match: an open Task with no Who/What and an unresolved item; assign moves it."""
+    message = email(["stranger@nowhere.example"], "Who is this")
+    serve.send(message)
+    (task,) = _subject(org, "Who is this")
+    assert task["WhoId"] is None and task["WhatId"] is None and task["Status"] == "Not Started"
+    listed = wait_for(
+        lambda: json.loads(serve.cli("unresolved", "list", "--json").stdout), what="item"
+    )
+    item = next(i for i in listed if i["task_id"] == task["Id"])
+    assert item["subject"] == "Who is this" and item["state"] == "open"
+    peter = org.seeded.sample.contacts["peter@initech.example"]
+    assigned = serve.cli("unresolved", "assign", item["id"], peter)
+    assert assigned.returncode == 0, assigned.stderr
+    (moved,) = org.tasks(f"Id = '{task['Id']}'")
+    assert moved["WhoId"] == peter
+    again = serve.cli("unresolved", "assign", item["id"], peter)
+    assert again.returncode == 1 and "already assigned" in again.stderr
+    # A reply in the thread follows the assignment.
+    serve.send(email(["stranger@nowhere.example"], "Re Who", in_reply_to=message["Message-ID"]))
+    (reply,) = _subject(org, "Re Who")
+    assert reply["WhoId"] == peter
+
+
+def test_unresolved_unknown_ids_exit_1(org: Org, serve: Serve) -> None:
+    """Unknown item ids and malformed record ids are refused with exit 1 and a reason."""
+    unknown = serve.cli("unresolved", "assign", "01NOPE", "003000000000001AAA")
+    assert unknown.returncode == 1 and "no unresolved item" in unknown.stderr
+    bad = serve.cli("unresolved", "assign", "01NOPE", "not-an-id")
+    assert bad.returncode == 1 and "not a Salesforce record id" in bad.stderr
+    assert serve.cli("unresolved", "discard", "01NOPE").returncode == 1
+
+
+def test_forward_is_logged_on_the_original_parties(org: Org, serve: Serve) -> None:
+    """A forward to the relay is logged on the original sender (the customer)."""
+    forward = EmailMessage()
+    forward["From"] = REP
+    forward["To"] = LOG
+    forward["Subject"] = "Fwd: Budget question"
+    forward["Message-ID"] = "<fwd-1@acme-widgets.example>"
+    forward.set_content(
+        "FYI\n\n---------- Forwarded message ---------\n"
+        "From: Mindy Simmons <mindy@globex.example>\n"
+        "Date: Mon, Jan 6, 2025 at 9:00 AM\n"
+        "Subject: Budget question\n"
+        f"To: <{REP}>\n\nWhat is the budget?\n"
+    )
+    serve.send(forward)
+    (task,) = _subject(org, "Fwd: Budget question")
+    assert task["WhoId"] == org.seeded.sample.contacts["mindy@globex.example"]
+
+
+def test_duplicates_make_one_task_per_record(org: Org, serve: Serve) -> None:
+    """The same Message-ID twice (a client retry) leaves one Task per record."""
+    message = email(["peter@initech.example"], "Twice please", message_id="<dup-1@acme.example>")
+    serve.send(message)
+    serve.send(message)
+    wait_for(lambda: _queue_states(serve, "<dup-1@acme.example>") == ["logged", "logged"])
+    assert len(org.tasks("Subject = 'Email: Twice please'")) == 1
+
+
+def _queue_states(serve: Serve, message_id: str) -> list[object]:
+    return sorted(i["state"] for i in _queue(serve) if i["message_id"] == message_id)
+
+
+def test_message_to_sixty_customers_logs_the_first_fifty(org: Org, serve: Serve) -> None:
+    """E2S processes the first 50 unique To/Cc addresses: 50 contacts, no more."""
+    serve.send(email(BIG_CUSTOMERS[:30], "Big announcement", cc=BIG_CUSTOMERS[30:]))
+    tasks = _subject(org, "Big announcement")
+    ids = set(org.seeded.big_contacts[a] for a in BIG_CUSTOMERS[:50])
+    relations = org.sf().query_all(
+        "SELECT RelationId FROM TaskRelation WHERE TaskId = '" + str(tasks[0]["Id"]) + "'"
+    )["records"]
+    assert {r["RelationId"] for r in relations} == ids
+    assert len(tasks) == 1
+
+
+def test_unknown_sender_is_held_with_guidance(org: Org, serve: Serve) -> None:
+    """Mail from an address that is no Salesforce user is held, saying what to do."""
+    message = email(["peter@initech.example"], "Not a rep", sender="intruder@else.example")
+    serve.send(message)
+    wait_for(lambda: _state_of(serve, message["Message-ID"]) == "held", what="held")
+    item = next(i for i in _queue(serve) if i["message_id"] == message["Message-ID"])
+    assert "intruder@else.example is not an active Salesforce user" in str(item["reason"])

@@ -1,0 +1,168 @@
+"""`relay unresolved list [--json]`, `assign ID RECORD`, `discard ID` (DESIGN.md §3).
+
+Email that matched no record is logged as an open Task on its rep, with no Who and no
+What (E2S's "My Unresolved Items"), and listed here. ``assign`` relates that Task to a
+record and records it in the delivery ledger, so replies in the thread follow it;
+``discard`` deletes the Task. Exit 0 done, 1 a problem (unknown id, unknown record, a
+Salesforce error), 2 a usage error.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import NoReturn
+
+import click
+from rich.table import Table
+from simple_salesforce.exceptions import SalesforceResourceNotFound
+
+from relay.cli.context import PROBLEM_FOUND, AppContext, console, pass_app, print_json
+from relay.errors import RelayError
+from relay.matching import relay_key
+from relay.matching.model import object_for_id, to_18
+from relay.salesforce.client import SalesforceClient
+from relay.store import SqlStore, open_store
+from relay.store.model import WRITTEN, Delivery, UnresolvedItem
+
+_RECORD_ID = re.compile(r"^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?$")
+_PEOPLE = frozenset({"Contact", "Lead"})
+
+
+@click.group()
+def unresolved() -> None:
+    """Review email that matched no Salesforce record."""
+
+
+@contextmanager
+def _store(app: AppContext) -> Iterator[SqlStore]:
+    try:
+        store = open_store(app.config.effective_store_url)
+    except RelayError as error:
+        _fail(error.reason)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@contextmanager
+def _salesforce(app: AppContext) -> Iterator[SalesforceClient]:
+    from relay.cli.explain import open_org  # the same org choice as `relay explain`
+
+    try:
+        with open_org(app.config, None) as (client, _note):
+            yield client
+    except RelayError as error:
+        _fail(error.reason)
+
+
+def _fail(reason: str) -> NoReturn:
+    click.echo(f"relay: {reason}", err=True)
+    raise SystemExit(PROBLEM_FOUND)
+
+
+def _open_item(store: SqlStore, item_id: str) -> UnresolvedItem:
+    item = store.get_unresolved(item_id)
+    if item is None:
+        _fail(f"no unresolved item {item_id} (see `relay unresolved list`)")
+    if item.state != "open":
+        _fail(f"unresolved item {item_id} is already {item.state}")
+    if not item.task_id:
+        _fail(f"unresolved item {item_id} has no Task in Salesforce")
+    return item
+
+
+@unresolved.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Include assigned and discarded items.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@pass_app
+def list_items(app: AppContext, show_all: bool, as_json: bool) -> None:
+    """List open unresolved items (oldest first)."""
+    with _store(app) as store:
+        items = store.list_unresolved(None if show_all else ("open",))
+    if as_json:
+        print_json([item.to_dict() for item in items])
+        return
+    if not items:
+        click.echo("no unresolved email")
+        return
+    table = Table()
+    for name in ("id", "queue id", "task", "subject", "from", "owner", "received", "state"):
+        table.add_column(name, overflow="fold")
+    for item in items:
+        table.add_row(
+            item.id,
+            item.queue_id,
+            item.task_id or "-",
+            item.subject or "",
+            item.mail_from or "",
+            item.owner_id or "",
+            item.created_at.isoformat(timespec="seconds"),
+            item.state,
+        )
+    console().print(table)
+
+
+@unresolved.command()
+@click.argument("item_id")
+@click.argument("record")
+@pass_app
+def assign(app: AppContext, item_id: str, record: str) -> None:
+    """Relate unresolved item ITEM_ID's Task to RECORD (a Contact, Lead, Opportunity,
+    Account, Case, ... id)."""
+    if not _RECORD_ID.match(record):
+        _fail(f"{record} is not a Salesforce record id (15 or 18 letters and digits)")
+    record = to_18(record)
+    sobject = object_for_id(record)
+    if sobject is None or sobject == "User":
+        _fail(f"{record}: not a record a Task can be related to (unknown id prefix)")
+    with _store(app) as store:
+        item = _open_item(store, item_id)
+        assert item.task_id is not None
+        with _salesforce(app) as client:
+            try:
+                client.get(sobject, record, ["Id"])
+            except RelayError as error:
+                _fail(f"{sobject} {record} not found in Salesforce: {error.reason}")
+            # A Lead or Contact is the Who; anything else the What. The unresolved Task
+            # has neither, so the Lead rule (a Lead Who allows no What) holds.
+            field_name = "WhoId" if sobject in _PEOPLE else "WhatId"
+            try:
+                client.update("Task", item.task_id, {field_name: record, "Status": "Completed"})
+            except RelayError as error:
+                _fail(f"could not update Task {item.task_id}: {error.reason}")
+        store.record_delivery(
+            Delivery(
+                relay_key=relay_key(item.message_key, record),
+                message_key=item.message_key,
+                record_id=record,
+                records=(record,),
+                queue_id=item.queue_id,
+                owner_id=item.owner_id,
+                task_id=item.task_id,
+                state=WRITTEN,
+            )
+        )
+        store.resolve_unresolved(item.id, "assigned", record)
+    click.echo(f"assigned: Task {item.task_id} is now on {sobject} {record}")
+
+
+@unresolved.command()
+@click.argument("item_id")
+@pass_app
+def discard(app: AppContext, item_id: str) -> None:
+    """Delete unresolved item ITEM_ID's Task in Salesforce and close the item."""
+    with _store(app) as store:
+        item = _open_item(store, item_id)
+        assert item.task_id is not None
+        with _salesforce(app) as client:
+            try:
+                client.sf.Task.delete(item.task_id)
+            except SalesforceResourceNotFound:
+                pass  # already deleted in Salesforce: closing the item is all that is left
+            except Exception as error:
+                _fail(f"could not delete Task {item.task_id}: {error}")
+        store.resolve_unresolved(item.id, "discarded")
+    click.echo(f"discarded: Task {item.task_id} deleted")
