@@ -18,7 +18,8 @@ def config() -> None:
 def show(app: AppContext, as_json: bool) -> None:
     """Print the effective configuration (file + RELAY_* variables), secrets redacted."""
     data = app.config.redacted()
-    data["store_url"] = app.config.effective_store_url
+    if app.config.store_url is None:
+        data["store_url"] = app.config.effective_store_url  # the default; holds no secret
     data["salesforce"]["mode"] = (
         "configured org" if app.config.salesforce.configured else "embedded local org"
     )

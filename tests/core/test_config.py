@@ -153,3 +153,21 @@ def test_cli_config_show_json_redacts(tmp_path: Path) -> None:
     assert document["salesforce"]["access_token"] == "********"
     assert document["salesforce"]["mode"] == "configured org"
     assert "tok-123456" not in result.stdout + result.stderr
+
+
+def test_cli_config_show_hides_the_store_password(tmp_path: Path) -> None:
+    """The PostgreSQL password in RELAY_STORE_URL is never printed."""
+    result = subprocess.run(
+        [sys.executable, "-m", "relay", "config", "show", "--json"],
+        env={
+            "RELAY_STORE_URL": "postgresql://relay:hunter2@db.internal/relay",
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(tmp_path),
+        },
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    )
+    assert "hunter2" not in result.stdout
+    assert "postgresql://relay:********@db.internal/relay" in result.stdout
