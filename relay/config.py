@@ -92,7 +92,7 @@ class PipelineConfig:
     # Deferral after a transient failure: initial * 2^(attempts-1), capped, +/-20% jitter.
     backoff_initial_seconds: float = 30.0
     backoff_max_seconds: float = 3600.0
-    # REQUEST_LIMIT_EXCEEDED without a Retry-After: pause writes this long.
+    # After REQUEST_LIMIT_EXCEEDED (Salesforce sends no Retry-After), pause writes this long.
     rate_limit_pause_seconds: float = 300.0
     # A message whose processing crashes this many times is quarantined.
     crash_attempts: int = 5

@@ -159,7 +159,7 @@ def discard(app: AppContext, item_id: str) -> None:
         assert item.task_id is not None
         with _salesforce(app) as client:
             try:
-                client.sf.Task.delete(item.task_id)
+                client.sf.restful(f"sobjects/Task/{item.task_id}", method="DELETE")
             except SalesforceResourceNotFound:
                 pass  # already deleted in Salesforce: closing the item is all that is left
             except Exception as error:

@@ -158,7 +158,7 @@ class DeliveryRunner(BatchRunner):
         result.outcomes.append(outcome)
         if isinstance(error, RateLimited):
             # Writes pause (the runner stops claiming); SMTP keeps accepting.
-            pause = error.retry_after or self.pipeline.rate_limit_pause_seconds
+            pause = self.pipeline.rate_limit_pause_seconds
             result.pause_seconds = max(result.pause_seconds, pause)
 
     def _add_unresolved(self, item: Planned, task_id: str | None, result: BatchResult) -> None:

@@ -49,8 +49,9 @@ def outcome_for_error(
     """The outcome of a message whose processing failed with ``error`` (RecordChanged
     lands here only after the one re-match: it is then held for a person)."""
     if isinstance(error, RateLimited):
-        retry_after = error.retry_after or pipeline.rate_limit_pause_seconds
-        until = backoff_until(attempts, pipeline, retry_after)
+        # The configured pause, not the error's guess: Salesforce sends no Retry-After
+        # for REQUEST_LIMIT_EXCEEDED, and the admin knows the org's rolling window.
+        until = backoff_until(attempts, pipeline, pipeline.rate_limit_pause_seconds)
         return Outcome(queue_id, State.DEFERRED, f"Salesforce API limit: {error.reason}", until)
     if isinstance(error, TemporaryError):
         until = backoff_until(attempts, pipeline, error.retry_after)

@@ -57,4 +57,5 @@ def fresh_serve(tmp_path: Path, fresh_org: Org) -> Iterator[Serve]:
         RELAY_PIPELINE_BACKOFF_INITIAL_SECONDS="0.5",
         RELAY_PIPELINE_BACKOFF_MAX_SECONDS="1",
         RELAY_PIPELINE_RATE_LIMIT_PAUSE_SECONDS="1",
+        RELAY_SF_READ_TIMEOUT_SECONDS="2",
     )

@@ -58,19 +58,23 @@ def test_unmatched_email_is_unresolved_then_assigned(org: Org, serve: Serve) -> 
     message = email(["stranger@nowhere.example"], "Who is this")
     serve.send(message)
     (task,) = _subject(org, "Who is this")
-    assert task["WhoId"] is None and task["WhatId"] is None and task["Status"] == "Not Started"
+    assert task["WhoId"] is None
+    assert task["WhatId"] is None
+    assert task["Status"] == "Not Started"
     listed = wait_for(
         lambda: json.loads(serve.cli("unresolved", "list", "--json").stdout), what="item"
     )
     item = next(i for i in listed if i["task_id"] == task["Id"])
-    assert item["subject"] == "Who is this" and item["state"] == "open"
+    assert item["subject"] == "Who is this"
+    assert item["state"] == "open"
     peter = org.seeded.sample.contacts["peter@initech.example"]
     assigned = serve.cli("unresolved", "assign", item["id"], peter)
     assert assigned.returncode == 0, assigned.stderr
     (moved,) = org.tasks(f"Id = '{task['Id']}'")
     assert moved["WhoId"] == peter
     again = serve.cli("unresolved", "assign", item["id"], peter)
-    assert again.returncode == 1 and "already assigned" in again.stderr
+    assert again.returncode == 1
+    assert "already assigned" in again.stderr
     # A reply in the thread follows the assignment.
     serve.send(email(["stranger@nowhere.example"], "Re Who", in_reply_to=message["Message-ID"]))
     (reply,) = _subject(org, "Re Who")
@@ -80,9 +84,11 @@ def test_unmatched_email_is_unresolved_then_assigned(org: Org, serve: Serve) -> 
 def test_unresolved_unknown_ids_exit_1(org: Org, serve: Serve) -> None:
     """Unknown item ids and malformed record ids are refused with exit 1 and a reason."""
     unknown = serve.cli("unresolved", "assign", "01NOPE", "003000000000001AAA")
-    assert unknown.returncode == 1 and "no unresolved item" in unknown.stderr
+    assert unknown.returncode == 1
+    assert "no unresolved item" in unknown.stderr
     bad = serve.cli("unresolved", "assign", "01NOPE", "not-an-id")
-    assert bad.returncode == 1 and "not a Salesforce record id" in bad.stderr
+    assert bad.returncode == 1
+    assert "not a Salesforce record id" in bad.stderr
     assert serve.cli("unresolved", "discard", "01NOPE").returncode == 1
 
 
@@ -122,7 +128,7 @@ def test_message_to_sixty_customers_logs_the_first_fifty(org: Org, serve: Serve)
     """E2S processes the first 50 unique To/Cc addresses: 50 contacts, no more."""
     serve.send(email(BIG_CUSTOMERS[:30], "Big announcement", cc=BIG_CUSTOMERS[30:]))
     tasks = _subject(org, "Big announcement")
-    ids = set(org.seeded.big_contacts[a] for a in BIG_CUSTOMERS[:50])
+    ids = {org.seeded.big_contacts[a] for a in BIG_CUSTOMERS[:50]}
     relations = org.sf().query_all(
         "SELECT RelationId FROM TaskRelation WHERE TaskId = '" + str(tasks[0]["Id"]) + "'"
     )["records"]
