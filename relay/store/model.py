@@ -17,7 +17,7 @@ import builtins
 import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -159,6 +159,42 @@ def new_unresolved(
     )
 
 
+# --- senders, the rep snapshot, settings and notices (migration 0003, issue 6) -------
+
+
+@dataclass(frozen=True)
+class Rep:
+    """An active Salesforce User as last synced (relay.senders.sync_reps)."""
+
+    user_id: str
+    username: str
+    email: str
+    name: str | None = None
+    is_active: bool = True
+
+
+@dataclass(frozen=True)
+class SenderAlias:
+    """An extra acceptable sender address of a rep (`relay senders add`)."""
+
+    alias: str
+    user_id: str
+    username: str
+    added_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "alias": self.alias,
+            "user_id": self.user_id,
+            "username": self.username,
+            "added_at": self.added_at.isoformat(),
+        }
+
+
+ORG_SCOPE = "org"
+"""The settings scope of org-wide overrides; a rep's scope is their User id."""
+
+
 class Store(abc.ABC):
     """The one interface both store backends implement.
 
@@ -282,6 +318,48 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def resolve_unresolved(self, item_id: str, state: str, record_id: str | None = None) -> None:
         """Close an item as ``assigned`` (to ``record_id``) or ``discarded``."""
+
+    # --- senders, reps, settings, notices (relay/store/senders.py, issue 6) ------------
+
+    @abc.abstractmethod
+    def add_sender(self, alias: str, user_id: str, username: str) -> SenderAlias:
+        """Register (or move) an acceptable sender address; addresses are lower-cased."""
+
+    @abc.abstractmethod
+    def remove_sender(self, alias: str) -> bool:
+        """Forget an alias; False if it was not registered."""
+
+    @abc.abstractmethod
+    def list_senders(self, user_id: str | None = None) -> builtins.list[SenderAlias]: ...
+
+    @abc.abstractmethod
+    def replace_reps(self, reps: Sequence[Rep], synced_at: datetime) -> None:
+        """Replace the rep snapshot with ``reps`` (one transaction) and record the sync."""
+
+    @abc.abstractmethod
+    def list_reps(self) -> builtins.list[Rep]: ...
+
+    @abc.abstractmethod
+    def reps_synced_at(self) -> datetime | None:
+        """When the rep snapshot was last replaced; None if never (fail open)."""
+
+    @abc.abstractmethod
+    def setting_overrides(self) -> dict[str, dict[str, str]]:
+        """scope (``org`` or a User id) -> key -> value, every stored override."""
+
+    @abc.abstractmethod
+    def set_setting(self, scope: str, key: str, value: str) -> None: ...
+
+    @abc.abstractmethod
+    def clear_setting(self, scope: str, key: str) -> bool:
+        """Remove one override; False if there was none."""
+
+    @abc.abstractmethod
+    def claim_notice(
+        self, user_id: str, problem: str, now: datetime, min_interval: timedelta
+    ) -> bool:
+        """True (and record ``now``) if no notice for this rep and problem was sent in the
+        last ``min_interval``: the caller then sends it. Atomic across nodes."""
 
     @abc.abstractmethod
     def close(self) -> None: ...

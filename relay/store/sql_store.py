@@ -40,6 +40,7 @@ from relay.store.group_commit import GroupCommitWriter, PendingWrite
 from relay.store.headers import clean_text, summarize_headers
 from relay.store.lifecycle import FINISH_STATES, check_transition
 from relay.store.model import State, Store, StoredMessage, Transition
+from relay.store.senders import SenderStore
 from relay.store.tables import message_bodies, messages, transitions
 from relay.store.wakeup import PostgresListener, WorkSignal, channel_name
 
@@ -57,7 +58,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class SqlStore(DeliveryLedger, Store):
+class SqlStore(DeliveryLedger, SenderStore, Store):
     """The durable queue. Build it with ``relay.store.open_store(url)``."""
 
     def __init__(self, engine: Engine) -> None:

@@ -1,0 +1,123 @@
+"""Fixtures for issue 6 (senders, settings, outbound mail, doctor).
+
+``store`` runs once on SQLite and once on PostgreSQL (when RELAY_TEST_POSTGRES_URL is
+set), each PostgreSQL test in a private schema, as tests/store does. ``capture_smtp`` is
+the "capture SMTP server" of issue 6's proof: an aiosmtpd sink on an ephemeral port
+playing the smarthost and Salesforce's inbound mail; it records every envelope and the
+exact bytes.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy.engine import make_url
+
+from relay.store import SqlStore, open_store
+
+POSTGRES_URL_VARIABLE = "RELAY_TEST_POSTGRES_URL"
+
+
+@pytest.fixture
+def postgres_schema_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh, private schema."""
+    base = os.environ.get(POSTGRES_URL_VARIABLE)
+    if not base:
+        pytest.skip(f"PostgreSQL tests need {POSTGRES_URL_VARIABLE}")
+    schema = f"relay_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(base, autocommit=True) as connection:
+        connection.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(base, autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty store, once per backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'home' / 'relay.db'}"
+    url: str = request.getfixturevalue("postgres_schema_url")
+    return url
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[SqlStore]:
+    opened = open_store(store_url)
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[SqlStore]:
+    """A SQLite store only, for tests about something other than the backend."""
+    opened = open_store(f"sqlite:///{tmp_path / 'home' / 'relay.db'}")
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+@dataclass(frozen=True)
+class Captured:
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    data: bytes
+
+
+@dataclass
+class CaptureSmtp:
+    """A running sink; ``reply`` (e.g. "550 5.1.1 No such user") refuses the next DATA."""
+
+    host: str
+    port: int
+    messages: list[Captured] = field(default_factory=list)
+    reply: str | None = None
+    received: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def smarthost(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+class _Sink:
+    def __init__(self, capture: CaptureSmtp) -> None:
+        self.capture = capture
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.capture.reply is not None:
+            return self.capture.reply
+        self.capture.messages.append(
+            Captured(envelope.mail_from, tuple(envelope.rcpt_tos), bytes(envelope.original_content))
+        )
+        self.capture.received.set()
+        return "250 2.0.0 Ok: captured"
+
+
+@pytest.fixture
+def capture_smtp() -> Iterator[CaptureSmtp]:
+    """An aiosmtpd sink on 127.0.0.1, an ephemeral port; records envelopes and bytes."""
+    capture = CaptureSmtp("127.0.0.1", 0)
+    # port=0 picks a free port; Controller's own readiness probe cannot connect to
+    # port 0, so the bound port is read from the server socket afterwards.
+    controller = Controller(_Sink(capture), hostname="127.0.0.1", port=0)
+    controller.start()
+    try:
+        capture.port = controller.server.sockets[0].getsockname()[1]
+        yield capture
+    finally:
+        controller.stop()
