@@ -95,16 +95,13 @@ class SenderStore:
     # --- aliases -------------------------------------------------------------------------
 
     def add_sender(self, alias: str, user_id: str, username: str) -> SenderAlias:
-        row = {
-            "alias": normalize_address(alias),
-            "user_id": user_id,
-            "username": username,
-            "added_at": datetime.now(UTC),
-        }
+        added = SenderAlias(normalize_address(alias), user_id, username, datetime.now(UTC))
         with self._write_engine.begin() as connection:
-            connection.execute(delete(senders).where(senders.c.alias == row["alias"]))
-            connection.execute(senders.insert().values(row))
-        return SenderAlias(**row)
+            connection.execute(delete(senders).where(senders.c.alias == added.alias))
+            connection.execute(
+                senders.insert().values(added.to_dict() | {"added_at": added.added_at})
+            )
+        return added
 
     def remove_sender(self, alias: str) -> bool:
         with self._write_engine.begin() as connection:

@@ -52,7 +52,8 @@ def test_at_most_one_notice_per_rep_and_problem_per_day(store: SqlStore) -> None
     """claim_notice says yes once a day per (rep, problem), independently per problem."""
     day = timedelta(days=1)
     assert store.claim_notice("005A", "e2s_address_missing", NOW, day) is True
-    assert store.claim_notice("005A", "e2s_address_missing", NOW + timedelta(hours=23), day) is False
+    later = NOW + timedelta(hours=23)
+    assert store.claim_notice("005A", "e2s_address_missing", later, day) is False
     assert store.claim_notice("005A", "api_disabled", NOW, day) is True
     assert store.claim_notice("005B", "e2s_address_missing", NOW, day) is True
     assert store.claim_notice("005A", "e2s_address_missing", NOW + day, day) is True
