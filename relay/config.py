@@ -104,6 +104,28 @@ class PipelineConfig:
 
 
 @dataclass(frozen=True)
+class SyncConfig:
+    """Org defaults of the sync settings (issue 6); the store holds per-org and per-rep
+    overrides and ``relay.sync_settings`` merges them. Each default is what Email to
+    Salesforce does, or the safe choice (see SYNC_PARSERS)."""
+
+    logging: str = "api"
+    multiple_matches: str = "all"
+    opportunities: str = "all_open"
+    unmatched: str = "unresolved_task"
+    body: str = "full"
+    attachments: str = "names"
+    # ContentVersion through the REST API: the JSON (base64) body limit is 50 MB
+    # ("Insert or Update Blob Data", REST API Developer Guide); a quarter of that keeps
+    # one upload from eating the request budget. A choice, not a Salesforce rule.
+    attachment_max_bytes: int = 10 * 1024 * 1024
+    confirmations: str = "off"
+    task_sync: str = "off"
+    require_personal_address: bool = False
+    require_sender_auth: bool = False
+
+
+@dataclass(frozen=True)
 class Config:
     home: Path = Path("./var")
     domain: str = "relay.localhost"
@@ -117,6 +139,7 @@ class Config:
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     salesforce: SalesforceConfig = field(default_factory=SalesforceConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    sync: SyncConfig = field(default_factory=SyncConfig)
 
     @property
     def effective_store_url(self) -> str:
@@ -277,6 +300,30 @@ def parse_path(value: object) -> Path:
     return Path(str(value))
 
 
+def parse_task_sync(value: object) -> str:
+    text = str(value).strip().lower()
+    if text != "off":
+        raise ValueError("only off is supported for now (Task sync comes in a later release)")
+    return text
+
+
+SYNC_PARSERS: dict[str, Callable[[object], Any]] = {
+    "logging": parse_choice("api", "email_to_salesforce", "off"),
+    "multiple_matches": parse_choice("all", "oldest", "most_activity"),
+    "opportunities": parse_choice("all_open", "most_recent_open", "none"),
+    "unmatched": parse_choice("unresolved_task", "hold", "drop"),
+    "body": parse_choice("full", "none"),
+    "attachments": parse_choice("names", "upload"),
+    "attachment_max_bytes": parse_positive_int,
+    "confirmations": parse_choice("on", "off"),
+    "task_sync": parse_task_sync,
+    "require_personal_address": parse_bool,
+    "require_sender_auth": parse_bool,
+}
+"""The sync settings' org defaults ([sync] KEY / RELAY_SYNC_KEY) and their validation;
+relay.sync_settings validates per-org and per-rep overrides with the same parsers."""
+
+
 # --- the table of settings -------------------------------------------------------------
 
 
@@ -359,12 +406,17 @@ SETTINGS: tuple[Setting, ...] = (
             ("org_profile_ttl_seconds", parse_positive_float),
         )
     ),
+    *(
+        Setting(("sync", name), f"RELAY_SYNC_{name.upper()}", parse)
+        for name, parse in SYNC_PARSERS.items()
+    ),
 )
 
 _SECTIONS: dict[str, type[Any]] = {
     "smtp": SmtpConfig,
     "salesforce": SalesforceConfig,
     "pipeline": PipelineConfig,
+    "sync": SyncConfig,
 }
 
 
