@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from email.message import EmailMessage
 
+import requests
 from pipeline_helpers import BIG_CUSTOMERS, LOG, REP, Org, Serve, email, wait_for
 
 
@@ -143,3 +144,53 @@ def test_unknown_sender_is_held_with_guidance(org: Org, serve: Serve) -> None:
     wait_for(lambda: _state_of(serve, message["Message-ID"]) == "held", what="held")
     item = next(i for i in _queue(serve) if i["message_id"] == message["Message-ID"])
     assert "intruder@else.example is not an active Salesforce user" in str(item["reason"])
+
+
+def test_bcc_and_journal_copy_make_one_task(org: Org, serve: Serve) -> None:
+    """A BCC copy and an Exchange journal report of the same email: one Task."""
+    original = email(["mindy@globex.example"], "Journaled", message_id="<jr-1@acme.example>")
+    serve.send(original)
+    report = EmailMessage()
+    report["From"] = "journal@acme-widgets.example"
+    report["To"] = LOG
+    report["Subject"] = "Journaled"
+    report["Message-ID"] = "<journal-wrapper-1@acme.example>"
+    report["X-MS-Journal-Report"] = ""
+    report.set_content(
+        f"Sender: {REP}\nSubject: Journaled\nMessage-Id: <jr-1@acme.example>\n"
+        "To: mindy@globex.example\n"
+    )
+    report.add_attachment(original)
+    serve.send(report)
+    wait_for(
+        lambda: (
+            [i["state"] for i in _queue(serve) if i["subject"] == "Journaled"]
+            == ["logged", "logged"]
+        ),
+        what="both copies logged",
+    )
+    assert len(org.tasks("Subject = 'Email: Journaled'")) == 1
+
+
+def test_single_email_on_an_idle_relay_costs_two_api_calls(org: Org, serve: Serve) -> None:
+    """Directory lookup + upsert: two calls for one email (org profile is cached)."""
+
+    def api_calls() -> float:
+        text = requests.get(f"http://127.0.0.1:{serve.http_port}/metrics", timeout=5).text
+        line = next(
+            x for x in text.splitlines() if x.startswith("relay_salesforce_api_calls_total")
+        )
+        return float(line.split()[-1])
+
+    serve.send(email(["mindy@globex.example"], "Counting calls"))
+    _subject(org, "Counting calls")
+    wait_for(lambda: _queue_states_by_subject(serve, "Counting calls") == ["logged"])
+    before = api_calls()
+    serve.send(email(["o'brien@initech.example"], "Counting again"))
+    _subject(org, "Counting again")
+    wait_for(lambda: _queue_states_by_subject(serve, "Counting again") == ["logged"])
+    assert api_calls() - before <= 2
+
+
+def _queue_states_by_subject(serve: Serve, subject: str) -> list[object]:
+    return [i["state"] for i in _queue(serve) if i["subject"] == subject]
