@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,11 +50,11 @@ def relay_env(home: Path) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="session")
-def running_relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRelay]:
-    """One `relay serve` shared by this area's tests (starting one costs about a second)."""
-    home = tmp_path_factory.mktemp("deploy-relay")
-    env = relay_env(home)
+@contextmanager
+def serve(home: Path, **extra_env: str) -> Iterator[RunningRelay]:
+    """Run `relay serve` in ``home`` until the block ends (SIGTERM, then wait)."""
+    home.mkdir(parents=True, exist_ok=True)
+    env = relay_env(home) | extra_env
     ready = home / "ready.json"
     stderr_path = home / "serve.stderr"
     command = [sys.executable, "-m", "relay", "serve", "--smtp-port", "0", "--http-port", "0"]
@@ -79,3 +80,10 @@ def running_relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningR
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(10)
+
+
+@pytest.fixture(scope="session")
+def running_relay(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRelay]:
+    """One `relay serve` shared by this area's tests (starting one costs about a second)."""
+    with serve(tmp_path_factory.mktemp("deploy-relay")) as relay:
+        yield relay
