@@ -1,0 +1,192 @@
+"""Who sent it (issue 6): reps, their acceptable addresses, and personal addresses.
+
+A rep is an active Salesforce User. Their *acceptable addresses* are the User's Email plus
+the aliases registered in Relay, as in Email-to-Salesforce's "My Acceptable Email
+Addresses". ``sync_reps`` copies the active Users into the store with one query, and
+``SenderDirectory`` is the in-memory snapshot the SMTP edge and the runners consult
+without calling Salesforce.
+
+Personal addresses are ``log+<token>@DOMAIN``. The token is a keyed hash of the User id
+(HMAC-SHA256 with a secret in RELAY_HOME/address.key, RFC 2104), so it cannot be guessed
+without the secret and needs no table; rotating the secret changes every address.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from relay.store.model import Rep, SenderAlias, Store
+
+MAILBOX = "log"
+TOKEN_LENGTH = 12
+"""Base32 characters: 60 bits. An online guess costs an SMTP transaction."""
+
+ADDRESS_KEY_FILE = "address.key"
+
+USER_FIELDS = ("Id", "Username", "Email", "Name", "IsActive")
+# UserType 'Standard' leaves out portal, guest and automated users, who never send sales
+# email (Object Reference, User: UserType).
+ACTIVE_USERS_SOQL = (
+    f"SELECT {', '.join(USER_FIELDS)} FROM User "  # noqa: S608 - constant, no values
+    "WHERE IsActive = true AND UserType = 'Standard' ORDER BY Username"
+)
+
+
+class QueryClient(Protocol):
+    """The part of ``relay.salesforce.client.SalesforceClient`` this module uses."""
+
+    def query_all(self, soql: str) -> list[dict[str, Any]]: ...
+
+
+# --- personal addresses ------------------------------------------------------------------
+
+
+def load_address_secret(home: Path) -> bytes:
+    """The personal-address secret, created (0600) on first use in RELAY_HOME.
+
+    O_EXCL makes creation race-free: when two processes start together, one writes the
+    file and the other reads it.
+    """
+    path = home / ADDRESS_KEY_FILE
+    try:
+        return bytes.fromhex(path.read_text().strip())
+    except FileNotFoundError:
+        pass
+    home.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_bytes(32)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return bytes.fromhex(path.read_text().strip())
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(secret.hex() + "\n")
+    return secret
+
+
+def address_token(user_id: str, secret: bytes) -> str:
+    """The rep's token: HMAC-SHA256(secret, User id), base32, lower-case, 12 characters."""
+    digest = hmac.new(secret, user_id.encode(), hashlib.sha256).digest()
+    return base64.b32encode(digest).decode().lower()[:TOKEN_LENGTH]
+
+
+def personal_address(user_id: str, secret: bytes, domain: str) -> str:
+    return f"{MAILBOX}+{address_token(user_id, secret)}@{domain}"
+
+
+def shared_address(domain: str) -> str:
+    return f"{MAILBOX}@{domain}"
+
+
+def address_tag(address: str) -> str | None:
+    """The ``+tag`` of ``log+tag@domain`` (None for the shared ``log@``)."""
+    local = address.rpartition("@")[0]
+    _, plus, tag = local.partition("+")
+    return tag if plus else None
+
+
+def user_for_token(token: str, reps: Iterable[Rep], secret: bytes) -> Rep | None:
+    """The rep whose token this is, compared in constant time (hmac.compare_digest)."""
+    candidate = token.strip().lower().encode()
+    found = None
+    for rep in reps:
+        if hmac.compare_digest(address_token(rep.user_id, secret).encode(), candidate):
+            found = rep
+    return found
+
+
+# --- the directory -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SenderDirectory:
+    """Reps by acceptable address and by token: an immutable snapshot.
+
+    ``synced`` is False until the reps were synced from Salesforce at least once; the
+    SMTP edge then fails open (relay/smtp/senders.py says why).
+    """
+
+    reps: tuple[Rep, ...] = ()
+    aliases: tuple[SenderAlias, ...] = ()
+    synced: bool = False
+    secret: bytes = field(default=b"", repr=False)
+    _by_address: Mapping[str, Rep] = field(default_factory=dict, repr=False)
+    _by_id: Mapping[str, Rep] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def build(
+        cls,
+        reps: Sequence[Rep],
+        aliases: Sequence[SenderAlias] = (),
+        *,
+        secret: bytes = b"",
+        synced: bool = True,
+    ) -> SenderDirectory:
+        active = [rep for rep in reps if rep.is_active]
+        by_id = {rep.user_id: rep for rep in active}
+        by_address: dict[str, Rep] = {}
+        for rep in active:
+            # Two Users with one Email (common in sandboxes): the first by Username wins.
+            by_address.setdefault(rep.email.lower(), rep)
+        for alias in aliases:
+            # An alias is the admin's explicit word, so it wins over a User's Email. An
+            # alias of a User no longer active is ignored, not an error.
+            if alias.user_id in by_id:
+                by_address[alias.alias.lower()] = by_id[alias.user_id]
+        return cls(tuple(active), tuple(aliases), synced, secret, by_address, by_id)
+
+    @classmethod
+    def from_store(cls, store: Store, secret: bytes) -> SenderDirectory:
+        """The snapshot as last synced into the store (one read per table)."""
+        synced = store.reps_synced_at() is not None
+        return cls.build(store.list_reps(), store.list_senders(), secret=secret, synced=synced)
+
+    def rep_for(self, address: str) -> Rep | None:
+        """The rep whose acceptable address this is (case-insensitive)."""
+        return self._by_address.get(address.strip().lower())
+
+    def rep_by_id(self, user_id: str) -> Rep | None:
+        return self._by_id.get(user_id)
+
+    def rep_for_token(self, token: str) -> Rep | None:
+        return user_for_token(token, self.reps, self.secret) if self.secret else None
+
+    def acceptable_addresses(self, user_id: str) -> tuple[str, ...]:
+        """The User's Email first, then their aliases."""
+        rep = self._by_id.get(user_id)
+        if rep is None:
+            return ()
+        aliases = sorted(a.alias for a in self.aliases if a.user_id == user_id)
+        return (rep.email, *[a for a in aliases if a != rep.email])
+
+
+# --- sync from Salesforce ----------------------------------------------------------------
+
+
+def rep_from_record(record: Mapping[str, object]) -> Rep:
+    return Rep(
+        user_id=str(record["Id"]),
+        username=str(record["Username"]),
+        email=str(record.get("Email") or "").lower(),
+        name=None if record.get("Name") is None else str(record["Name"]),
+        is_active=bool(record.get("IsActive", True)),
+    )
+
+
+def sync_reps(client: QueryClient, store: Store, now: datetime | None = None) -> list[Rep]:
+    """Replace the store's rep snapshot with the org's active Users (one query).
+
+    Raises what the client raises (TemporaryError, NeedsAttention ...); the snapshot is
+    then left as it was.
+    """
+    reps = [rep_from_record(record) for record in client.query_all(ACTIVE_USERS_SOQL)]
+    store.replace_reps(reps, now or datetime.now(UTC))
+    return reps
