@@ -122,7 +122,6 @@ class SyncConfig:
     confirmations: str = "off"
     task_sync: str = "off"
     require_personal_address: bool = False
-    require_sender_auth: bool = False
 
 
 @dataclass(frozen=True)
@@ -318,7 +317,6 @@ SYNC_PARSERS: dict[str, Callable[[object], Any]] = {
     "confirmations": parse_choice("on", "off"),
     "task_sync": parse_task_sync,
     "require_personal_address": parse_bool,
-    "require_sender_auth": parse_bool,
 }
 """The sync settings' org defaults ([sync] KEY / RELAY_SYNC_KEY) and their validation;
 relay.sync_settings validates per-org and per-rep overrides with the same parsers."""

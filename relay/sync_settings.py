@@ -46,7 +46,6 @@ ALLOWED: dict[str, str] = {
     "confirmations": "on, off",
     "task_sync": "off (Task sync comes in a later release)",
     "require_personal_address": "true, false",
-    "require_sender_auth": "true, false",
     "e2s_address": "an email address, or none (per rep only)",
 }
 """What each key allows, for the usage error of `relay settings set`."""
@@ -70,7 +69,6 @@ class SyncSettings:
     confirmations: str = "off"
     task_sync: str = "off"
     require_personal_address: bool = False
-    require_sender_auth: bool = False
     e2s_address: str = ""
 
     @property
