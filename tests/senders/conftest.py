@@ -9,6 +9,7 @@ exact bytes.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 import uuid
@@ -19,7 +20,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 from sqlalchemy.engine import make_url
 
 from relay.store import SqlStore, open_store
@@ -112,12 +113,28 @@ class _Sink:
 def capture_smtp() -> Iterator[CaptureSmtp]:
     """An aiosmtpd sink on 127.0.0.1, an ephemeral port; records envelopes and bytes."""
     capture = CaptureSmtp("127.0.0.1", 0)
-    # port=0 picks a free port; Controller's own readiness probe cannot connect to
-    # port 0, so the bound port is read from the server socket afterwards.
-    controller = Controller(_Sink(capture), hostname="127.0.0.1", port=0)
-    controller.start()
+    # aiosmtpd's Controller probes its port to know it is up, which cannot work with
+    # port 0; so the sink runs on its own loop in a thread, bound with create_server.
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="capture-smtp", daemon=True)
+    thread.start()
+
+    async def start() -> asyncio.Server:
+        return await loop.create_server(
+            lambda: SMTP(_Sink(capture), hostname="capture.localhost"), "127.0.0.1", 0
+        )
+
+    server = asyncio.run_coroutine_threadsafe(start(), loop).result(10)
+    capture.port = server.sockets[0].getsockname()[1]
     try:
-        capture.port = controller.server.sockets[0].getsockname()[1]
         yield capture
     finally:
-        controller.stop()
+
+        async def stop() -> None:
+            server.close()
+            await server.wait_closed()
+
+        asyncio.run_coroutine_threadsafe(stop(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
