@@ -1,26 +1,25 @@
 """The aiosmtpd handler: validate, store, reply (STYLE.md §4). It never calls Salesforce.
 
 250 means durable (DESIGN.md §5): ``handle_DATA`` answers ``250 2.0.0 Ok: queued as ID``
-only after ``Store.enqueue`` returned, which happens after a durable commit. The commit
-runs on a worker thread so the event loop never blocks, and it is shielded: aiosmtpd
-cancels the handler when the client disconnects, but a commit that has started finishes
-and the store logs
-``message_queued`` either way. A client that vanished before reading our 250 will resend, and
-that duplicate is the price RFC 5321 §4.5.4.1 accepts; losing mail is not.
+only after the Future of ``Store.enqueue_nowait`` resolved, which happens after the
+durable commit that holds the message. The store's group-commit writer completes that
+Future from its own thread, so the event loop never blocks and no thread waits for us
+(the old path, enqueue on an executor thread, cost four thread hand-offs per message).
+The wait is shielded: aiosmtpd cancels the handler when the client disconnects, but a
+commit that has started finishes and the store logs ``message_queued`` either way. A
+client that vanished before reading our 250 will resend, and that duplicate is the price
+RFC 5321 §4.5.4.1 accepts; losing mail is not.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import shutil
 from collections.abc import Callable
-from concurrent.futures import Executor
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-from structlog.contextvars import bind_contextvars
 
 from relay.config import Config
 from relay.envelope import Envelope
@@ -52,6 +51,17 @@ def peer_text(peer: Any) -> str:
     return str(peer or "")
 
 
+def tls_fields(session: Any) -> dict[str, Any]:
+    """The TLS version and cipher of a session after STARTTLS, for ``message_queued``."""
+    # aiosmtpd keeps the TLS transport's extra info as session.ssl (a dict); its
+    # "cipher" is ssl.SSLObject.cipher(): (name, protocol version, secret bits).
+    extra = getattr(session, "ssl", None)
+    cipher = extra.get("cipher") if isinstance(extra, dict) else None
+    if not cipher:
+        return {}
+    return {"tls_version": cipher[1], "tls_cipher": cipher[0]}
+
+
 class RelayHandler:
     """aiosmtpd hooks (``handle_MAIL``, ``handle_RCPT``, ``handle_DATA``) for Relay."""
 
@@ -60,15 +70,13 @@ class RelayHandler:
         config: Config,
         store: Store,
         metrics: Metrics,
-        executor: Executor,
         free_bytes: Callable[[], int] | None = None,
     ) -> None:
         self._config = config
         self._store = store
         self._metrics = metrics
-        self._executor = executor
         self._free_bytes = free_bytes or free_bytes_of(config.home)
-        self._commits: set[asyncio.Future[str]] = set()
+        self._commits: set[Future[str]] = set()
 
     # --- hooks called by aiosmtpd ----------------------------------------------------
 
@@ -103,9 +111,9 @@ class RelayHandler:
             peer=peer_text(session.peer),
             helo=session.host_name or "",
         )
-        commit = self._start_commit(raw, message_envelope)
+        commit = self._start_commit(raw, message_envelope, tls_fields(session))
         try:
-            queue_id = await asyncio.shield(commit)
+            queue_id = await asyncio.shield(asyncio.wrap_future(commit))
         except StoreUnavailable as exc:
             return self.reject(replies.LOCAL_ERROR, session, error=exc.reason)
         except Exception as exc:  # anything else from the store: still a 4xx, never 250
@@ -129,24 +137,20 @@ class RelayHandler:
         log.info(event, queue_id=None, reason=reason, code=reply[:3], **fields)
         return reply
 
-    def _start_commit(self, raw: bytes, envelope: Envelope) -> asyncio.Future[str]:
-        loop = asyncio.get_running_loop()
-        received_at = datetime.now(UTC)
-
-        def enqueue() -> str:
-            # The store logs message_queued (with the queue id) once the commit is durable,
-            # whether or not the client is still there; bind what only the edge knows.
-            bind_contextvars(peer=envelope.peer, helo=envelope.helo)
-            return self._store.enqueue(raw, envelope, received_at)
-
-        # A fresh context per commit: nothing bound here leaks into the pooled thread.
-        commit = loop.run_in_executor(self._executor, contextvars.Context().run, enqueue)
+    def _start_commit(
+        self, raw: bytes, envelope: Envelope, log_fields: dict[str, Any]
+    ) -> Future[str]:
+        # The store logs message_queued (with the queue id) on its writer thread once the
+        # commit is durable, whether or not the client is still there.
+        try:
+            commit = self._store.enqueue_nowait(raw, envelope, datetime.now(UTC), log_fields)
+        except Exception as error:  # a store that fails before queuing: same 451 path
+            commit = Future()
+            commit.set_exception(error)
         self._commits.add(commit)
 
-        def committed(future: asyncio.Future[str]) -> None:
+        def committed(future: Future[str]) -> None:  # runs on the thread that completed it
             self._commits.discard(future)
-            if future.cancelled():
-                return
             error = future.exception()
             if error is not None:
                 log.warning(
@@ -161,4 +165,4 @@ class RelayHandler:
     async def wait_for_commits(self) -> None:
         """Wait until every commit that has started has finished (shutdown)."""
         while self._commits:
-            await asyncio.wait(set(self._commits))
+            await asyncio.wait([asyncio.wrap_future(commit) for commit in set(self._commits)])

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from concurrent.futures import ThreadPoolExecutor
 
 from relay.config import Config
 from relay.logs import get_logger
@@ -34,17 +33,12 @@ _DRAIN_POLL_SECONDS = 0.05
 
 
 class SmtpServer:
-    """Owns the listening socket, the sessions, and the commit worker threads."""
+    """Owns the listening socket and the sessions."""
 
     def __init__(self, config: Config, store: Store, metrics: Metrics) -> None:
         self._config = config
         smtp = config.smtp
-        # One worker per DATA slot: a commit never waits for a thread, and the store's
-        # group commit sees every concurrent message at once.
-        self._executor = ThreadPoolExecutor(
-            max_workers=smtp.max_concurrent_data, thread_name_prefix="relay-smtp-commit"
-        )
-        self.handler = RelayHandler(config, store, metrics, self._executor)
+        self.handler = RelayHandler(config, store, metrics)
         self.connections: ConnectionLimits[RelaySMTP] = ConnectionLimits(
             smtp.max_connections, smtp.max_connections_per_client
         )
@@ -106,5 +100,4 @@ class SmtpServer:
             await self.handler.wait_for_commits()
         if self._server is not None:
             await self._server.wait_closed()
-        self._executor.shutdown(wait=not force.is_set(), cancel_futures=force.is_set())
         log.info("smtp_stopped", cut_off_sessions=len(leftover), forced=force.is_set())

@@ -4,8 +4,9 @@ A durable commit costs one fsync (SQLite, ``synchronous=FULL``) or one WAL flush
 (PostgreSQL), whatever the number of rows. The SMTP edge enqueues from many threads at
 once, so a single writer takes everything waiting, writes it in one transaction and then
 completes each caller's Future (the technique of PostgreSQL's ``commit_delay`` and of
-Postfix's single queue manager). Each caller still returns only after the commit that
-holds its message.
+Postfix's single queue manager). Each caller hears only after the commit that holds
+its message: ``submit`` blocks for it; ``submit_nowait`` returns the Future at once, so
+an asyncio caller can await it without a thread of its own.
 
 If the batch fails, every caller in it gets the error and the transaction is rolled back,
 so none of those messages exists afterwards (a 4xx after DATA must never be processed,
@@ -38,25 +39,49 @@ dev VM: 1,800 msg/s without it, 2,100-2,300 with 1 ms; a single client never wai
 
 @dataclass(eq=False)
 class PendingWrite:
-    """One caller's rows, and the Future the writer completes after the commit."""
+    """One caller's rows, and the Future the writer completes after the commit.
+
+    The Future's result is ``queue_id``; ``log_fields`` is what ``on_commit`` may log.
+    """
 
     queue_id: str
     size: int
     rows: dict[str, list[dict[str, Any]]]  # table name -> rows to insert
-    done: Future[None] = field(default_factory=Future)
+    log_fields: dict[str, Any] = field(default_factory=dict)
+    done: Future[str] = field(default_factory=Future)
 
 
 WriteBatch = Callable[[Connection, Sequence[PendingWrite]], None]
 DeleteBatch = Callable[[Connection, Sequence[str]], None]
+BatchCommitted = Callable[[Sequence[PendingWrite]], None]
+WrapError = Callable[[BaseException], BaseException]
+
+
+def _same_error(error: BaseException) -> BaseException:
+    return error
 
 
 class GroupCommitWriter:
-    """Owns the writer thread. ``submit`` blocks until the caller's batch committed."""
+    """Owns the writer thread. ``submit`` blocks until the caller's batch committed.
 
-    def __init__(self, engine: Engine, write: WriteBatch, undo: DeleteBatch) -> None:
+    ``on_commit`` runs on the writer thread after each durable commit, before any caller
+    hears of it (the store logs and wakes runners there); ``wrap_error`` turns a batch's
+    failure into what each caller receives.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        write: WriteBatch,
+        undo: DeleteBatch,
+        on_commit: BatchCommitted | None = None,
+        wrap_error: WrapError = _same_error,
+    ) -> None:
         self._engine = engine
         self._write = write
         self._undo = undo
+        self._on_commit = on_commit
+        self._wrap_error = wrap_error
         self._queue: queue.SimpleQueue[PendingWrite | None] = queue.SimpleQueue()
         self._closed = False
         self._connection: Connection | None = None  # owned by the writer thread
@@ -64,13 +89,22 @@ class GroupCommitWriter:
         self._thread = threading.Thread(target=self._run, name="relay-store-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, pending: PendingWrite) -> None:
+    def submit(self, pending: PendingWrite) -> str:
         """Return after the commit that includes ``pending``; raise what the batch raised."""
+        return self.submit_nowait(pending).result()
+
+    def submit_nowait(self, pending: PendingWrite) -> Future[str]:
+        """Queue ``pending`` and return its Future: the queue id once the batch committed.
+
+        No thread blocks for the caller: the writer completes the Future (from its own
+        thread) after the commit, or sets the batch's error on it.
+        """
         with self._lock:
             if self._closed:
-                raise RuntimeError("the store is closed")
+                pending.done.set_exception(self._wrap_error(RuntimeError("the store is closed")))
+                return pending.done
             self._queue.put(pending)
-        pending.done.result()
+        return pending.done
 
     def close(self) -> None:
         """Commit what is already submitted, then stop the writer thread."""
@@ -136,13 +170,18 @@ class GroupCommitWriter:
             get_logger("relay.store").error(
                 "enqueue_batch_failed", messages=len(batch), error=repr(error)
             )
-            for pending in batch:
-                pending.done.set_exception(error)
+            for pending in batch:  # one exception each: every caller raises its own
+                pending.done.set_exception(self._wrap_error(error))
             if not isinstance(error, Exception):
                 raise
             return
+        if self._on_commit is not None:
+            try:
+                self._on_commit(batch)
+            except Exception as error:  # committed is committed: a log failure changes nothing
+                get_logger("relay.store").error("enqueue_after_commit_failed", error=repr(error))
         for pending in batch:
-            pending.done.set_result(None)
+            pending.done.set_result(pending.queue_id)
 
     def _drop_connection(self) -> None:
         connection, self._connection = self._connection, None

@@ -14,13 +14,17 @@ from __future__ import annotations
 
 import abc
 import builtins
+import contextvars
+import threading
 import time
 from collections.abc import Collection, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from structlog.contextvars import bind_contextvars
 from ulid import ULID
 
 from relay.envelope import Envelope
@@ -206,6 +210,37 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def enqueue(self, raw: bytes, envelope: Envelope, received_at: datetime) -> str:
         """Commit raw bytes + envelope durably and return the new queue id (state queued)."""
+
+    def enqueue_nowait(
+        self,
+        raw: bytes,
+        envelope: Envelope,
+        received_at: datetime,
+        log_fields: Mapping[str, Any] | None = None,
+    ) -> Future[str]:
+        """Start ``enqueue`` and return at once; the Future gets the queue id after the
+        durable commit, or the error (StoreUnavailable) if the commit failed.
+
+        For callers on an event loop (the SMTP edge awaits ``asyncio.wrap_future``), so
+        no thread has to block for them. ``log_fields`` are added to the
+        ``message_queued`` event (the edge's TLS version, for example). This default
+        runs ``enqueue`` on a thread of its own; SqlStore hands back its group-commit
+        Future instead.
+        """
+        done: Future[str] = Future()
+        context = contextvars.copy_context()
+        fields = dict(log_fields or {})
+
+        def run() -> None:
+            if fields:
+                bind_contextvars(**fields)
+            try:
+                done.set_result(self.enqueue(raw, envelope, received_at))
+            except BaseException as error:  # the caller hears of every failure
+                done.set_exception(error)
+
+        threading.Thread(target=context.run, args=(run,), name="relay-enqueue", daemon=True).start()
+        return done
 
     @abc.abstractmethod
     def get(self, queue_id: str) -> StoredMessage | None: ...

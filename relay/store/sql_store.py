@@ -19,7 +19,8 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -85,23 +86,42 @@ class SqlStore(DeliveryLedger, SenderStore, Store):
                 (transitions, ["queue_id", "at", "from_state", "to_state", "reason"]),
             )
         }
-        self._writer = GroupCommitWriter(self._write_engine, self._write_batch, self._undo)
+        self._writer = GroupCommitWriter(
+            self._write_engine,
+            self._write_batch,
+            self._undo,
+            on_commit=self._committed,
+            wrap_error=_unavailable,
+        )
 
     # --- accepting -----------------------------------------------------------------------
 
     def enqueue(self, raw: bytes, envelope: Envelope, received_at: datetime) -> str:
+        return self.enqueue_nowait(raw, envelope, received_at).result()
+
+    def enqueue_nowait(
+        self,
+        raw: bytes,
+        envelope: Envelope,
+        received_at: datetime,
+        log_fields: Mapping[str, Any] | None = None,
+    ) -> Future[str]:
+        """The group-commit writer's own Future: no thread waits for the commit."""
         queue_id = str(ULID())
         now = utc_now()
         received = received_at.replace(tzinfo=UTC) if received_at.tzinfo is None else received_at
         summary = summarize_headers(raw)
+        mail_from = clean_text(envelope.mail_from)
+        peer = clean_text(envelope.peer)
+        helo = clean_text(envelope.helo)
         message_row = {
             "id": queue_id,
             "state": State.QUEUED.value,
             "received_at": received,
-            "mail_from": clean_text(envelope.mail_from),
+            "mail_from": mail_from,
             "rcpt_tos": [clean_text(rcpt) for rcpt in envelope.rcpt_tos],
-            "peer": clean_text(envelope.peer),
-            "helo": clean_text(envelope.helo),
+            "peer": peer,
+            "helo": helo,
             "message_id": summary.message_id,
             "subject": summary.subject,
             "size": len(raw),
@@ -120,23 +140,24 @@ class SqlStore(DeliveryLedger, SenderStore, Store):
                 message_bodies.name: [{"queue_id": queue_id, "raw": raw}],
                 transitions.name: [_transition_row(queue_id, now, None, State.QUEUED, None)],
             },
+            log_fields={
+                "size": len(raw),
+                "mail_from": mail_from,
+                "rcpt_count": len(envelope.rcpt_tos),
+                "message_id": summary.message_id,
+                "peer": peer,
+                "helo": helo,
+                **(log_fields or {}),
+            },
         )
-        try:
-            self._writer.submit(pending)
-        except StoreUnavailable:
-            raise
-        except Exception as error:
-            raise store_unavailable(error) from error
+        return self._writer.submit_nowait(pending)
+
+    def _committed(self, batch: Sequence[PendingWrite]) -> None:
+        """On the writer thread, after the commit and before any caller hears of it."""
         self._signal.notify()
-        _log().info(
-            "message_queued",
-            queue_id=queue_id,
-            size=len(raw),
-            mail_from=message_row["mail_from"],
-            rcpt_count=len(envelope.rcpt_tos),
-            message_id=summary.message_id,
-        )
-        return queue_id
+        log = _log()
+        for pending in batch:
+            log.info("message_queued", queue_id=pending.queue_id, **pending.log_fields)
 
     def _write_batch(self, connection: Connection, batch: Sequence[PendingWrite]) -> None:
         if self.write_fault is not None:
@@ -388,6 +409,15 @@ class SqlStore(DeliveryLedger, SenderStore, Store):
 
 
 _NO_LEASE: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None}
+
+
+def _unavailable(error: BaseException) -> BaseException:
+    """What an enqueue caller receives when its batch failed (the edge answers 451)."""
+    if isinstance(error, StoreUnavailable) or not isinstance(error, Exception):
+        return error
+    wrapped = store_unavailable(error)
+    wrapped.__cause__ = error
+    return wrapped
 
 
 def _transition_row(

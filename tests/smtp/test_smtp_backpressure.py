@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 
 from smtp_session_helpers import LOG, connect, http_get, message, read_line, send, start_data
 from structlog.testing import capture_logs
@@ -37,6 +38,10 @@ class SlowStore:
         self.started.set()
         time.sleep(self._delay)
         return self._store.enqueue(raw, envelope, received_at)
+
+    def enqueue_nowait(self, raw, envelope, received_at, log_fields=None) -> Future[str]:
+        # Store's default: ``enqueue`` (the slow one above) on a thread of its own.
+        return Store.enqueue_nowait(self, raw, envelope, received_at, log_fields)  # type: ignore[arg-type]
 
 
 def late_connection_is_turned_away(port: int) -> bool:

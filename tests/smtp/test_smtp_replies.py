@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 from smtp_session_helpers import DOMAIN, LOG, connect, message, send
+from structlog.testing import capture_logs
 
-from relay.envelope import Envelope
 from relay.errors import StoreUnavailable
-from relay.store.model import Store
 
 QUEUED = re.compile(rb"^2\.0\.0 Ok: queued as (\S+)$")
 
@@ -122,18 +121,13 @@ def test_low_disk_space_gets_452_at_mail(start_daemon):
     assert (code, text[:5]) == (452, b"4.3.1")
 
 
-class FailingStore:
-    """Wraps a real store; enqueue fails the way a full disk makes SQLite fail."""
+def fail_with(error: Exception):
+    """A store write fault: raised inside the write transaction, as a full disk would."""
 
-    def __init__(self, store: Store, error: Exception) -> None:
-        self._store = store
-        self._error = error
+    def fault(_connection) -> None:
+        raise error
 
-    def __getattr__(self, name: str):
-        return getattr(self._store, name)
-
-    def enqueue(self, raw: bytes, envelope: Envelope, received_at) -> str:
-        raise self._error
+    return fault
 
 
 @pytest.mark.parametrize(
@@ -146,10 +140,16 @@ class FailingStore:
 )
 def test_store_failure_gets_451_and_nothing_is_stored(start_daemon, error):
     """When the commit fails the client gets 451 4.3.0, never 250, and nothing is queued."""
-    relay = start_daemon(wrap_store=lambda store: FailingStore(store, error))
-    code, text = send(relay.smtp_port, message("enospc"))
+    relay = start_daemon()
+    relay.store.write_fault = fail_with(error)
+    with capture_logs() as logs:
+        code, text = send(relay.smtp_port, message("enospc"))
     assert (code, text[:5]) == (451, b"4.3.0")
+    relay.store.write_fault = None
     assert relay.stored() == []
+    assert "message_queued" not in [entry["event"] for entry in logs]
+    # The store recovers with the disk: the next message is accepted.
+    assert send(relay.smtp_port, message("after-enospc"))[0] == 250
 
 
 def test_unexpected_exception_in_handler_is_a_4xx(start_daemon, tmp_path: Path):
