@@ -13,7 +13,7 @@ import asyncio
 import os
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,8 +21,13 @@ from typing import Any
 import psycopg
 import pytest
 from aiosmtpd.smtp import SMTP
+from click.testing import CliRunner, Result
 from sqlalchemy.engine import make_url
 
+from relay.cli.main import cli
+from relay.config import Config, load_config
+from relay.salesforce.localorg.runner import LocalOrg, LocalOrgInfo
+from relay.salesforce.localorg.seed import SampleOrg, seed_sample
 from relay.store import SqlStore, open_store
 
 POSTGRES_URL_VARIABLE = "RELAY_TEST_POSTGRES_URL"
@@ -138,3 +143,50 @@ def capture_smtp() -> Iterator[CaptureSmtp]:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()
+
+
+@dataclass(frozen=True)
+class SampleOrgRunning:
+    """The local org over HTTPS, seeded with the sample org (Alice has an E2S address)."""
+
+    org: LocalOrg
+    info: LocalOrgInfo
+    sample: SampleOrg
+
+    def env(self, home: Path, **extra: str) -> dict[str, str]:
+        """RELAY_* variables for a relay pointed at this org with a direct session."""
+        return {
+            "RELAY_HOME": str(home),
+            "RELAY_DOMAIN": "relay.acme-widgets.example",
+            "RELAY_SF_INSTANCE_URL": self.info.instance_url,
+            "RELAY_SF_ACCESS_TOKEN": self.info.access_token,
+            "RELAY_SF_CA_FILE": str(self.info.ca_file),
+            "RELAY_LOG_FORMAT": "json",
+            **extra,
+        }
+
+    def config(self, home: Path, **extra: str) -> Config:
+        return load_config(environ=self.env(home, **extra))
+
+
+@pytest.fixture(scope="module")
+def sample_org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SampleOrgRunning]:
+    """One seeded local org per test module (tests use their own RELAY_HOME)."""
+    org = LocalOrg(tmp_path_factory.mktemp("org"))
+    info = org.start()
+    try:
+        yield SampleOrgRunning(org, info, org.call(seed_sample))
+    finally:
+        org.stop()
+
+
+@pytest.fixture
+def relay_cli(sample_org: SampleOrgRunning, tmp_path: Path) -> Callable[..., Result]:
+    """Run `relay ARGS...` in-process (click's runner) against the sample org."""
+    runner = CliRunner()
+    home = tmp_path / "relay-home"
+
+    def run(*args: str, **extra_env: str) -> Result:
+        return runner.invoke(cli, list(args), env=sample_org.env(home, **extra_env))
+
+    return run

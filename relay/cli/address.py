@@ -1,0 +1,76 @@
+"""`relay address EMAIL`: the BCC address a rep should use, or the steps to get one
+(issue 6). When the rep's email goes to Email to Salesforce, it also says whether their
+Email-to-Salesforce address exists, with the steps if it does not."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from relay.cli.context import PROBLEM_FOUND, AppContext, console, pass_app, print_json
+from relay.cli.queue import opened_store
+from relay.cli.reps import directory, org_client, resolve_rep
+from relay.e2s import find_e2s_addresses
+from relay.errors import RelayError
+from relay.guidance import e2s_address_missing, e2s_inactive, unknown_sender
+from relay.senders import personal_address, shared_address
+from relay.sync_settings import settings_for
+
+
+@click.command()
+@click.argument("email")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@pass_app
+def address(app: AppContext, email: str, as_json: bool) -> None:
+    """Print the BCC address the rep with EMAIL should use."""
+    config = app.config
+    with opened_store(app) as store:
+        try:
+            rep = resolve_rep(app, store, email)
+        except RelayError:
+            guidance = unknown_sender(email)
+            if as_json:
+                print_json({"email": email, "known": False, "guidance": guidance.to_dict()})
+            else:
+                click.echo(guidance.text())
+            raise SystemExit(PROBLEM_FOUND) from None
+        sync = settings_for(config.sync, store.setting_overrides(), rep.user_id)
+        secret = directory(app, store).secret
+    document: dict[str, Any] = {
+        "email": email,
+        "known": True,
+        "user_id": rep.user_id,
+        "username": rep.username,
+        "personal_address": personal_address(rep.user_id, secret, config.domain),
+        "shared_address": shared_address(config.domain),
+        "shared_address_accepted": not sync.require_personal_address,
+        "logging": sync.logging,
+    }
+    problem = None
+    if sync.needs_e2s_address:
+        found = None
+        if not sync.e2s_address:
+            with org_client(app) as client:
+                found = find_e2s_addresses(client, [rep.user_id])
+        document["e2s_address"] = sync.e2s_address or (found and found.by_user.get(rep.user_id))
+        if found is not None and found.function_active is False:
+            problem = e2s_inactive()
+        elif not document["e2s_address"]:
+            problem = e2s_address_missing(rep.username)
+        document["guidance"] = problem.to_dict() if problem else None
+    if as_json:
+        print_json(document)
+    else:
+        out = console()
+        out.print(f"{rep.name or rep.username} ({rep.username})")
+        out.print(f"  BCC this address: {document['personal_address']}")
+        shared_note = "" if document["shared_address_accepted"] else "  (not accepted here)"
+        out.print(f"  shared address:   {document['shared_address']}{shared_note}")
+        if sync.needs_e2s_address:
+            shown = document["e2s_address"] or "(none)"
+            out.print(f"  email is forwarded to Email to Salesforce: {shown}")
+        if problem is not None:
+            click.echo("\n" + problem.text())
+    if problem is not None:
+        raise SystemExit(PROBLEM_FOUND)

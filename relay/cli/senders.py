@@ -1,0 +1,68 @@
+"""`relay senders add|list|remove`: a rep's extra acceptable sender addresses (issue 6),
+like Email-to-Salesforce's "My Acceptable Email Addresses"."""
+
+from __future__ import annotations
+
+import click
+
+from relay.cli.context import AppContext, console, pass_app, print_json
+from relay.cli.queue import opened_store
+from relay.cli.reps import fail, find_user, org_client
+from relay.errors import RelayError
+from relay.senders import sync_reps
+from relay.sync_settings import parse_e2s_address
+
+
+@click.group()
+def senders() -> None:
+    """A rep's extra acceptable sender addresses."""
+
+
+@senders.command("add")
+@click.argument("email")
+@click.option("--user", "user", required=True, help="The rep's Salesforce Username or User Id.")
+@pass_app
+def add(app: AppContext, email: str, user: str) -> None:
+    """Accept mail from EMAIL as the rep USER's."""
+    try:
+        parse_e2s_address(email)  # the same address check
+    except ValueError:
+        raise click.BadParameter(f"{email!r} is not an email address", param_hint="EMAIL") from None
+    with opened_store(app) as store, org_client(app) as client:
+        try:
+            rep = find_user(client, user)
+            # The User may be newer than the snapshot; refresh it while we are here.
+            sync_reps(client, store)
+        except RelayError as error:
+            fail(error.reason)
+        alias = store.add_sender(email, rep.user_id, rep.username)
+    click.echo(f"{alias.alias} is now an acceptable address of {rep.username} ({rep.user_id})")
+
+
+@senders.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@pass_app
+def list_senders(app: AppContext, as_json: bool) -> None:
+    """The registered aliases."""
+    with opened_store(app) as store:
+        aliases = store.list_senders()
+    if as_json:
+        print_json([alias.to_dict() for alias in aliases])
+        return
+    out = console()
+    if not aliases:
+        out.print("no aliases registered (each rep's Salesforce Email is always accepted)")
+    for alias in aliases:
+        out.print(f"{alias.alias}  {alias.username}  {alias.user_id}  {alias.added_at:%Y-%m-%d}")
+
+
+@senders.command("remove")
+@click.argument("email")
+@pass_app
+def remove(app: AppContext, email: str) -> None:
+    """Stop accepting mail from EMAIL (a User's own Email cannot be removed here)."""
+    with opened_store(app) as store:
+        removed = store.remove_sender(email)
+    if not removed:
+        fail(f"{email} is not a registered alias (`relay senders list` shows them)")
+    click.echo(f"{email.lower()} removed")
