@@ -124,7 +124,8 @@ def _rate_limited(fault: SalesforceFault) -> RelayError:
     what = "the org's daily API request limit" if daily else "the concurrent request limit"
     return RateLimited(
         f"Salesforce refused the call: {what} is used up ({fault.describe()}). Relay "
-        f"pauses writes for {pause:.0f} s and keeps accepting mail; to avoid this, lower "
+        "pauses writes (RELAY_PIPELINE_RATE_LIMIT_PAUSE_SECONDS) and keeps accepting mail; "
+        "to avoid this, lower "
         "the share of the daily API allocation other integrations use, or buy more API "
         "calls (Setup > Company Information shows the allocation)",
         retry_after=pause,
