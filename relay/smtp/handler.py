@@ -28,6 +28,7 @@ from relay.logs import get_logger
 from relay.metrics import Metrics
 from relay.smtp import replies
 from relay.smtp.policy import check_recipient, rejection_reason
+from relay.smtp.senders import SenderPolicy
 from relay.store.model import Store
 
 log = get_logger("relay.smtp")
@@ -62,6 +63,11 @@ def tls_fields(session: Any) -> dict[str, Any]:
     return {"tls_version": cipher[1], "tls_cipher": cipher[0]}
 
 
+def peer_host(peer: Any) -> str:
+    """The client's IP address as aiosmtpd reports it."""
+    return str(peer[0]) if isinstance(peer, tuple) and peer else str(peer or "")
+
+
 class RelayHandler:
     """aiosmtpd hooks (``handle_MAIL``, ``handle_RCPT``, ``handle_DATA``) for Relay."""
 
@@ -77,6 +83,8 @@ class RelayHandler:
         self._metrics = metrics
         self._free_bytes = free_bytes or free_bytes_of(config.home)
         self._commits: set[Future[str]] = set()
+        self.sender_policy: SenderPolicy | None = None
+        """Issue 6's sender checks (relay/smtp/senders.py); None accepts every sender."""
 
     # --- hooks called by aiosmtpd ----------------------------------------------------
 
@@ -98,6 +106,12 @@ class RelayHandler:
         refusal = check_recipient(address, self._config.domain)
         if refusal is not None:
             return self.reject(refusal, session, recipient=address)
+        if self.sender_policy is not None:
+            refusal = self.sender_policy.check_rcpt(
+                envelope.mail_from or "", address, peer_host(session.peer)
+            )
+            if refusal is not None:
+                return self.reject(refusal, session, recipient=address)
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return replies.RCPT_OK
@@ -105,6 +119,12 @@ class RelayHandler:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         raw: bytes = envelope.original_content
         mail_from: str = envelope.mail_from
+        if self.sender_policy is not None:
+            refusal = self.sender_policy.check_data(
+                mail_from, envelope.rcpt_tos, raw, peer_host(session.peer)
+            )
+            if refusal is not None:
+                return self.reject(refusal, session, sender=mail_from)
         message_envelope = Envelope(
             mail_from="" if mail_from == NULL_SENDER else mail_from,
             rcpt_tos=tuple(envelope.rcpt_tos),
