@@ -31,6 +31,7 @@ from relay.matching import Directory, MatchPolicy, draft_tasks, match
 from relay.matching.model import relay_domain_predicate
 from relay.parsing import Email, parse
 from relay.salesforce.client import RetryPolicy, SalesforceClient
+from relay.salesforce.localorg.runner import read_running_file
 
 UNKNOWN_REP = "(unknown rep)"
 
@@ -50,6 +51,11 @@ def open_org(config: Config, org_json: Path | None) -> Iterator[tuple[Salesforce
     elif sf_config.configured:
         details = None
         note = f"org: {sf_config.instance_url or sf_config.token_url} (configured)"
+    elif (running := read_running_file(embedded)) is not None:
+        # `relay serve` is running the embedded org: talk to it, never open its SQLite
+        # file a second time.
+        details = running
+        note = f"org: the embedded local org of the running relay serve ({embedded})"
     elif (embedded / "org.db").exists():
         from relay.salesforce.localorg.runner import LocalOrg
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
+import os
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -227,11 +229,19 @@ class LocalOrg:
 
 @asynccontextmanager
 async def embedded_org(config: Config) -> AsyncIterator[Config]:
-    """Run the local org in ``RELAY_HOME/localorg`` on the running loop for the daemon's
-    lifetime (``Daemon(local_org=embedded_org)``), yielding ``config`` pointed at it: a
-    direct session plus username-password OAuth credentials for re-authentication."""
+    """Run the local org in ``RELAY_HOME/localorg`` for the daemon's lifetime
+    (``Daemon(local_org=embedded_org)``), yielding ``config`` pointed at it: a direct
+    session plus username-password OAuth credentials for re-authentication.
+
+    The org runs on its own thread and loop, not the daemon's: its handlers do SQLite
+    work synchronously, which must never stall the SMTP listener. While it runs,
+    ``RUNNING_FILE`` in its data directory says how to reach it, so CLI commands
+    (`relay explain`, `relay unresolved assign`) talk to this org instead of opening the
+    same SQLite file a second time."""
     local_org = LocalOrg(config.home / "localorg")
-    info = await local_org.start_async()
+    info = await asyncio.to_thread(local_org.start)
+    running = Path(info.data_dir) / RUNNING_FILE
+    write_running_file(running, info)
     try:
         yield dataclasses.replace(
             config,
@@ -248,4 +258,29 @@ async def embedded_org(config: Config) -> AsyncIterator[Config]:
             ),
         )
     finally:
-        await local_org.stop_async()
+        running.unlink(missing_ok=True)
+        await asyncio.to_thread(local_org.stop)
+
+
+RUNNING_FILE = "running.json"
+
+
+def write_running_file(path: Path, info: LocalOrgInfo) -> None:
+    """Record how to reach a running embedded org (0600: it holds a session token)."""
+    document = {**info.as_json(), "pid": os.getpid()}
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(document))
+    temporary.chmod(0o600)
+    temporary.replace(path)
+
+
+def read_running_file(data_dir: Path) -> dict[str, Any] | None:
+    """The running embedded org's details, or None when no live daemon serves it (a
+    file left by a SIGKILLed daemon names a pid that is gone)."""
+    path = data_dir / RUNNING_FILE
+    try:
+        document: dict[str, Any] = json.loads(path.read_text())
+        os.kill(int(document["pid"]), 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return document
