@@ -1,0 +1,240 @@
+"""`relay doctor`'s checks (issue 6): pure functions from gathered facts to marks.
+
+relay/cli/doctor.py gathers the facts (config, store, one login, one Task describe, the
+rep snapshot, the Email-to-Salesforce addresses) and prints these checks. Each check has
+a mark (ok, warn, fail), a detail line, and the exact steps to fix it. Any ``fail`` makes
+the command exit 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from relay.e2s import E2sAddresses
+from relay.guidance import api_disabled, e2s_address_missing, e2s_inactive, sending_disabled
+from relay.store.model import Rep
+from relay.sync_settings import SyncSettings
+
+Mark = Literal["ok", "warn", "fail"]
+
+DEPLOY_STEPS = (
+    "Deploy the field from deploy/salesforce/ (see its README): it adds Relay_Key__c "
+    "(Text(80), External ID, Unique, case-sensitive) on Activity and a permission set.",
+    "Without it Relay still avoids duplicates with its own ledger, but a crash between "
+    "the write and the ledger update can need a look-up to reconcile.",
+)
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: Mark
+    detail: str
+    fix: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": self.status,
+            "detail": self.detail,
+            "fix": list(self.fix),
+        }
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What `relay doctor` found; None where it could not look (an earlier step failed)."""
+
+    config_problems: tuple[str, ...] = ()
+    store_error: str | None = None
+    store_at_head: bool | None = None
+    org: Literal["configured", "embedded", "none"] = "none"
+    org_note: str = ""
+    salesforce_error: str | None = None
+    task_describe: Mapping[str, Any] | None = None
+    external_id_field: str = "Relay_Key__c"
+    smarthost: str | None = None
+    reps: tuple[Rep, ...] = ()
+    reps_synced: bool = False
+    acceptable: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    settings: Mapping[str, SyncSettings] = field(default_factory=dict)
+    e2s: E2sAddresses | None = None
+
+
+def check_config(problems: Sequence[str]) -> Check:
+    if problems:
+        return Check("configuration", "fail", f"{len(problems)} problem(s)", tuple(problems))
+    return Check("configuration", "ok", "valid")
+
+
+def check_store(error: str | None, at_head: bool | None) -> Check:
+    if error is not None:
+        return Check(
+            "store",
+            "fail",
+            error,
+            ("Check RELAY_STORE_URL / RELAY_HOME: the directory must exist and be writable, "
+             "or the PostgreSQL server reachable.",),
+        )  # fmt: skip
+    if at_head is False:
+        return Check("store", "fail", "migrations are not at head", ("Restart `relay serve`: "
+                     "it migrates the store on start.",))  # fmt: skip
+    return Check("store", "ok", "writable, migrations at head")
+
+
+def check_salesforce(org: str, note: str, error: str | None) -> Check:
+    if org == "none":
+        return Check(
+            "salesforce",
+            "fail",
+            "no Salesforce credentials and no embedded local org",
+            ("Set RELAY_SF_TOKEN_URL, RELAY_SF_CLIENT_ID, RELAY_SF_USERNAME and "
+             "RELAY_SF_PRIVATE_KEY_FILE (JWT bearer; deploy/salesforce/ has the connected "
+             "app), or `relay org seed --sample` to try Relay against the local org.",),
+        )  # fmt: skip
+    if error is not None:
+        return Check("salesforce", "fail", f"{note}: {error}", ("Check the RELAY_SF_* "
+                     "variables and that the org is reachable from this host.",))  # fmt: skip
+    if org == "embedded":
+        return Check(
+            "salesforce",
+            "warn",
+            f"NOT A REAL SALESFORCE ORG: {note}. Nothing reaches your company's Salesforce.",
+            ("Set the RELAY_SF_* credentials of your org to log email for real.",),
+        )
+    return Check("salesforce", "ok", f"{note}: logged in")
+
+
+def check_api_access(error: str | None) -> Check | None:
+    """None when the login failed for another reason (check_salesforce reports it)."""
+    if error is not None and ("API_DISABLED_FOR_ORG" in error or "API_CURRENTLY_DISABLED" in error):
+        guidance = api_disabled()
+        return Check(
+            "api access",
+            "fail",
+            guidance.summary,
+            (
+                *(f"rep: {s}" for s in guidance.rep_steps),
+                *(f"admin: {s}" for s in guidance.admin_steps),
+            ),
+        )
+    if error is None:
+        return Check("api access", "ok", "the REST API answers")
+    return None
+
+
+def _fields(describe: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    return {str(f["name"]): f for f in describe.get("fields", [])}
+
+
+def check_task_createable(describe: Mapping[str, Any]) -> Check:
+    if describe.get("createable"):
+        return Check("task createable", "ok", "Relay's user can create Tasks")
+    return Check(
+        "task createable",
+        "fail",
+        "Relay's Salesforce user cannot create Tasks",
+        ('Give the integration user "Edit Tasks" (profile or the permission set in '
+         "deploy/salesforce/).",),
+    )  # fmt: skip
+
+
+def check_picklists(describe: Mapping[str, Any]) -> Check:
+    fields = _fields(describe)
+    missing = []
+    for field_name, value in (("TaskSubtype", "Email"), ("Status", "Completed")):
+        values = {str(v.get("value")) for v in fields.get(field_name, {}).get("picklistValues", [])}
+        if value not in values:
+            missing.append(f"Task.{field_name} has no value {value!r}")
+    if missing:
+        return Check(
+            "task picklists",
+            "fail",
+            "; ".join(missing),
+            ("In Setup → Object Manager → Task (Activity) → Fields, add the missing "
+             "picklist values (Relay writes TaskSubtype 'Email', Status 'Completed').",),
+        )  # fmt: skip
+    return Check("task picklists", "ok", "TaskSubtype 'Email' and Status 'Completed' exist")
+
+
+def check_external_id(describe: Mapping[str, Any], field_name: str) -> Check:
+    if not field_name:
+        return Check(
+            "external id", "warn", "disabled (RELAY_PIPELINE_EXTERNAL_ID_FIELD=none)", DEPLOY_STEPS
+        )
+    found = _fields(describe).get(field_name)
+    if found is None:
+        return Check(
+            "external id", "warn", f"Task has no field {field_name} (recommended)", DEPLOY_STEPS
+        )
+    if not found.get("externalId"):
+        return Check(
+            "external id", "warn", f"Task.{field_name} is not an External ID", DEPLOY_STEPS
+        )
+    return Check("external id", "ok", f"Task.{field_name} is an external id")
+
+
+def check_sending(smarthost: str | None) -> Check:
+    if smarthost is None:
+        guidance = sending_disabled()
+        return Check("sending", "warn", guidance.summary, guidance.admin_steps)
+    return Check("sending", "ok", f"through {smarthost}")
+
+
+def check_rep(
+    rep: Rep, acceptable: Sequence[str], settings: SyncSettings, e2s: E2sAddresses | None
+) -> Check:
+    name = f"rep {rep.username}"
+    if not rep.is_active:
+        return Check(name, "fail", "not an active Salesforce User", ("Reactivate the User or "
+                     "remove its aliases with `relay senders remove`.",))  # fmt: skip
+    if not acceptable:
+        return Check(name, "fail", "no acceptable addresses", (f"`relay senders add ADDRESS "
+                     f"--user {rep.username}`",))  # fmt: skip
+    detail = f"logging={settings.logging}; sends from {', '.join(acceptable)}"
+    if settings.needs_e2s_address and not settings.e2s_address:
+        if e2s is None:
+            return Check(name, "warn", f"{detail}; could not look up the E2S address")
+        problem = None
+        if e2s.function_active is False:
+            problem = e2s_inactive()
+        elif e2s.address_for(rep.user_id) is None:
+            problem = e2s_address_missing(rep.username)
+        if problem is not None:
+            steps = (
+                *(f"rep: {s}" for s in problem.rep_steps),
+                *(f"admin: {s}" for s in problem.admin_steps),
+            )
+            return Check(name, "fail", f"{detail}; {problem.summary}", steps)
+        detail += f"; Email to Salesforce: {e2s.address_for(rep.user_id)}"
+    return Check(name, "ok", detail)
+
+
+def run_checks(facts: Facts) -> list[Check]:
+    """Every check, in the order an admin fixes things."""
+    checks = [
+        check_config(facts.config_problems),
+        check_store(facts.store_error, facts.store_at_head),
+    ]
+    checks.append(check_salesforce(facts.org, facts.org_note, facts.salesforce_error))
+    if facts.org != "none":
+        api = check_api_access(facts.salesforce_error)
+        if api is not None:
+            checks.append(api)
+    if facts.task_describe is not None:
+        checks.append(check_task_createable(facts.task_describe))
+        checks.append(check_picklists(facts.task_describe))
+        checks.append(check_external_id(facts.task_describe, facts.external_id_field))
+    checks.append(check_sending(facts.smarthost))
+    if not facts.reps_synced:
+        checks.append(Check("reps", "warn", "the rep snapshot was never synced from Salesforce"))
+    for rep in facts.reps:
+        settings = facts.settings.get(rep.user_id, SyncSettings())
+        checks.append(check_rep(rep, facts.acceptable.get(rep.user_id, ()), settings, facts.e2s))
+    return checks
+
+
+def failed(checks: Sequence[Check]) -> bool:
+    return any(check.status == "fail" for check in checks)
