@@ -12,7 +12,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The sample org makes the embedded local org useful at once (idempotent: loads nothing twice).
 run: $(STAMP)
+	$(BIN)/relay org seed --sample
 	$(BIN)/relay serve
 
 lint: $(STAMP)
