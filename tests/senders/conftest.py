@@ -14,20 +14,18 @@ import os
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
 from aiosmtpd.smtp import SMTP
 from click.testing import CliRunner, Result
+from senders_helpers import CaptureSmtp, SampleOrgRunning, Sink
 from sqlalchemy.engine import make_url
 
 from relay.cli.main import cli
-from relay.config import Config, load_config
-from relay.salesforce.localorg.runner import LocalOrg, LocalOrgInfo
-from relay.salesforce.localorg.seed import SampleOrg, seed_sample
+from relay.salesforce.localorg.runner import LocalOrg
+from relay.salesforce.localorg.seed import seed_sample
 from relay.store import SqlStore, open_store
 
 POSTGRES_URL_VARIABLE = "RELAY_TEST_POSTGRES_URL"
@@ -78,42 +76,6 @@ def sqlite_store(tmp_path: Path) -> Iterator[SqlStore]:
         opened.close()
 
 
-@dataclass(frozen=True)
-class Captured:
-    mail_from: str
-    rcpt_tos: tuple[str, ...]
-    data: bytes
-
-
-@dataclass
-class CaptureSmtp:
-    """A running sink; ``reply`` (e.g. "550 5.1.1 No such user") refuses the next DATA."""
-
-    host: str
-    port: int
-    messages: list[Captured] = field(default_factory=list)
-    reply: str | None = None
-    received: threading.Event = field(default_factory=threading.Event)
-
-    @property
-    def smarthost(self) -> str:
-        return f"{self.host}:{self.port}"
-
-
-class _Sink:
-    def __init__(self, capture: CaptureSmtp) -> None:
-        self.capture = capture
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        if self.capture.reply is not None:
-            return self.capture.reply
-        self.capture.messages.append(
-            Captured(envelope.mail_from, tuple(envelope.rcpt_tos), bytes(envelope.original_content))
-        )
-        self.capture.received.set()
-        return "250 2.0.0 Ok: captured"
-
-
 @pytest.fixture
 def capture_smtp() -> Iterator[CaptureSmtp]:
     """An aiosmtpd sink on 127.0.0.1, an ephemeral port; records envelopes and bytes."""
@@ -126,7 +88,7 @@ def capture_smtp() -> Iterator[CaptureSmtp]:
 
     async def start() -> asyncio.Server:
         return await loop.create_server(
-            lambda: SMTP(_Sink(capture), hostname="capture.localhost"), "127.0.0.1", 0
+            lambda: SMTP(Sink(capture), hostname="capture.localhost"), "127.0.0.1", 0
         )
 
     server = asyncio.run_coroutine_threadsafe(start(), loop).result(10)
@@ -143,30 +105,6 @@ def capture_smtp() -> Iterator[CaptureSmtp]:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()
-
-
-@dataclass(frozen=True)
-class SampleOrgRunning:
-    """The local org over HTTPS, seeded with the sample org (Alice has an E2S address)."""
-
-    org: LocalOrg
-    info: LocalOrgInfo
-    sample: SampleOrg
-
-    def env(self, home: Path, **extra: str) -> dict[str, str]:
-        """RELAY_* variables for a relay pointed at this org with a direct session."""
-        return {
-            "RELAY_HOME": str(home),
-            "RELAY_DOMAIN": "relay.acme-widgets.example",
-            "RELAY_SF_INSTANCE_URL": self.info.instance_url,
-            "RELAY_SF_ACCESS_TOKEN": self.info.access_token,
-            "RELAY_SF_CA_FILE": str(self.info.ca_file),
-            "RELAY_LOG_FORMAT": "json",
-            **extra,
-        }
-
-    def config(self, home: Path, **extra: str) -> Config:
-        return load_config(environ=self.env(home, **extra))
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from click.testing import Result
-from conftest import SampleOrgRunning
+from senders_helpers import SampleOrgRunning
 
 from relay.senders import load_address_secret, personal_address
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import requests
 from click.testing import Result
-from conftest import SampleOrgRunning
+from senders_helpers import SampleOrgRunning
 
 from relay.doctor import check_external_id, check_picklists, check_rep, check_sending
 from relay.e2s import E2sAddresses

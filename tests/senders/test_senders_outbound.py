@@ -7,7 +7,7 @@ from email import message_from_bytes
 from pathlib import Path
 
 import pytest
-from conftest import CaptureSmtp
+from senders_helpers import CaptureSmtp
 
 from relay.config import Config
 from relay.errors import NeedsAttention, TemporaryError, Unprocessable
