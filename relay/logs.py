@@ -11,6 +11,7 @@ Per-message context (``queue_id``) is bound once per unit of work with
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import sys
@@ -21,6 +22,7 @@ import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
 REDACTED = "[redacted]"
+_PLAIN_TYPES = frozenset({int, float, bool, type(None)})
 
 # Keys whose values are secrets or message content, never logged (DESIGN.md §5).
 _SECRET_KEY = re.compile(
@@ -41,6 +43,12 @@ _SECRET_TEXT = (
 )
 # aiosmtpd logs each AUTH exchange; it masks it, but belt and braces.
 _AUTH_LINE = re.compile(r"(?i)(AUTH\s+\w+\s+)\S+")
+# Every pattern above needs one of these in the (lower-cased) text: "auth" (Authorization,
+# AUTH), "token"/"secret"/"password"/"assertion"/"sessionid" (the key=value forms and
+# <sessionId>), "!" (Salesforce session ids). ASCII text without any of them cannot match,
+# so the regexes are skipped; that was most of the cost of a log event (bench/ingest.py).
+# Non-ASCII text always runs them: (?i) also matches e.g. U+017F "ſ" for "s".
+_MAY_HOLD_SECRET = re.compile(r"auth|token|secret|password|assertion|sessionid|!")
 
 # Loggers below the libraries' chatty INFO (aiosmtpd logs every command and address).
 _QUIET_LOGGERS = {
@@ -60,14 +68,23 @@ _QUIET_LOGGERS = {
 
 def redact_text(text: str) -> str:
     """Mask secrets that appear inside a free-text string."""
+    if text.isascii() and _MAY_HOLD_SECRET.search(text.lower()) is None:
+        return text
     for pattern in _SECRET_TEXT:
         text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
     return _AUTH_LINE.sub(lambda m: m.group(1) + REDACTED, text)
 
 
+@functools.lru_cache(maxsize=4096)
+def _is_secret_key(key: str) -> bool:
+    return _SECRET_KEY.search(key) is not None
+
+
 def _redact_value(key: str, value: Any) -> Any:
-    if _SECRET_KEY.search(key) and value not in (None, "", b""):
+    if _is_secret_key(key) and value not in (None, "", b""):
         return REDACTED
+    if value.__class__ in _PLAIN_TYPES:  # numbers, booleans, None: no text to search
+        return value
     if isinstance(value, str):
         return redact_text(value)
     if isinstance(value, Mapping):
@@ -79,8 +96,20 @@ def _redact_value(key: str, value: Any) -> Any:
 
 def redact_secrets(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
     """structlog processor: remove tokens, passwords, Authorization headers and bodies."""
-    for key in list(event_dict):
-        event_dict[key] = _redact_value(key, event_dict[key])
+    for key, value in event_dict.items():
+        # The common cases first, inline (this runs for every field of every event):
+        # a number, or ASCII text under a harmless key with no trigger in it.
+        kind = value.__class__
+        if kind is str:
+            if (
+                value.isascii()
+                and _MAY_HOLD_SECRET.search(value.lower()) is None
+                and not _is_secret_key(key)
+            ):
+                continue
+        elif kind in _PLAIN_TYPES and not _is_secret_key(key):
+            continue
+        event_dict[key] = _redact_value(key, value)  # same keys: no resize while iterating
     return event_dict
 
 
@@ -107,6 +136,13 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | N
     ``fmt`` is ``json``, ``console`` or ``auto`` (console on a TTY, JSON otherwise).
     """
     stream = stream or sys.stderr
+    # The logging HOWTO's "Optimization" section: the output is rendered from the event
+    # dict, never from these LogRecord fields, so do not compute them for every record
+    # (finding the caller's frame alone was ~10 % of a log event).
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     use_console = fmt == "console" or (fmt == "auto" and stream.isatty())
     renderer: Processor = (
         structlog.dev.ConsoleRenderer(colors=stream.isatty())
