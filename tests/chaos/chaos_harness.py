@@ -116,7 +116,8 @@ class OrgProcess:
         return self.org
 
     def _stdout(self) -> Any:
-        assert self.process is not None and self.process.stdout is not None
+        assert self.process is not None
+        assert self.process.stdout is not None
         return self.process.stdout
 
     @property
@@ -381,7 +382,8 @@ class Audit:
     def summary(self) -> str:
         return (
             f"lost={self.lost[:20]} duplicates={dict(list(self.duplicates.items())[:20])} "
-            f"wrong_record={self.wrong_record[:20]} not_logged={dict(list(self.not_logged.items())[:20])}"
+            f"wrong_record={self.wrong_record[:20]} "
+            f"not_logged={dict(list(self.not_logged.items())[:20])}"
         )
 
 
@@ -551,7 +553,10 @@ def send_twins(messages: Sequence[Outgoing], nodes: Sequence[Node], log: SendLog
         acks: list[bool] = []
 
         def send(
-            node: Node, message: Outgoing = message, barrier: threading.Barrier = barrier
+            node: Node,
+            message: Outgoing = message,
+            barrier: threading.Barrier = barrier,
+            acks: list[bool] = acks,
         ) -> None:
             port = node.port()
             assert port is not None
@@ -572,5 +577,6 @@ def send_twins(messages: Sequence[Outgoing], nodes: Sequence[Node], log: SendLog
             with log.lock:
                 log.acked.setdefault(message.n, time.monotonic())
     return [
-        f"{len(messages)} emails sent twice at once to {live[0].serve.home.name} and {live[1].serve.home.name}"
+        f"{len(messages)} emails sent twice at once to "
+        f"{live[0].serve.home.name} and {live[1].serve.home.name}"
     ]
