@@ -55,15 +55,74 @@ def header_block(raw: bytes) -> bytes:
 def summarize_headers(raw: bytes) -> HeaderSummary:
     """Message-ID exactly as received (unfolded, stripped) and the decoded Subject.
 
-    On the SMTP path: about 30 µs for a typical header block (compat32 parsing, and
-    RFC 2047 decoding only when the Subject holds an encoded-word).
+    On the SMTP path, so a plain header block (ASCII, CRLF or LF line ends, every line a
+    field or a continuation) is scanned directly, ~4x cheaper than the email parser with
+    the same result (tests/store compare them); anything else goes through the parser.
     """
+    fields = _scan_plain_fields(header_block(raw), ("message-id", "subject"))
+    if fields is not None:
+        message_id = _unfolded(fields.get("message-id"))
+        return HeaderSummary(
+            message_id=message_id, subject=_decoded("Subject", fields.get("subject"))
+        )
     headers = _parse(raw)
     if headers is None:
         return HeaderSummary(message_id=None, subject=None)
     return HeaderSummary(
         message_id=_raw_value(headers, "Message-ID"), subject=_decoded_value(headers, "Subject")
     )
+
+
+# A header field's first line as the email parser recognises it (email.feedparser.headerRE
+# without its "From " case): a name of printable ASCII but ":", then ":".
+_FIELD_NAME = re.compile(r"([\041-\071\073-\176]*):")
+
+
+def _scan_plain_fields(block: bytes, wanted: tuple[str, ...]) -> dict[str, str] | None:
+    """The first value of each wanted field (lower-case names), or None if the block is
+    not plain enough to be sure the email parser would read it the same way."""
+    if not block.isascii() or b"\r" in block.replace(b"\r\n", b""):
+        return None  # 8-bit headers (compat32 wraps them) or a lone CR (a line end there)
+    found: dict[str, str] = {}
+    target: str | None = None  # the wanted field the next continuation lines belong to
+    seen_field = False
+    lines = block.decode("ascii").replace("\r\n", "\n").split("\n")
+    if lines[-1] == "":
+        lines.pop()  # the block's last line end (when no body separator was found)
+    for line in lines:
+        if line[:1] in (" ", "\t"):
+            if not seen_field:
+                return None  # a continuation before any field: a defect, let the parser judge
+            if target is not None:
+                found[target] += line  # unfolding (RFC 5322 §2.2.3) keeps the whitespace
+            continue
+        field = _FIELD_NAME.match(line)
+        if field is None or not field.group(1):
+            return None  # not a field (or no name): the parser's defect handling decides
+        seen_field = True
+        name = field.group(1).lower()
+        target = None
+        if name in wanted and name not in found:  # Message.get returns the first one
+            found[name] = line[field.end() :].lstrip(" \t")
+            target = name
+    return found
+
+
+def _unfolded(value: str | None) -> str | None:
+    if value is None:
+        return None
+    return clean_text(value).strip() or None
+
+
+def _decoded(name: str, value: str | None) -> str | None:
+    raw_value = _unfolded(value)
+    if raw_value is None or "=?" not in raw_value:
+        return raw_value  # no encoded-word (RFC 2047 §2): nothing to decode
+    try:
+        decoded = str(email.policy.default.header_factory(name, raw_value))
+    except Exception:  # malformed encoded-words: show the text as received
+        return raw_value
+    return clean_text(decoded).strip() or None
 
 
 def header_details(raw: bytes) -> HeaderDetails:
@@ -97,11 +156,4 @@ def _raw_value(headers: Message, name: str) -> str | None:
 
 def _decoded_value(headers: Message, name: str) -> str | None:
     """Decode RFC 2047 encoded-words; fall back to the raw text if they are broken."""
-    raw_value = _raw_value(headers, name)
-    if raw_value is None or "=?" not in raw_value:
-        return raw_value  # no encoded-word (RFC 2047 §2): nothing to decode
-    try:
-        decoded = str(email.policy.default.header_factory(name, raw_value))
-    except Exception:  # malformed encoded-words: show the text as received
-        return raw_value
-    return clean_text(decoded).strip() or None
+    return _decoded(name, _raw_value(headers, name))
