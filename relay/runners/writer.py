@@ -23,7 +23,7 @@ from relay.errors import RelayError
 from relay.logs import get_logger
 from relay.matching import TaskDraft
 from relay.salesforce.client import SalesforceClient
-from relay.salesforce.writes import find_recent_owner_tasks, upsert_tasks
+from relay.salesforce.writes import find_recent_owner_tasks, find_tasks_by_keys, upsert_tasks
 from relay.store.model import INTENT, WRITTEN, Delivery, Store
 
 log = get_logger("relay.runners.writer")
@@ -31,6 +31,9 @@ log = get_logger("relay.runners.writer")
 # The intent is committed before the call, so the Task's CreatedDate is later; the
 # margin covers clock skew between this host and Salesforce (a guess: NTP-synced hosts).
 _RECONCILE_MARGIN = timedelta(minutes=10)
+# Salesforce's per-record code when an upsert updates an existing record and a field it
+# sets cannot be updated (REST API Developer Guide, "Status Codes and Error Responses").
+_UPDATE_REFUSED = "INVALID_FIELD_FOR_INSERT_UPDATE"
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ class TaskWriter:
         self.store.record_intents([_intent(job, draft) for job, draft in pending])
         records = [_sobject(draft, external_id_field) for _, draft in pending]
         written: dict[str, str] = {}
+        exists: list[str] = []
         for (_, draft), result in zip(
             pending,
             upsert_tasks(self.client, records, external_id_field=external_id_field),
@@ -93,6 +97,19 @@ class TaskWriter:
                 results[draft.relay_key] = KeyResult(result.id)
             else:
                 results[draft.relay_key] = KeyResult(None, result.error)
+                if external_id_field and _UPDATE_REFUSED in result.codes:
+                    exists.append(draft.relay_key)
+        if exists and external_id_field:
+            # The upsert found a Task with this key (an earlier attempt committed in
+            # Salesforce but not here, or another node wrote it) and took the update
+            # path, which refuses create-only fields such as TaskSubtype (Object
+            # Reference, Task: TaskSubtype is Create, not Update). The Task exists:
+            # record it as written instead of holding the message.
+            found = find_tasks_by_keys(self.client, exists, external_id_field=external_id_field)
+            for key, task_id in found.items():
+                log.info("task_already_written", relay_key=key, task_id=task_id)
+                written[key] = task_id
+                results[key] = KeyResult(task_id)
         if written:
             self.store.mark_written(written)
         return results
