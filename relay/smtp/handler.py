@@ -33,6 +33,8 @@ from relay.store.model import Store
 
 log = get_logger("relay.smtp")
 
+SENDER_REFUSED = "sender_refused"
+"""Metric and log label of every sender-policy refusal (relay/smtp/senders.py, issue 6)."""
 NULL_SENDER = "<>"  # aiosmtpd reports the null reverse-path of MAIL FROM:<> as "<>"
 
 
@@ -111,7 +113,7 @@ class RelayHandler:
                 envelope.mail_from or "", address, peer_host(session.peer)
             )
             if refusal is not None:
-                return self.reject(refusal, session, recipient=address)
+                return self.reject(refusal, session, SENDER_REFUSED, recipient=address)
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return replies.RCPT_OK
@@ -124,7 +126,7 @@ class RelayHandler:
                 mail_from, envelope.rcpt_tos, raw, peer_host(session.peer)
             )
             if refusal is not None:
-                return self.reject(refusal, session, sender=mail_from)
+                return self.reject(refusal, session, SENDER_REFUSED, sender=mail_from)
         message_envelope = Envelope(
             mail_from="" if mail_from == NULL_SENDER else mail_from,
             rcpt_tos=tuple(envelope.rcpt_tos),
@@ -148,9 +150,17 @@ class RelayHandler:
 
     # --- helpers -----------------------------------------------------------------------
 
-    def reject(self, reply: str, session: Any, event: str = "smtp_rejected", **fields: Any) -> str:
-        """Count and log one refusal, and return its reply."""
-        reason = rejection_reason(reply)
+    def reject(
+        self,
+        reply: str,
+        session: Any,
+        label: str | None = None,
+        event: str = "smtp_rejected",
+        **fields: Any,
+    ) -> str:
+        """Count and log one refusal, and return its reply. ``label`` names replies whose
+        text varies (the sender policy's guidance), else the reply's stable label."""
+        reason = label or rejection_reason(reply)
         self._metrics.record_rejected(reason)
         fields.setdefault("peer", peer_text(getattr(session, "peer", None)))
         # queue_id is None: no queue id exists for a message that was never accepted.
