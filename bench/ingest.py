@@ -1,12 +1,22 @@
-"""Ingest benchmark: `relay serve` against a bare aiosmtpd sink, same client, same run.
+"""Ingest benchmark: Relay's SMTP edge against a bare aiosmtpd sink, same client, same run.
 
     .venv/bin/python bench/ingest.py [--messages 5000] [--connections 8] [--size 2048]
+                                     [--relay edge|serve|both]
 
-Both servers run as subprocesses with aiosmtpd's ``SMTP`` protocol on ``loop.create_server``
+All servers run as subprocesses with aiosmtpd's ``SMTP`` protocol on ``loop.create_server``
 and the same line and size limits; the sink's handler only answers 250. The client is one
-asyncio process speaking plain SMTP over N connections. Prints messages per second for
-both and relay/sink (target >= 0.8), then the peak RSS (VmHWM) of relay while 10 clients
-send 20 MB messages at once. A script, not a test: numbers depend on the machine.
+asyncio process speaking plain SMTP over N connections, the same code and the same
+messages for every server. Two ways to run Relay:
+
+- ``edge``: Relay's daemon (store, SMTP edge, health endpoint, JSON logs) without the
+  delivery runner, so the figure is ingest alone;
+- ``serve``: ``relay serve`` exactly as shipped; with no Salesforce credentials its delivery
+  runner works the new mail into the embedded local org in the same process while the
+  mail comes in, so it measures ingest plus delivery competing for the same cores.
+
+Prints messages per second for each, relay/sink (target >= 0.8 for the edge), the server
+CPU time per message, then the peak RSS (VmHWM) of the last Relay process while 10
+clients send 20 MB messages at once. A script, not a test: numbers depend on the machine.
 """
 
 from __future__ import annotations
@@ -26,6 +36,7 @@ from aiosmtpd.smtp import SMTP
 from relay.config import DEFAULT_MAX_MESSAGE_BYTES, SmtpConfig
 
 DOMAIN = "relay.example"
+RELAY_SERVE = [sys.executable, "-m", "relay", "serve", "--smtp-port", "0", "--http-port", "0"]
 LINE = b"Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor.\r\n"
 
 
@@ -56,6 +67,28 @@ async def run_sink(ready_file: Path) -> None:
     document = json.dumps({"smtp_port": port, "pid": os.getpid()})
     await asyncio.to_thread(ready_file.write_text, document)
     await asyncio.Event().wait()
+
+
+# --- Relay without its runners -----------------------------------------------------------
+
+
+def run_edge(ready_file: Path) -> None:
+    """``relay serve`` minus the delivery runner and the embedded org: ingest alone."""
+    import dataclasses
+
+    from relay.config import load_config
+    from relay.daemon import Daemon, Listening
+    from relay.logs import configure_logging
+
+    config = load_config(None)
+    config = dataclasses.replace(config, http_port=0, smtp=dataclasses.replace(config.smtp, port=0))
+    configure_logging(config.log_level, config.log_format)
+
+    def ready(listening: Listening) -> None:
+        document = dataclasses.asdict(listening) | {"pid": os.getpid()}
+        ready_file.write_text(json.dumps(document))
+
+    asyncio.run(Daemon(config, runners=[], on_ready=ready).run(install_signal_handlers=True))
 
 
 # --- the client --------------------------------------------------------------------------
@@ -129,6 +162,12 @@ def start(
     return process, json.loads(ready_file.read_text())
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc/PID/stat, fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def vm_hwm_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -141,81 +180,103 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=5000)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--size", type=int, default=2048)
-    parser.add_argument("--rounds", type=int, default=5, help="interleaved sink/relay rounds")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
+    parser.add_argument("--relay", choices=("edge", "serve", "both"), default="both")
     parser.add_argument("--big-clients", type=int, default=10)
     parser.add_argument("--big-mb", type=int, default=20)
     parser.add_argument("--sink", type=Path, help=argparse.SUPPRESS)  # internal: run the sink
+    parser.add_argument("--edge", type=Path, help=argparse.SUPPRESS)  # internal: run the edge
     args = parser.parse_args()
     if args.sink:
         asyncio.run(run_sink(args.sink))
         return
+    if args.edge:
+        run_edge(args.edge)
+        return
 
+    kinds = ["edge", "serve"] if args.relay == "both" else [args.relay]
     with tempfile.TemporaryDirectory(prefix="relay-bench-") as temp:
         home = Path(temp)
         env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
-        sink, sink_ready = start(
-            [sys.executable, __file__, "--sink", str(home / "sink.json")], env, home / "sink.json"
-        )
-        relay_env = env | {
-            "RELAY_HOME": str(home / "relay"),
-            "RELAY_DOMAIN": DOMAIN,
-            "RELAY_LOG_FORMAT": "json",
-            "RELAY_SMTP_MIN_FREE_BYTES": "0",
-        }
-        relay, relay_ready = start(
-            [
-                sys.executable,
-                "-m",
-                "relay",
-                "serve",
-                "--smtp-port",
-                "0",
-                "--http-port",
-                "0",
-                "--ready-file",
-                str(home / "relay.json"),
-            ],
-            relay_env,
-            home / "relay.json",
-        )
+        servers: dict[str, tuple[subprocess.Popen[bytes], dict[str, int]]] = {}
         try:
+            servers["sink"] = start(
+                [sys.executable, __file__, "--sink", str(home / "sink.json")],
+                env,
+                home / "sink.json",
+            )
+            for kind in kinds:
+                relay_env = env | {
+                    "RELAY_HOME": str(home / kind),
+                    "RELAY_DOMAIN": DOMAIN,
+                    "RELAY_LOG_FORMAT": "json",
+                    "RELAY_SMTP_MIN_FREE_BYTES": "0",
+                }
+                ready = home / f"{kind}.json"
+                command = (
+                    [sys.executable, __file__, "--edge", str(ready)]
+                    if kind == "edge"
+                    else [*RELAY_SERVE, "--ready-file", str(ready)]
+                )
+                servers[kind] = start(command, relay_env, ready)
+            names = ["sink", *kinds]
             warm = min(200, args.messages)
-            asyncio.run(blast(sink_ready["smtp_port"], warm, args.connections, args.size))
-            asyncio.run(blast(relay_ready["smtp_port"], warm, args.connections, args.size))
-            # Interleaved rounds, so both servers see the same background load (the
-            # machine is shared); the rate is total messages over total time.
-            rounds = args.rounds
-            per_round = args.messages // rounds
-            sink_seconds = relay_seconds = 0.0
-            for number in range(rounds):
+            for name in names:
+                asyncio.run(blast(servers[name][1]["smtp_port"], warm, args.connections, args.size))
+            # Interleaved rounds, so every server sees the same background load (the
+            # machine is shared); a rate is total messages over total time.
+            per_round = args.messages // args.rounds
+            seconds = dict.fromkeys(names, 0.0)
+            cpu = dict.fromkeys(names, 0.0)
+            for number in range(args.rounds):
                 offset = (number + 1) * 10**6
-                sink_seconds += per_round / asyncio.run(
-                    blast(sink_ready["smtp_port"], per_round, args.connections, args.size, offset)
-                )
-                relay_seconds += per_round / asyncio.run(
-                    blast(relay_ready["smtp_port"], per_round, args.connections, args.size, offset)
-                )
-            sink_rate = per_round * rounds / sink_seconds
-            relay_rate = per_round * rounds / relay_seconds
-            rss_before = vm_hwm_kib(relay.pid)
+                for name in names:
+                    process, ready_info = servers[name]
+                    before = cpu_seconds(process.pid)
+                    rate = asyncio.run(
+                        blast(
+                            ready_info["smtp_port"], per_round, args.connections, args.size, offset
+                        )
+                    )
+                    seconds[name] += per_round / rate
+                    cpu[name] += cpu_seconds(process.pid) - before
+            total = per_round * args.rounds
+            rates = {name: total / seconds[name] for name in names}
+            last = kinds[-1]
+            relay_process, relay_ready = servers[last]
+            rss_before = vm_hwm_kib(relay_process.pid)
             big = args.big_mb * 1024 * 1024
             started = time.perf_counter()
-            asyncio.run(
-                blast(relay_ready["smtp_port"], args.big_clients, args.big_clients, big, 99 * 10**6)
-            )
+            if args.big_clients:
+                asyncio.run(
+                    blast(
+                        relay_ready["smtp_port"],
+                        args.big_clients,
+                        args.big_clients,
+                        big,
+                        99 * 10**6,
+                    )
+                )
             big_seconds = time.perf_counter() - started
-            rss_peak = vm_hwm_kib(relay.pid)
+            rss_peak = vm_hwm_kib(relay_process.pid)
         finally:
-            for process in (relay, sink):
+            for process, _ready in servers.values():
                 process.terminate()
                 process.wait(30)
 
-    print(f"ingest: {args.messages} messages of {args.size} B over {args.connections} connections")
-    print(f"  sink : {sink_rate:8.0f} msg/s")
-    print(f"  relay: {relay_rate:8.0f} msg/s")
-    print(f"  relay/sink = {relay_rate / sink_rate:.2f} (target >= 0.8)")
     print(
-        f"peak RSS of relay: {rss_before / 1024:.0f} MiB after the ingest run, "
+        f"ingest: {total} messages of {args.size} B over {args.connections} connections, "
+        f"{args.rounds} interleaved rounds"
+    )
+    for name in names:
+        ratio = "" if name == "sink" else f"   relay/sink = {rates[name] / rates['sink']:.2f}"
+        print(
+            f"  {name:5}: {rates[name]:8.0f} msg/s   server CPU {cpu[name] / total * 1000:.2f} "
+            f"ms/msg{ratio}"
+        )
+    print("  target: edge/sink >= 0.8")
+    print(
+        f"peak RSS of relay ({last}): {rss_before / 1024:.0f} MiB after the ingest run, "
         f"{rss_peak / 1024:.0f} MiB after {args.big_clients} clients sent {args.big_mb} MB each "
         f"at once ({big_seconds:.1f} s)"
     )

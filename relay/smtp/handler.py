@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from datetime import UTC, datetime
@@ -38,11 +39,25 @@ SENDER_REFUSED = "sender_refused"
 NULL_SENDER = "<>"  # aiosmtpd reports the null reverse-path of MAIL FROM:<> as "<>"
 
 
-def free_bytes_of(path: Path) -> Callable[[], int]:
-    """Free bytes on the file system holding ``path`` (statvfs: cheap, never blocks long)."""
+FREE_SPACE_MAX_AGE_SECONDS = 1.0
+
+
+def free_bytes_of(path: Path, max_age: float = FREE_SPACE_MAX_AGE_SECONDS) -> Callable[[], int]:
+    """Free bytes on the file system holding ``path``, re-read at most every ``max_age`` s.
+
+    Checked at every MAIL; a statvfs per MAIL was a syscall (and a GIL release the store's
+    writer thread could take) per message for a figure that moves slowly.
+    """
+    checked_at = -float("inf")
+    free = 0
 
     def free_bytes() -> int:
-        return shutil.disk_usage(path).free
+        nonlocal checked_at, free
+        now = time.monotonic()
+        if now - checked_at >= max_age:
+            free = shutil.disk_usage(path).free
+            checked_at = now
+        return free
 
     return free_bytes
 
