@@ -101,6 +101,12 @@ class PipelineConfig:
     external_id_field: str = "Relay_Key__c"
     directory_ttl_seconds: float = 60.0
     org_profile_ttl_seconds: float = 3600.0
+    # Issue 6: re-read the active Users (and their Email-to-Salesforce addresses) this
+    # often; re-check held messages whose problem may have been fixed this often; send a
+    # rep at most one notice per problem per notice_interval_seconds (a day).
+    rep_sync_seconds: float = 60.0
+    held_recheck_seconds: float = 60.0
+    notice_interval_seconds: float = 86400.0
 
 
 @dataclass(frozen=True)
@@ -398,6 +404,9 @@ SETTINGS: tuple[Setting, ...] = (
             ("backoff_initial_seconds", parse_positive_float),
             ("backoff_max_seconds", parse_positive_float),
             ("rate_limit_pause_seconds", parse_positive_float),
+            ("rep_sync_seconds", parse_positive_float),
+            ("held_recheck_seconds", parse_positive_float),
+            ("notice_interval_seconds", parse_positive_float),
             ("crash_attempts", parse_positive_int),
             ("external_id_field", parse_api_name_or_empty),
             ("directory_ttl_seconds", parse_positive_float),

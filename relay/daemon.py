@@ -19,6 +19,10 @@ Seams for later stages:
 - ``local_org``: ``(Config) -> async context manager yielding Config``. Used only when no
   Salesforce credentials are configured: it starts the embedded local org and yields the
   configuration the runners should use to reach it; leaving the context stops it.
+- ``sender_policy``: ``(Config, Store) -> SenderPolicy`` (issue 6). Built once the store
+  is open, attached to the SMTP handler, and handed to the runners
+  (``RunnerContext.sender_policy``), which refresh it after each rep sync. Without it
+  the edge accepts every sender.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from relay.config import Config
 from relay.health import HealthServer
 from relay.logs import get_logger
 from relay.metrics import Metrics
+from relay.smtp.senders import SenderPolicy
 from relay.smtp.server import SmtpServer
 from relay.store.model import Store
 
@@ -56,11 +61,13 @@ class RunnerContext:
     store: Store
     stopping: asyncio.Event
     metrics: Metrics | None = None
+    sender_policy: SenderPolicy | None = None
 
 
 Runner = Callable[[RunnerContext], Awaitable[None]]
 LocalOrg = Callable[[Config], AbstractAsyncContextManager[Config]]
 StoreFactory = Callable[[str], Store]
+SenderPolicyFactory = Callable[[Config, Store], SenderPolicy]
 
 
 @dataclass(frozen=True)
@@ -90,6 +97,7 @@ class Daemon:
         local_org: LocalOrg | None = None,
         store_factory: StoreFactory = open_default_store,
         on_ready: Callable[[Listening], None] | None = None,
+        sender_policy: SenderPolicyFactory | None = None,
     ) -> None:
         self.config = config
         self.metrics = Metrics()
@@ -99,6 +107,7 @@ class Daemon:
         self._local_org = local_org
         self._store_factory = store_factory
         self._on_ready = on_ready
+        self._sender_policy = sender_policy
         self._stopping = asyncio.Event()
         self._forced = asyncio.Event()
         self._ready = asyncio.Event()
@@ -149,13 +158,21 @@ class Daemon:
                 if self._local_org is not None:
                     config = await stack.enter_async_context(self._local_org(config))
 
+            policy = None
+            if self._sender_policy is not None:
+                policy = await asyncio.to_thread(self._sender_policy, config, store)
             context = RunnerContext(
-                config=config, store=store, stopping=self._stopping, metrics=self.metrics
+                config=config,
+                store=store,
+                stopping=self._stopping,
+                metrics=self.metrics,
+                sender_policy=policy,
             )
             tasks = [self._start_runner(runner, context) for runner in self._runners]
             stack.push_async_callback(self._stop_runners, tasks)
 
             smtp = SmtpServer(config, store, self.metrics)
+            smtp.handler.sender_policy = policy
             health = HealthServer(
                 config.http_host, config.http_port, store, self.metrics, lambda: smtp.serving
             )

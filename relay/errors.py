@@ -10,6 +10,7 @@
     │   └── OutcomeUnknown          a write may or may not have been applied: reconcile first
     └── PermanentError              will not succeed as is: hold or quarantine, with a reason
         ├── NeedsAttention          a person must act (setting, permission, address): hold
+        │   └── ApiDisabled         API_DISABLED_FOR_ORG: fall back to Email to Salesforce
         ├── RecordChanged           a record the Task points at was deleted, merged or
         │                           converted since matching: re-match once
         └── Unprocessable           the message itself is bad: quarantine
@@ -65,6 +66,11 @@ class PermanentError(RelayError):
 
 class NeedsAttention(PermanentError):
     """A person must change something (a setting, a permission, an address): hold."""
+
+
+class ApiDisabled(NeedsAttention):
+    """The org refused API access (API_DISABLED_FOR_ORG, API_CURRENTLY_DISABLED): Relay
+    forwards the email to the rep's Email-to-Salesforce address instead (issue 6)."""
 
 
 class RecordChanged(PermanentError):

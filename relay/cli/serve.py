@@ -67,8 +67,15 @@ def serve(
 
     from relay.runners import delivery_runner
     from relay.salesforce.localorg.runner import embedded_org
+    from relay.smtp.senders import SenderPolicy
 
-    daemon = Daemon(config, runners=[delivery_runner()], local_org=embedded_org, on_ready=ready)
+    daemon = Daemon(
+        config,
+        runners=[delivery_runner()],
+        local_org=embedded_org,
+        on_ready=ready,
+        sender_policy=SenderPolicy.from_store,
+    )
     asyncio.run(daemon.run(install_signal_handlers=True))
     if daemon.forced:
         sys.stderr.flush()

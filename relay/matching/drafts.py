@@ -54,6 +54,8 @@ MAX_TASK_WHO_IDS = 50
 """TaskWhoRelation: "one lead or up to 50 contacts" per Task."""
 TRUNCATION_MARKER = "\n\n[Truncated by Relay: the email was longer than Salesforce allows.]"
 
+BODY_LEFT_OUT = "[Body not logged: the rep's sync setting body is none.]"
+
 _PERSON_TYPES = frozenset({"Contact", "Lead"})
 
 
@@ -112,10 +114,23 @@ def draft_tasks(
     *,
     org_timezone: str,
     shared_activities: bool,
+    include_body: bool = True,
 ) -> list[TaskDraft]:
-    """The Tasks that log ``email`` on every record of ``plan``, per the module rule."""
+    """The Tasks that log ``email`` on every record of ``plan``, per the module rule.
+    ``include_body`` False is issue 6's ``body=none``: the Description keeps the header
+    lines and leaves the body out."""
     if plan.outcome == "unresolved":
-        return [_draft(email, rep_user_id, org_timezone, "unresolved:" + rep_user_id, (), None)]
+        return [
+            _draft(
+                email,
+                rep_user_id,
+                org_timezone,
+                "unresolved:" + rep_user_id,
+                (),
+                None,
+                include_body,
+            )
+        ]
     if plan.outcome != "matched":
         return []
     leads = [r for r in plan.records if r.type == "Lead"]
@@ -124,10 +139,15 @@ def draft_tasks(
     capacity = MAX_TASK_WHO_IDS if shared_activities else 1
     groups = _group_contacts(contacts, whats, capacity)
 
-    drafts = [_draft(email, rep_user_id, org_timezone, lead.id, (lead.id,), None) for lead in leads]
+    drafts = [
+        _draft(email, rep_user_id, org_timezone, lead.id, (lead.id,), None, include_body)
+        for lead in leads
+    ]
     for what_id, who_ids in groups:
         primary = what_id or who_ids[0]
-        drafts.append(_draft(email, rep_user_id, org_timezone, primary, who_ids, what_id))
+        drafts.append(
+            _draft(email, rep_user_id, org_timezone, primary, who_ids, what_id, include_body)
+        )
     return drafts
 
 
@@ -161,13 +181,14 @@ def _draft(
     primary_id: str,
     who_ids: tuple[str, ...],
     what_id: str | None,
+    include_body: bool = True,
 ) -> TaskDraft:
     unresolved = not who_ids and what_id is None
     record_ids = tuple(who_ids) + ((what_id,) if what_id else ())
     return TaskDraft(
         relay_key=relay_key(email.message_key, primary_id),
         subject=task_subject(email.subject),
-        description=task_description(email),
+        description=task_description(email, include_body=include_body),
         status="Not Started" if unresolved else "Completed",
         priority="Normal",
         task_subtype="Email",
@@ -195,7 +216,7 @@ def _addresses(addresses: tuple[Address, ...]) -> str:
     return "; ".join(a.email for a in addresses)
 
 
-def task_description(email: Email) -> str:
+def task_description(email: Email, *, include_body: bool = True) -> str:
     """E2S's Description layout, at most 32,000 characters, cut with a visible marker:
 
     ``Additional To:``, ``CC:``, ``BCC:`` and ``Attachment:`` lines, a blank line, then
@@ -212,7 +233,7 @@ def task_description(email: Email) -> str:
         "",
         f"Subject: {email.subject}",
         "Body:",
-        email.text_body,
+        email.text_body if include_body else BODY_LEFT_OUT,
     ]
     text = "\n".join(lines)
     if len(text) <= DESCRIPTION_MAX:

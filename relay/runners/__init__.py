@@ -2,7 +2,17 @@
 
 ``delivery_runner()`` is what ``relay serve`` passes to the Daemon: it builds the
 Salesforce client from the effective configuration (the embedded local org's when no
-credentials are set) and runs ``DeliveryRunner`` until the daemon stops.
+credentials are set) and runs, until the daemon stops, three loops sharing one client
+and one rep view (issue 6):
+
+- ``DeliveryRunner``: parse, route by the rep's sync settings, match, log or forward;
+- ``RepSyncRunner``: the active Users and their Email-to-Salesforce addresses, every
+  ``pipeline.rep_sync_seconds``, then the SMTP edge's sender snapshot;
+- ``HeldRecheckRunner``: releases held messages whose problem is fixed, every
+  ``pipeline.held_recheck_seconds``.
+
+The sender policy is the daemon's (``RunnerContext.sender_policy``, the one the SMTP
+handler consults), so one refresh serves the edge and the runners.
 """
 
 from __future__ import annotations
@@ -11,18 +21,30 @@ import asyncio
 from typing import Any
 
 from relay.daemon import Runner, RunnerContext
+from relay.outbound import Outbound
 from relay.runners.base import BatchResult, BatchRunner
 from relay.runners.deliver import DeliveryRunner
+from relay.runners.recheck import HeldRecheckRunner
+from relay.runners.rep_sync import RepSyncRunner
+from relay.runners.reps import Reps
 from relay.salesforce.client import SalesforceClient
+from relay.smtp.senders import SenderPolicy
 
-__all__ = ["BatchResult", "BatchRunner", "DeliveryRunner", "delivery_runner"]
+__all__ = [
+    "BatchResult",
+    "BatchRunner",
+    "DeliveryRunner",
+    "HeldRecheckRunner",
+    "RepSyncRunner",
+    "delivery_runner",
+]
 
 
 def delivery_runner() -> Runner:
     async def deliver(context: RunnerContext) -> None:
-        metrics = context.metrics
+        config, store, metrics = context.config, context.store, context.metrics
         client = SalesforceClient(
-            context.config.salesforce,
+            config.salesforce,
             registry=metrics.registry if metrics is not None else None,
         )
         if metrics is not None:
@@ -31,10 +53,25 @@ def delivery_runner() -> Runner:
                 metrics.api_calls.inc()
 
             client.http.hooks["response"].append(count_call)
-        runner = DeliveryRunner(context.store, context.config, client, metrics)
+        policy = context.sender_policy
+        if policy is None:
+            policy = await asyncio.to_thread(SenderPolicy.from_store, config, store)
+        reps = Reps(policy, config.home)
+        outbound = Outbound(config)
+        pipeline = config.pipeline
+        runner = DeliveryRunner(store, config, client, metrics, reps=reps, outbound=outbound)
+        rep_sync = RepSyncRunner(store, client, reps, pipeline.rep_sync_seconds)
+        recheck = HeldRecheckRunner(store, client, reps, outbound, pipeline.held_recheck_seconds)
         try:
+            # The first sync before the first email: it is attributed with a fresh
+            # snapshot (and the edge stops failing open as soon as possible).
+            await asyncio.to_thread(rep_sync.sync_once)
             await asyncio.to_thread(runner.warm_up)
-            await runner.run(context.stopping)
+            await asyncio.gather(
+                runner.run(context.stopping),
+                rep_sync.run(context.stopping),
+                recheck.run(context.stopping),
+            )
         finally:
             client.close()
 

@@ -70,7 +70,7 @@ class BatchRunner(abc.ABC):
         self.log.info("runner_started", worker=self.worker)
         while not stopping.is_set():
             window = self.batch_window()
-            if window > 0 and await _sleep_or_stop(stopping, window):
+            if window > 0 and await sleep_or_stop(stopping, window):
                 break
             try:
                 batch = await asyncio.to_thread(
@@ -81,7 +81,7 @@ class BatchRunner(abc.ABC):
                 )
             except StoreUnavailable as error:
                 self.log.warning("claim_failed", reason=error.reason)
-                await _sleep_or_stop(stopping, 1.0)
+                await sleep_or_stop(stopping, 1.0)
                 continue
             if not batch:
                 await asyncio.to_thread(self.store.wait_for_work, self.pipeline.idle_wait_seconds)
@@ -89,7 +89,7 @@ class BatchRunner(abc.ABC):
             pause = await asyncio.to_thread(self.run_batch, batch)
             if pause > 0:
                 self.log.warning("runner_paused", seconds=round(pause, 1))
-                await _sleep_or_stop(stopping, pause)
+                await sleep_or_stop(stopping, pause)
         self.log.info("runner_stopped", worker=self.worker)
 
     def run_batch(self, batch: Sequence[StoredMessage]) -> float:
@@ -166,7 +166,7 @@ def _summary(error: BaseException | None) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
-async def _sleep_or_stop(stopping: asyncio.Event, seconds: float) -> bool:
+async def sleep_or_stop(stopping: asyncio.Event, seconds: float) -> bool:
     """Sleep up to ``seconds``; True if asked to stop meanwhile."""
     try:
         await asyncio.wait_for(stopping.wait(), timeout=seconds)

@@ -1,10 +1,14 @@
-"""The delivery stage: parse, match and log a batch of messages as Tasks (issue 5).
+"""The delivery stage: parse, match and log a batch of messages as Tasks (issues 5, 6).
 
-Per batch: parse each message (pure), ONE directory lookup for the whole batch (cached,
-plus the thread records from the ledger), match and draft each (pure), write every
-draft in calls of 200 (relay/runners/writer.py), then one outcome per message. A write
-that says a record changed (deleted, converted lead) makes its messages match again,
-once, against fresh records. Errors map to outcomes in relay/runners/policy.py.
+Per batch: parse each message (pure) and route it by its rep's sync settings
+(relay/runners/routes.py: ``logging=off`` rejects, ``email_to_salesforce`` forwards, an
+unknown sender is held); then ONE directory lookup for the rest (cached, plus the
+thread records from the ledger), match and draft each (pure, per-rep policy and
+``body``), write every draft in calls of 200 (relay/runners/writer.py), then one
+outcome per message. A write that says a record changed (deleted, converted lead) makes
+its messages match again, once, against fresh records. API_DISABLED_FOR_ORG forwards
+to Email to Salesforce instead (relay/runners/fallback.py). Other errors map to outcomes
+in relay/runners/policy.py.
 """
 
 from __future__ import annotations
@@ -14,16 +18,27 @@ from collections.abc import Sequence
 from structlog.contextvars import bound_contextvars
 
 from relay.config import Config
-from relay.errors import NeedsAttention, RateLimited, RecordChanged, RelayError, TemporaryError
-from relay.matching import Directory, MatchPolicy, RecordRef
-from relay.matching.model import object_for_id, relay_domain_predicate
+from relay.errors import (
+    ApiDisabled,
+    NeedsAttention,
+    RateLimited,
+    RecordChanged,
+    RelayError,
+    TemporaryError,
+)
+from relay.matching import Directory, RecordRef
+from relay.matching.model import object_for_id
 from relay.metrics import Metrics
-from relay.parsing import Email, parse
+from relay.outbound import Outbound
+from relay.parsing import Email
+from relay.runners.attachments import upload_attachments
 from relay.runners.base import BatchResult, BatchRunner
 from relay.runners.org_profile import OrgProfile, OrgProfileCache
 from relay.runners.plan import Planned, lookup_keys, outcome_after_write, plan_message, record_keys
 from relay.runners.policy import outcome_for_error
-from relay.runners.writer import Job, TaskWriter
+from relay.runners.reps import Reps
+from relay.runners.routes import Routed, Router
+from relay.runners.writer import Job, KeyResult, TaskWriter
 from relay.salesforce.client import SalesforceClient
 from relay.salesforce.directory import DirectoryCache
 from relay.store.model import Outcome, State, Store, StoredMessage, new_unresolved
@@ -33,18 +48,25 @@ class DeliveryRunner(BatchRunner):
     name = "deliver"
 
     def __init__(
-        self, store: Store, config: Config, client: SalesforceClient, metrics: Metrics | None = None
+        self,
+        store: Store,
+        config: Config,
+        client: SalesforceClient,
+        metrics: Metrics | None = None,
+        *,
+        reps: Reps | None = None,
+        outbound: Outbound | None = None,
     ) -> None:
         super().__init__(store, config.pipeline)
         self.client = client
         self.metrics = metrics
-        self.policy = MatchPolicy.from_config(config)
-        self.is_relay_address = relay_domain_predicate(config.domain)
+        self.router = Router(store, config, reps, outbound)
         self.directory_cache = DirectoryCache(config.pipeline.directory_ttl_seconds)
         self.org = OrgProfileCache(
             client, config.pipeline.external_id_field, config.pipeline.org_profile_ttl_seconds
         )
         self.writer = TaskWriter(store, client)
+        self._routed: dict[str, Routed] = {}
 
     def warm_up(self) -> None:
         """Read the org profile before the first email, so that email costs only the
@@ -62,53 +84,53 @@ class DeliveryRunner(BatchRunner):
 
     def process(self, batch: Sequence[StoredMessage]) -> BatchResult:
         result = BatchResult()
-        parsed: list[tuple[StoredMessage, Email]] = []
+        self._routed = {}
+        api: list[Routed] = []
         for message in batch:
             with bound_contextvars(queue_id=message.id):
-                email = parse(
-                    self.store.raw(message.id),
-                    message.envelope,
-                    message.received_at,
-                    relay_addresses=self.is_relay_address,
-                )
-            if email.unparseable:
-                reason = f"cannot be parsed: {email.unparseable}"
-                result.outcomes.append(Outcome(message.id, State.QUARANTINED, reason))
+                routed = self.router.route(message)
+            if isinstance(routed, Outcome):
+                result.outcomes.append(routed)
+                continue
+            self._routed[message.id] = routed
+            decided = self.router.decide(routed)
+            if decided is None:
+                api.append(routed)
             else:
-                parsed.append((message, email))
-        if parsed:
+                self._settle(message, decided, result)
+        if api:
             try:
-                self._deliver(parsed, result, rematch=False)
+                self._deliver(api, result, rematch=False)
             except RelayError as error:
                 if len(batch) > 1 and not isinstance(error, TemporaryError | NeedsAttention):
                     raise  # the crash path isolates the message that causes it
-                for message, _ in parsed:
-                    self._fail(message, error, result)
+                for routed in api:
+                    self._fail(routed.message, error, result)
+        self.router.confirm(result.outcomes, self._routed)
         if self.metrics is not None:
             for outcome in result.outcomes:
                 self.metrics.messages_processed.labels(outcome=outcome.state.value).inc()
         return result
 
-    def _deliver(
-        self, parsed: Sequence[tuple[StoredMessage, Email]], result: BatchResult, rematch: bool
-    ) -> None:
+    def _deliver(self, routed: Sequence[Routed], result: BatchResult, rematch: bool) -> None:
         profile = self.org.get()
-        directory = self._directory([email for _, email in parsed])
+        directory = self.router.with_reps(self._directory([r.email for r in routed]), routed)
         planned: list[Planned] = []
-        for message, email in parsed:
-            with bound_contextvars(queue_id=message.id):
-                item = plan_message(
-                    message,
-                    email,
+        for item in routed:
+            with bound_contextvars(queue_id=item.message.id):
+                plan = plan_message(
+                    item.message,
+                    item.email,
                     directory,
-                    self.policy,
+                    self.router.policy_for(item.settings),
                     org_timezone=profile.timezone,
                     shared_activities=profile.shared_activities,
+                    include_body=item.settings.body != "none",
                 )
-            if isinstance(item, Outcome):
-                result.outcomes.append(item)
+            if isinstance(plan, Outcome):
+                result.outcomes.append(plan)
             else:
-                planned.append(item)
+                planned.append(plan)
         self._write(planned, profile, result, rematch)
 
     def _write(
@@ -131,13 +153,24 @@ class DeliveryRunner(BatchRunner):
                 result.outcomes.append(outcome)
                 if outcome.state is State.UNRESOLVED:
                     self._add_unresolved(item, results[item.drafts[0].relay_key].task_id, result)
+                self._upload(item, results)
         if changed:
             self.log.info("records_changed_rematching", messages=len(changed))
             self.directory_cache.invalidate(record_keys(changed))
-            self._deliver([(p.message, p.email) for p in changed], result, rematch=True)
+            self._deliver([self._routed[p.message.id] for p in changed], result, rematch=True)
+
+    def _upload(self, item: Planned, results: dict[str, KeyResult]) -> None:
+        settings = self._routed[item.message.id].settings
+        if settings.attachments != "upload" or not item.email.attachments:
+            return
+        new = [results[d.relay_key] for d in item.drafts if d.relay_key in results]
+        task_ids = [r.task_id for r in new if r.task_id and not r.already]
+        raw = self.store.raw(item.message.id)
+        max_bytes = settings.attachment_max_bytes
+        upload_attachments(self.client, raw, task_ids, max_bytes, item.message.id)
 
     def _directory(self, emails: Sequence[Email]) -> Directory:
-        keys = [lookup_keys(email, self.policy) for email in emails]
+        keys = [lookup_keys(email, self.router.policy) for email in emails]
         thread_ids = {t for k in keys for t in k.thread_ids}
         threads = self.store.known_threads(thread_ids) if thread_ids else {}
         known = {
@@ -149,11 +182,25 @@ class DeliveryRunner(BatchRunner):
             sorted({a for k in keys for a in k.addresses}),
             record_ids=sorted({r for k in keys for r in k.record_ids}),
             sender_addresses=sorted({s for k in keys for s in k.senders}),
-            extra_email_fields=self.policy.extra_email_fields,
+            extra_email_fields=self.router.policy.extra_email_fields,
             known_threads=known,
         )
 
+    def _settle(
+        self, message: StoredMessage, decided: Outcome | RelayError, result: BatchResult
+    ) -> None:
+        if isinstance(decided, RelayError):
+            self._fail(message, decided, result)
+        else:
+            result.outcomes.append(decided)
+
     def _fail(self, message: StoredMessage, error: RelayError, result: BatchResult) -> None:
+        if isinstance(error, ApiDisabled) and message.id in self._routed:
+            # Issue 6: an org without API access gets the email through Email to Salesforce.
+            fallback = self.router.after_api_disabled(self._routed[message.id])
+            if not isinstance(fallback, ApiDisabled):
+                self._settle(message, fallback, result)
+                return
         outcome = outcome_for_error(message.id, message.attempts, error, self.pipeline)
         result.outcomes.append(outcome)
         if isinstance(error, RateLimited):

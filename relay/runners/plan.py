@@ -16,9 +16,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from relay.errors import RelayError
+from relay.guidance import unknown_sender
 from relay.matching import Directory, MatchPlan, MatchPolicy, TaskDraft, draft_tasks, match
 from relay.parsing import Email
 from relay.parsing.headers import normalise_message_id
+from relay.runners.holds import hold_reason
 from relay.runners.policy import worst
 from relay.runners.writer import KeyResult
 from relay.store.model import Outcome, State, StoredMessage
@@ -76,6 +78,7 @@ def plan_message(
     *,
     org_timezone: str,
     shared_activities: bool,
+    include_body: bool = True,
 ) -> Planned | Outcome:
     """Drafts to write for ``email``, or the outcome that ends it without a write."""
     plan = match(email, directory, policy)
@@ -98,19 +101,19 @@ def plan_message(
         plan.rep.id,
         org_timezone=org_timezone,
         shared_activities=shared_activities,
+        include_body=include_body,
     )
     return Planned(message, email, plan, tuple(drafts))
 
 
 def unknown_sender_reason(email: Email) -> str:
+    """The hold reason of mail no rep sent (issue 6's guidance, relay/runners/holds.py
+    format, so the re-check releases it once the sender is a rep)."""
     tried = [a.email for a in (email.from_, email.sender) if a is not None and a.email]
     if email.envelope.mail_from:
         tried.append(email.envelope.mail_from)
-    names = ", ".join(dict.fromkeys(a.lower() for a in tried)) or "(no sender address)"
-    return (
-        f"sender {names} is not an active Salesforce user: add them as a user (or make "
-        "that address the user's Email), then `relay queue release` this message"
-    )
+    shown = next(iter(dict.fromkeys(a.lower() for a in tried)), "(no sender address)")
+    return hold_reason(unknown_sender(shown))
 
 
 def outcome_after_write(planned: Planned, results: Mapping[str, KeyResult]) -> Outcome | RelayError:

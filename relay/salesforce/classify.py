@@ -41,6 +41,7 @@ import requests
 import urllib3
 
 from relay.errors import (
+    ApiDisabled,
     NeedsAttention,
     OutcomeUnknown,
     RateLimited,
@@ -146,6 +147,11 @@ def _hold(advice: str) -> _Build:
     return build
 
 
+def _api_disabled(fault: SalesforceFault) -> RelayError:
+    # Its own class (a NeedsAttention): the runners fall back to Email to Salesforce.
+    return ApiDisabled(f"{_API_DISABLED} (Salesforce said {fault.describe()})")
+
+
 _API_DISABLED = (
     "This org has no API access: logging through the API requires Salesforce Enterprise, "
     "Unlimited, Performance or Developer Edition, or Professional Edition with the API "
@@ -202,8 +208,8 @@ _BY_CODE: dict[str, _Build] = {
     "ENTITY_IS_DELETED": _record_changed,
     "INVALID_CROSS_REFERENCE_KEY": _record_changed,
     "CANNOT_UPDATE_CONVERTED_LEAD": _record_changed,
-    "API_DISABLED_FOR_ORG": _hold(_API_DISABLED),
-    "API_CURRENTLY_DISABLED": _hold(_API_DISABLED),
+    "API_DISABLED_FOR_ORG": _api_disabled,
+    "API_CURRENTLY_DISABLED": _api_disabled,
     "INVALID_FIELD": _hold(_MISSING_FIELD),
     "INVALID_FIELD_FOR_INSERT_UPDATE": _hold(_MISSING_FIELD),
     "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST": _hold(_MISSING_PICKLIST_VALUE),

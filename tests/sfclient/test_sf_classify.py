@@ -7,6 +7,7 @@ import requests
 import urllib3
 
 from relay.errors import (
+    ApiDisabled,
     NeedsAttention,
     OutcomeUnknown,
     RateLimited,
@@ -32,7 +33,7 @@ REST_ERRORS = [
     (400, "ENTITY_IS_DELETED", RecordChanged, "matches the message again"),
     (400, "INVALID_CROSS_REFERENCE_KEY", RecordChanged, "matches the message again"),
     (400, "CANNOT_UPDATE_CONVERTED_LEAD", RecordChanged, "matches the message again"),
-    (403, "API_DISABLED_FOR_ORG", NeedsAttention, "Professional Edition with the API"),
+    (403, "API_DISABLED_FOR_ORG", ApiDisabled, "Professional Edition with the API"),
     (403, "INSUFFICIENT_ACCESS_OR_READONLY", NeedsAttention, "permission set"),
     (400, "INSUFFICIENT_ACCESS_ON_CROSS_REFERENCE_ENTITY", NeedsAttention, "permission set"),
     (400, "INVALID_FIELD", NeedsAttention, "deploy/salesforce/"),

@@ -385,7 +385,18 @@ class OrgData:
         with self.store.lock:
             self._settings.update(values)
             self.store.write_settings(values)
+            if "email_to_salesforce_active" in values:
+                self._set_email_to_salesforce(bool(values["email_to_salesforce_active"]))
             return dict(self._settings)
+
+    def _set_email_to_salesforce(self, active: bool) -> None:
+        """The org switch as the API shows it: EmailServicesFunction.IsActive of the
+        function 'EmailToSalesforce'. A guess: Salesforce documents the Setup checkbox
+        ("Email to Salesforce" -> Active), not how the API exposes it; Relay reads this
+        field (relay/e2s.py), so the local org keeps the two in step."""
+        with self.transaction():
+            for row in self.live_rows("EmailServicesFunction", "FunctionName", "EmailToSalesforce"):
+                self.set_derived("EmailServicesFunction", row, {"IsActive": active})
 
     def record_api_call(self) -> tuple[int, int]:
         """Count one API call against today's (UTC) allocation: (used, limit)."""

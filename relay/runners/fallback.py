@@ -1,0 +1,86 @@
+"""Forward to Email to Salesforce (issue 6), when a rep's ``logging`` is
+``email_to_salesforce`` or the org answered API_DISABLED_FOR_ORG. Blocking.
+
+The ORIGINAL bytes go, unchanged, through the smarthost to the rep's Email-to-Salesforce
+address (relay/outbound.py says why nothing may be rewritten). Where the address cannot
+be found (none in the org, the org's switch off, or the API off and nothing cached) the
+message is held with the guidance, and the rep gets one notice a day about it
+(relay/runners/notices.py); the re-check releases it once fixed.
+
+Once per email and address: a ledger row keyed like a Task's (``relay_key(message key,
+"e2s:" + address)``) is committed as an intent before sending and marked written after,
+so a BCC copy plus a journal copy, or a retried message, is forwarded once. A crash
+between the smarthost's 250 and the mark forwards it again on the next attempt: at least
+once, where the API path is exactly once.
+"""
+
+from __future__ import annotations
+
+from relay.errors import NeedsAttention, RelayError
+from relay.guidance import Guidance, api_disabled, sending_disabled, unknown_sender
+from relay.logs import get_logger
+from relay.matching import relay_key
+from relay.outbound import Outbound
+from relay.parsing import Email
+from relay.runners.holds import held
+from relay.runners.notices import Notifier
+from relay.runners.reps import Reps
+from relay.store.model import WRITTEN, Delivery, Outcome, Rep, State, Store, StoredMessage
+from relay.sync_settings import SyncSettings
+
+log = get_logger("relay.runners.fallback")
+
+FORWARDED = "forwarded"  # the ledger's task id for a forward (no Task exists)
+
+
+class EmailToSalesforce:
+    def __init__(self, store: Store, reps: Reps, outbound: Outbound, notifier: Notifier) -> None:
+        self.store = store
+        self.reps = reps
+        self.outbound = outbound
+        self.notifier = notifier
+
+    def forward(
+        self,
+        message: StoredMessage,
+        email: Email,
+        rep: Rep | None,
+        settings: SyncSettings,
+        cause: Guidance | None = None,
+    ) -> Outcome | RelayError:
+        """The outcome of forwarding, or the error that decides it (TemporaryError:
+        defer; Unprocessable: the address refused it for good). ``cause`` is why the
+        API is not used (API disabled), told alongside any hold."""
+        because = cause.summary if cause is not None else ""
+        if rep is None:
+            return held(message.id, unknown_sender(self.reps.sender_shown(email)), because)
+        target = self.reps.e2s_for(rep, settings)
+        if not isinstance(target, str):
+            self.notifier.problem(rep, target, message.id)
+            return held(message.id, target, because)
+        if not self.outbound.enabled:
+            guidance = cause or sending_disabled()
+            return held(message.id, guidance, sending_disabled().summary if cause else "")
+        key = relay_key(email.message_key, "e2s:" + target.lower())
+        known = self.store.deliveries_for_keys([key]).get(key)
+        if known is not None and known.state == WRITTEN:
+            return Outcome(message.id, State.LOGGED, f"already forwarded to {target}")
+        self.store.record_intents(
+            [Delivery(key, email.message_key, None, (), message.id, rep.user_id)]
+        )
+        mail_from = message.envelope.mail_from or rep.email
+        try:
+            self.outbound.forward_original(self.store.raw(message.id), target, mail_from)
+        except NeedsAttention as error:
+            return Outcome(message.id, State.HELD, error.reason)
+        except RelayError as error:
+            return error
+        self.store.mark_written({key: FORWARDED})
+        log.info("message_forwarded", queue_id=message.id, to=target, user_id=rep.user_id)
+        return Outcome(message.id, State.LOGGED, f"forwarded to Email-to-Salesforce {target}")
+
+    def after_api_disabled(
+        self, message: StoredMessage, email: Email, rep: Rep | None, settings: SyncSettings
+    ) -> Outcome | RelayError:
+        """The org refused the API: forward instead of holding (issue 6)."""
+        return self.forward(message, email, rep, settings, cause=api_disabled())

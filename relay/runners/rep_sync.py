@@ -1,0 +1,59 @@
+"""Keep the rep snapshot fresh (issue 6): ``sync_reps`` at start-up and every
+``pipeline.rep_sync_seconds`` (a minute), then the Email-to-Salesforce addresses of every
+rep, then the SMTP edge's and the runners' snapshot (``SenderPolicy.refresh``).
+
+Three API calls per sync (the Users, the EmailToSalesforce function, the addresses).
+A failed sync logs a warning and keeps the last snapshot: the edge keeps deciding on it,
+and fails open only while no sync ever succeeded (relay/smtp/senders.py). Aliases and
+settings changed by `relay senders|settings` reach the edge at the next sync.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from relay.e2s import find_e2s_addresses
+from relay.errors import RelayError
+from relay.logs import get_logger
+from relay.runners.base import sleep_or_stop
+from relay.runners.reps import Reps
+from relay.salesforce.client import SalesforceClient
+from relay.senders import sync_reps
+from relay.store.model import Store
+
+log = get_logger("relay.runners.rep_sync")
+
+
+class RepSyncRunner:
+    def __init__(
+        self, store: Store, client: SalesforceClient, reps: Reps, interval_seconds: float
+    ) -> None:
+        self.store = store
+        self.client = client
+        self.reps = reps
+        self.interval_seconds = interval_seconds
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Sync every interval (the first sync at start-up is the caller's)."""
+        while not await sleep_or_stop(stopping, self.interval_seconds):
+            await asyncio.to_thread(self.sync_once)
+
+    def sync_once(self) -> bool:
+        """One sync (blocking); True if the reps were read from Salesforce."""
+        synced = False
+        try:
+            reps = sync_reps(self.client, self.store)
+            synced = True
+            self.reps.set_e2s(find_e2s_addresses(self.client, [r.user_id for r in reps]))
+            log.info("reps_synced", reps=len(reps))
+        except RelayError as error:
+            log.warning(
+                "reps_sync_failed",
+                reason=error.reason,
+                keeping="the last rep snapshot" if not synced else "the last E2S addresses",
+            )
+        try:
+            self.reps.refresh(self.store)
+        except RelayError as error:
+            log.warning("reps_refresh_failed", reason=error.reason)
+        return synced

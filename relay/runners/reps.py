@@ -1,0 +1,127 @@
+"""The runners' view of reps (issue 6): who sent a message, their sync settings, and
+their Email-to-Salesforce address. Shared by the delivery, rep-sync and re-check runners.
+
+- Reps and settings come from the ``SenderPolicy`` the SMTP edge uses (one snapshot for
+  both, refreshed from the store by the rep-sync runner).
+- Email-to-Salesforce addresses are looked up through the API at each rep sync and kept
+  here and in ``RELAY_HOME/e2s_addresses.json``. The cache is what makes the fallback
+  work when the org answers API_DISABLED_FOR_ORG: finding an address needs the API too.
+  So an org whose API is off can forward only to an admin override (``e2s_address``) or
+  to an address seen while the API still answered; otherwise the message is held with
+  the steps. The file is per node (several nodes each keep their own copy).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+from relay.e2s import E2sAddresses
+from relay.guidance import Guidance, e2s_address_missing, e2s_inactive
+from relay.logs import get_logger
+from relay.parsing import Email
+from relay.senders import SenderDirectory, address_tag
+from relay.smtp.senders import SenderPolicy
+from relay.store.model import Rep, Store
+from relay.sync_settings import SyncSettings
+
+log = get_logger("relay.runners.reps")
+
+E2S_CACHE_FILE = "e2s_addresses.json"
+
+
+class Reps:
+    def __init__(self, policy: SenderPolicy, home: Path) -> None:
+        self.policy = policy
+        self._path = home / E2S_CACHE_FILE
+        self._lock = threading.Lock()
+        self._e2s: E2sAddresses | None = self._load()
+
+    # --- reps and settings -------------------------------------------------------------
+
+    @property
+    def directory(self) -> SenderDirectory:
+        return self.policy.directory
+
+    def refresh(self, store: Store) -> None:
+        """Re-read reps, aliases and settings from the store (blocking)."""
+        self.policy.refresh(store)
+
+    def settings(self, rep: Rep | None) -> SyncSettings:
+        return self.policy.settings(rep.user_id if rep else None)
+
+    def attribute(self, email: Email) -> Rep | None:
+        """The rep who sent ``email`` (issue 6: the envelope sender or the From header):
+        a personal address's owner first (its sender was checked at DATA), then the
+        From, Sender and envelope sender, then a journal report's sender."""
+        directory = self.directory
+        for rcpt in email.envelope.rcpt_tos:
+            tag = address_tag(rcpt)
+            owner = directory.rep_for_token(tag) if tag else None
+            if owner is not None:
+                return owner
+        candidates = [
+            email.from_.email if email.from_ else None,
+            email.sender.email if email.sender else None,
+            email.envelope.mail_from,
+            email.journal.sender.email if email.journal and email.journal.sender else None,
+        ]
+        for address in candidates:
+            rep = directory.rep_for(address) if address else None
+            if rep is not None:
+                return rep
+        return None
+
+    def sender_shown(self, email: Email) -> str:
+        """The address to name in an unknown-sender hold."""
+        if email.from_ is not None and email.from_.email:
+            return email.from_.email
+        return email.envelope.mail_from or "(null sender)"
+
+    # --- Email-to-Salesforce addresses -------------------------------------------------
+
+    @property
+    def e2s_known(self) -> bool:
+        return self._e2s is not None
+
+    def e2s_by_user(self) -> dict[str, str]:
+        found = self._e2s
+        return dict(found.by_user) if found is not None else {}
+
+    def set_e2s(self, found: E2sAddresses) -> None:
+        with self._lock:
+            self._e2s = found
+            try:
+                document = {
+                    "by_user": dict(found.by_user),
+                    "function_active": found.function_active,
+                }
+                temporary = self._path.with_name(self._path.name + ".tmp")
+                temporary.write_text(json.dumps(document), encoding="utf-8")
+                temporary.replace(self._path)
+            except OSError as error:
+                log.warning("e2s_cache_not_saved", reason=repr(error))
+
+    def e2s_for(self, rep: Rep, settings: SyncSettings) -> str | Guidance:
+        """The rep's Email-to-Salesforce address, or the guidance saying why there is
+        none. The admin override wins, as in ``E2sAddresses.address_for``."""
+        if settings.e2s_address:
+            return settings.e2s_address
+        found = self._e2s
+        if found is not None and found.function_active is False:
+            return e2s_inactive()
+        address = found.address_for(rep.user_id) if found is not None else None
+        return address or e2s_address_missing(rep.username)
+
+    def _load(self) -> E2sAddresses | None:
+        try:
+            document = json.loads(self._path.read_text(encoding="utf-8"))
+            by_user = {str(k): str(v) for k, v in dict(document["by_user"]).items()}
+            active = document.get("function_active")
+            return E2sAddresses(by_user, None if active is None else bool(active))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            log.warning("e2s_cache_unreadable", reason=repr(error))
+            return None

@@ -1,0 +1,128 @@
+"""Where each message goes, by its rep's sync settings (issue 6). Used by DeliveryRunner.
+
+- ``logging=off``: ``rejected`` ("logging is off for REP"). Rejected, not held: Relay
+  decided not to log it on the rep's own setting, and nobody needs to act (the same
+  reasoning as machine mail, docs/delivery-guarantees.md).
+- ``logging=email_to_salesforce``: forwarded (relay/runners/fallback.py).
+- an unknown sender while the rep snapshot is synced (mail accepted while the snapshot
+  was stale, or from a trusted network): ``held`` with the unknown-sender guidance; the
+  re-check releases it once the sender is a rep.
+- otherwise the API path, with the rep's matching policies and ``body``.
+
+After the outcomes, ``confirmations=on`` tells the rep what was logged where.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from relay.config import Config
+from relay.errors import RelayError
+from relay.guidance import unknown_sender
+from relay.matching import Directory, MatchPolicy
+from relay.matching.model import User, relay_domain_predicate
+from relay.outbound import Outbound
+from relay.parsing import Email, parse
+from relay.runners.fallback import EmailToSalesforce
+from relay.runners.holds import held
+from relay.runners.notices import Notifier
+from relay.runners.reps import Reps
+from relay.smtp.senders import SenderPolicy
+from relay.store.model import Outcome, Rep, State, Store, StoredMessage
+from relay.sync_settings import SyncSettings
+
+
+@dataclass(frozen=True)
+class Routed:
+    message: StoredMessage
+    email: Email
+    rep: Rep | None
+    settings: SyncSettings
+
+
+class Router:
+    def __init__(
+        self, store: Store, config: Config, reps: Reps | None, outbound: Outbound | None
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.reps = reps or Reps(SenderPolicy.from_store(config, store), config.home)
+        outbound = outbound or Outbound(config)
+        self.notifier = Notifier(store, outbound, config.pipeline.notice_interval_seconds)
+        self.e2s = EmailToSalesforce(store, self.reps, outbound, self.notifier)
+        self.policy = MatchPolicy.from_config(config)
+        self.is_relay_address = relay_domain_predicate(config.domain)
+        self._policies: dict[tuple[tuple[str, str], ...], MatchPolicy] = {}
+
+    def route(self, message: StoredMessage) -> Routed | Outcome:
+        """Parse and attribute; an unparseable message is quarantined."""
+        email = parse(
+            self.store.raw(message.id),
+            message.envelope,
+            message.received_at,
+            relay_addresses=self.is_relay_address,
+        )
+        if email.unparseable:
+            reason = f"cannot be parsed: {email.unparseable}"
+            return Outcome(message.id, State.QUARANTINED, reason)
+        rep = self.reps.attribute(email)
+        return Routed(message, email, rep, self.reps.settings(rep))
+
+    def decide(self, routed: Routed) -> Outcome | RelayError | None:
+        """The outcome that needs no API call, or None: log through the API."""
+        rep, settings, queue_id = routed.rep, routed.settings, routed.message.id
+        if rep is not None and settings.logging == "off":
+            return Outcome(queue_id, State.REJECTED, f"logging is off for {rep.username}")
+        if rep is not None and settings.needs_e2s_address:
+            return self.e2s.forward(routed.message, routed.email, rep, settings)
+        if rep is None and self.reps.directory.synced and routed.email.machine_reason is None:
+            return held(queue_id, unknown_sender(self.reps.sender_shown(routed.email)))
+        return None
+
+    def after_api_disabled(self, routed: Routed) -> Outcome | RelayError:
+        return self.e2s.after_api_disabled(
+            routed.message, routed.email, routed.rep, routed.settings
+        )
+
+    def policy_for(self, settings: SyncSettings) -> MatchPolicy:
+        overrides = settings.match_policy_overrides()
+        key = tuple(sorted(overrides.items()))
+        if key not in self._policies:
+            self._policies[key] = MatchPolicy.from_config(self.config, **overrides)
+        return self._policies[key]
+
+    def with_reps(self, directory: Directory, routed: Iterable[Routed]) -> Directory:
+        """The directory plus each attributed rep with every acceptable address (aliases
+        registered in Relay are unknown to Salesforce's User.Email lookup)."""
+        users = dict(directory.users_by_email)
+        for item in routed:
+            if item.rep is None:
+                continue
+            addresses = self.reps.directory.acceptable_addresses(item.rep.user_id)
+            user = User(item.rep.user_id, item.rep.email, addresses)
+            users.update({address.lower(): user for address in addresses})
+        return replace(directory, users_by_email=users)
+
+    def confirm(self, outcomes: Sequence[Outcome], routed: Mapping[str, Routed]) -> None:
+        """``confirmations=on``: one short note per logged or unresolved message."""
+        for outcome in outcomes:
+            item = routed.get(outcome.queue_id)
+            if item is None or item.rep is None or item.settings.confirmations != "on":
+                continue
+            if outcome.state not in (State.LOGGED, State.UNRESOLVED):
+                continue
+            subject, text = confirmation(item.email.subject, outcome)
+            self.notifier.confirmation(item.rep, outcome.queue_id, subject, text)
+
+
+def confirmation(subject: str, outcome: Outcome) -> tuple[str, str]:
+    """The confirmation's subject and text. Pure."""
+    if outcome.state is State.UNRESOLVED:
+        return (
+            f"Relay: not matched: {subject}"[:200],
+            f'Your email "{subject}" matched no Salesforce record. {outcome.reason}.\n\n'
+            "To resolve it, your admin runs `relay unresolved list` to find it, then "
+            "`relay unresolved assign ID RECORD-ID` (or `relay unresolved discard ID`).",
+        )
+    return (f"Relay: logged: {subject}"[:200], f'Your email "{subject}": {outcome.reason}.')
