@@ -61,6 +61,8 @@ class Facts:
     acceptable: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     settings: Mapping[str, SyncSettings] = field(default_factory=dict)
     e2s: E2sAddresses | None = None
+    held: Mapping[str, int] = field(default_factory=dict)
+    """Held messages by reason (issue 6: a held message's problem shows here too)."""
 
 
 def check_config(problems: Sequence[str]) -> Check:
@@ -212,6 +214,25 @@ def check_rep(
     return Check(name, "ok", detail)
 
 
+def check_held(reason: str, count: int) -> Check:
+    """Held messages waiting for a person; a fixable problem (its guidance named in the
+    reason, relay/runners/holds.py) fails, others warn."""
+    problem, colon, _ = reason.partition(":")
+    status: Mark = "fail" if colon and problem in HELD_PROBLEMS else "warn"
+    fix = (
+        "Do what the reason says; Relay releases the messages by itself within a minute "
+        "once it is fixed (or `relay queue retry ID` now).",
+    )
+    if status == "warn":
+        fix = ("`relay queue list --state held`, then fix and `relay queue release ID`.",)
+    return Check("held messages", status, f"{count} message(s) held: {reason}", fix)
+
+
+HELD_PROBLEMS = frozenset(
+    {"unknown_sender", "e2s_address_missing", "e2s_inactive", "api_disabled", "sending_disabled"}
+)
+
+
 def run_checks(facts: Facts) -> list[Check]:
     """Every check, in the order an admin fixes things."""
     checks = [
@@ -233,6 +254,8 @@ def run_checks(facts: Facts) -> list[Check]:
     for rep in facts.reps:
         settings = facts.settings.get(rep.user_id, SyncSettings())
         checks.append(check_rep(rep, facts.acceptable.get(rep.user_id, ()), settings, facts.e2s))
+    for reason, count in facts.held.items():
+        checks.append(check_held(reason, count))
     return checks
 
 

@@ -14,7 +14,9 @@ from relay.cli.reps import directory, org_client, resolve_rep
 from relay.e2s import find_e2s_addresses
 from relay.errors import RelayError
 from relay.guidance import e2s_address_missing, e2s_inactive, unknown_sender
+from relay.runners.holds import held_for_rep
 from relay.senders import personal_address, shared_address
+from relay.store.model import State
 from relay.sync_settings import settings_for
 
 
@@ -36,7 +38,9 @@ def address(app: AppContext, email: str, as_json: bool) -> None:
                 click.echo(guidance.text())
             raise SystemExit(PROBLEM_FOUND) from None
         sync = settings_for(config.sync, store.setting_overrides(), rep.user_id)
-        secret = directory(app, store).secret
+        senders = directory(app, store)
+        secret = senders.secret
+        held = held_for_rep(store.list([State.HELD]), senders, rep.user_id)
     document: dict[str, Any] = {
         "email": email,
         "known": True,
@@ -51,14 +55,20 @@ def address(app: AppContext, email: str, as_json: bool) -> None:
     if sync.needs_e2s_address:
         found = None
         if not sync.e2s_address:
-            with org_client(app) as client:
-                found = find_e2s_addresses(client, [rep.user_id])
+            try:
+                with org_client(app) as client:
+                    found = find_e2s_addresses(client, [rep.user_id])
+            except RelayError as error:
+                document["e2s_lookup_error"] = error.reason
         document["e2s_address"] = sync.e2s_address or (found and found.by_user.get(rep.user_id))
         if found is not None and found.function_active is False:
             problem = e2s_inactive()
         elif not document["e2s_address"]:
             problem = e2s_address_missing(rep.username)
         document["guidance"] = problem.to_dict() if problem else None
+    # Issue 6: a held message's problem shows here too (the reason holds the steps).
+    document["held"] = [{"id": m.id, "subject": m.subject, "reason": m.reason} for m in held]
+    problem_reason = held[0].reason if held else None
     if as_json:
         print_json(document)
     else:
@@ -72,5 +82,7 @@ def address(app: AppContext, email: str, as_json: bool) -> None:
             out.print(f"  email is forwarded to Email to Salesforce: {shown}")
         if problem is not None:
             click.echo("\n" + problem.text())
-    if problem is not None:
+        for message in held:
+            click.echo(f"\nheld {message.id} ({message.subject}): {message.reason}")
+    if problem is not None or problem_reason is not None:
         raise SystemExit(PROBLEM_FOUND)

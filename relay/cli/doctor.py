@@ -20,7 +20,7 @@ from relay.errors import ConfigError, RelayError
 from relay.salesforce.client import SalesforceClient
 from relay.senders import ACTIVE_USERS_SOQL, SenderDirectory, rep_from_record
 from relay.store import SqlStore, open_store
-from relay.store.model import Rep
+from relay.store.model import Rep, State
 from relay.sync_settings import settings_for
 
 MARKS = {"ok": "[green]ok  [/]", "warn": "[yellow]warn[/]", "fail": "[red]FAIL[/]"}
@@ -54,10 +54,18 @@ def gather(config: Config) -> Facts:
             store.check_writable()
         except RelayError as error:
             facts = dataclasses.replace(facts, store_error=error.reason)
-        facts = dataclasses.replace(facts, store_at_head=True)
+        facts = dataclasses.replace(facts, store_at_head=True, held=_held(store))
         return _gather_org(config, store, facts)
     finally:
         store.close()
+
+
+def _held(store: SqlStore) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for message in store.list([State.HELD]):
+        reason = message.reason or "(no reason recorded)"
+        counts[reason] = counts.get(reason, 0) + 1
+    return counts
 
 
 def _gather_org(config: Config, store: SqlStore, facts: Facts) -> Facts:
