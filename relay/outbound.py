@@ -62,7 +62,9 @@ class Outbound:
         message["Auto-Submitted"] = "auto-generated"
         message["X-Auto-Response-Suppress"] = "All"  # Exchange's equivalent
         message.set_content(text)
-        self._send("", to, message.as_bytes())
+        # CRLF line ends (RFC 5321 §2.3.8): smtplib fixes bare LFs only in str messages,
+        # and a receiver reads an LF-only body as one overlong line.
+        self._send("", to, message.as_bytes(policy=message.policy.clone(linesep="\r\n")))
 
     def _send(self, mail_from: str, to: str, data: bytes) -> None:
         if self._smarthost is None:
