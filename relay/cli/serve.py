@@ -15,9 +15,10 @@ from pathlib import Path
 
 import click
 
-from relay.cli.context import PROBLEM_FOUND, AppContext, pass_app
+from relay.cli.context import PROBLEM_FOUND, USAGE_ERROR, AppContext, pass_app
 from relay.config import Config
 from relay.daemon import FORCED_EXIT_STATUS, Daemon, Listening
+from relay.errors import ConfigError
 
 
 @click.command()
@@ -68,6 +69,7 @@ def serve(
     from relay.runners import delivery_runner
     from relay.salesforce.localorg.runner import embedded_org
     from relay.smtp.senders import SenderPolicy
+    from relay.smtp.tls import server_tls_context
 
     daemon = Daemon(
         config,
@@ -76,7 +78,12 @@ def serve(
         on_ready=ready,
         sender_policy=SenderPolicy.from_store,
     )
-    asyncio.run(daemon.run(install_signal_handlers=True))
+    try:
+        server_tls_context(config.smtp)  # first: a bad certificate stops start-up at once
+        asyncio.run(daemon.run(install_signal_handlers=True))
+    except ConfigError as exc:  # found at start-up, e.g. an unreadable TLS certificate
+        click.echo(f"relay: {exc.reason}", err=True)
+        raise SystemExit(USAGE_ERROR) from None
     if daemon.forced:
         sys.stderr.flush()
         os._exit(FORCED_EXIT_STATUS)  # worker threads may still be stuck in the store

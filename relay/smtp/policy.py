@@ -44,4 +44,5 @@ _REASONS = {
     replies.BUSY: "busy",
     replies.SHUTTING_DOWN: "shutting_down",
     replies.TOO_MANY_CONNECTIONS: "too_many_connections",
+    replies.STARTTLS_REQUIRED: "starttls_required",
 }

@@ -8,7 +8,9 @@ and in ``relay.smtp.limits``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
+import ssl
 from email._header_value_parser import get_addr_spec, get_angle_addr
 from email.errors import HeaderParseError
 from typing import Any
@@ -44,6 +46,7 @@ class RelaySMTP(SMTP):
         connections: ConnectionLimits[RelaySMTP],
         data_slots: DataSlots,
         loop: asyncio.AbstractEventLoop,
+        tls_context: ssl.SSLContext | None = None,
     ) -> None:
         # aiosmtpd sizes its StreamReader from this attribute inside __init__.
         self.line_length_limit = config.max_line_bytes + _LINE_OVERHEAD
@@ -55,6 +58,10 @@ class RelaySMTP(SMTP):
             enable_SMTPUTF8=True,  # RFC 6531: internationalised addresses are real mail
             timeout=_IDLE_TIMEOUT_SECONDS,
             loop=loop,
+            # RFC 3207: STARTTLS is advertised when a certificate is configured; with
+            # require_tls, every command but EHLO/NOOP/QUIT/STARTTLS gets 530 before it.
+            tls_context=tls_context,
+            require_starttls=config.require_tls and tls_context is not None,
         )
         self._relay_handler = handler
         self._connections = connections
@@ -186,6 +193,13 @@ class RelaySMTP(SMTP):
         if self._said_goodbye:
             reply = None
         self._said_goodbye = True
-        if reply is not None and isinstance(transport, asyncio.WriteTransport):
-            transport.write(reply.encode() + b"\r\n")
+        if (
+            reply is not None
+            and isinstance(transport, asyncio.WriteTransport)
+            and not transport.is_closing()
+        ):
+            # Best effort: a TLS transport already being torn down (the client just left)
+            # raises from write() in Python 3.11's sslproto; there is nobody to tell.
+            with contextlib.suppress(AttributeError, RuntimeError, OSError):
+                transport.write(reply.encode() + b"\r\n")
         transport.close()

@@ -38,6 +38,8 @@ BUSY: Final = "451 4.3.2 Too many messages in progress, try again later"
 SHUTTING_DOWN: Final = "421 4.3.2 Service shutting down, try again later"
 # RFC 3463 §3.8 X.7.0 "Other or undefined security status": connection caps.
 TOO_MANY_CONNECTIONS: Final = "421 4.7.0 Too many connections, try again later"
+# RFC 3207 §4: with smtp.require_tls, any command but EHLO/NOOP/QUIT/STARTTLS before TLS.
+STARTTLS_REQUIRED: Final = "530 5.7.0 Must issue a STARTTLS command first"
 
 # aiosmtpd's own replies carry no enhanced status code (RFC 3463) and some carry an
 # exception's text; the protocol translates these exact strings (aiosmtpd 1.4 smtp.py).
@@ -45,4 +47,5 @@ AIOSMTPD_TRANSLATIONS: Final[dict[str, str]] = {
     "552 Error: message size exceeds fixed maximum message size": MESSAGE_TOO_BIG,
     "552 Error: Too much mail data": MESSAGE_TOO_BIG,
     "500 Line too long (see RFC5321 4.5.3.1.6)": LINE_TOO_LONG,
+    "530 Must issue a STARTTLS command first": STARTTLS_REQUIRED,
 }

@@ -25,6 +25,7 @@ from relay.smtp import replies
 from relay.smtp.handler import RelayHandler
 from relay.smtp.limits import ConnectionLimits, DataSlots
 from relay.smtp.protocol import RelaySMTP
+from relay.smtp.tls import server_tls_context
 from relay.store.model import Store
 
 log = get_logger("relay.smtp")
@@ -38,6 +39,8 @@ class SmtpServer:
     def __init__(self, config: Config, store: Store, metrics: Metrics) -> None:
         self._config = config
         smtp = config.smtp
+        # Checked here, before anything listens: a bad certificate stops start-up.
+        self._tls_context = server_tls_context(smtp)
         self.handler = RelayHandler(config, store, metrics)
         self.connections: ConnectionLimits[RelaySMTP] = ConnectionLimits(
             smtp.max_connections, smtp.max_connections_per_client
@@ -54,7 +57,9 @@ class SmtpServer:
         smtp = self._config.smtp
 
         def session() -> RelaySMTP:
-            return RelaySMTP(self.handler, smtp, self.connections, self.data_slots, loop)
+            return RelaySMTP(
+                self.handler, smtp, self.connections, self.data_slots, loop, self._tls_context
+            )
 
         self._server = await loop.create_server(
             session, host=smtp.host, port=smtp.port, reuse_address=True
@@ -68,6 +73,8 @@ class SmtpServer:
             hostname=smtp.hostname,
             domain=self._config.domain,
             max_message_bytes=smtp.max_message_bytes,
+            starttls=self._tls_context is not None,
+            require_tls=smtp.require_tls,
         )
         return address
 
