@@ -104,7 +104,8 @@ class PipelineConfig:
     # Issue 6: re-read the active Users (and their Email-to-Salesforce addresses) this
     # often; re-check held messages whose problem may have been fixed this often; send a
     # rep at most one notice per problem per notice_interval_seconds (a day).
-    rep_sync_seconds: float = 60.0
+    # Three API calls per sync; see relay/runners/rep_sync.py for the budget.
+    rep_sync_seconds: float = 300.0
     held_recheck_seconds: float = 60.0
     notice_interval_seconds: float = 86400.0
 
