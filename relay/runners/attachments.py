@@ -4,8 +4,9 @@ A ContentVersion with ``FirstPublishLocationId`` = the first Task creates the
 ContentDocument and its first ContentDocumentLink (Object Reference, ContentVersion:
 "FirstPublishLocationId ... the record is linked to the document"); each further Task
 gets its own ContentDocumentLink (ShareType V, viewer). One API call per attachment and
-per further Task. Attachments over ``attachment_max_bytes`` are skipped (named in the
-Description as always).
+per further Task. Attachments over ``attachment_max_bytes`` are skipped; the
+Description's ``Attachment:`` line still names them, marked "(not uploaded: over N
+bytes)" (``note_oversize``), so the rep sees the file exists and why it is not there.
 
 Uploads follow the Task write: they happen only for Tasks this attempt created, never
 for an "already logged" copy, so a retry does not upload twice. A failed upload is
@@ -22,6 +23,8 @@ from email.parser import BytesParser
 
 from relay.errors import RelayError
 from relay.logs import get_logger
+from relay.matching.drafts import DESCRIPTION_MAX, TRUNCATION_MARKER
+from relay.parsing import Attachment
 from relay.salesforce.client import SalesforceClient
 
 log = get_logger("relay.runners.attachments")
@@ -41,6 +44,27 @@ def attachment_parts(raw: bytes) -> list[tuple[str, bytes]]:
         if isinstance(payload, bytes):
             found.append((name, payload))
     return found
+
+
+def note_oversize(description: str, attachments: Sequence[Attachment], max_bytes: int) -> str:
+    """The Description with each attachment over ``max_bytes`` marked as not uploaded on
+    its ``Attachment:`` line (relay/matching/drafts.py writes that line). Pure."""
+    if not any(a.size > max_bytes for a in attachments):
+        return description
+    plain = "Attachment: " + "; ".join(a.filename for a in attachments)
+    marked = "Attachment: " + "; ".join(
+        f"{a.filename} (not uploaded: over {max_bytes} bytes)" if a.size > max_bytes else a.filename
+        for a in attachments
+    )
+    head, found, tail = description.partition(plain + "\n")
+    if not found:
+        return description
+    text = head + marked + "\n" + tail
+    if len(text) <= DESCRIPTION_MAX:
+        return text
+    if text.endswith(TRUNCATION_MARKER):
+        text = text[: -len(TRUNCATION_MARKER)]
+    return text[: DESCRIPTION_MAX - len(TRUNCATION_MARKER)] + TRUNCATION_MARKER
 
 
 def upload_attachments(

@@ -126,6 +126,11 @@ class DeliveryRunner(BatchRunner):
                     org_timezone=profile.timezone,
                     shared_activities=profile.shared_activities,
                     include_body=item.settings.body != "none",
+                    upload_limit=(
+                        item.settings.attachment_max_bytes
+                        if item.settings.attachments == "upload"
+                        else None
+                    ),
                 )
             if isinstance(plan, Outcome):
                 result.outcomes.append(plan)

@@ -13,13 +13,14 @@ The states follow DESIGN.md §2 (docs/delivery-guarantees.md says why each one):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from relay.errors import RelayError
 from relay.guidance import unknown_sender
 from relay.matching import Directory, MatchPlan, MatchPolicy, TaskDraft, draft_tasks, match
 from relay.parsing import Email
 from relay.parsing.headers import normalise_message_id
+from relay.runners.attachments import note_oversize
 from relay.runners.holds import hold_reason
 from relay.runners.policy import worst
 from relay.runners.writer import KeyResult
@@ -79,8 +80,10 @@ def plan_message(
     org_timezone: str,
     shared_activities: bool,
     include_body: bool = True,
+    upload_limit: int | None = None,
 ) -> Planned | Outcome:
-    """Drafts to write for ``email``, or the outcome that ends it without a write."""
+    """Drafts to write for ``email``, or the outcome that ends it without a write.
+    ``upload_limit`` (``attachments=upload``) marks the files too big to upload."""
     plan = match(email, directory, policy)
     if plan.outcome == "machine":
         reason = f"machine mail ({email.machine_reason}): never logged as a rep's email"
@@ -103,6 +106,11 @@ def plan_message(
         shared_activities=shared_activities,
         include_body=include_body,
     )
+    if upload_limit is not None:
+        drafts = [
+            replace(d, description=note_oversize(d.description, email.attachments, upload_limit))
+            for d in drafts
+        ]
     return Planned(message, email, plan, tuple(drafts))
 
 

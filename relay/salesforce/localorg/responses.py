@@ -31,6 +31,8 @@ def json_response(
         all_headers.update(headers)
     if status == 204 or body is None:
         return web.Response(status=status, headers=all_headers)
+    if isinstance(body, bytes):  # a blob (REST "Get Blob Data"); headers name its type
+        return web.Response(status=status, body=body, headers=all_headers)
     return web.Response(
         status=status,
         body=json.dumps(body).encode(),

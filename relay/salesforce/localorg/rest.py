@@ -157,6 +157,10 @@ def _sobjects(state: OrgState, call: RestCall, parts: list[str]) -> RestResult:
             return _only(call, "GET", lambda: RestResult(200, lister(sobject, start, end)))
         return _row(state, call, sobject, action)
     if len(parts) == 3:
+        if call.method == "GET" and (sobject, parts[2]) == ("ContentVersion", "VersionData"):
+            # REST API Developer Guide, "Get Blob Data": the file's bytes, not JSON.
+            blob = data.version_data(parts[1])
+            return RestResult(200, blob, {"Content-Type": "application/octetstream"})
         return _row_by_external_id(state, call, sobject, parts[1], parts[2])
     raise not_found()
 

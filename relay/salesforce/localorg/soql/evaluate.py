@@ -73,6 +73,9 @@ class _Shape:
     leaves: dict[str, str] = field(default_factory=dict)  # output key -> field name
     children: dict[str, tuple[Relationship, _Shape]] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)
+    # base64 fields: a query returns the URL of the blob, not its bytes (REST API
+    # Developer Guide, "Get Blob Data": "ContentVersion ... VersionData" is a URL).
+    blobs: set[str] = field(default_factory=set)
 
 
 class _Evaluator:
@@ -250,18 +253,19 @@ class _Evaluator:
                 node = node.children[hop.name][1]
             node.leaves[resolved.name] = resolved.name
             node.order.append(resolved.name)
+            if resolved.info.type == "base64":
+                node.blobs.add(resolved.name)
         return root
 
     def _render(self, sobject: str, row: Row, shape: _Shape) -> dict[str, Any]:
-        record: dict[str, Any] = {
-            "attributes": {
-                "type": sobject,
-                "url": f"/services/data/v{self.api_version}/sobjects/{sobject}/{row.get('Id')}",
-            }
-        }
+        url = f"/services/data/v{self.api_version}/sobjects/{sobject}/{row.get('Id')}"
+        record: dict[str, Any] = {"attributes": {"type": sobject, "url": url}}
         for key in shape.order:
             if key in shape.leaves:
-                record[key] = row.get(shape.leaves[key])
+                value = row.get(shape.leaves[key])
+                if key in shape.blobs and value is not None:
+                    value = f"{url}/{key}"
+                record[key] = value
                 continue
             hop, child = shape.children[key]
             parent = parent_row(self.catalog, row, hop)
