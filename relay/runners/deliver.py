@@ -67,6 +67,7 @@ class DeliveryRunner(BatchRunner):
         )
         self.writer = TaskWriter(store, client)
         self._routed: dict[str, Routed] = {}
+        self._logged_to: dict[str, tuple[str, ...]] = {}  # queue id -> records, for confirm
 
     def warm_up(self) -> None:
         """Read the org profile before the first email, so that email costs only the
@@ -85,6 +86,7 @@ class DeliveryRunner(BatchRunner):
     def process(self, batch: Sequence[StoredMessage]) -> BatchResult:
         result = BatchResult()
         self._routed = {}
+        self._logged_to = {}
         api: list[Routed] = []
         for message in batch:
             with bound_contextvars(queue_id=message.id):
@@ -106,7 +108,7 @@ class DeliveryRunner(BatchRunner):
                     raise  # the crash path isolates the message that causes it
                 for routed in api:
                     self._fail(routed.message, error, result)
-        self.router.confirm(result.outcomes, self._routed)
+        self.router.confirm(result.outcomes, self._routed, self._logged_to)
         if self.metrics is not None:
             for outcome in result.outcomes:
                 self.metrics.messages_processed.labels(outcome=outcome.state.value).inc()
@@ -156,6 +158,8 @@ class DeliveryRunner(BatchRunner):
                 self._fail(item.message, outcome, result)
             else:
                 result.outcomes.append(outcome)
+                records = (r for d in item.drafts for r in d.record_ids)
+                self._logged_to[item.message.id] = tuple(dict.fromkeys(records))
                 if outcome.state is State.UNRESOLVED:
                     self._add_unresolved(item, results[item.drafts[0].relay_key].task_id, result)
                 self._upload(item, results)

@@ -7,12 +7,15 @@
   first, so a notice whose sending fails is not retried until the interval has passed
   (a lost notice is better than a flood; the hold reason, `relay doctor` and
   `relay address` still say it).
-- A confirmation goes at most once per message (claimed under ``confirm:QUEUE_ID``).
+- A confirmation goes at most once per email and rep, claimed under ``confirm:`` plus a
+  hash of the email's message key: a second copy of one email (BCC plus journaling, a
+  retry) is a new queue id but the same email, and the rep was already told.
 - A failure to send is logged, never raised: the message's outcome does not depend on it.
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 
 from relay.errors import RelayError
@@ -44,8 +47,12 @@ class Notifier:
         )
         return self._send(rep, subject, text, queue_id, "notice_sent", guidance.problem)
 
-    def confirmation(self, rep: Rep, queue_id: str, subject: str, text: str) -> bool:
-        if not self._claim(rep, f"confirm:{queue_id}"[:64], _ONCE):
+    def confirmation(
+        self, rep: Rep, queue_id: str, message_key: str, subject: str, text: str
+    ) -> bool:
+        """Tell the rep where this email was logged, once per email (True if sent)."""
+        digest = hashlib.sha256(message_key.encode()).hexdigest()[:40]  # the column is short
+        if not self._claim(rep, f"confirm:{digest}", _ONCE):
             return False
         return self._send(rep, subject, text, queue_id, "confirmation_sent", "confirmation")
 

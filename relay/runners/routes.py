@@ -21,7 +21,7 @@ from relay.config import Config
 from relay.errors import RelayError
 from relay.guidance import unknown_sender
 from relay.matching import Directory, MatchPolicy
-from relay.matching.model import User, relay_domain_predicate
+from relay.matching.model import User, object_for_id, relay_domain_predicate
 from relay.outbound import Outbound
 from relay.parsing import Email, parse
 from relay.runners.fallback import EmailToSalesforce
@@ -104,19 +104,27 @@ class Router:
             users.update({address.lower(): user for address in addresses})
         return replace(directory, users_by_email=users)
 
-    def confirm(self, outcomes: Sequence[Outcome], routed: Mapping[str, Routed]) -> None:
-        """``confirmations=on``: one short note per logged or unresolved message."""
+    def confirm(
+        self,
+        outcomes: Sequence[Outcome],
+        routed: Mapping[str, Routed],
+        logged_to: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
+        """``confirmations=on``: one short note per logged or unresolved email, naming
+        the records (``logged_to``: queue id -> record ids) it was logged to."""
         for outcome in outcomes:
             item = routed.get(outcome.queue_id)
             if item is None or item.rep is None or item.settings.confirmations != "on":
                 continue
             if outcome.state not in (State.LOGGED, State.UNRESOLVED):
                 continue
-            subject, text = confirmation(item.email.subject, outcome)
-            self.notifier.confirmation(item.rep, outcome.queue_id, subject, text)
+            records = (logged_to or {}).get(outcome.queue_id, ())
+            subject, text = confirmation(item.email.subject, outcome, records)
+            message_key = item.email.message_key
+            self.notifier.confirmation(item.rep, outcome.queue_id, message_key, subject, text)
 
 
-def confirmation(subject: str, outcome: Outcome) -> tuple[str, str]:
+def confirmation(subject: str, outcome: Outcome, records: Sequence[str] = ()) -> tuple[str, str]:
     """The confirmation's subject and text. Pure."""
     if outcome.state is State.UNRESOLVED:
         return (
@@ -125,4 +133,8 @@ def confirmation(subject: str, outcome: Outcome) -> tuple[str, str]:
             "To resolve it, your admin runs `relay unresolved list` to find it, then "
             "`relay unresolved assign ID RECORD-ID` (or `relay unresolved discard ID`).",
         )
-    return (f"Relay: logged: {subject}"[:200], f'Your email "{subject}": {outcome.reason}.')
+    text = f'Your email "{subject}": {outcome.reason}.'
+    if records:
+        named = (f"{object_for_id(r) or 'Record'} {r}" for r in records)
+        text += "\n\nLogged to:\n" + "\n".join(f"  - {line}" for line in named)
+    return (f"Relay: logged: {subject}"[:200], text)
