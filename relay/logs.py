@@ -17,7 +17,8 @@ import functools
 import logging
 import re
 import sys
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
 from typing import Any, TextIO
 
 import structlog
@@ -184,6 +185,30 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | N
     )
 
 
+_batch = threading.local()  # .lines: rendered lines held back by one_write(), per thread
+
+
+@contextlib.contextmanager
+def one_write() -> Iterator[None]:
+    """Relay events logged inside the block go out together in one write at its end.
+
+    The store's writer logs ``message_queued`` for a whole group commit: one write (one
+    syscall, one GIL release) instead of one per message. Nothing is dropped if the block
+    raises; nested blocks write once, at the outermost end.
+    """
+    if getattr(_batch, "lines", None) is not None:
+        yield
+        return
+    lines: list[tuple[_HandlerLogger, str]] = []
+    _batch.lines = lines
+    try:
+        yield
+    finally:
+        _batch.lines = None
+        if lines:
+            lines[0][0].write_many([line for _logger, line in lines])
+
+
 class _HandlerLogger:
     """structlog's final logger: writes a rendered line to a stdlib handler's stream.
 
@@ -196,9 +221,17 @@ class _HandlerLogger:
         self._handler = handler
 
     def msg(self, message: str) -> None:
+        held = getattr(_batch, "lines", None)
+        if held is not None:
+            held.append((self, message))
+            return
+        self.write_many([message])
+
+    def write_many(self, messages: list[str]) -> None:
         handler = self._handler
+        terminator = handler.terminator
         with handler.lock or contextlib.nullcontext():
-            handler.stream.write(message + handler.terminator)
+            handler.stream.write(terminator.join(messages) + terminator)
             handler.stream.flush()
 
     debug = info = warning = warn = error = exception = critical = fatal = log = msg

@@ -32,7 +32,7 @@ from ulid import ULID
 
 from relay.envelope import Envelope
 from relay.errors import StoreUnavailable
-from relay.logs import get_logger
+from relay.logs import get_logger, one_write
 from relay.store.bulk import BulkInsert
 from relay.store.delivery import DeliveryLedger
 from relay.store.engine import write_engine
@@ -156,8 +156,9 @@ class SqlStore(DeliveryLedger, SenderStore, Store):
         """On the writer thread, after the commit and before any caller hears of it."""
         self._signal.notify()
         log = _log()
-        for pending in batch:
-            log.info("message_queued", queue_id=pending.queue_id, **pending.log_fields)
+        with one_write():  # one write for the batch's lines, not one syscall per message
+            for pending in batch:
+                log.info("message_queued", queue_id=pending.queue_id, **pending.log_fields)
 
     def _write_batch(self, connection: Connection, batch: Sequence[PendingWrite]) -> None:
         if self.write_fault is not None:
