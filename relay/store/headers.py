@@ -42,6 +42,8 @@ class HeaderDetails:
 
 def clean_text(text: str) -> str:
     """Text every database accepts: undecodable bytes become U+FFFD, NULs are dropped."""
+    if text.isascii() and "\x00" not in text:
+        return text  # the usual envelope field: nothing to replace (surrogates are not ASCII)
     cleaned = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     return cleaned.replace("\x00", "")
 
