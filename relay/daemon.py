@@ -5,9 +5,11 @@ Start-up, in order::
     load config (the CLI) -> open store -> store.recover() -> local org (if no Salesforce
     credentials) -> runners -> health/metrics HTTP -> SMTP listener
 
-Shutdown runs the same steps in reverse, each with a deadline: the SMTP listener stops
-accepting and drains (smtp.shutdown_deadline_seconds), the HTTP endpoint stops, runners
-are told to stop and then cancelled, the local org stops, the store closes. SIGTERM or a
+Shutdown runs the same steps in reverse within ONE deadline (smtp.shutdown_deadline_seconds,
+counted from the stop request): runners are told to stop at once and finish their batch
+while the SMTP listener stops accepting and drains; the HTTP endpoint stops; runners still
+running when the deadline is up are cancelled (their messages are recovered at the next
+start); the local org stops; the store closes. SIGTERM or a
 first SIGINT starts the graceful shutdown; a second SIGINT forces the exit.
 
 Seams for later stages:
@@ -32,6 +34,7 @@ import contextlib
 import os
 import signal
 import sys
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass
@@ -109,6 +112,7 @@ class Daemon:
         self._on_ready = on_ready
         self._sender_policy = sender_policy
         self._stopping = asyncio.Event()
+        self._shutdown_started_at: float | None = None
         self._forced = asyncio.Event()
         self._ready = asyncio.Event()
 
@@ -118,7 +122,17 @@ class Daemon:
         """Begin the graceful shutdown (idempotent)."""
         if not self._stopping.is_set():
             log.info("shutdown_started", reason=reason)
+            self._shutdown_started_at = time.monotonic()
             self._stopping.set()
+
+    def _shutdown_time_left(self) -> float:
+        """One deadline for the whole shutdown (smtp.shutdown_deadline_seconds), shared
+        by the SMTP drain and the runners, so a service manager's stop timeout can be
+        set just above it (deploy/systemd/relay.service)."""
+        if self._shutdown_started_at is None:
+            self._shutdown_started_at = time.monotonic()
+        deadline = self._shutdown_started_at + self.config.smtp.shutdown_deadline_seconds
+        return max(0.0, deadline - time.monotonic())
 
     def force_stop(self) -> None:
         """Stop waiting for sessions and runners; committed mail is already durable."""
@@ -211,15 +225,18 @@ class Daemon:
         return task
 
     async def _stop_runners(self, tasks: list[asyncio.Task[None]]) -> None:
+        # Also reached when start-up failed after the runners started: they must be told.
+        self._stopping.set()
         if not tasks:
             return
-        deadline = self.config.smtp.shutdown_deadline_seconds
         pending = {task for task in tasks if not task.done()}
         if pending and not self.forced:
             all_done = asyncio.ensure_future(asyncio.wait(pending))
             forced = asyncio.ensure_future(self._forced.wait())
             await asyncio.wait(
-                {all_done, forced}, timeout=deadline, return_when=asyncio.FIRST_COMPLETED
+                {all_done, forced},
+                timeout=self._shutdown_time_left(),
+                return_when=asyncio.FIRST_COMPLETED,
             )
             all_done.cancel()
             forced.cancel()

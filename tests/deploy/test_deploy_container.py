@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import DEPLOY, RunningRelay
+from deploy_helpers import DEPLOY, RunningRelay
 
 from relay.config import SETTINGS
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import REPO
+from deploy_helpers import REPO
 
 from relay.metrics import Metrics
 

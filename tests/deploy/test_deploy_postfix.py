@@ -8,7 +8,7 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import DEPLOY, RELAY_DOMAIN, RunningRelay
+from deploy_helpers import DEPLOY, RELAY_DOMAIN, RunningRelay
 
 POSTFIX = DEPLOY / "postfix"
 SWAKS = shutil.which("swaks")

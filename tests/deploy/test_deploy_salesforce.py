@@ -7,7 +7,7 @@ import tomllib
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from conftest import DEPLOY, REPO
+from deploy_helpers import DEPLOY, REPO
 
 from relay.config import PipelineConfig
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import DEPLOY
+from deploy_helpers import DEPLOY
 
 from relay.config import SETTINGS, SmtpConfig, load_config
 
@@ -68,11 +68,11 @@ def test_unit_exposure_is_low(tmp_path: Path) -> None:
     assert float(match.group(1)) <= 2.0, result.stdout
 
 
-def test_unit_stop_timeout_covers_both_drains() -> None:
-    """TimeoutStopSec outlasts the SMTP drain plus the runners' drain at the default deadline."""
+def test_unit_stop_timeout_covers_the_shutdown_deadline() -> None:
+    """TimeoutStopSec outlasts the one shutdown deadline (SMTP drain and runners share it)."""
     settings = unit_settings()
     timeout = int(settings["TimeoutStopSec"][-1].removesuffix("s"))
-    assert timeout > 2 * SmtpConfig().shutdown_deadline_seconds
+    assert timeout >= SmtpConfig().shutdown_deadline_seconds + 10
     assert settings["KillSignal"] == ["SIGTERM"]
     assert settings["Type"] == ["exec"]  # relay does not call sd_notify
     assert settings["CapabilityBoundingSet"] == [""]

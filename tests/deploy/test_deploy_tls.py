@@ -9,11 +9,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import RELAY_DOMAIN, serve
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from deploy_helpers import RELAY_DOMAIN, serve
 
 SWAKS = shutil.which("swaks")
 
