@@ -6,6 +6,9 @@ import os
 
 import pytest
 
+# The store fixtures (SQLite and PostgreSQL) every area may use.
+pytest_plugins = ["store_backends"]
+
 
 @pytest.fixture(autouse=True)
 def _no_ambient_relay_config(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,45 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
-import psycopg
 import pytest
-from sqlalchemy.engine import make_url
 
 from relay.envelope import Envelope
-from relay.store import InvalidTransition, SqlStore, State, open_store
+from relay.store import InvalidTransition, SqlStore, State
 from relay.store.model import WRITTEN, Delivery, Outcome, new_unresolved
 
 ENVELOPE = Envelope(mail_from="rep@example.com", rcpt_tos=("log@relay.localhost",))
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlStore]:
-    """An empty store per backend; PostgreSQL in a private schema, dropped afterwards."""
-    if request.param == "sqlite":
-        opened = open_store(f"sqlite:///{tmp_path / 'relay.db'}")
-        yield opened
-        opened.close()
-        return
-    base = os.environ.get("RELAY_TEST_POSTGRES_URL")
-    if not base:
-        pytest.skip("PostgreSQL tests need RELAY_TEST_POSTGRES_URL")
-    schema = f"relay_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(base, autocommit=True) as connection:
-        connection.execute(f'CREATE SCHEMA "{schema}"')
-    url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    opened = open_store(url.render_as_string(hide_password=False))
-    try:
-        yield opened
-    finally:
-        opened.close()
-        with psycopg.connect(base, autocommit=True) as connection:
-            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 def _claimed(store: SqlStore, count: int) -> list[str]:

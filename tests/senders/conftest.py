@@ -10,60 +10,19 @@ exact bytes.
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 from aiosmtpd.smtp import SMTP
 from click.testing import CliRunner, Result
 from senders_helpers import CaptureSmtp, SampleOrgRunning, Sink
-from sqlalchemy.engine import make_url
 
 from relay.cli.main import cli
 from relay.salesforce.localorg.runner import LocalOrg
 from relay.salesforce.localorg.seed import seed_sample
 from relay.store import SqlStore, open_store
-
-POSTGRES_URL_VARIABLE = "RELAY_TEST_POSTGRES_URL"
-
-
-@pytest.fixture
-def postgres_schema_url() -> Iterator[str]:
-    """A PostgreSQL URL whose search_path is a fresh, private schema."""
-    base = os.environ.get(POSTGRES_URL_VARIABLE)
-    if not base:
-        pytest.skip(f"PostgreSQL tests need {POSTGRES_URL_VARIABLE}")
-    schema = f"relay_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(base, autocommit=True) as connection:
-        connection.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(base, autocommit=True) as connection:
-            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """The URL of an empty store, once per backend."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'home' / 'relay.db'}"
-    url: str = request.getfixturevalue("postgres_schema_url")
-    return url
-
-
-@pytest.fixture
-def store(store_url: str) -> Iterator[SqlStore]:
-    opened = open_store(store_url)
-    try:
-        yield opened
-    finally:
-        opened.close()
 
 
 @pytest.fixture
