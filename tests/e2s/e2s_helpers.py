@@ -4,11 +4,13 @@ subprocess and seeded org, and the senders area's capture SMTP sink classes."""
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from aiosmtpd.smtp import SMTP
 
@@ -88,3 +90,41 @@ def capture_sink() -> Iterator[CaptureSmtp]:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()
+
+
+# --- reading the outcome back, as an admin would --------------------------------------
+
+
+def queue(serve: Serve) -> list[dict[str, Any]]:
+    listed: list[dict[str, Any]] = json.loads(
+        serve.cli("queue", "list", "--state", "all", "--json").stdout
+    )
+    return listed
+
+
+def item(serve: Serve, subject: str) -> dict[str, Any] | None:
+    return next((i for i in queue(serve) if i["subject"] == subject), None)
+
+
+def final(serve: Serve, subject: str, state: str) -> dict[str, Any]:
+    found: dict[str, Any] = wait_for(
+        lambda: (i := item(serve, subject)) is not None and i["state"] == state and i,
+        timeout=30,
+        what=f"{subject!r} {state} (now {item(serve, subject)})",
+    )
+    return found
+
+
+def next_sync(serve: Serve) -> None:
+    """Wait for a rep sync that started after now (the edge and runners then see the
+    store's aliases and settings)."""
+    seen = len(serve.events("reps_synced"))
+    wait_for(lambda: len(serve.events("reps_synced")) >= seen + 2, what="a rep sync")
+
+
+def e2s_address(org: Org, user_email: str) -> str | None:
+    rows = org.sf().query_all(
+        "SELECT LocalPart, EmailDomainName FROM EmailServicesAddress "
+        f"WHERE RunAsUser.Email = '{user_email}'"
+    )["records"]
+    return f"{rows[0]['LocalPart']}@{rows[0]['EmailDomainName']}" if rows else None

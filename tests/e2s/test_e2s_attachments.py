@@ -7,8 +7,7 @@ from email.message import EmailMessage
 
 import pytest
 import requests
-from e2s_helpers import REP, Org, Serve, email, wait_for
-from test_e2s_daemon import _final, _next_sync, _queue
+from e2s_helpers import REP, Org, Serve, email, final, next_sync, queue, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -42,10 +41,10 @@ def test_upload_links_small_file_names_oversize_once(org: Org, serve: Serve) -> 
     for key, value in (("attachments", "upload"), ("attachment_max_bytes", str(MAX_BYTES))):
         done = serve.cli("settings", "set", "--user", REP, key, value)
         assert done.returncode == 0, done.stderr
-    _next_sync(serve)
+    next_sync(serve)
     message_id = "<files-upload-1@acme-widgets.example>"
     serve.send(_with_files("Files upload", message_id))
-    _final(serve, "Files upload", "logged")
+    final(serve, "Files upload", "logged")
 
     sf = org.sf()
     tasks = sf.query_all("SELECT Id, Description FROM Task WHERE Subject = 'Email: Files upload'")[
@@ -87,7 +86,7 @@ def _final_both(serve: Serve, subject: str) -> list[dict[str, object]]:
         lambda: (
             len(
                 items := [
-                    i for i in _queue(serve) if i["subject"] == subject and i["state"] == "logged"
+                    i for i in queue(serve) if i["subject"] == subject and i["state"] == "logged"
                 ]
             )
             == 2

@@ -9,8 +9,7 @@ from email.parser import BytesParser
 from email.policy import default
 
 import pytest
-from e2s_helpers import REP, CaptureSmtp, Org, Serve, email, wait_for
-from test_e2s_daemon import _final, _next_sync, _queue
+from e2s_helpers import REP, CaptureSmtp, Org, Serve, email, final, next_sync, queue, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -37,17 +36,17 @@ def test_one_confirmation_per_email_with_records_and_unresolved_steps(
     unmatched one says `relay unresolved assign`); a duplicate and machine mail get none."""
     done = serve.cli("settings", "set", "--user", REP, "confirmations", "on")
     assert done.returncode == 0, done.stderr
-    _next_sync(serve)
+    next_sync(serve)
 
     logged_id = "<confirm-logged-1@acme-widgets.example>"
     serve.send(email(["peter@initech.example"], "Confirm logged", message_id=logged_id))
-    _final(serve, "Confirm logged", "logged")
+    final(serve, "Confirm logged", "logged")
     serve.send(email(["nobody@unknown-co.example"], "Confirm unmatched"))
-    _final(serve, "Confirm unmatched", "unresolved")
+    final(serve, "Confirm unmatched", "unresolved")
     machine = email(["peter@initech.example"], "Confirm machine")
     machine["Auto-Submitted"] = "auto-replied"
     serve.send(machine)
-    _final(serve, "Confirm machine", "rejected")
+    final(serve, "Confirm machine", "rejected")
 
     logged = _notes(capture, "Confirm logged")
     assert len(logged) == 1
@@ -68,7 +67,7 @@ def test_one_confirmation_per_email_with_records_and_unresolved_steps(
             len(
                 found := [
                     i
-                    for i in _queue(serve)
+                    for i in queue(serve)
                     if i["subject"] == "Confirm logged" and i["state"] == "logged"
                 ]
             )

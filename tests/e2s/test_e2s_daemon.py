@@ -5,47 +5,22 @@ from __future__ import annotations
 
 import json
 import smtplib
-from typing import Any
 
 import pytest
-from e2s_helpers import BOB, LOG, REP, CaptureSmtp, Org, Serve, email, wait_for
+from e2s_helpers import (
+    BOB,
+    LOG,
+    REP,
+    CaptureSmtp,
+    Org,
+    Serve,
+    e2s_address,
+    email,
+    final,
+    next_sync,
+)
 
 pytestmark = pytest.mark.slow
-
-
-def _queue(serve: Serve) -> list[dict[str, Any]]:
-    listed: list[dict[str, Any]] = json.loads(
-        serve.cli("queue", "list", "--state", "all", "--json").stdout
-    )
-    return listed
-
-
-def _item(serve: Serve, subject: str) -> dict[str, Any] | None:
-    return next((i for i in _queue(serve) if i["subject"] == subject), None)
-
-
-def _final(serve: Serve, subject: str, state: str) -> dict[str, Any]:
-    found: dict[str, Any] = wait_for(
-        lambda: (i := _item(serve, subject)) is not None and i["state"] == state and i,
-        timeout=30,
-        what=f"{subject!r} {state} (now {_item(serve, subject)})",
-    )
-    return found
-
-
-def _next_sync(serve: Serve) -> None:
-    """Wait for a rep sync that started after now (the edge and runners then see the
-    store's aliases and settings)."""
-    seen = len(serve.events("reps_synced"))
-    wait_for(lambda: len(serve.events("reps_synced")) >= seen + 2, what="a rep sync")
-
-
-def _e2s_address(org: Org, user_email: str) -> str | None:
-    rows = org.sf().query_all(
-        "SELECT LocalPart, EmailDomainName FROM EmailServicesAddress "
-        f"WHERE RunAsUser.Email = '{user_email}'"
-    )["records"]
-    return f"{rows[0]['LocalPart']}@{rows[0]['EmailDomainName']}" if rows else None
 
 
 def _raw(sender: str, subject: str, to: str = "peter@initech.example") -> bytes:
@@ -62,9 +37,9 @@ def test_unknown_sender_refused_then_accepted_once_registered(org: Org, serve: S
     assert f"relay senders add {alias}" in refused.value.smtp_error.decode()
     added = serve.cli("senders", "add", alias, "--user", REP)
     assert added.returncode == 0, added.stderr
-    _next_sync(serve)
+    next_sync(serve)
     serve.send(email(["peter@initech.example"], "Alias after", sender=alias))
-    assert "logged" in _final(serve, "Alias after", "logged")["reason"]
+    assert "logged" in final(serve, "Alias after", "logged")["reason"]
     assert org.tasks("Subject = 'Email: Alias after'")[0]["OwnerId"] == org.seeded.sample.users[REP]
 
 
@@ -73,7 +48,7 @@ def test_personal_address_works_and_forged_token_is_refused(org: Org, serve: Ser
     shown = serve.cli("address", REP, "--json")
     personal = json.loads(shown.stdout)["personal_address"]
     serve.send(email(["peter@initech.example"], "Personal"), rcpt=(personal,))
-    _final(serve, "Personal", "logged")
+    final(serve, "Personal", "logged")
     forged = personal.replace("log+", "log+x")[: len(personal)]
     forged = "log+aaaaaaaaaaaa@" + personal.rpartition("@")[2]
     with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
@@ -87,13 +62,13 @@ def test_api_disabled_forwards_the_original_bytes(
     org: Org, serve: Serve, capture: CaptureSmtp
 ) -> None:
     """API_DISABLED_FOR_ORG: the email goes to the rep's E2S address, byte for byte."""
-    target = _e2s_address(org, REP)
+    target = e2s_address(org, REP)
     assert target is not None
     org.admin("/_localorg/settings", {"api_enabled": False})
     raw = _raw(REP, "No API fallback")
     with smtplib.SMTP("127.0.0.1", serve.smtp_port, timeout=10) as smtp:
         smtp.sendmail(REP, [LOG], raw)
-    item = _final(serve, "No API fallback", "logged")
+    item = final(serve, "No API fallback", "logged")
     assert item["reason"] == f"forwarded to Email-to-Salesforce {target}"
     forwards = [m for m in capture.messages if m.rcpt_tos == (target,)]
     assert len(forwards) == 1
@@ -109,16 +84,16 @@ def test_missing_address_holds_notifies_once_and_releases(
     org: Org, serve: Serve, capture: CaptureSmtp
 ) -> None:
     """No E2S address: held with steps, ONE notice for two emails, released once it exists."""
-    assert _e2s_address(org, BOB) is None
+    assert e2s_address(org, BOB) is None
     assert (
         serve.cli("settings", "set", "--user", BOB, "logging", "email_to_salesforce").returncode
         == 0
     )
-    _next_sync(serve)
+    next_sync(serve)
     for subject in ("Bob held 1", "Bob held 2"):
         serve.send(email(["peter@initech.example"], subject, sender=BOB))
     for subject in ("Bob held 1", "Bob held 2"):
-        reason = _final(serve, subject, "held")["reason"]
+        reason = final(serve, subject, "held")["reason"]
         assert reason.startswith("e2s_address_missing: ")
         assert "My Email to Salesforce" in reason
         assert "Setup → Email Administration" in reason
@@ -146,9 +121,9 @@ def test_missing_address_holds_notifies_once_and_releases(
         {"LocalPart": "bobtosalesforce", "RunAsUserId": sample.users[BOB], "FunctionId": function}
     )
     try:
-        target = _e2s_address(org, BOB)
+        target = e2s_address(org, BOB)
         for subject in ("Bob held 1", "Bob held 2"):
-            item = _final(serve, subject, "logged")
+            item = final(serve, subject, "logged")
             assert item["reason"] == f"forwarded to Email-to-Salesforce {target}"
         assert len([m for m in capture.messages if m.rcpt_tos == (target,)]) == 2
         assert len([m for m in capture.messages if m.rcpt_tos == (BOB,)]) == 1
@@ -160,13 +135,13 @@ def test_per_rep_email_to_salesforce_and_body_none(
     org: Org, serve: Serve, capture: CaptureSmtp
 ) -> None:
     """logging=email_to_salesforce forwards; body=none logs the Task without the body."""
-    target = _e2s_address(org, REP)
+    target = e2s_address(org, REP)
     assert serve.cli("settings", "set", "--user", REP, "body", "none").returncode == 0
-    _next_sync(serve)
+    next_sync(serve)
     serve.send(
         email(["peter@initech.example"], "No body here", body="Secret pricing: 42 per unit.\n")
     )
-    _final(serve, "No body here", "logged")
+    final(serve, "No body here", "logged")
     task = org.sf().query_all("SELECT Description FROM Task WHERE Subject = 'Email: No body here'")[
         "records"
     ][0]
@@ -177,8 +152,8 @@ def test_per_rep_email_to_salesforce_and_body_none(
         serve.cli("settings", "set", "--user", REP, "logging", "email_to_salesforce").returncode
         == 0
     )
-    _next_sync(serve)
+    next_sync(serve)
     serve.send(email(["peter@initech.example"], "Via E2S setting"))
-    item = _final(serve, "Via E2S setting", "logged")
+    item = final(serve, "Via E2S setting", "logged")
     assert item["reason"] == f"forwarded to Email-to-Salesforce {target}"
     assert org.tasks("Subject = 'Email: Via E2S setting'") == []

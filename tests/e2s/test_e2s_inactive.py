@@ -9,8 +9,7 @@ from email.parser import BytesParser
 from email.policy import default
 
 import pytest
-from e2s_helpers import REP, CaptureSmtp, Org, Serve, email
-from test_e2s_daemon import _e2s_address, _final, _next_sync
+from e2s_helpers import REP, CaptureSmtp, Org, Serve, e2s_address, email, final, next_sync
 
 pytestmark = pytest.mark.slow
 
@@ -20,17 +19,17 @@ def test_inactive_holds_notifies_once_and_releases(
 ) -> None:
     """email_to_salesforce_active=false: held as e2s_inactive with the Setup steps, one
     notice for two emails, both forwarded once each after the switch is back on."""
-    target = _e2s_address(org, REP)
+    target = e2s_address(org, REP)
     assert target is not None
     done = serve.cli("settings", "set", "--user", REP, "logging", "email_to_salesforce")
     assert done.returncode == 0, done.stderr
     org.admin("/_localorg/settings", {"email_to_salesforce_active": False})
-    _next_sync(serve)
+    next_sync(serve)
     subjects = ("Inactive 1", "Inactive 2")
     for subject in subjects:
         serve.send(email(["peter@initech.example"], subject))
     for subject in subjects:
-        reason = _final(serve, subject, "held")["reason"]
+        reason = final(serve, subject, "held")["reason"]
         assert reason.startswith("e2s_inactive: ")
         assert "Setup → Email Administration → Email to Salesforce → Edit" in reason
         assert 'check "Active"' in reason
@@ -47,7 +46,7 @@ def test_inactive_holds_notifies_once_and_releases(
 
     org.admin("/_localorg/settings", {"email_to_salesforce_active": True})
     for subject in subjects:
-        item = _final(serve, subject, "logged")
+        item = final(serve, subject, "logged")
         assert item["reason"] == f"forwarded to Email-to-Salesforce {target}"
     forwards = [m for m in capture.messages if m.rcpt_tos == (target,)]
     assert len(forwards) == 2
