@@ -1,14 +1,13 @@
 """Entry point of the `relay` console script.
 
 Sub-commands live in their own modules and are imported only when used, so `relay --help`
-stays fast and one broken area cannot take the whole CLI down. Exit codes (DESIGN.md §3):
+stays fast. Exit codes (DESIGN.md §3):
 0 success, 1 a problem found, 2 a usage error (click's own, and invalid configuration).
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -36,21 +35,16 @@ class LazyGroup(click.Group):
     """A group whose commands are imported on first use."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(name for name in COMMANDS if _available(name))
+        return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = COMMANDS.get(cmd_name)
-        if target is None or not _available(cmd_name):
+        if target is None:
             return None
         module_name, attribute = target.split(":")
         command: Any = getattr(importlib.import_module(module_name), attribute)
         assert isinstance(command, click.Command)
         return command
-
-
-def _available(name: str) -> bool:
-    module_name = COMMANDS[name].split(":")[0]
-    return importlib.util.find_spec(module_name) is not None
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -1,0 +1,31 @@
+"""Every command DESIGN.md §3 names is registered, imports, and answers --help."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from relay.cli.main import COMMANDS, cli
+
+CONTRACT = {
+    "serve", "doctor", "queue", "unresolved", "explain", "address",
+    "senders", "settings", "config", "org",
+}  # fmt: skip
+
+
+def test_the_contract_commands_are_registered() -> None:
+    """The command line has exactly the DESIGN.md §3 commands."""
+    assert set(COMMANDS) == CONTRACT
+
+
+@pytest.mark.parametrize("name", sorted(CONTRACT))
+def test_each_command_loads_and_shows_help(name: str) -> None:
+    """A command module that fails to import would break `relay NAME` for admins."""
+    result = CliRunner().invoke(cli, [name, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage: relay" in result.output
+
+
+def test_unknown_command_is_a_usage_error() -> None:
+    """Exit status 2 for a usage error (DESIGN.md §3)."""
+    assert CliRunner().invoke(cli, ["frobnicate"]).exit_code == 2
