@@ -21,7 +21,7 @@ def test_the_contract_commands_are_registered() -> None:
 @pytest.mark.parametrize("name", sorted(CONTRACT))
 def test_each_command_loads_and_shows_help(name: str) -> None:
     """A command module that fails to import would break `relay NAME` for admins."""
-    result = CliRunner().invoke(cli, [name, "--help"])
+    result = CliRunner().invoke(cli, [name, "--help"], prog_name="relay")
     assert result.exit_code == 0, result.output
     assert "Usage: relay" in result.output
 
