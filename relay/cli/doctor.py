@@ -12,7 +12,7 @@ import dataclasses
 import click
 
 from relay.cli.context import PROBLEM_FOUND, AppContext, console, pass_app, print_json
-from relay.cli.explain import open_org
+from relay.cli.org_access import open_org
 from relay.config import Config, load_config
 from relay.doctor import Check, Facts, check_config, failed, run_checks
 from relay.e2s import find_e2s_addresses

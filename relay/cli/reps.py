@@ -1,6 +1,6 @@
 """Shared by `relay senders`, `relay settings` and `relay address`: the store, the org and
 finding a rep. The org is the configured one, or the embedded local org (as `relay
-explain` reaches it: relay.cli.explain.open_org)."""
+explain` reaches it: relay.cli.org_access.open_org)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import click
 from simple_salesforce.format import format_soql
 
 from relay.cli.context import PROBLEM_FOUND, AppContext
-from relay.cli.explain import open_org
+from relay.cli.org_access import open_org
 from relay.errors import RelayError
 from relay.salesforce.client import SalesforceClient
 from relay.senders import USER_FIELDS, SenderDirectory, load_address_secret, rep_from_record

@@ -49,7 +49,7 @@ def _store(app: AppContext) -> Iterator[SqlStore]:
 
 @contextmanager
 def _salesforce(app: AppContext) -> Iterator[SalesforceClient]:
-    from relay.cli.explain import open_org  # the same org choice as `relay explain`
+    from relay.cli.org_access import open_org  # the same org choice as `relay explain`
 
     try:
         with open_org(app.config, None) as (client, _note):
