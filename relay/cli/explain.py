@@ -21,10 +21,11 @@ from rich.tree import Tree
 
 from relay.cli.context import PROBLEM_FOUND, AppContext, pass_app, print_json
 from relay.cli.org_access import open_org
+from relay.config import Config
 from relay.envelope import Envelope
 from relay.errors import RelayError
 from relay.matching import Directory, MatchPolicy, draft_tasks, match
-from relay.matching.model import relay_domain_predicate
+from relay.matching.model import RecordRef, object_for_id, relay_domain_predicate
 from relay.parsing import Email, parse
 from relay.salesforce.client import SalesforceClient
 
@@ -149,9 +150,10 @@ def explain(
         opportunities=opportunities,
         unmatched=unmatched,
     )
+    known_threads, thread_note = _known_threads(config, email)
     try:
         with open_org(config, org_json) as (sf, org_note):
-            directory = _lookup(sf, email, policy)
+            directory = _lookup(sf, email, policy, known_threads)
             timezone, shared, notes = _org_settings(sf, org_timezone, shared_activities)
     except RelayError as exc:
         _fail(exc.reason, as_json)
@@ -161,7 +163,7 @@ def explain(
         policy,
         org_timezone=timezone,
         shared_activities=shared,
-        notes=(org_note, *notes, "threads: explain does not read Relay's store of logged emails"),
+        notes=(org_note, *notes, thread_note),
     )
     if as_json:
         print_json(report)
@@ -169,7 +171,34 @@ def explain(
         _print_human(message, report)
 
 
-def _lookup(sf: SalesforceClient, email: Email, policy: MatchPolicy) -> Directory:
+def _known_threads(config: Config, email: Email) -> tuple[dict[str, tuple[str, ...]], str]:
+    """Records of earlier emails of this thread that Relay logged (its delivery ledger),
+    as the runners use them. Read only: a store that does not exist yet is not created."""
+    keys = {*email.in_reply_to, *email.references}
+    if not keys:
+        return {}, "threads: the email names no earlier message (In-Reply-To, References)"
+    url = config.effective_store_url
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return {}, "threads: no store yet, so no earlier email of this thread is known"
+    from relay.store import open_store
+
+    try:
+        store = open_store(url)
+    except RelayError as exc:
+        return {}, f"threads: the store could not be read ({exc.reason})"
+    try:
+        known = store.known_threads(sorted(keys))
+    finally:
+        store.close()
+    return known, f"threads: {len(known)} earlier email(s) of this thread logged by Relay"
+
+
+def _lookup(
+    sf: SalesforceClient,
+    email: Email,
+    policy: MatchPolicy,
+    known_threads: dict[str, tuple[str, ...]],
+) -> Directory:
     from relay.salesforce.directory import fetch_directory
 
     addresses = {a.email for a in (*email.to, *email.cc)}
@@ -191,6 +220,10 @@ def _lookup(sf: SalesforceClient, email: Email, policy: MatchPolicy) -> Director
         record_ids=email.record_refs,
         sender_addresses=sorted(senders),
         extra_email_fields=policy.extra_email_fields,
+        known_threads={
+            key: [RecordRef(r, object_for_id(r) or "Unknown") for r in records]
+            for key, records in known_threads.items()
+        },
     )
 
 

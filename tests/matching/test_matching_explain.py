@@ -99,3 +99,28 @@ def test_explain_without_org_says_what_is_missing(tmp_path: Path) -> None:
     assert (document["records"], document["tasks"]) == ([], [])
     assert "RELAY_SF_INSTANCE_URL" in document["error"]
     assert "--org-json" in document["error"]
+
+
+def test_known_threads_come_from_the_store(tmp_path: Path) -> None:
+    """A reply to an email Relay logged inherits its records, as the runners do."""
+    from relay.cli.explain import _known_threads
+    from relay.config import load_config
+    from relay.store import open_store
+    from relay.store.model import WRITTEN, Delivery
+
+    config = load_config(environ={"RELAY_HOME": str(tmp_path)})
+    reply = _email(RAW.replace(b"Message-ID: <x1@acme.test>", b"In-Reply-To: <x0@acme.test>"))
+    known, note = _known_threads(config, reply)
+    assert known == {}
+    assert "no store yet" in note
+    assert not (tmp_path / "relay.db").exists()  # explain writes nothing
+
+    store = open_store(config.effective_store_url)
+    contact_id = rid("003", 7)
+    store.record_delivery(
+        Delivery("k0", "x0@acme.test", contact_id, (contact_id,), "Q0", state=WRITTEN)
+    )
+    store.close()
+    known, note = _known_threads(config, reply)
+    assert known == {"x0@acme.test": (contact_id,)}
+    assert "1 earlier email(s)" in note
