@@ -33,6 +33,7 @@ from ulid import ULID
 from relay.envelope import Envelope
 from relay.errors import StoreUnavailable
 from relay.logs import get_logger, one_write
+from relay.store.body_cache import BodyCache
 from relay.store.bulk import BulkInsert
 from relay.store.delivery import DeliveryLedger
 from relay.store.engine import write_engine
@@ -40,7 +41,7 @@ from relay.store.errors import UnknownMessage, store_unavailable
 from relay.store.group_commit import GroupCommitWriter, PendingWrite
 from relay.store.headers import clean_text, summarize_headers
 from relay.store.lifecycle import FINISH_STATES, check_transition
-from relay.store.model import State, Store, StoredMessage, Transition
+from relay.store.model import Outcome, State, Store, StoredMessage, Transition, UnresolvedItem
 from relay.store.senders import SenderStore
 from relay.store.tables import message_bodies, messages, transitions
 from relay.store.wakeup import PostgresListener, WorkSignal, channel_name
@@ -71,6 +72,7 @@ class SqlStore(DeliveryLedger, SenderStore, Store):
             with engine.connect() as connection:
                 self._channel = channel_name(str(connection.scalar(select(func.current_schema()))))
         self._signal = WorkSignal()
+        self._bodies = BodyCache()
         self._listener: PostgresListener | None = None
         self._listener_lock = threading.Lock()
         self.write_fault: WriteFault | None = None
@@ -186,6 +188,9 @@ class SqlStore(DeliveryLedger, SenderStore, Store):
         return None if row is None else _to_message(row)
 
     def raw(self, queue_id: str) -> bytes:
+        cached = self._bodies.take(queue_id)
+        if cached is not None:
+            return cached
         query = select(message_bodies.c.raw).where(message_bodies.c.queue_id == queue_id)
         with self.engine.connect() as connection:
             raw = connection.execute(query).scalar_one_or_none()
@@ -264,6 +269,8 @@ class SqlStore(DeliveryLedger, SenderStore, Store):
                     for row in rows
                 ],
             )
+            bodies = self._prefetch_bodies(connection, rows)
+        self._bodies.put_all(bodies)
         claimed = []
         for row in rows:
             message = replace(
@@ -284,6 +291,16 @@ class SqlStore(DeliveryLedger, SenderStore, Store):
             names = ", ".join(sorted(s.value for s in FINISH_STATES))
             raise ValueError(f"finish records an outcome ({names}), not {state}")
         self._change(queue_id, "finish", State(state), reason)
+
+    def finish_many(
+        self,
+        outcomes: Sequence[Outcome],
+        *,
+        written: Mapping[str, str] | None = None,
+        unresolved_items: Sequence[UnresolvedItem] = (),
+    ) -> None:
+        self._bodies.forget(outcome.queue_id for outcome in outcomes)
+        super().finish_many(outcomes, written=written, unresolved_items=unresolved_items)
 
     def defer(self, queue_id: str, not_before: datetime, reason: str) -> None:
         self._change(queue_id, "defer", State.DEFERRED, reason, not_before=not_before)
@@ -340,6 +357,7 @@ class SqlStore(DeliveryLedger, SenderStore, Store):
         self._change(queue_id, "release", State.QUEUED, "released")
 
     def delete(self, queue_id: str) -> None:
+        self._bodies.forget([queue_id])
         with self._write_engine.begin() as connection:
             current = self._locked_state(connection, queue_id)
             check_transition(queue_id, "delete", current)
@@ -376,6 +394,7 @@ class SqlStore(DeliveryLedger, SenderStore, Store):
         self, queue_id: str, operation: str, to_state: State, reason: str | None, **values: Any
     ) -> None:
         """One checked state change: update, transition row and NOTIFY in one transaction."""
+        self._bodies.forget([queue_id])
         now = utc_now()
         with self._write_engine.begin() as connection:
             current = self._locked_state(connection, queue_id)
@@ -396,6 +415,24 @@ class SqlStore(DeliveryLedger, SenderStore, Store):
         if to_state is State.QUEUED:
             self._signal.notify()
         _log_change(queue_id, current, to_state, reason)
+
+    def _prefetch_bodies(
+        self, connection: Connection, rows: Sequence[Row[Any]]
+    ) -> dict[str, bytes]:
+        """The claimed messages' bodies, oldest first, as many as the cache has room for
+        (one SELECT for the batch instead of one ``raw()`` query per message)."""
+        room, ids = self._bodies.room(), []
+        for row in rows:
+            if row.size > room:
+                break
+            room -= row.size
+            ids.append(row.id)
+        if not ids:
+            return {}
+        query = select(message_bodies.c.queue_id, message_bodies.c.raw).where(
+            message_bodies.c.queue_id.in_(ids)
+        )
+        return {queue_id: bytes(raw) for queue_id, raw in connection.execute(query)}
 
     def _locked_state(self, connection: Connection, queue_id: str) -> State:
         query = select(messages.c.state).where(messages.c.id == queue_id).with_for_update()
