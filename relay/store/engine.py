@@ -13,6 +13,8 @@ PostgreSQL (several nodes): ``postgresql://`` is run with psycopg 3.
 
 from __future__ import annotations
 
+import fcntl
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,7 @@ def create_store_engine(url: str) -> Engine:
         if database in ("", ":memory:") or database.startswith("file:"):
             raise ValueError(f"{url}: the store needs a file path (sqlite:///PATH)")
         Path(database).parent.mkdir(parents=True, exist_ok=True)
+        enable_wal(Path(database))
         engine = create_engine(
             parsed,
             connect_args={"timeout": BUSY_TIMEOUT_MS / 1000},
@@ -54,6 +57,30 @@ def create_store_engine(url: str) -> Engine:
     raise ValueError(f"{url}: not a store URL (sqlite:///PATH or postgresql://...)")
 
 
+def enable_wal(path: Path) -> None:
+    """Put the database file in WAL mode, once, under an exclusive lock on a sidecar file.
+
+    The journal mode is stored in the file, so later connections need not set it. Setting
+    it is not left to each new connection because switching a fresh file's mode takes an
+    exclusive lock and SQLite answers "database is locked" at once, without waiting on the
+    busy timeout, when two connections try together (seen with several nodes opening a new
+    store at the same moment: tests/store/test_store_migrations.py).
+    """
+    lock_path = path.with_name(path.name + ".lock")
+    with lock_path.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)
+            try:
+                mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            finally:
+                connection.close()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    if str(mode).lower() != "wal":
+        raise OSError(f"{path}: SQLite could not switch to WAL (journal mode {mode})")
+
+
 def write_engine(engine: Engine) -> Engine:
     """The same pool, but transactions that write (BEGIN IMMEDIATE on SQLite)."""
     return engine.execution_options(**{WRITE_OPTION: True})
@@ -64,7 +91,7 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: ConnectionPoolE
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        # journal_mode=WAL is already in the file (enable_wal).
         cursor.execute("PRAGMA synchronous = FULL")
         cursor.execute("PRAGMA foreign_keys = ON")
     finally:
