@@ -3,16 +3,10 @@ subprocess and seeded org, and the senders area's capture SMTP sink classes."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-
-from aiosmtpd.smtp import SMTP
 
 _TESTS = Path(__file__).resolve().parents[1]
 for _area in ("pipeline", "senders"):
@@ -29,7 +23,7 @@ from pipeline_helpers import (  # noqa: E402
     seed_pipeline,
     wait_for,
 )
-from senders_helpers import CaptureSmtp, Sink  # noqa: E402
+from senders_helpers import CaptureSmtp, capture_sink  # noqa: E402
 
 __all__ = [
     "BOB",
@@ -60,36 +54,6 @@ def fast_env(capture: CaptureSmtp) -> dict[str, str]:
         "RELAY_PIPELINE_BACKOFF_INITIAL_SECONDS": "0.5",
         "RELAY_PIPELINE_BACKOFF_MAX_SECONDS": "1",
     }
-
-
-@contextmanager
-def capture_sink() -> Iterator[CaptureSmtp]:
-    """The capture SMTP sink (as tests/senders' capture_smtp fixture) on an ephemeral
-    port, playing the smarthost and Salesforce's inbound Email-to-Salesforce."""
-    capture = CaptureSmtp("127.0.0.1", 0)
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, name="capture-smtp", daemon=True)
-    thread.start()
-
-    async def start() -> asyncio.Server:
-        return await loop.create_server(
-            lambda: SMTP(Sink(capture), hostname="capture.localhost"), "127.0.0.1", 0
-        )
-
-    server = asyncio.run_coroutine_threadsafe(start(), loop).result(10)
-    capture.port = server.sockets[0].getsockname()[1]
-    try:
-        yield capture
-    finally:
-
-        async def stop() -> None:
-            server.close()
-            await server.wait_closed()
-
-        asyncio.run_coroutine_threadsafe(stop(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
 
 
 # --- reading the outcome back, as an admin would --------------------------------------

@@ -9,15 +9,12 @@ exact bytes.
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from aiosmtpd.smtp import SMTP
 from click.testing import CliRunner, Result
-from senders_helpers import CaptureSmtp, SampleOrgRunning, Sink
+from senders_helpers import CaptureSmtp, SampleOrgRunning, capture_sink
 
 from relay.cli.main import cli
 from relay.salesforce.localorg.runner import LocalOrg
@@ -38,32 +35,8 @@ def sqlite_store(tmp_path: Path) -> Iterator[SqlStore]:
 @pytest.fixture
 def capture_smtp() -> Iterator[CaptureSmtp]:
     """An aiosmtpd sink on 127.0.0.1, an ephemeral port; records envelopes and bytes."""
-    capture = CaptureSmtp("127.0.0.1", 0)
-    # aiosmtpd's Controller probes its port to know it is up, which cannot work with
-    # port 0; so the sink runs on its own loop in a thread, bound with create_server.
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, name="capture-smtp", daemon=True)
-    thread.start()
-
-    async def start() -> asyncio.Server:
-        return await loop.create_server(
-            lambda: SMTP(Sink(capture), hostname="capture.localhost"), "127.0.0.1", 0
-        )
-
-    server = asyncio.run_coroutine_threadsafe(start(), loop).result(10)
-    capture.port = server.sockets[0].getsockname()[1]
-    try:
+    with capture_sink() as capture:
         yield capture
-    finally:
-
-        async def stop() -> None:
-            server.close()
-            await server.wait_closed()
-
-        asyncio.run_coroutine_threadsafe(stop(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
 
 
 @pytest.fixture(scope="module")

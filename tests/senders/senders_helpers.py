@@ -3,10 +3,15 @@ sample org (a module with a unique basename, so tests can import it by name)."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from aiosmtpd.smtp import SMTP
 
 from relay.config import Config, load_config
 from relay.salesforce.localorg.runner import LocalOrg, LocalOrgInfo
@@ -71,3 +76,35 @@ class SampleOrgRunning:
 
     def config(self, home: Path, **extra: str) -> Config:
         return load_config(environ=self.env(home, **extra))
+
+
+@contextmanager
+def capture_sink() -> Iterator[CaptureSmtp]:
+    """The capture SMTP sink on 127.0.0.1 and an ephemeral port, playing the smarthost
+    and Salesforce's inbound Email-to-Salesforce; it records envelopes and exact bytes."""
+    capture = CaptureSmtp("127.0.0.1", 0)
+    # aiosmtpd's Controller probes its port to know it is up, which cannot work with
+    # port 0; so the sink runs on its own loop in a thread, bound with create_server.
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="capture-smtp", daemon=True)
+    thread.start()
+
+    async def start() -> asyncio.Server:
+        return await loop.create_server(
+            lambda: SMTP(Sink(capture), hostname="capture.localhost"), "127.0.0.1", 0
+        )
+
+    server = asyncio.run_coroutine_threadsafe(start(), loop).result(10)
+    capture.port = server.sockets[0].getsockname()[1]
+    try:
+        yield capture
+    finally:
+
+        async def stop() -> None:
+            server.close()
+            await server.wait_closed()
+
+        asyncio.run_coroutine_threadsafe(stop(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
