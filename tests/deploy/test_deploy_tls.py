@@ -2,54 +2,23 @@
 
 from __future__ import annotations
 
-import datetime
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from deploy_helpers import RELAY_DOMAIN, serve
+from tls_certificates import make_certificate
 
 SWAKS = shutil.which("swaks")
-
-
-def self_signed(directory: Path) -> tuple[Path, Path]:
-    """A throwaway certificate and key for the relay's name (PEM files)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, RELAY_DOMAIN)])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(RELAY_DOMAIN)]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = directory / "smtp-tls.crt", directory / "smtp-tls.key"
-    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_file, key_file
 
 
 @pytest.mark.skipif(SWAKS is None, reason="swaks is not installed")
 def test_swaks_tls_delivers_over_starttls(tmp_path: Path) -> None:
     """`swaks --tls` upgrades the session with STARTTLS and gets 250 queued inside TLS."""
-    cert_file, key_file = self_signed(tmp_path)
+    certificate = make_certificate(tmp_path, RELAY_DOMAIN, "smtp-tls")
+    cert_file, key_file = certificate.cert_file, certificate.key_file
     settings = {
         "RELAY_SMTP_TLS_CERT_FILE": str(cert_file),
         "RELAY_SMTP_TLS_KEY_FILE": str(key_file),

@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import os
 import shutil
 import smtplib
 import ssl
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 from smtp_session_helpers import LOG, message
 from structlog.testing import capture_logs
+from tls_certificates import Certificate, make_certificate
 
 from relay.config import SmtpConfig
 from relay.errors import ConfigError
@@ -28,50 +23,9 @@ from relay.smtp.tls import server_tls_context
 HOSTNAME = "mx.relay.example"
 
 
-@dataclass(frozen=True)
-class Certificate:
-    cert_file: Path
-    key_file: Path
-
-
-def make_certificate(directory: Path, name: str = "server") -> Certificate:
-    """A self-signed P-256 certificate for HOSTNAME and 127.0.0.1, valid for a day."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, HOSTNAME)])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName(HOSTNAME), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    directory.mkdir(parents=True, exist_ok=True)
-    cert_file, key_file = directory / f"{name}.crt", directory / f"{name}.key"
-    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return Certificate(cert_file, key_file)
-
-
 @pytest.fixture
 def certificate(tmp_path: Path) -> Certificate:
-    return make_certificate(tmp_path / "tls")
+    return make_certificate(tmp_path / "tls", HOSTNAME)
 
 
 def trusting(certificate: Certificate) -> ssl.SSLContext:
@@ -137,7 +91,7 @@ def smtp_config(cert: Path, key: Path) -> SmtpConfig:
 
 def test_bad_certificate_files_are_config_errors(tmp_path: Path, certificate: Certificate):
     """Missing, not PEM, mismatched or encrypted: a ConfigError naming the file, no traceback."""
-    other = make_certificate(tmp_path / "other", "other")
+    other = make_certificate(tmp_path / "other", HOSTNAME, "other")
     garbage = tmp_path / "garbage.pem"
     garbage.write_text("not a certificate\n")
     encrypted = tmp_path / "encrypted.key"
