@@ -56,19 +56,10 @@ class InvalidSetting(ValueError):
 
 
 @dataclass(frozen=True)
-class SyncSettings:
-    """The effective settings for one rep (or the org when no rep is given)."""
+class SyncSettings(SyncConfig):
+    """The effective settings for one rep (or the org when no rep is given): the org
+    defaults' keys (relay.config.SyncConfig) plus the per-rep ``e2s_address`` override."""
 
-    logging: str = "api"
-    multiple_matches: str = "all"
-    opportunities: str = "all_open"
-    unmatched: str = "unresolved_task"
-    body: str = "full"
-    attachments: str = "names"
-    attachment_max_bytes: int = 10 * 1024 * 1024
-    confirmations: str = "off"
-    task_sync: str = "off"
-    require_personal_address: bool = False
     e2s_address: str = ""
 
     @property
