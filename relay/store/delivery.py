@@ -31,6 +31,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 
 from relay.store.errors import UnknownMessage
@@ -146,33 +147,26 @@ class DeliveryLedger:
         if not intents:
             return
         now = datetime.now(UTC)
-        keys = [d.relay_key for d in intents]
         with self._write_engine.begin() as connection:
-            known = set(
-                connection.execute(
-                    select(deliveries.c.relay_key).where(deliveries.c.relay_key.in_(keys))
-                ).scalars()
+            _insert_new(
+                connection,
+                deliveries,
+                [
+                    {
+                        "relay_key": d.relay_key,
+                        "message_key": d.message_key,
+                        "record_id": d.record_id,
+                        "records": list(d.records),
+                        "queue_id": d.queue_id,
+                        "owner_id": d.owner_id,
+                        "task_id": None,
+                        "state": INTENT,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for d in intents
+                ],
             )
-            fresh = {d.relay_key: d for d in intents if d.relay_key not in known}
-            if fresh:
-                connection.execute(
-                    deliveries.insert(),
-                    [
-                        {
-                            "relay_key": d.relay_key,
-                            "message_key": d.message_key,
-                            "record_id": d.record_id,
-                            "records": list(d.records),
-                            "queue_id": d.queue_id,
-                            "owner_id": d.owner_id,
-                            "task_id": None,
-                            "state": INTENT,
-                            "created_at": now,
-                            "updated_at": now,
-                        }
-                        for d in fresh.values()
-                    ],
-                )
 
     def mark_written(self, written: Mapping[str, str]) -> None:
         """relay key -> Task id: these Tasks exist in Salesforce."""
@@ -283,35 +277,42 @@ class DeliveryLedger:
     def _insert_unresolved(connection: Connection, items: Sequence[UnresolvedItem]) -> None:
         if not items:
             return
-        keys = [item.relay_key for item in items if item.relay_key]
-        known = set(
-            connection.execute(
-                select(unresolved.c.relay_key).where(unresolved.c.relay_key.in_(keys))
-            ).scalars()
+        _insert_new(
+            connection,
+            unresolved,
+            [
+                {
+                    "id": item.id,
+                    "queue_id": item.queue_id,
+                    "task_id": item.task_id,
+                    "relay_key": item.relay_key,
+                    "owner_id": item.owner_id,
+                    "message_key": item.message_key,
+                    "subject": item.subject,
+                    "mail_from": item.mail_from,
+                    "reason": item.reason,
+                    "state": item.state,
+                    "assigned_record": item.assigned_record,
+                    "created_at": item.created_at,
+                    "resolved_at": item.resolved_at,
+                }
+                for item in items
+            ],
         )
-        fresh = {item.relay_key: item for item in items if item.relay_key not in known}
-        if fresh:
-            connection.execute(
-                unresolved.insert(),
-                [
-                    {
-                        "id": item.id,
-                        "queue_id": item.queue_id,
-                        "task_id": item.task_id,
-                        "relay_key": item.relay_key,
-                        "owner_id": item.owner_id,
-                        "message_key": item.message_key,
-                        "subject": item.subject,
-                        "mail_from": item.mail_from,
-                        "reason": item.reason,
-                        "state": item.state,
-                        "assigned_record": item.assigned_record,
-                        "created_at": item.created_at,
-                        "resolved_at": item.resolved_at,
-                    }
-                    for item in fresh.values()
-                ],
-            )
+
+
+def _insert_new(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert the rows whose ``relay_key`` is not in ``table`` yet; leave the others.
+
+    ``ON CONFLICT DO NOTHING`` (PostgreSQL "INSERT", SQLite "UPSERT") decides in the
+    database, atomically: two nodes inserting one key at the same moment both succeed,
+    where a check-then-insert made one of them fail on the unique index.
+    """
+    if not rows:
+        return
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    statement = insert(table).on_conflict_do_nothing(index_elements=[table.c.relay_key])
+    connection.execute(statement, rows)
 
 
 _FINISH_ONE = (

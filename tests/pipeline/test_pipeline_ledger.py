@@ -96,3 +96,39 @@ def test_unresolved_items_list_assign_discard(store: SqlStore) -> None:
     assert closed[items[1].id].state == "discarded"
     with pytest.raises(KeyError):
         store.resolve_unresolved("nope", "discarded")
+
+
+def test_two_nodes_recording_the_same_intents_at_once_both_succeed(store_url: str) -> None:
+    """Two stores on one database record the same keys together: no error, one row each."""
+    import threading
+
+    from relay.store import open_store
+
+    nodes = [open_store(store_url), open_store(store_url)]
+    intents = [
+        Delivery(f"key-{n}", f"m{n}@example.com", None, (f"003{n:012d}AAA",), f"Q{n}")
+        for n in range(50)
+    ]
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def node(store: SqlStore) -> None:
+        barrier.wait()
+        try:
+            for _ in range(5):
+                store.record_intents(intents)
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=node, args=(n,)) for n in nodes]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        found = nodes[0].deliveries_for_keys([d.relay_key for d in intents])
+        assert sorted(found) == sorted(d.relay_key for d in intents)
+    finally:
+        for opened in nodes:
+            opened.close()
