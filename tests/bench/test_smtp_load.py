@@ -1,0 +1,44 @@
+"""bench/_smtp_load.py, the scale bench's SMTP client, against a real aiosmtpd sink: the
+bytes arrive exactly (CRLF, dot-stuffing undone by the server), and a refusal is an
+error, so a bench never counts a message the server did not take."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+for folder in (ROOT / "bench", ROOT / "tests" / "senders"):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+
+from _smtp_load import SmtpLoadError, send_all, to_wire  # noqa: E402
+from senders_helpers import capture_sink  # noqa: E402
+
+RAW = (
+    b"From: rep@acme.example\nTo: buyer@customer.example\nSubject: dots\n\n"
+    b".a line that starts with a dot\n..two dots\n.\nlast line without newline"
+)
+
+
+def test_every_message_arrives_byte_for_byte_over_several_connections() -> None:
+    bodies = [RAW + b" %d" % n for n in range(30)]
+    wires = [to_wire(body, "rep@acme.example", ["log@relay.example"]) for body in bodies]
+    with capture_sink() as sink:
+        send_all(wires, sink.port, connections=4)
+    received = sorted(m.data for m in sink.messages)
+    expected = sorted(body.replace(b"\n", b"\r\n") + b"\r\n" for body in bodies)
+    assert received == expected
+    assert {(m.mail_from, m.rcpt_tos) for m in sink.messages} == {
+        ("rep@acme.example", ("log@relay.example",))
+    }
+
+
+def test_a_refused_message_raises_with_the_reply() -> None:
+    with capture_sink() as sink:
+        sink.reply = "550 5.7.1 Not a rep"
+        with pytest.raises(SmtpLoadError, match=re.escape("550 5.7.1 Not a rep")):
+            send_all([to_wire(RAW, "rep@acme.example", ["log@relay.example"])], sink.port, 1)
