@@ -11,6 +11,10 @@ Email to Salesforce"):
    A forward uses the From, To and CC of the original ("searches the From, To, and CC
    fields in the forwarded email"). An Exchange journal report uses its sender and every
    recipient, Bcc included: Relay's own extension, the only way to see BCC'd customers.
+   An inbound copy (no rep sent it, a rep is in its To or Cc: a customer's mail that a
+   mail server copied to Relay, e.g. Postfix ``recipient_bcc_maps``) is treated as that
+   rep forwarding it: From, To and CC (Relay's own extension; the runners accept such
+   copies only from trusted networks, relay/runners/reps.py).
 3. Drop the rep (the sender), Relay's own addresses, internal domains and the excluded
    addresses and domains; keep the first 50 unique ("processes only the first 50 unique
    addresses").
@@ -85,15 +89,17 @@ class _Work:
 def match(email: Email, directory: Directory, policy: MatchPolicy) -> MatchPlan:
     """The records ``email`` belongs to, and why; see the module docstring for the rules."""
     work = _Work()
-    rep = _find_rep(email, directory)
-    work.trace.append(
-        f"rep: User {rep.id} ({rep.email})" if rep else "rep: no Salesforce User for the sender"
-    )
+    rep, inbound = _find_rep(email, directory)
+    if rep is None:
+        work.trace.append("rep: no Salesforce User for the sender")
+    else:
+        role = " (a recipient: inbound copy)" if inbound else ""
+        work.trace.append(f"rep: User {rep.id} ({rep.email}){role}")
     if email.machine_reason:
         work.trace.append(f"machine mail ({email.machine_reason}): never logged as a rep's email")
-        return _freeze(work, "machine", (), rep)
+        return _freeze(work, "machine", (), rep, inbound)
 
-    candidates = _candidates(email, rep, policy, work)
+    candidates = _candidates(email, rep, inbound, policy, work)
     for address in candidates:
         for person in _people_for(address, directory, policy, work):
             work.add(
@@ -115,11 +121,15 @@ def match(email: Email, directory: Directory, policy: MatchPolicy) -> MatchPlan:
     else:
         outcome = _UNMATCHED_OUTCOME[policy.unmatched]
         work.trace.append(f"outcome: nothing matched; unmatched policy {policy.unmatched}")
-    return _freeze(work, outcome, candidates, rep)
+    return _freeze(work, outcome, candidates, rep, inbound)
 
 
 def _freeze(
-    work: _Work, outcome: Outcome, candidates: Sequence[str], rep: User | None
+    work: _Work,
+    outcome: Outcome,
+    candidates: Sequence[str],
+    rep: User | None,
+    inbound: bool = False,
 ) -> MatchPlan:
     records = sorted(work.records.values(), key=lambda r: (_TYPE_ORDER.get(r.type, 9), r.id))
     return MatchPlan(
@@ -130,29 +140,38 @@ def _freeze(
         trace=tuple(work.trace),
         candidates=tuple(candidates),
         rep=rep,
+        inbound=inbound,
     )
 
 
-def _find_rep(email: Email, directory: Directory) -> User | None:
-    """The rep this email is attributed to: the first known User among the From, Sender
-    and envelope sender, then (journal reports) the journal's sender and recipients."""
-    addresses: list[str | None] = [
+def _find_rep(email: Email, directory: Directory) -> tuple[User | None, bool]:
+    """The rep this email is attributed to, and whether it is an inbound copy: the first
+    known User among the From, Sender and envelope sender (and a journal report's
+    sender); failing those, the first User among the recipients, which makes it an
+    inbound copy: a journal report's recipients, or else the To then the Cc (not a
+    forward's: a forward is always the forwarder's)."""
+    senders: list[str | None] = [
         email.from_.email if email.from_ else None,
         email.sender.email if email.sender else None,
         email.envelope.mail_from,
     ]
     if email.journal is not None:
         journal = email.journal
-        addresses.append(journal.sender.email if journal.sender else None)
-        addresses.extend(a.email for a in journal.recipients)
-    for address in addresses:
-        user = directory.user_for(address)
-        if user is not None:
-            return user
-    return None
+        senders.append(journal.sender.email if journal.sender else None)
+        recipients = [a.email for a in journal.recipients]
+    elif email.forwarded is None:
+        recipients = [a.email for a in (*email.to, *email.cc)]
+    else:
+        recipients = []
+    for addresses, inbound in ((senders, False), (recipients, True)):
+        for address in addresses:
+            user = directory.user_for(address)
+            if user is not None:
+                return user, inbound
+    return None, False
 
 
-def _raw_candidates(email: Email, work: _Work) -> list[tuple[Address, str]]:
+def _raw_candidates(email: Email, inbound: bool, work: _Work) -> list[tuple[Address, str]]:
     if email.journal is not None:
         work.trace.append("journal report: candidates are its sender and every recipient")
         sender = [(email.journal.sender, "journal sender")] if email.journal.sender else []
@@ -170,26 +189,36 @@ def _raw_candidates(email: Email, work: _Work) -> list[tuple[Address, str]]:
         )
     if email.is_forward:
         work.trace.append("forward rule fired, but no original message was found in it")
+    if inbound:
+        work.trace.append(
+            "inbound copy (the rep is a recipient): candidates are the From, To and Cc, "
+            "as for an email the rep forwards"
+        )
+        sender = [(email.from_, "From")] if email.from_ else []
+        return sender + [(a, "To") for a in email.to] + [(a, "Cc") for a in email.cc]
     work.trace.append("candidates are the To and Cc addresses (E2S)")
     for address in email.bcc:
         work.drop(address.email, "in the Bcc header; E2S never relates Bcc recipients")
     return [(a, "To") for a in email.to] + [(a, "Cc") for a in email.cc]
 
 
-def _candidates(email: Email, rep: User | None, policy: MatchPolicy, work: _Work) -> list[str]:
+def _candidates(
+    email: Email, rep: User | None, inbound: bool, policy: MatchPolicy, work: _Work
+) -> list[str]:
+    # An inbound copy's sender is the customer: the person to match, not a rep to drop.
+    senders = () if inbound else (email.from_, email.sender)
     sender_addresses = {
         a.lower()
         for a in (
-            email.from_.email if email.from_ else "",
-            email.sender.email if email.sender else "",
-            email.envelope.mail_from,
+            *(mailbox.email for mailbox in senders if mailbox),
+            "" if inbound else email.envelope.mail_from,
         )
         if a
     }
     rep_addresses = rep.addresses if rep else frozenset()
     seen: set[str] = set()
     kept: list[str] = []
-    for mailbox, header in _raw_candidates(email, work):
+    for mailbox, header in _raw_candidates(email, inbound, work):
         address = mailbox.email.lower()
         if not address or address in seen:
             continue

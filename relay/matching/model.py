@@ -301,10 +301,14 @@ class MatchPlan:
     candidates: tuple[str, ...] = ()
     """The addresses that were looked up, in E2S order, after every drop rule."""
     rep: User | None = None
+    inbound: bool = False
+    """The rep was found among the recipients, not the senders: a copy of mail the rep
+    received (relay/matching/match.py, rule 2)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "outcome": self.outcome,
+            "inbound": self.inbound,
             "records": [r.to_dict() for r in self.records],
             "candidates": list(self.candidates),
             "dropped": [{"subject": d.subject, "reason": d.reason} for d in self.dropped],

@@ -133,6 +133,7 @@ class DeliveryRunner(BatchRunner):
                         if item.settings.attachments == "upload"
                         else None
                     ),
+                    vouched=item.vouched,
                 )
             if isinstance(plan, Outcome):
                 result.outcomes.append(plan)

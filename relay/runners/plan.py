@@ -7,7 +7,9 @@ The states follow DESIGN.md §2 (docs/delivery-guarantees.md says why each one):
 - machine mail, and unmatched mail under the ``drop`` policy: ``rejected`` (Relay decided
   not to log it; nothing is wrong with it and nobody needs to act);
 - MIME that cannot be parsed: ``quarantined`` (the raw bytes are kept);
-- an unknown sender, or unmatched mail under the ``hold`` policy: ``held``.
+- an unknown sender, or unmatched mail under the ``hold`` policy: ``held``; so is an
+  inbound copy (a rep among the recipients only) that no trusted network sent, as
+  anyone can put a rep in To.
 """
 
 from __future__ import annotations
@@ -44,10 +46,11 @@ class LookupKeys:
 
 
 def lookup_keys(email: Email, policy: MatchPolicy) -> LookupKeys:
-    """Everything one email needs from the directory: candidate customers (To, Cc, a
-    forward's original, a journal's parties), the possible reps, ``ref:`` ids and the
+    """Everything one email needs from the directory: candidate customers (To, Cc, From,
+    a forward's original, a journal's parties), the possible reps, ``ref:`` ids and the
     message ids of its thread."""
-    people = [*email.to, *email.cc]
+    # The From too: it is the customer when the email is an inbound copy.
+    people = [*email.to, *email.cc, *([email.from_] if email.from_ else [])]
     if email.forwarded is not None:
         original = email.forwarded
         people += [*original.to, *original.cc, *([original.from_] if original.from_ else [])]
@@ -81,9 +84,12 @@ def plan_message(
     shared_activities: bool,
     include_body: bool = True,
     upload_limit: int | None = None,
+    vouched: bool = False,
 ) -> Planned | Outcome:
     """Drafts to write for ``email``, or the outcome that ends it without a write.
-    ``upload_limit`` (``attachments=upload``) marks the files too big to upload."""
+    ``upload_limit`` (``attachments=upload``) marks the files too big to upload.
+    ``vouched``: a trusted network sent the copy, so an inbound copy (a rep among the
+    recipients, none among the senders) may be logged as that rep's."""
     plan = match(email, directory, policy)
     if plan.outcome == "machine":
         reason = f"machine mail ({email.machine_reason}): never logged as a rep's email"
@@ -96,7 +102,7 @@ def plan_message(
             "and `relay queue release` it, or `relay queue delete` it"
         )
         return Outcome(message.id, State.HELD, reason)
-    if plan.rep is None:
+    if plan.rep is None or (plan.inbound and not vouched):
         return Outcome(message.id, State.HELD, unknown_sender_reason(email))
     drafts = draft_tasks(
         email,

@@ -51,10 +51,13 @@ class Reps:
     def settings(self, rep: Rep | None) -> SyncSettings:
         return self.policy.settings(rep.user_id if rep else None)
 
-    def attribute(self, email: Email) -> Rep | None:
+    def attribute(self, email: Email, vouched: bool = False) -> Rep | None:
         """The rep who sent ``email`` (issue 6: the envelope sender or the From header):
         a personal address's owner first (its sender was checked at DATA), then the
-        From, Sender and envelope sender, then a journal report's sender."""
+        From, Sender and envelope sender, then a journal report's sender. When a trusted
+        network sent the copy (``vouched``), failing those, the first rep among the
+        recipients: an inbound copy, a customer's email to the rep (a journal report's
+        recipients, else To then Cc; relay/matching/match.py finds the same rep)."""
         directory = self.directory
         for rcpt in email.envelope.rcpt_tos:
             tag = address_tag(rcpt)
@@ -67,6 +70,8 @@ class Reps:
             email.envelope.mail_from,
             email.journal.sender.email if email.journal and email.journal.sender else None,
         ]
+        if vouched:
+            candidates += _recipients(email)
         for address in candidates:
             rep = directory.rep_for(address) if address else None
             if rep is not None:
@@ -125,3 +130,12 @@ class Reps:
         except (OSError, ValueError, KeyError, TypeError) as error:
             log.warning("e2s_cache_unreadable", reason=repr(error))
             return None
+
+
+def _recipients(email: Email) -> list[str | None]:
+    """Where an inbound copy's rep is, in relay/matching/match.py's order."""
+    if email.journal is not None:
+        return [a.email for a in email.journal.recipients]
+    if email.forwarded is not None:
+        return []  # a forward is the forwarder's
+    return [a.email for a in (*email.to, *email.cc)]

@@ -39,6 +39,8 @@ class Routed:
     email: Email
     rep: Rep | None
     settings: SyncSettings
+    vouched: bool
+    """A trusted network sent it (journaling, Postfix): an inbound copy may be logged."""
 
 
 class Router:
@@ -66,8 +68,9 @@ class Router:
         if email.unparseable:
             reason = f"cannot be parsed: {email.unparseable}"
             return Outcome(message.id, State.QUARANTINED, reason)
-        rep = self.reps.attribute(email)
-        return Routed(message, email, rep, self.reps.settings(rep))
+        vouched = self.reps.policy.vouches_for(message.envelope.peer)
+        rep = self.reps.attribute(email, vouched)
+        return Routed(message, email, rep, self.reps.settings(rep), vouched)
 
     def decide(self, routed: Routed) -> Outcome | RelayError | None:
         """The outcome that needs no API call, or None: log through the API."""

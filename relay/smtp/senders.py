@@ -187,6 +187,12 @@ class SenderPolicy:
     def settings(self, user_id: str | None) -> SyncSettings:
         return settings_for(self._defaults, self.overrides, user_id)
 
+    def vouches_for(self, peer: str) -> bool:
+        """True if a stored envelope's ``peer`` (``host:port``, relay.envelope) is in a
+        trusted network: a mail server Relay trusts sent the copy."""
+        host = peer.rpartition(":")[0] if ":" in peer else peer
+        return is_trusted(host, self._trusted)
+
     def _open(self, peer_host: str) -> bool:
         if is_trusted(peer_host, self._trusted):
             return True

@@ -66,6 +66,19 @@ def _journal() -> Email:
     )
 
 
+def _inbound() -> Email:
+    """A customer's email to the rep, copied to Relay by the mail server."""
+    return email(from_=ALICE, to=(REP.email,), cc=(BOB,))
+
+
+def _inbound_journal() -> Email:
+    return email(
+        from_="journal@acme.test",
+        to=("log@relay.test",),
+        journal=JournalReport(sender=addr(ALICE), recipients=(addr(REP.email), addr(BOB))),
+    )
+
+
 SIXTY = tuple(f"p{i:02d}@customer.test" for i in range(60))
 
 ROWS = [
@@ -266,6 +279,37 @@ ROWS = [
         dropped={REP.email},
     ),
     Row(
+        "an inbound copy (the rep in To) matches its From and the other recipients",
+        _inbound(),
+        directory(contact(1, ALICE), contact(2, BOB), contact(3, REP.email)),
+        {C1, C2},
+        dropped={REP.email},
+    ),
+    Row(
+        "a journal report of a customer's email to the rep matches the customer",
+        _inbound_journal(),
+        directory(contact(1, ALICE), contact(2, BOB)),
+        {C1, C2},
+        dropped={REP.email},
+    ),
+    Row(
+        "a forward by someone who is no rep stays unattributed, whoever it was sent to",
+        email(
+            from_="x@other.test",
+            to=("log@relay.test",),
+            forwarded=ForwardedOriginal(
+                source="rfc822",
+                from_=addr(ALICE),
+                to=(addr(REP.email),),
+                cc=(),
+                subject="s",
+                date=None,
+            ),
+        ),
+        directory(contact(1, ALICE)),
+        {C1},
+    ),
+    Row(
         "machine mail is never logged",
         email(to=(ALICE,), machine_reason="Auto-Submitted: auto-replied"),
         directory(contact(1, ALICE)),
@@ -394,3 +438,25 @@ def test_policy_from_config_drops_relay_and_internal_addresses() -> None:
         "eve@acme.test": "internal domain",
     }
     assert policy.unmatched == "drop"
+
+
+def test_an_inbound_copy_names_the_rep_who_received_it() -> None:
+    """The rep is the recipient, the plan says it is inbound, and the trace says why."""
+    plan = match(_inbound(), directory(contact(1, ALICE)), RELAY_POLICY)
+    assert plan.rep == REP
+    assert plan.inbound
+    assert plan.to_dict()["inbound"] is True
+    assert any("inbound copy" in line for line in plan.trace)
+
+
+def test_a_reps_own_email_is_not_inbound_even_to_another_rep() -> None:
+    """From a rep: the sender is the rep (E2S), whoever else is a recipient."""
+    plan = match(email(to=(ALICE,), cc=(REP.email,)), directory(contact(1, ALICE)), RELAY_POLICY)
+    assert plan.rep == REP
+    assert not plan.inbound
+
+
+def test_no_rep_anywhere_has_no_rep() -> None:
+    plan = match(email(from_=BOB, to=(ALICE,)), directory(contact(1, ALICE)), RELAY_POLICY)
+    assert plan.rep is None
+    assert not plan.inbound

@@ -149,6 +149,22 @@ def test_unknown_sender_is_held_with_guidance(org: Org, serve: Serve) -> None:
     assert "relay senders add intruder@else.example" in str(item["reason"])
 
 
+def test_customers_email_to_a_rep_copied_by_the_mail_server_is_the_reps(
+    org: Org, serve: Serve
+) -> None:
+    """An inbound copy (Postfix recipient_bcc_maps from a trusted network: localhost):
+    the customer wrote to the rep, so the Tasks are the rep's and on the customer."""
+    seeded = org.seeded
+    hank = seeded.sample.contacts["hank@globex.example"]
+    reply = email([REP], "Re: Rollout plan", sender="hank@globex.example")
+    serve.send(reply)
+    tasks = _subject(org, "Re: Rollout plan", 2)
+    assert sorted(t["WhatId"] for t in tasks) == sorted(seeded.hank_open_opportunities)
+    assert [t["WhoId"] for t in tasks].count(hank) == 1
+    assert all(t["OwnerId"] == seeded.sample.users[REP] for t in tasks)
+    wait_for(lambda: _state_of(serve, reply["Message-ID"]) == "logged", what="logged")
+
+
 def test_bcc_and_journal_copy_make_one_task(org: Org, serve: Serve) -> None:
     """A BCC copy and an Exchange journal report of the same email: one Task."""
     original = email(["mindy@globex.example"], "Journaled", message_id="<jr-1@acme.example>")

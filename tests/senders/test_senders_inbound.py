@@ -1,0 +1,62 @@
+"""Reps.attribute on inbound copies: a customer's email to a rep, copied to Relay by a
+mail server (Postfix recipient_bcc_maps, Exchange journaling). The recipient rep owns
+it only when a trusted network sent the copy (SenderPolicy.vouches_for)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from relay.config import Config, SmtpConfig
+from relay.envelope import Envelope
+from relay.parsing import parse
+from relay.runners.reps import Reps
+from relay.senders import SenderDirectory
+from relay.smtp.senders import SenderPolicy
+from relay.store.model import Rep
+
+ALICE = Rep("0055g0000000002AAA", "alice@acme-widgets.example", "alice@acme-widgets.example")
+CUSTOMER = "hank@globex.example"
+NOW = datetime(2026, 11, 28, tzinfo=UTC)
+TRUSTED = ("10.0.0.0/8", "::1/128")
+
+INBOUND = (
+    f"From: Hank <{CUSTOMER}>\r\nTo: Alice <{ALICE.email}>\r\nSubject: Re: quote\r\n"
+    "Message-ID: <in-1@globex.example>\r\n\r\nLooks good.\r\n"
+).encode()
+
+
+def _reps(tmp_path: Path) -> Reps:
+    config = Config(
+        home=tmp_path, domain="relay.example", smtp=SmtpConfig(trusted_networks=TRUSTED)
+    )
+    return Reps(SenderPolicy(config, SenderDirectory.build([ALICE])), tmp_path)
+
+
+def _attribute(tmp_path: Path, peer: str) -> Rep | None:
+    reps = _reps(tmp_path)
+    email = parse(INBOUND, Envelope(CUSTOMER, ("log@relay.example",), peer=peer), NOW)
+    return reps.attribute(email, reps.policy.vouches_for(peer))
+
+
+def test_a_copy_from_a_trusted_mail_server_belongs_to_the_rep_it_was_sent_to(
+    tmp_path: Path,
+) -> None:
+    assert _attribute(tmp_path, "10.1.2.3:25000") == ALICE
+    assert _attribute(tmp_path, "::1:25000") == ALICE
+
+
+def test_a_copy_from_anywhere_else_belongs_to_nobody(tmp_path: Path) -> None:
+    assert _attribute(tmp_path, "192.0.2.7:25000") is None
+    assert _attribute(tmp_path, "") is None
+
+
+def test_the_rep_who_sent_an_email_still_owns_it(tmp_path: Path) -> None:
+    """Outbound mail is the sender's, even when another rep is in Cc (E2S)."""
+    reps = _reps(tmp_path)
+    raw = (
+        f"From: {ALICE.email}\r\nTo: {CUSTOMER}\r\nCc: bob@acme-widgets.example\r\n"
+        "Subject: quote\r\n\r\nHi\r\n"
+    ).encode()
+    email = parse(raw, Envelope(ALICE.email, ("log@relay.example",), peer="192.0.2.7:1"), NOW)
+    assert reps.attribute(email, vouched=False) == ALICE
