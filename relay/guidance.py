@@ -130,6 +130,20 @@ def unknown_sender(address: str) -> Guidance:
     )
 
 
+def untrusted_inbound_copy(sender: str) -> Guidance:
+    """A copy of mail a customer sent to a rep, from a client no trusted network vouches
+    for: anyone can put a rep in To, so only a trusted mail server's copy is logged."""
+    return Guidance(
+        "untrusted_inbound_copy",
+        f"a copy of <{sender}>'s email to a rep came from a server Relay does not trust.",
+        admin_steps=(
+            "If your mail server sent it, add its address to RELAY_SMTP_TRUSTED_NETWORKS, "
+            "then `relay queue release` it; otherwise `relay queue delete` it. Do not add "
+            "the customer as a sender: that would let them log mail as the rep.",
+        ),
+    )
+
+
 def unknown_personal_address(address: str) -> Guidance:
     """``log+TOKEN@`` whose token belongs to no rep (mistyped, forged, or a removed rep)."""
     return Guidance(

@@ -57,6 +57,11 @@ def build_report(
     trace = [*notes, *plan.trace]
     if plan.rep is None and drafts:
         trace.append("no Salesforce User sends from this address: OwnerId is unknown")
+    if plan.inbound:
+        trace.append(
+            "inbound copy: logged only if a trusted network (RELAY_SMTP_TRUSTED_NETWORKS) "
+            "sends it, and only if it matched a record"
+        )
     trace.append(
         f"drafts: {len(drafts)} Task(s); org time zone {org_timezone}; "
         f"shared activities {'on' if shared_activities else 'off'}"
@@ -199,26 +204,16 @@ def _lookup(
     policy: MatchPolicy,
     known_threads: dict[str, tuple[str, ...]],
 ) -> Directory:
+    from relay.runners.plan import lookup_keys
     from relay.salesforce.directory import fetch_directory
 
-    addresses = {a.email for a in (*email.to, *email.cc)}
-    if email.forwarded is not None:
-        original = email.forwarded
-        addresses |= {a.email for a in (*original.to, *original.cc)}
-        if original.from_:
-            addresses.add(original.from_.email)
-    if email.journal is not None:
-        addresses |= {a.email for a in email.journal.recipients}
-        if email.journal.sender:
-            addresses.add(email.journal.sender.email)
-    senders = {a for a in (email.envelope.mail_from, *addresses) if a}
-    if email.from_:
-        senders.add(email.from_.email)
+    # The runners' own lookup keys, so that explain sees what delivery would see.
+    keys = lookup_keys(email, policy)
     return fetch_directory(
         sf,
-        sorted(a for a in addresses if not policy.is_relay_address(a)),
-        record_ids=email.record_refs,
-        sender_addresses=sorted(senders),
+        sorted(keys.addresses),
+        record_ids=keys.record_ids,
+        sender_addresses=sorted(keys.senders),
         extra_email_fields=policy.extra_email_fields,
         known_threads={
             key: [RecordRef(r, object_for_id(r) or "Unknown") for r in records]

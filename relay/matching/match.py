@@ -86,10 +86,17 @@ class _Work:
         self.trace.append(f"chose {record.type} {record.id}: {record.reason}")
 
 
-def match(email: Email, directory: Directory, policy: MatchPolicy) -> MatchPlan:
-    """The records ``email`` belongs to, and why; see the module docstring for the rules."""
+def match(
+    email: Email,
+    directory: Directory,
+    policy: MatchPolicy,
+    attribution: tuple[User, bool] | None = None,
+) -> MatchPlan:
+    """The records ``email`` belongs to, and why; see the module docstring for the rules.
+    ``attribution`` (the rep, and whether the email is an inbound copy) is the runner's,
+    which knows Relay's reps and trusted networks; without it the rep is found here."""
     work = _Work()
-    rep, inbound = _find_rep(email, directory)
+    rep, inbound = attribution if attribution is not None else _find_rep(email, directory)
     if rep is None:
         work.trace.append("rep: no Salesforce User for the sender")
     else:

@@ -134,6 +134,7 @@ class DeliveryRunner(BatchRunner):
                         else None
                     ),
                     vouched=item.vouched,
+                    attribution=self.router.attribution(item),
                 )
             if isinstance(plan, Outcome):
                 result.outcomes.append(plan)

@@ -9,7 +9,8 @@ The states follow DESIGN.md §2 (docs/delivery-guarantees.md says why each one):
 - MIME that cannot be parsed: ``quarantined`` (the raw bytes are kept);
 - an unknown sender, or unmatched mail under the ``hold`` policy: ``held``; so is an
   inbound copy (a rep among the recipients only) that no trusted network sent, as
-  anyone can put a rep in To.
+  anyone can put a rep in To (its own reason, so nobody adds the customer as a sender);
+- an inbound copy that matched nothing: ``rejected`` (not the rep's choice to log).
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from relay.errors import RelayError
-from relay.guidance import unknown_sender
+from relay.guidance import unknown_sender, untrusted_inbound_copy
 from relay.matching import Directory, MatchPlan, MatchPolicy, TaskDraft, draft_tasks, match
+from relay.matching.model import User
 from relay.parsing import Email
 from relay.parsing.headers import normalise_message_id
 from relay.runners.attachments import note_oversize
-from relay.runners.holds import hold_reason
+from relay.runners.holds import held, hold_reason
 from relay.runners.policy import worst
 from relay.runners.writer import KeyResult
 from relay.store.model import Outcome, State, StoredMessage
@@ -85,14 +87,24 @@ def plan_message(
     include_body: bool = True,
     upload_limit: int | None = None,
     vouched: bool = False,
+    attribution: tuple[User, bool] | None = None,
 ) -> Planned | Outcome:
     """Drafts to write for ``email``, or the outcome that ends it without a write.
     ``upload_limit`` (``attachments=upload``) marks the files too big to upload.
     ``vouched``: a trusted network sent the copy, so an inbound copy (a rep among the
-    recipients, none among the senders) may be logged as that rep's."""
-    plan = match(email, directory, policy)
+    recipients, none among the senders) may be logged as that rep's. ``attribution``:
+    the runner's rep and whether the email is inbound (relay.matching.match)."""
+    plan = match(email, directory, policy, attribution)
     if plan.outcome == "machine":
         reason = f"machine mail ({email.machine_reason}): never logged as a rep's email"
+        return Outcome(message.id, State.REJECTED, reason)
+    if plan.inbound and not vouched:
+        sender = email.from_.email if email.from_ else email.envelope.mail_from
+        return held(message.id, untrusted_inbound_copy(sender or "(no sender)"))
+    if plan.inbound and not plan.records:
+        # The unmatched policy is for the rep's own mail: a stranger's email to a rep
+        # (spam, a cold inquiry) was never the rep's choice to log.
+        reason = "a customer's email to the rep that matched no record: not logged"
         return Outcome(message.id, State.REJECTED, reason)
     if plan.outcome == "drop":
         return Outcome(message.id, State.REJECTED, "matched no record; unmatched policy is drop")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
+from typing import NamedTuple
 
 from relay.e2s import E2sAddresses
 from relay.guidance import Guidance, e2s_address_missing, e2s_inactive
@@ -29,6 +30,14 @@ from relay.sync_settings import SyncSettings
 log = get_logger("relay.runners.reps")
 
 E2S_CACHE_FILE = "e2s_addresses.json"
+
+
+class Attribution(NamedTuple):
+    """Whose email this is: ``rep`` (None: nobody's), and ``inbound``: the rep is a
+    recipient of a customer's email, not its sender."""
+
+    rep: Rep | None
+    inbound: bool
 
 
 class Reps:
@@ -51,7 +60,7 @@ class Reps:
     def settings(self, rep: Rep | None) -> SyncSettings:
         return self.policy.settings(rep.user_id if rep else None)
 
-    def attribute(self, email: Email, vouched: bool = False) -> Rep | None:
+    def attribute(self, email: Email, vouched: bool = False) -> Attribution:
         """The rep who sent ``email`` (issue 6: the envelope sender or the From header):
         a personal address's owner first (its sender was checked at DATA), then the
         From, Sender and envelope sender, then a journal report's sender. When a trusted
@@ -63,20 +72,20 @@ class Reps:
             tag = address_tag(rcpt)
             owner = directory.rep_for_token(tag) if tag else None
             if owner is not None:
-                return owner
+                return Attribution(owner, False)
         candidates = [
             email.from_.email if email.from_ else None,
             email.sender.email if email.sender else None,
             email.envelope.mail_from,
             email.journal.sender.email if email.journal and email.journal.sender else None,
         ]
-        if vouched:
-            candidates += _recipients(email)
-        for address in candidates:
-            rep = directory.rep_for(address) if address else None
-            if rep is not None:
-                return rep
-        return None
+        recipients = _recipients(email) if vouched else []
+        for addresses, inbound in ((candidates, False), (recipients, True)):
+            for address in addresses:
+                rep = directory.rep_for(address) if address else None
+                if rep is not None:
+                    return Attribution(rep, inbound)
+        return Attribution(None, False)
 
     def sender_shown(self, email: Email) -> str:
         """The address to name in an unknown-sender hold."""

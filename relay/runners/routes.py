@@ -41,6 +41,8 @@ class Routed:
     settings: SyncSettings
     vouched: bool
     """A trusted network sent it (journaling, Postfix): an inbound copy may be logged."""
+    inbound: bool = False
+    """``rep`` received it from a customer (relay/runners/reps.py Attribution)."""
 
 
 class Router:
@@ -69,8 +71,8 @@ class Router:
             reason = f"cannot be parsed: {email.unparseable}"
             return Outcome(message.id, State.QUARANTINED, reason)
         vouched = self.reps.policy.vouches_for(message.envelope.peer)
-        rep = self.reps.attribute(email, vouched)
-        return Routed(message, email, rep, self.reps.settings(rep), vouched)
+        rep, inbound = self.reps.attribute(email, vouched)
+        return Routed(message, email, rep, self.reps.settings(rep), vouched, inbound)
 
     def decide(self, routed: Routed) -> Outcome | RelayError | None:
         """The outcome that needs no API call, or None: log through the API."""
@@ -78,15 +80,31 @@ class Router:
         if rep is not None and settings.logging == "off":
             return Outcome(queue_id, State.REJECTED, f"logging is off for {rep.username}")
         if rep is not None and settings.needs_e2s_address:
-            return self.e2s.forward(routed.message, routed.email, rep, settings)
+            return self._forward_unless_inbound(routed)
         if rep is None and self.reps.directory.synced and routed.email.machine_reason is None:
             return held(queue_id, unknown_sender(self.reps.sender_shown(routed.email)))
         return None
 
     def after_api_disabled(self, routed: Routed) -> Outcome | RelayError:
-        return self.e2s.after_api_disabled(
-            routed.message, routed.email, routed.rep, routed.settings
-        )
+        return self._forward_unless_inbound(routed, api_disabled=True)
+
+    def _forward_unless_inbound(
+        self, routed: Routed, api_disabled: bool = False
+    ) -> Outcome | RelayError:
+        """Email to Salesforce accepts only mail from the rep's own addresses (Salesforce
+        Help, "My Acceptable Email Addresses"): a customer's email to the rep cannot go
+        that way, and nobody needs to act on it."""
+        message = routed.message
+        if routed.inbound:
+            reason = (
+                "a customer's email to the rep: Email to Salesforce logs only the rep's own "
+                "mail, and the API is not used for this rep"
+            )
+            return Outcome(message.id, State.REJECTED, reason)
+        if api_disabled:
+            return self.e2s.after_api_disabled(message, routed.email, routed.rep, routed.settings)
+        assert routed.rep is not None
+        return self.e2s.forward(message, routed.email, routed.rep, routed.settings)
 
     def policy_for(self, settings: SyncSettings) -> MatchPolicy:
         overrides = settings.match_policy_overrides()
@@ -95,16 +113,27 @@ class Router:
             self._policies[key] = MatchPolicy.from_config(self.config, **overrides)
         return self._policies[key]
 
+    def user_for(self, routed: Routed) -> User | None:
+        """The attributed rep as the matcher's User, with every acceptable address."""
+        if routed.rep is None:
+            return None
+        addresses = self.reps.directory.acceptable_addresses(routed.rep.user_id)
+        return User(routed.rep.user_id, routed.rep.email, addresses)
+
+    def attribution(self, routed: Routed) -> tuple[User, bool] | None:
+        """What the matcher must use as the rep: Relay's attribution, never its own guess
+        (its directory has every active User, portal Users included)."""
+        user = self.user_for(routed)
+        return None if user is None else (user, routed.inbound)
+
     def with_reps(self, directory: Directory, routed: Iterable[Routed]) -> Directory:
         """The directory plus each attributed rep with every acceptable address (aliases
         registered in Relay are unknown to Salesforce's User.Email lookup)."""
         users = dict(directory.users_by_email)
         for item in routed:
-            if item.rep is None:
-                continue
-            addresses = self.reps.directory.acceptable_addresses(item.rep.user_id)
-            user = User(item.rep.user_id, item.rep.email, addresses)
-            users.update({address.lower(): user for address in addresses})
+            user = self.user_for(item)
+            if user is not None:
+                users.update({address.lower(): user for address in user.addresses})
         return replace(directory, users_by_email=users)
 
     def confirm(
@@ -119,6 +148,8 @@ class Router:
             item = routed.get(outcome.queue_id)
             if item is None or item.rep is None or item.settings.confirmations != "on":
                 continue
+            if item.inbound:
+                continue  # the rep received it and did not ask for it to be logged
             if outcome.state not in (State.LOGGED, State.UNRESOLVED):
                 continue
             records = (logged_to or {}).get(outcome.queue_id, ())

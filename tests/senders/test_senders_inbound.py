@@ -9,11 +9,15 @@ from pathlib import Path
 
 from relay.config import Config, SmtpConfig
 from relay.envelope import Envelope
+from relay.outbound import Outbound
 from relay.parsing import parse
-from relay.runners.reps import Reps
+from relay.runners.reps import Attribution, Reps
+from relay.runners.routes import Routed, Router
 from relay.senders import SenderDirectory
 from relay.smtp.senders import SenderPolicy
-from relay.store.model import Rep
+from relay.store import open_store
+from relay.store.model import Outcome, Rep, State
+from relay.sync_settings import SyncSettings
 
 ALICE = Rep("0055g0000000002AAA", "alice@acme-widgets.example", "alice@acme-widgets.example")
 CUSTOMER = "hank@globex.example"
@@ -33,7 +37,7 @@ def _reps(tmp_path: Path) -> Reps:
     return Reps(SenderPolicy(config, SenderDirectory.build([ALICE])), tmp_path)
 
 
-def _attribute(tmp_path: Path, peer: str) -> Rep | None:
+def _attribute(tmp_path: Path, peer: str) -> Attribution:
     reps = _reps(tmp_path)
     email = parse(INBOUND, Envelope(CUSTOMER, ("log@relay.example",), peer=peer), NOW)
     return reps.attribute(email, reps.policy.vouches_for(peer))
@@ -42,13 +46,13 @@ def _attribute(tmp_path: Path, peer: str) -> Rep | None:
 def test_a_copy_from_a_trusted_mail_server_belongs_to_the_rep_it_was_sent_to(
     tmp_path: Path,
 ) -> None:
-    assert _attribute(tmp_path, "10.1.2.3:25000") == ALICE
-    assert _attribute(tmp_path, "::1:25000") == ALICE
+    assert _attribute(tmp_path, "10.1.2.3:25000") == Attribution(ALICE, inbound=True)
+    assert _attribute(tmp_path, "::1:25000") == Attribution(ALICE, inbound=True)
 
 
 def test_a_copy_from_anywhere_else_belongs_to_nobody(tmp_path: Path) -> None:
-    assert _attribute(tmp_path, "192.0.2.7:25000") is None
-    assert _attribute(tmp_path, "") is None
+    assert _attribute(tmp_path, "192.0.2.7:25000") == Attribution(None, inbound=False)
+    assert _attribute(tmp_path, "") == Attribution(None, inbound=False)
 
 
 def test_the_rep_who_sent_an_email_still_owns_it(tmp_path: Path) -> None:
@@ -59,4 +63,30 @@ def test_the_rep_who_sent_an_email_still_owns_it(tmp_path: Path) -> None:
         "Subject: quote\r\n\r\nHi\r\n"
     ).encode()
     email = parse(raw, Envelope(ALICE.email, ("log@relay.example",), peer="192.0.2.7:1"), NOW)
-    assert reps.attribute(email, vouched=False) == ALICE
+    assert reps.attribute(email, vouched=True) == Attribution(ALICE, inbound=False)
+
+
+def test_an_inbound_copy_never_goes_to_email_to_salesforce(tmp_path: Path) -> None:
+    """E2S accepts only the rep's own addresses: a customer's email to a rep whose
+    logging is email_to_salesforce (or whose org refuses the API) is not forwarded."""
+
+    config = Config(
+        home=tmp_path, domain="relay.example", smtp=SmtpConfig(trusted_networks=TRUSTED)
+    )
+    store = open_store(config.effective_store_url)
+    try:
+        reps = _reps(tmp_path)
+        router = Router(store, config, reps, Outbound(config))
+        envelope = Envelope(CUSTOMER, ("log@relay.example",), peer="10.1.2.3:25")
+        queue_id = store.enqueue(INBOUND, envelope, NOW)
+        message = store.get(queue_id)
+        assert message is not None
+        email = parse(INBOUND, envelope, NOW)
+        settings = SyncSettings(logging="email_to_salesforce")
+        routed = Routed(message, email, ALICE, settings, vouched=True, inbound=True)
+        for outcome in (router.decide(routed), router.after_api_disabled(routed)):
+            assert isinstance(outcome, Outcome)
+            assert outcome.state is State.REJECTED
+            assert "Email to Salesforce logs only the rep's own mail" in (outcome.reason or "")
+    finally:
+        store.close()
