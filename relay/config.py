@@ -13,6 +13,8 @@ Every invalid value is collected, not just the first, and reported as
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import ipaddress
 import os
 import tomllib
 from collections.abc import Callable, Mapping
@@ -256,6 +258,23 @@ def parse_str_list(value: object) -> tuple[str, ...]:
     return tuple(str(item).strip() for item in items if str(item).strip())
 
 
+def parse_networks(value: object) -> tuple[str, ...]:
+    """CIDR networks (``10.0.0.0/8``, ``::1/128``; a bare address is one host), or
+    ``none`` to trust no network. Checked here so that a typo stops start-up instead of
+    failing every SMTP session that consults it."""
+    items = parse_str_list(value)
+    if [item.lower() for item in items] == ["none"]:
+        return ()
+    for item in items:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ValueError(
+                f"{item!r} is not an IP network (CIDR such as 10.0.0.0/8, or 'none')"
+            ) from None
+    return items
+
+
 def parse_url(value: object) -> str:
     text = str(value).strip()
     if not text.startswith(("https://", "http://")):
@@ -370,7 +389,7 @@ SETTINGS: tuple[Setting, ...] = (
         "RELAY_SMTP_SHUTDOWN_DEADLINE_SECONDS",
         parse_positive_float,
     ),
-    Setting(("smtp", "trusted_networks"), "RELAY_SMTP_TRUSTED_NETWORKS", parse_str_list),
+    Setting(("smtp", "trusted_networks"), "RELAY_SMTP_TRUSTED_NETWORKS", parse_networks),
     Setting(("smtp", "tls_cert_file"), "RELAY_SMTP_TLS_CERT_FILE", parse_path),
     Setting(("smtp", "tls_key_file"), "RELAY_SMTP_TLS_KEY_FILE", parse_path),
     Setting(("smtp", "require_tls"), "RELAY_SMTP_REQUIRE_TLS", parse_bool),
@@ -459,6 +478,26 @@ def load_config(
     if problems:
         raise ConfigError(problems)
     return config
+
+
+# RELAY_* variables that are not settings but are read elsewhere (the file to read, the
+# ready file of `relay serve`); RELAY_TEST_* belong to the test suite.
+_OTHER_VARIABLES = frozenset({"RELAY_CONFIG", "RELAY_READY_FILE"})
+
+
+def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
+    """One warning per RELAY_* variable that is no setting (a typo is otherwise silently
+    ignored), naming the closest real one."""
+    env = os.environ if environ is None else environ
+    known = {s.env for s in SETTINGS if s.env} | _OTHER_VARIABLES
+    warnings = []
+    for name in sorted(env):
+        if not name.startswith("RELAY_") or name in known or name.startswith("RELAY_TEST_"):
+            continue
+        close = difflib.get_close_matches(name, sorted(known), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        warnings.append(f"{name} is not a Relay setting and is ignored{hint}")
+    return warnings
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -35,11 +35,13 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass
+from typing import Any
 
 from relay.config import Config
+from relay.errors import ConfigError
 from relay.health import HealthServer
 from relay.logs import get_logger
 from relay.metrics import Metrics
@@ -190,9 +192,13 @@ class Daemon:
             health = HealthServer(
                 config.http_host, config.http_port, store, self.metrics, lambda: smtp.serving
             )
-            http_host, http_port = await health.start()
+            http_host, http_port = await _listen(
+                health.start(), "health and metrics", config.http_host, config.http_port
+            )
             stack.push_async_callback(health.stop)
-            smtp_host, smtp_port = await smtp.start()
+            smtp_host, smtp_port = await _listen(
+                smtp.start(), "SMTP", config.smtp.host, config.smtp.port
+            )
             stack.push_async_callback(
                 smtp.stop, config.smtp.shutdown_deadline_seconds, self._forced
             )
@@ -265,3 +271,21 @@ def _exit_now() -> None:
     with contextlib.suppress(Exception):
         sys.stderr.flush()
     os._exit(FORCED_EXIT_STATUS)
+
+
+async def _listen(
+    start: Coroutine[Any, Any, tuple[str, int]], what: str, host: str, port: int
+) -> tuple[str, int]:
+    """Bind a listener; a port in use (or a host not on this machine) is a one-line
+    configuration problem naming the variable to change, not a traceback."""
+    try:
+        return await start
+    except OSError as exc:
+        variable = "RELAY_HTTP_PORT" if what.startswith("health") else "RELAY_SMTP_PORT"
+        reason = exc.strerror or str(exc)
+        raise ConfigError(
+            [
+                f"cannot listen on {host}:{port} for {what}: {reason} (change {variable} or "
+                "the host, or stop the program that uses it)"
+            ]
+        ) from None

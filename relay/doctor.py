@@ -48,6 +48,8 @@ class Facts:
     """What `relay doctor` found; None where it could not look (an earlier step failed)."""
 
     config_problems: tuple[str, ...] = ()
+    config_warnings: tuple[str, ...] = ()
+    """RELAY_* variables that are no setting (relay.config.unknown_variables)."""
     store_error: str | None = None
     store_at_head: bool | None = None
     org: Literal["configured", "embedded", "none"] = "none"
@@ -65,9 +67,12 @@ class Facts:
     """Held messages by reason (issue 6: a held message's problem shows here too)."""
 
 
-def check_config(problems: Sequence[str]) -> Check:
+def check_config(problems: Sequence[str], warnings: Sequence[str] = ()) -> Check:
     if problems:
         return Check("configuration", "fail", f"{len(problems)} problem(s)", tuple(problems))
+    if warnings:
+        fix = tuple(f"{w}: rename or remove it" for w in warnings)
+        return Check("configuration", "warn", f"valid; {len(warnings)} unknown variable(s)", fix)
     return Check("configuration", "ok", "valid")
 
 
@@ -236,7 +241,7 @@ HELD_PROBLEMS = frozenset(
 def run_checks(facts: Facts) -> list[Check]:
     """Every check, in the order an admin fixes things."""
     checks = [
-        check_config(facts.config_problems),
+        check_config(facts.config_problems, facts.config_warnings),
         check_store(facts.store_error, facts.store_at_head),
     ]
     checks.append(check_salesforce(facts.org, facts.org_note, facts.salesforce_error))

@@ -126,7 +126,12 @@ def unknown_sender(address: str) -> Guidance:
             "Send from the address on your Salesforce User, or ask your admin to add this "
             "one as yours.",
         ),
-        admin_steps=(f"`relay senders add {address} --user <username>`",),
+        admin_steps=(
+            f"If it is a rep's own other address: `relay senders add {address} --user <username>`.",
+            "If it is a customer writing to a rep, do not add it (that would let them log "
+            "mail as the rep): send such copies from a mail server in "
+            "RELAY_SMTP_TRUSTED_NETWORKS, and Relay logs them as the receiving rep's.",
+        ),
     )
 
 

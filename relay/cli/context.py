@@ -11,7 +11,7 @@ from typing import Any
 import click
 from rich.console import Console
 
-from relay.config import Config, load_config
+from relay.config import Config, load_config, unknown_variables
 from relay.errors import ConfigError
 from relay.logs import configure_logging
 
@@ -34,6 +34,8 @@ class AppContext:
                 click.echo(f"relay: {exc.reason}", err=True)
                 raise SystemExit(USAGE_ERROR) from None
             configure_logging(self._config.log_level, self._config.log_format)
+            for warning in unknown_variables():
+                click.echo(f"relay: WARNING: {warning}", err=True)
         return self._config
 
 

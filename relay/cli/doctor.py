@@ -13,7 +13,7 @@ import click
 
 from relay.cli.context import PROBLEM_FOUND, AppContext, console, pass_app, print_json
 from relay.cli.org_access import open_org
-from relay.config import Config, load_config
+from relay.config import Config, load_config, unknown_variables
 from relay.doctor import Check, Facts, check_config, failed, run_checks
 from relay.e2s import find_e2s_addresses
 from relay.errors import ConfigError, RelayError
@@ -44,7 +44,11 @@ def doctor(app: AppContext, as_json: bool) -> None:
 
 
 def gather(config: Config) -> Facts:
-    facts = Facts(smarthost=config.smarthost, external_id_field=config.pipeline.external_id_field)
+    facts = Facts(
+        smarthost=config.smarthost,
+        external_id_field=config.pipeline.external_id_field,
+        config_warnings=tuple(unknown_variables()),
+    )
     try:
         store = open_store(config.effective_store_url)
     except (RelayError, ValueError) as error:

@@ -57,8 +57,9 @@ def _shown(address: str) -> str:
 def refuse_unknown_sender(address: str) -> str:
     shown = _shown(address) or "(null sender)"
     return (
-        f"550 5.7.1 <{shown}> is not a Salesforce user known to Relay: ask your admin to "
-        f"add it with `relay senders add {shown} --user <username>`"
+        f"550 5.7.1 <{shown}> is not a Salesforce user known to Relay: if it is a rep's "
+        f"own address, ask your admin to add it with `relay senders add {shown} --user "
+        "<username>`"
     )
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from relay.config import DEFAULT_MAX_MESSAGE_BYTES, load_config
+from relay.config import DEFAULT_MAX_MESSAGE_BYTES, load_config, unknown_variables
 from relay.errors import ConfigError
 
 
@@ -68,6 +68,12 @@ def test_comma_separated_internal_domains() -> None:
         ),
         ("RELAY_SF_INSTANCE_URL", "example.com", "not an http(s) URL"),
         ("RELAY_SMTP_REQUIRE_TLS", "maybe", "not a boolean"),
+        (
+            "RELAY_SMTP_TRUSTED_NETWORKS",
+            "10.0.0.0/8,garbage",
+            "'garbage' is not an IP network (CIDR such as 10.0.0.0/8, or 'none')",
+        ),
+        ("RELAY_SMTP_TRUSTED_NETWORKS", "10.0.0.0/33", "'10.0.0.0/33' is not an IP network"),
     ],
 )
 def test_invalid_values_name_the_variable_and_the_rule(name: str, value: str, message: str) -> None:
@@ -75,6 +81,37 @@ def test_invalid_values_name_the_variable_and_the_rule(name: str, value: str, me
     with pytest.raises(ConfigError) as info:
         load_config(environ={name: value})
     assert any(message in problem for problem in info.value.problems)
+
+
+def test_trusted_networks_take_cidr_a_bare_address_or_none() -> None:
+    config = load_config(environ={"RELAY_SMTP_TRUSTED_NETWORKS": "10.0.0.0/8, 192.0.2.7,::1"})
+    assert config.smtp.trusted_networks == ("10.0.0.0/8", "192.0.2.7", "::1")
+    none = load_config(environ={"RELAY_SMTP_TRUSTED_NETWORKS": "none"})
+    assert none.smtp.trusted_networks == ()
+
+
+def test_a_mistyped_variable_is_named_with_the_closest_setting() -> None:
+    """A typo is not an error (other tools share the environment) but never silent."""
+    warnings = unknown_variables(
+        {"RELAY_SMTP_PROT": "2626", "RELAY_HOME": "/x", "RELAY_TEST_POSTGRES_URL": "x"}
+    )
+    assert warnings == [
+        "RELAY_SMTP_PROT is not a Relay setting and is ignored (did you mean RELAY_SMTP_PORT?)"
+    ]
+    assert unknown_variables({"RELAY_CONFIG": "r.toml", "RELAY_READY_FILE": "r.json"}) == []
+
+
+def test_cli_warns_about_a_mistyped_variable(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "relay", "config", "show"],
+        env={"RELAY_SMTP_PROT": "2626", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0
+    assert "WARNING: RELAY_SMTP_PROT is not a Relay setting" in result.stderr
 
 
 def test_every_problem_is_reported_at_once() -> None:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import smtplib
+import subprocess
+import sys
 import time
 import urllib.request
 
@@ -80,3 +83,36 @@ def test_second_sigint_forces_exit(serve):
     assert time.monotonic() - started < 5
     assert "shutdown_forced" in [event["event"] for event in relay.events()]
     stuck.close()
+
+
+def test_a_port_in_use_is_one_line_naming_the_variable_not_a_traceback(serve, tmp_path):
+    """A second relay on the first one's ports: exit 2, the port and the variable."""
+    first = serve()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RELAY_", "PYTEST_"))}
+    env |= {"RELAY_HOME": str(tmp_path / "second"), "RELAY_LOG_FORMAT": "json"}
+    for flags, variable, port in (
+        (
+            ["--http-port", str(first.http_port), "--smtp-port", "0"],
+            "RELAY_HTTP_PORT",
+            first.http_port,
+        ),
+        (
+            ["--http-port", "0", "--smtp-port", str(first.smtp_port)],
+            "RELAY_SMTP_PORT",
+            first.smtp_port,
+        ),
+    ):
+        result = subprocess.run(
+            [sys.executable, "-m", "relay", "serve", *flags],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 2, result.stderr
+        assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+        assert variable in result.stderr
+        assert "Traceback" not in result.stderr
+    first.signal(signal.SIGTERM)
+    assert first.wait() == 0
