@@ -37,6 +37,10 @@ def add(app: AppContext, email: str, user: str) -> None:
             fail(error.reason)
         alias = store.add_sender(email, rep.user_id, rep.username)
     click.echo(f"{alias.alias} is now an acceptable address of {rep.username} ({rep.user_id})")
+    click.echo(
+        "A running relay accepts it within a minute; messages held as from an unknown "
+        "sender are released by its re-check, or now with `relay queue release ID`."
+    )
 
 
 @senders.command("list")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 from typing import NamedTuple
 
@@ -46,6 +47,7 @@ class Reps:
         self._path = home / E2S_CACHE_FILE
         self._lock = threading.Lock()
         self._e2s: E2sAddresses | None = self._load()
+        self._refreshed_at = time.monotonic()  # the policy was read from the store
 
     # --- reps and settings -------------------------------------------------------------
 
@@ -56,6 +58,16 @@ class Reps:
     def refresh(self, store: Store) -> None:
         """Re-read reps, aliases and settings from the store (blocking)."""
         self.policy.refresh(store)
+        self._refreshed_at = time.monotonic()
+
+    def refresh_if_older(self, store: Store, seconds: float) -> bool:
+        """Refresh unless that was done in the last ``seconds``; True if it was done.
+        The runners' snapshot is otherwise up to a minute old, so an alias added with
+        `relay senders add` and a `relay queue release` right after would be held again."""
+        if time.monotonic() - self._refreshed_at < seconds:
+            return False
+        self.refresh(store)
+        return True
 
     def settings(self, rep: Rep | None) -> SyncSettings:
         return self.policy.settings(rep.user_id if rep else None)

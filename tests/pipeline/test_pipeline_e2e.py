@@ -149,6 +149,25 @@ def test_unknown_sender_is_held_with_guidance(org: Org, serve: Serve) -> None:
     assert "relay senders add intruder@else.example" in str(item["reason"])
 
 
+def test_an_added_sender_is_released_at_once_not_held_again(org: Org, serve: Serve) -> None:
+    """`relay senders add` then `relay queue release`: logged on that release, although
+    the runners' rep snapshot is refreshed from the store only every minute."""
+    alias = "alice.home@personal.example"
+    message = email(["peter@initech.example"], "From home", sender=alias)
+    serve.send(message)
+    wait_for(lambda: _state_of(serve, message["Message-ID"]) == "held", what="held")
+    (item,) = [i for i in _queue(serve) if i["message_id"] == message["Message-ID"]]
+    added = serve.cli("senders", "add", alias, "--user", REP)
+    assert added.returncode == 0, added.stderr
+    assert "within a minute" in added.stdout
+    released = serve.cli("queue", "release", str(item["id"]))
+    assert released.returncode == 0, released.stderr
+    wait_for(lambda: _state_of(serve, message["Message-ID"]) == "logged", what="logged")
+    shown = json.loads(serve.cli("queue", "show", str(item["id"]), "--json").stdout)
+    states = [t["to"] for t in shown["transitions"]]
+    assert states.count("held") == 1, states  # never held again after the release
+
+
 def test_customers_email_to_a_rep_copied_by_the_mail_server_is_the_reps(
     org: Org, serve: Serve
 ) -> None:
