@@ -54,7 +54,8 @@ def build_report(
     drafts = draft_tasks(
         email, plan, rep_id, org_timezone=org_timezone, shared_activities=shared_activities
     )
-    trace = [*notes, *plan.trace]
+    # Defects first: a header that could not be read explains a candidate that is missing.
+    trace = [*notes, *(f"parse defect: {defect}" for defect in email.defects), *plan.trace]
     if plan.rep is None and drafts:
         trace.append("no Salesforce User sends from this address: OwnerId is unknown")
     if plan.inbound:
@@ -71,6 +72,7 @@ def build_report(
         "subject": email.subject,
         "from": email.from_.email if email.from_ else None,
         "outcome": plan.outcome,
+        "defects": list(email.defects),
         "records": [r.to_dict() for r in plan.records],
         "tasks": [d.to_dict() for d in drafts],
         "candidates": list(plan.candidates),

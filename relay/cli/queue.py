@@ -7,6 +7,7 @@ cannot be opened), 2 a usage error.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -124,8 +125,14 @@ def list_messages(app: AppContext, state_name: str | None, as_json: bool) -> Non
 @queue.command("show")
 @click.argument("queue_id")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option(
+    "--raw",
+    "raw_only",
+    is_flag=True,
+    help="Write the message exactly as received to stdout (for `relay explain`).",
+)
 @pass_app
-def show(app: AppContext, queue_id: str, as_json: bool) -> None:
+def show(app: AppContext, queue_id: str, as_json: bool, raw_only: bool) -> None:
     """Show one message: envelope, headers, attempts, reason and its history."""
     with opened_store(app) as store:
         message = store.get(queue_id)
@@ -134,7 +141,13 @@ def show(app: AppContext, queue_id: str, as_json: bool) -> None:
                 f"no message with queue id {queue_id!r}; `relay queue list --state all` shows them"
             )
             return
-        headers = header_details(store.raw(queue_id))
+        raw = store.raw(queue_id)
+        if raw_only:
+            # The bytes as accepted: `relay queue show ID --raw > m.eml; relay explain m.eml`.
+            sys.stdout.buffer.write(raw)
+            sys.stdout.buffer.flush()
+            return
+        headers = header_details(raw)
         history = store.transitions(queue_id)
     document = {
         **summary(message),

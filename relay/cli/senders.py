@@ -3,6 +3,8 @@ like Email-to-Salesforce's "My Acceptable Email Addresses"."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import click
 
 from relay.cli.context import AppContext, console, pass_app, print_json
@@ -45,17 +47,33 @@ def add(app: AppContext, email: str, user: str) -> None:
 
 @senders.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@click.option(
+    "--reps", "with_reps", is_flag=True, help="Also list the reps (synced Salesforce Users)."
+)
 @pass_app
-def list_senders(app: AppContext, as_json: bool) -> None:
-    """The registered aliases."""
+def list_senders(app: AppContext, as_json: bool, with_reps: bool) -> None:
+    """The registered aliases (and, with --reps, the reps whose Email is always accepted)."""
     with opened_store(app) as store:
         aliases = store.list_senders()
+        reps = store.list_reps() if with_reps else []
+        synced_at = store.reps_synced_at() if with_reps else None
     if as_json:
-        print_json([alias.to_dict() for alias in aliases])
+        listed = [alias.to_dict() for alias in aliases]
+        if with_reps:
+            print_json({"reps": [dataclasses.asdict(rep) for rep in reps], "aliases": listed})
+        else:
+            print_json(listed)  # the contract's shape (DESIGN.md §3)
         return
     out = console()
+    if with_reps:
+        when = f"synced {synced_at:%Y-%m-%d %H:%M} UTC" if synced_at else "never synced"
+        out.print(f"reps ({len(reps)}, {when}; each one's Salesforce Email is accepted):")
+        for rep in reps:
+            out.print(f"  {rep.email}  {rep.username}  {rep.user_id}")
+        out.print("aliases:")
     if not aliases:
-        out.print("no aliases registered (each rep's Salesforce Email is always accepted)")
+        hint = "" if with_reps else "; `--reps` lists the reps"
+        out.print(f"no aliases registered (each rep's Salesforce Email is always accepted{hint})")
     for alias in aliases:
         out.print(f"{alias.alias}  {alias.username}  {alias.user_id}  {alias.added_at:%Y-%m-%d}")
 

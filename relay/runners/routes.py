@@ -32,7 +32,6 @@ from relay.smtp.senders import SenderPolicy
 from relay.store.model import Outcome, Rep, State, Store, StoredMessage
 from relay.sync_settings import SyncSettings
 
-
 STALE_REPS_SECONDS = 2.0
 
 
@@ -75,11 +74,14 @@ class Router:
             return Outcome(message.id, State.QUARANTINED, reason)
         vouched = self.reps.policy.vouches_for(message.envelope.peer)
         rep, inbound = self.reps.attribute(email, vouched)
-        if rep is None and email.machine_reason is None:
-            # About to be held as an unknown sender: first make sure the sender was not
-            # just added (at most one store read per STALE_REPS_SECONDS).
-            if self.reps.refresh_if_older(self.store, STALE_REPS_SECONDS):
-                rep, inbound = self.reps.attribute(email, vouched)
+        # About to be held as an unknown sender: first make sure the sender was not just
+        # added (at most one store read per STALE_REPS_SECONDS).
+        if (
+            rep is None
+            and email.machine_reason is None
+            and self.reps.refresh_if_older(self.store, STALE_REPS_SECONDS)
+        ):
+            rep, inbound = self.reps.attribute(email, vouched)
         return Routed(message, email, rep, self.reps.settings(rep), vouched, inbound)
 
     def decide(self, routed: Routed) -> Outcome | RelayError | None:

@@ -85,6 +85,16 @@ def test_human_list_is_a_table_with_whole_ids(
     assert "2 message(s)" in result.stdout
 
 
+def test_show_raw_writes_the_message_exactly_as_received(
+    run_relay: RunRelay, add_message: Callable[..., str], queue_store: SqlStore
+) -> None:
+    """`show --raw` is the accepted bytes, ready for `relay explain`."""
+    queue_id = add_message("Raw please")
+    result = run_relay("queue", "show", queue_id, "--raw")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.encode().replace(b"\n", b"\r\n") == queue_store.raw(queue_id)
+
+
 def test_show_json_has_envelope_headers_and_history(
     run_relay: RunRelay, add_message: Callable[..., str], queue_store: SqlStore
 ) -> None:

@@ -88,6 +88,16 @@ def test_report_for_mail_that_is_not_logged() -> None:
     assert any("machine mail" in line for line in report["trace"])
 
 
+def test_report_says_which_header_could_not_be_read() -> None:
+    """A broken To header: no candidates, and the trace says why before anything else."""
+    raw = RAW.replace(b"To: Alice <Alice@Customer.test>, log@relay.test", b"To: =?x <alice@c")
+    report = build_report(
+        _email(raw), directory(), POLICY, org_timezone="UTC", shared_activities=False
+    )
+    assert any("to[0]" in defect for defect in report["defects"])
+    assert report["trace"][0].startswith("parse defect: ")
+
+
 def test_explain_without_org_says_what_is_missing(tmp_path: Path) -> None:
     """With no org configured, explain exits 1 and names the settings to provide."""
     message = tmp_path / "m.eml"

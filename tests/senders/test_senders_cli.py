@@ -33,6 +33,21 @@ def test_senders_add_list_remove_round_trip(relay_cli: RelayCli) -> None:
     assert "not a registered alias" in again.output
 
 
+def test_senders_list_reps_shows_the_synced_reps_beside_the_aliases(relay_cli: RelayCli) -> None:
+    """`--reps`: who is a rep at all (a sync runs at `senders add`)."""
+    added = relay_cli(
+        "senders", "add", "bob.home@example.org", "--user", "bob@acme-widgets.example"
+    )
+    assert added.exit_code == 0, added.output
+    document = json.loads(relay_cli("senders", "list", "--reps", "--json").output)
+    emails = {rep["email"] for rep in document["reps"]}
+    assert {"alice@acme-widgets.example", "bob@acme-widgets.example"} <= emails
+    assert [a["alias"] for a in document["aliases"]] == ["bob.home@example.org"]
+    text = relay_cli("senders", "list", "--reps").output
+    assert "alice@acme-widgets.example" in text
+    assert "bob.home@example.org" in text
+
+
 def test_senders_add_for_an_unknown_user_fails_with_a_reason(relay_cli: RelayCli) -> None:
     """A Username the org does not have: exit 1, naming it; nothing is stored."""
     result = relay_cli("senders", "add", "x@example.org", "--user", "nobody@acme-widgets.example")
