@@ -90,6 +90,7 @@ def serve(
     if daemon.failure is not None:
         click.echo(f"relay: stopped: {daemon.failure}", err=True)
         raise SystemExit(PROBLEM_FOUND)
+    click.echo("relay: stopped cleanly", err=True)
 
 
 def _with_ports(config: Config, smtp_port: int | None, http_port: int | None) -> Config:

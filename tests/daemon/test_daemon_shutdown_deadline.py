@@ -12,6 +12,7 @@ import pytest
 
 from relay.config import Config, load_config
 from relay.daemon import Daemon, RunnerContext
+from relay.errors import ConfigError
 
 
 def _config(home: Path, deadline: float, http_port: int = 0) -> Config:
@@ -81,7 +82,7 @@ def test_failed_start_up_stops_runners_at_once(tmp_path: Path) -> None:
                 _config(tmp_path / "home", deadline=30.0, http_port=port), runners=[polite_runner]
             )
             started = time.monotonic()
-            with pytest.raises(OSError):
+            with pytest.raises(ConfigError, match=f"cannot listen on 127.0.0.1:{port}"):
                 await asyncio.wait_for(daemon.run(), timeout=20)
             return time.monotonic() - started
 

@@ -39,6 +39,7 @@ def test_start_up_says_where_it_listens_and_warns_about_the_local_org(serve):
         assert json.load(r)["status"] == "ready"
     relay.signal(signal.SIGTERM)
     assert relay.wait() == 0
+    assert "relay: stopped cleanly" in relay.stderr()
 
 
 def test_sigterm_drains_in_flight_data_and_closes_idle_sessions(serve):
