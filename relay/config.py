@@ -483,6 +483,10 @@ def load_config(
 # RELAY_* variables that are not settings but are read elsewhere (the file to read, the
 # ready file of `relay serve`); RELAY_TEST_* belong to the test suite.
 _OTHER_VARIABLES = frozenset({"RELAY_CONFIG", "RELAY_READY_FILE"})
+# Set by others: the test suite (RELAY_TEST_*), and Kubernetes for a Service named
+# "relay" (RELAY_SERVICE_HOST, RELAY_PORT_2525_TCP, ...: "Discovering services",
+# kubernetes.io/docs/concepts/services-networking/service/#environment-variables).
+_NOT_OURS = ("RELAY_TEST_", "RELAY_SERVICE_", "RELAY_PORT")
 
 
 def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
@@ -492,7 +496,7 @@ def unknown_variables(environ: Mapping[str, str] | None = None) -> list[str]:
     known = {s.env for s in SETTINGS if s.env} | _OTHER_VARIABLES
     warnings = []
     for name in sorted(env):
-        if not name.startswith("RELAY_") or name in known or name.startswith("RELAY_TEST_"):
+        if not name.startswith("RELAY_") or name in known or name.startswith(_NOT_OURS):
             continue
         close = difflib.get_close_matches(name, sorted(known), n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""

@@ -162,8 +162,6 @@ class Daemon:
             config.home.mkdir(parents=True, exist_ok=True)
             store = await asyncio.to_thread(self._store_factory, config.effective_store_url)
             stack.callback(store.close)
-            requeued = await asyncio.to_thread(store.recover)
-            log.info("store_recovered", requeued=requeued)
 
             if not config.salesforce.configured:
                 log.warning(
@@ -184,7 +182,8 @@ class Daemon:
                 metrics=self.metrics,
                 sender_policy=policy,
             )
-            tasks = [self._start_runner(runner, context) for runner in self._runners]
+            # Registered first so that it runs last: SMTP drains, then the runners stop.
+            tasks: list[asyncio.Task[None]] = []
             stack.push_async_callback(self._stop_runners, tasks)
 
             smtp = SmtpServer(config, store, self.metrics)
@@ -193,15 +192,22 @@ class Daemon:
                 config.http_host, config.http_port, store, self.metrics, lambda: smtp.serving
             )
             http_host, http_port = await _listen(
-                health.start(), "health and metrics", config.http_host, config.http_port
-            )
+                health.start(), "health and metrics", "RELAY_HTTP_PORT", config.http_host,
+                config.http_port,
+            )  # fmt: skip
             stack.push_async_callback(health.stop)
             smtp_host, smtp_port = await _listen(
-                smtp.start(), "SMTP", config.smtp.host, config.smtp.port
+                smtp.start(), "SMTP", "RELAY_SMTP_PORT", config.smtp.host, config.smtp.port
             )
             stack.push_async_callback(
                 smtp.stop, config.smtp.shutdown_deadline_seconds, self._forced
             )
+            # Only with both ports ours does this node touch the queue: a second `relay
+            # serve` started on the same home by mistake stops above, before it could
+            # requeue the first one's messages in flight.
+            requeued = await asyncio.to_thread(store.recover)
+            log.info("store_recovered", requeued=requeued)
+            tasks.extend(self._start_runner(runner, context) for runner in self._runners)
 
             self.listening = Listening(smtp_host, smtp_port, http_host, http_port)
             log.info("daemon_ready", runners=len(tasks), pid=os.getpid())
@@ -274,14 +280,13 @@ def _exit_now() -> None:
 
 
 async def _listen(
-    start: Coroutine[Any, Any, tuple[str, int]], what: str, host: str, port: int
+    start: Coroutine[Any, Any, tuple[str, int]], what: str, variable: str, host: str, port: int
 ) -> tuple[str, int]:
     """Bind a listener; a port in use (or a host not on this machine) is a one-line
     configuration problem naming the variable to change, not a traceback."""
     try:
         return await start
     except OSError as exc:
-        variable = "RELAY_HTTP_PORT" if what.startswith("health") else "RELAY_SMTP_PORT"
         reason = exc.strerror or str(exc)
         raise ConfigError(
             [

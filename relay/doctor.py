@@ -69,7 +69,9 @@ class Facts:
 
 def check_config(problems: Sequence[str], warnings: Sequence[str] = ()) -> Check:
     if problems:
-        return Check("configuration", "fail", f"{len(problems)} problem(s)", tuple(problems))
+        # A typo often explains a "missing" setting: show both.
+        found = (*problems, *warnings)
+        return Check("configuration", "fail", f"{len(problems)} problem(s)", found)
     if warnings:
         fix = tuple(f"{w}: rename or remove it" for w in warnings)
         return Check("configuration", "warn", f"valid; {len(warnings)} unknown variable(s)", fix)

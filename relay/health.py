@@ -47,7 +47,11 @@ class HealthServer:
     async def start(self) -> tuple[str, int]:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port, reuse_address=True)
-        await site.start()
+        try:
+            await site.start()
+        except OSError:
+            await self._runner.cleanup()  # set up but never serving: nothing else frees it
+            raise
         host, port = self._runner.addresses[0][:2]
         log.info("http_listening", host=host, port=port, paths=["/healthz", "/readyz", "/metrics"])
         return str(host), int(port)

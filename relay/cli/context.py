@@ -28,13 +28,16 @@ class AppContext:
     def config(self) -> Config:
         """The effective configuration; invalid configuration exits 2 with every problem."""
         if self._config is None:
+            warnings = unknown_variables()
             try:
                 self._config = load_config(self.config_path)
             except ConfigError as exc:
                 click.echo(f"relay: {exc.reason}", err=True)
+                for warning in warnings:  # a typo often explains a "missing" setting
+                    click.echo(f"relay: WARNING: {warning}", err=True)
                 raise SystemExit(USAGE_ERROR) from None
             configure_logging(self._config.log_level, self._config.log_format)
-            for warning in unknown_variables():
+            for warning in warnings:
                 click.echo(f"relay: WARNING: {warning}", err=True)
         return self._config
 

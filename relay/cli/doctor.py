@@ -34,7 +34,7 @@ def doctor(app: AppContext, as_json: bool) -> None:
     try:
         config = load_config(app.config_path)
     except ConfigError as error:
-        report([check_config(error.problems)], as_json)
+        report([check_config(error.problems, tuple(unknown_variables()))], as_json)
         raise SystemExit(PROBLEM_FOUND) from None
     config = app.config  # valid: the context also sets up logging
     checks = run_checks(gather(config))

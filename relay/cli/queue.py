@@ -134,6 +134,8 @@ def list_messages(app: AppContext, state_name: str | None, as_json: bool) -> Non
 @pass_app
 def show(app: AppContext, queue_id: str, as_json: bool, raw_only: bool) -> None:
     """Show one message: envelope, headers, attempts, reason and its history."""
+    if raw_only and as_json:
+        raise click.UsageError("--raw and --json cannot be combined")
     with opened_store(app) as store:
         message = store.get(queue_id)
         if message is None:

@@ -60,7 +60,13 @@ def list_senders(app: AppContext, as_json: bool, with_reps: bool) -> None:
     if as_json:
         listed = [alias.to_dict() for alias in aliases]
         if with_reps:
-            print_json({"reps": [dataclasses.asdict(rep) for rep in reps], "aliases": listed})
+            print_json(
+                {
+                    "reps": [dataclasses.asdict(rep) for rep in reps],
+                    "reps_synced_at": synced_at.isoformat() if synced_at else None,
+                    "aliases": listed,
+                }
+            )
         else:
             print_json(listed)  # the contract's shape (DESIGN.md §3)
         return

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from relay.e2s import E2sAddresses
+from relay.errors import RelayError
 from relay.guidance import Guidance, e2s_address_missing, e2s_inactive
 from relay.logs import get_logger
 from relay.parsing import Email
@@ -63,10 +64,17 @@ class Reps:
     def refresh_if_older(self, store: Store, seconds: float) -> bool:
         """Refresh unless that was done in the last ``seconds``; True if it was done.
         The runners' snapshot is otherwise up to a minute old, so an alias added with
-        `relay senders add` and a `relay queue release` right after would be held again."""
+        `relay senders add` and a `relay queue release` right after would be held again.
+        Best effort: a store error leaves the current snapshot (logged, not raised)."""
         if time.monotonic() - self._refreshed_at < seconds:
             return False
-        self.refresh(store)
+        self._refreshed_at = time.monotonic()  # one try per interval, even if it fails
+        try:
+            self.refresh(store)
+        except Exception as error:  # best effort: never crash the batch that asked
+            reason = error.reason if isinstance(error, RelayError) else repr(error)[:300]
+            log.warning("reps_refresh_failed", queue_id=None, reason=reason)
+            return False
         return True
 
     def settings(self, rep: Rep | None) -> SyncSettings:

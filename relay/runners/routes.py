@@ -74,10 +74,13 @@ class Router:
             return Outcome(message.id, State.QUARANTINED, reason)
         vouched = self.reps.policy.vouches_for(message.envelope.peer)
         rep, inbound = self.reps.attribute(email, vouched)
-        # About to be held as an unknown sender: first make sure the sender was not just
-        # added (at most one store read per STALE_REPS_SECONDS).
+        # A message released or retried by an admin (attempts > 1) that would be held as
+        # an unknown sender again: the sender may have just been added, so re-read the
+        # reps first (at most once per STALE_REPS_SECONDS; first-time mail from unknown
+        # senders, e.g. always_bcc copies, never triggers a read).
         if (
             rep is None
+            and message.attempts > 1
             and email.machine_reason is None
             and self.reps.refresh_if_older(self.store, STALE_REPS_SECONDS)
         ):

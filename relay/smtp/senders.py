@@ -26,6 +26,7 @@ current snapshot and is what ``RelayHandler`` consults (its ``sender_policy`` ho
 from __future__ import annotations
 
 import ipaddress
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from email.parser import BytesHeaderParser
 from email.policy import compat32
@@ -170,6 +171,7 @@ class SenderPolicy:
         self._secret = b""
         self.directory = directory or SenderDirectory()
         self.overrides: Mapping[str, Mapping[str, str]] = overrides or {}
+        self._refresh_lock = threading.Lock()
 
     @classmethod
     def from_store(cls, config: Config, store: Store) -> SenderPolicy:
@@ -179,11 +181,15 @@ class SenderPolicy:
         return policy
 
     def refresh(self, store: Store) -> None:
-        """Re-read reps, aliases and settings from the store (blocking: use a thread)."""
-        if not self._secret:
-            self._secret = self.directory.secret
-        self.directory = SenderDirectory.from_store(store, self._secret)
-        self.overrides = store.setting_overrides()
+        """Re-read reps, aliases and settings from the store (blocking: use a thread).
+        Serialised: the rep-sync, re-check and delivery threads all refresh, and without
+        the lock an older read could be assigned after a newer one."""
+        with self._refresh_lock:
+            if not self._secret:
+                self._secret = self.directory.secret
+            directory = SenderDirectory.from_store(store, self._secret)
+            overrides = store.setting_overrides()
+            self.directory, self.overrides = directory, overrides
 
     def settings(self, user_id: str | None) -> SyncSettings:
         return settings_for(self._defaults, self.overrides, user_id)

@@ -8,13 +8,14 @@ import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from relay.envelope import Envelope
 from relay.store import SqlStore, open_store
 
-RunRelay = Callable[..., subprocess.CompletedProcess[str]]
+RunRelay = Callable[..., Any]
 
 
 @pytest.fixture
@@ -52,13 +53,24 @@ def add_message(queue_store: SqlStore) -> Callable[..., str]:
 def run_relay(relay_home: Path) -> RunRelay:
     """Run the `relay` console script in a subprocess with RELAY_HOME set."""
 
-    def run(*args: str, input_text: str | None = None) -> subprocess.CompletedProcess[str]:
+    def run(*args: str, input_text: str | None = None, binary: bool = False) -> Any:
+        """``binary``: stdout as bytes (stderr is decoded either way)."""
         env = {
             key: value
             for key, value in os.environ.items()
             if not key.startswith("RELAY_") or key == "RELAY_TEST_POSTGRES_URL"
         }
         env.update(RELAY_HOME=str(relay_home), RELAY_LOG_FORMAT="json")
+        if binary:
+            result = subprocess.run(
+                [sys.executable, "-m", "relay", *args],
+                env=env,
+                capture_output=True,
+                timeout=60,
+                check=False,
+            )
+            result.stderr = result.stderr.decode(errors="replace")
+            return result
         return subprocess.run(
             [sys.executable, "-m", "relay", *args],
             env=env,

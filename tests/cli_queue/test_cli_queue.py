@@ -90,9 +90,12 @@ def test_show_raw_writes_the_message_exactly_as_received(
 ) -> None:
     """`show --raw` is the accepted bytes, ready for `relay explain`."""
     queue_id = add_message("Raw please")
-    result = run_relay("queue", "show", queue_id, "--raw")
+    result = run_relay("queue", "show", queue_id, "--raw", binary=True)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.encode().replace(b"\n", b"\r\n") == queue_store.raw(queue_id)
+    assert result.stdout == queue_store.raw(queue_id)  # CRLF and all
+    both = run_relay("queue", "show", queue_id, "--raw", "--json")
+    assert both.returncode == 2
+    assert "cannot be combined" in both.stderr
 
 
 def test_show_json_has_envelope_headers_and_history(

@@ -64,8 +64,9 @@ def test_runners_share_the_smtp_deadline(tmp_path: Path) -> None:
     assert 0.9 <= elapsed < 1.8
 
 
-def test_failed_start_up_stops_runners_at_once(tmp_path: Path) -> None:
-    """When the HTTP port is taken, start-up fails and waiting runners are told to stop."""
+def test_a_port_in_use_fails_start_up_before_any_runner_or_recovery(tmp_path: Path) -> None:
+    """When the HTTP port is taken, start-up fails at once, and no runner ever started:
+    a second relay on the same home must not touch the first one's queue."""
     stopped_by_signal: list[bool] = []
 
     async def polite_runner(ctx: RunnerContext) -> None:
@@ -87,5 +88,5 @@ def test_failed_start_up_stops_runners_at_once(tmp_path: Path) -> None:
             return time.monotonic() - started
 
         elapsed = asyncio.run(scenario())
-    assert stopped_by_signal == [True]
+    assert stopped_by_signal == []
     assert elapsed < 5

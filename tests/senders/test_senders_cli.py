@@ -43,6 +43,7 @@ def test_senders_list_reps_shows_the_synced_reps_beside_the_aliases(relay_cli: R
     emails = {rep["email"] for rep in document["reps"]}
     assert {"alice@acme-widgets.example", "bob@acme-widgets.example"} <= emails
     assert [a["alias"] for a in document["aliases"]] == ["bob.home@example.org"]
+    assert document["reps_synced_at"] is not None
     text = relay_cli("senders", "list", "--reps").output
     assert "alice@acme-widgets.example" in text
     assert "bob.home@example.org" in text

@@ -90,3 +90,15 @@ def test_an_inbound_copy_never_goes_to_email_to_salesforce(tmp_path: Path) -> No
             assert "Email to Salesforce logs only the rep's own mail" in (outcome.reason or "")
     finally:
         store.close()
+
+
+def test_a_failed_rep_refresh_keeps_the_snapshot_and_does_not_raise(tmp_path: Path) -> None:
+    """The router's refresh before an unknown-sender hold is best effort: a store that
+    cannot be read (here: its file is gone) leaves the current reps, once per interval."""
+    reps = _reps(tmp_path)
+    store = open_store(f"sqlite:///{tmp_path / 'gone.db'}")
+    store.close()
+    (tmp_path / "gone.db").unlink()
+    assert reps.refresh_if_older(store, 0.0) is False
+    assert reps.directory.rep_for(ALICE.email) == ALICE
+    assert reps.refresh_if_older(store, 3600.0) is False  # not retried within the interval
