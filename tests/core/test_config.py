@@ -102,14 +102,7 @@ def test_a_mistyped_variable_is_named_with_the_closest_setting() -> None:
 
 
 def test_cli_warns_about_a_mistyped_variable(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "relay", "config", "show"],
-        env={"RELAY_SMTP_PROT": "2626", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=tmp_path,
-    )
+    result = _config_show(tmp_path, {"RELAY_SMTP_PROT": "2626"})
     assert result.returncode == 0
     assert "WARNING: RELAY_SMTP_PROT is not a Relay setting" in result.stderr
 
@@ -157,14 +150,7 @@ def test_redacted_hides_secrets_and_store_password() -> None:
 
 def test_cli_reports_bad_config_with_exit_2(tmp_path: Path) -> None:
     """`relay config show` with a bad variable exits 2 and prints the problem."""
-    result = subprocess.run(
-        [sys.executable, "-m", "relay", "config", "show"],
-        env={"RELAY_SMTP_PORT": "abc", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=tmp_path,
-    )
+    result = _config_show(tmp_path, {"RELAY_SMTP_PORT": "abc"})
     assert result.returncode == 2
     assert "RELAY_SMTP_PORT='abc': not a port number (1-65535)" in result.stderr
 
@@ -173,19 +159,15 @@ def test_cli_config_show_json_redacts(tmp_path: Path) -> None:
     """`relay config show --json` prints one JSON document with the token redacted."""
     import json
 
-    result = subprocess.run(
-        [sys.executable, "-m", "relay", "config", "show", "--json"],
-        env={
+    result = _config_show(
+        tmp_path,
+        {
             "RELAY_SF_INSTANCE_URL": "https://example.my.salesforce.com",
             "RELAY_SF_ACCESS_TOKEN": "tok-123456",
-            "PATH": "/usr/bin:/bin",
-            "HOME": str(tmp_path),
         },
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=tmp_path,
+        "--json",
     )
+    assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     assert document["salesforce"]["access_token"] == "********"
     assert document["salesforce"]["mode"] == "configured org"
@@ -194,17 +176,23 @@ def test_cli_config_show_json_redacts(tmp_path: Path) -> None:
 
 def test_cli_config_show_hides_the_store_password(tmp_path: Path) -> None:
     """The PostgreSQL password in RELAY_STORE_URL is never printed."""
-    result = subprocess.run(
-        [sys.executable, "-m", "relay", "config", "show", "--json"],
-        env={
-            "RELAY_STORE_URL": "postgresql://relay:hunter2@db.internal/relay",
-            "PATH": "/usr/bin:/bin",
-            "HOME": str(tmp_path),
-        },
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=tmp_path,
+    result = _config_show(
+        tmp_path, {"RELAY_STORE_URL": "postgresql://relay:hunter2@db.internal/relay"}, "--json"
     )
+    assert result.returncode == 0, result.stderr
     assert "hunter2" not in result.stdout
     assert "postgresql://relay:********@db.internal/relay" in result.stdout
+
+
+def _config_show(
+    tmp_path: Path, env: dict[str, str], *flags: str
+) -> subprocess.CompletedProcess[str]:
+    """`relay config show` in a subprocess with only ``env`` (plus PATH and HOME)."""
+    return subprocess.run(
+        [sys.executable, "-m", "relay", "config", "show", *flags],
+        env=env | {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
