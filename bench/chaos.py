@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _harness  # noqa: F401  (puts tests/chaos on sys.path)
-from chaos_harness import postgres_schema, run_chaos
+from chaos_harness import postgres_schema, run_chaos, run_cluster_chaos
 
 
 def main() -> int:
@@ -39,15 +39,10 @@ def main() -> int:
                 print("--cluster needs PostgreSQL: set RELAY_TEST_POSTGRES_URL", file=sys.stderr)
                 return 2
             with postgres_schema(postgres) as store_url:
-                result = run_chaos(
+                result = run_cluster_chaos(
                     Path(tmp),
                     messages=args.messages or 1500,
-                    kills=1,
-                    nodes=3,
                     store_url=store_url,
-                    restart=False,
-                    twin_copies=5,
-                    connections=6,
                     drain_seconds=300,
                 )
     print(result.report())

@@ -31,6 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from _cpu import process_cpu_seconds
 from aiosmtpd.smtp import SMTP
 
 from relay.config import DEFAULT_MAX_MESSAGE_BYTES, SmtpConfig
@@ -194,19 +195,13 @@ def measure(
     for number in range(args.rounds):
         offset = (number + 1) * 10**6
         for name, (process, ready) in servers.items():
-            before = cpu_seconds(process.pid)
+            before = process_cpu_seconds(process.pid)
             port = ready["smtp_port"]
             rate = asyncio.run(blast(port, per_round, args.connections, args.size, offset))
             seconds[name] += per_round / rate
-            cpu[name] += cpu_seconds(process.pid) - before
+            cpu[name] += process_cpu_seconds(process.pid) - before
     total = per_round * args.rounds
     return {name: (total / seconds[name], cpu[name]) for name in servers}
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (/proc/PID/stat, fields 14 and 15)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def vm_hwm_kib(pid: int) -> int:

@@ -30,15 +30,10 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from _cpu import process_cpu_seconds
 from simple_salesforce import Salesforce
 
 TARGET_REQUESTS_PER_SECOND = 500.0
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (/proc/PID/stat fields 14 and 15)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _timed(count: int, action: Callable[[int], Any], server_pid: int = 0) -> tuple[float, float]:
@@ -46,12 +41,12 @@ def _timed(count: int, action: Callable[[int], Any], server_pid: int = 0) -> tup
     (0 when no pid): the org's own cost, whatever the client's."""
     for i in range(min(20, count)):
         action(i)
-    cpu_before = _cpu_seconds(server_pid) if server_pid else 0.0
+    cpu_before = process_cpu_seconds(server_pid) if server_pid else 0.0
     started = time.perf_counter()
     for i in range(count):
         action(i)
     elapsed = time.perf_counter() - started
-    cpu_ms = 1000 * (_cpu_seconds(server_pid) - cpu_before) / count if server_pid else 0.0
+    cpu_ms = 1000 * (process_cpu_seconds(server_pid) - cpu_before) / count if server_pid else 0.0
     return elapsed, cpu_ms
 
 

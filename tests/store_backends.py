@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -22,21 +23,29 @@ from relay.store import SqlStore, open_store
 POSTGRES_URL_VARIABLE = "RELAY_TEST_POSTGRES_URL"
 
 
+@contextmanager
+def postgres_schema(base_url: str, prefix: str = "relay_test") -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh, private schema, dropped afterwards
+    (also used by the chaos harness and the benches, so runs never see each other)."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(base_url, autocommit=True) as connection:
+        connection.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        url = make_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(base_url, autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
 @pytest.fixture
 def postgres_schema_url() -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a fresh, private schema."""
     base = os.environ.get(POSTGRES_URL_VARIABLE)
     if not base:
         pytest.skip(f"PostgreSQL tests need {POSTGRES_URL_VARIABLE} (e.g. postgresql://...)")
-    schema = f"relay_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(base, autocommit=True) as connection:
-        connection.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(base, autocommit=True) as connection:
-            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with postgres_schema(base) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -13,6 +13,7 @@ from relay.cli.context import USAGE_ERROR, AppContext, console, pass_app, print_
 from relay.cli.queue import opened_store
 from relay.cli.reps import fail, resolve_rep
 from relay.errors import RelayError
+from relay.store import SqlStore
 from relay.store.model import ORG_SCOPE
 from relay.sync_settings import (
     ALLOWED,
@@ -35,12 +36,7 @@ def settings() -> None:
 def show(app: AppContext, email: str | None, as_json: bool) -> None:
     """The effective settings and where each comes from."""
     with opened_store(app) as store:
-        user_id = None
-        if email is not None:
-            try:
-                user_id = resolve_rep(app, store, email).user_id
-            except RelayError as error:
-                fail(error.reason)
+        user_id = _rep_id(app, store, email) if email is not None else None
         overrides = store.setting_overrides()
     effective = settings_for(app.config.sync, overrides, user_id).to_dict()
     sources = {
@@ -82,11 +78,14 @@ def set_(app: AppContext, key: str, value: str, email: str | None) -> None:
             click.echo("keys: " + ", ".join(sorted(ALLOWED)), err=True)
         raise SystemExit(USAGE_ERROR) from None
     with opened_store(app) as store:
-        scope = ORG_SCOPE
-        if email is not None:
-            try:
-                scope = resolve_rep(app, store, email).user_id
-            except RelayError as error:
-                fail(error.reason)
+        scope = _rep_id(app, store, email) if email is not None else ORG_SCOPE
         store.set_setting(scope, key, stored_text(parsed))
     click.echo(f"{key} = {stored_text(parsed)} for {email or 'the org'}")
+
+
+def _rep_id(app: AppContext, store: SqlStore, email: str) -> str:
+    """The User id of the rep ``email`` names, or exit 1 with the reason."""
+    try:
+        return resolve_rep(app, store, email).user_id
+    except RelayError as error:
+        fail(error.reason)

@@ -151,25 +151,31 @@ def _freeze(
     )
 
 
-def _find_rep(email: Email, directory: Directory) -> tuple[User | None, bool]:
-    """The rep this email is attributed to, and whether it is an inbound copy: the first
-    known User among the From, Sender and envelope sender (and a journal report's
-    sender); failing those, the first User among the recipients, which makes it an
-    inbound copy: a journal report's recipients, or else the To then the Cc (not a
-    forward's: a forward is always the forwarder's)."""
+def rep_addresses(email: Email) -> tuple[list[str | None], list[str | None]]:
+    """Where the rep may be, in order, as (senders, recipients): the From, Sender and
+    envelope sender (and a journal report's sender); then the recipients, which make it
+    an inbound copy: a journal report's recipients, or else the To then the Cc (none for
+    a forward: a forward is always the forwarder's). The runners (relay/runners/reps.py)
+    look these up among Relay's reps, the matcher among the directory's Users."""
     senders: list[str | None] = [
         email.from_.email if email.from_ else None,
         email.sender.email if email.sender else None,
         email.envelope.mail_from,
     ]
+    recipients: list[str | None] = []
     if email.journal is not None:
         journal = email.journal
         senders.append(journal.sender.email if journal.sender else None)
         recipients = [a.email for a in journal.recipients]
     elif email.forwarded is None:
         recipients = [a.email for a in (*email.to, *email.cc)]
-    else:
-        recipients = []
+    return senders, recipients
+
+
+def _find_rep(email: Email, directory: Directory) -> tuple[User | None, bool]:
+    """The rep this email is attributed to, and whether it is an inbound copy (the rep
+    was found among the recipients): rep_addresses' order."""
+    senders, recipients = rep_addresses(email)
     for addresses, inbound in ((senders, False), (recipients, True)):
         for address in addresses:
             user = directory.user_for(address)

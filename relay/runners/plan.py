@@ -99,8 +99,7 @@ def plan_message(
         reason = f"machine mail ({email.machine_reason}): never logged as a rep's email"
         return Outcome(message.id, State.REJECTED, reason)
     if plan.inbound and not vouched:
-        sender = email.from_.email if email.from_ else email.envelope.mail_from
-        return held(message.id, untrusted_inbound_copy(sender or "(no sender)"))
+        return held(message.id, untrusted_inbound_copy(_shown_sender(email)))
     if plan.inbound and not plan.records:
         # The unmatched policy is for the rep's own mail: a stranger's email to a rep
         # (spam, a cold inquiry) was never the rep's choice to log.
@@ -135,11 +134,15 @@ def plan_message(
 def unknown_sender_reason(email: Email) -> str:
     """The hold reason of mail no rep sent (issue 6's guidance, relay/runners/holds.py
     format, so the re-check releases it once the sender is a rep)."""
+    return hold_reason(unknown_sender(_shown_sender(email)))
+
+
+def _shown_sender(email: Email) -> str:
+    """The sender to name in a hold: From, then Sender, then the envelope sender."""
     tried = [a.email for a in (email.from_, email.sender) if a is not None and a.email]
     if email.envelope.mail_from:
         tried.append(email.envelope.mail_from)
-    shown = next(iter(dict.fromkeys(a.lower() for a in tried)), "(no sender address)")
-    return hold_reason(unknown_sender(shown))
+    return tried[0].lower() if tried else "(no sender address)"
 
 
 def outcome_after_write(planned: Planned, results: Mapping[str, KeyResult]) -> Outcome | RelayError:

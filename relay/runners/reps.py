@@ -23,6 +23,7 @@ from relay.e2s import E2sAddresses
 from relay.errors import RelayError
 from relay.guidance import Guidance, e2s_address_missing, e2s_inactive
 from relay.logs import get_logger
+from relay.matching.match import rep_addresses
 from relay.parsing import Email
 from relay.senders import SenderDirectory, address_tag
 from relay.smtp.senders import SenderPolicy
@@ -93,14 +94,8 @@ class Reps:
             owner = directory.rep_for_token(tag) if tag else None
             if owner is not None:
                 return Attribution(owner, False)
-        candidates = [
-            email.from_.email if email.from_ else None,
-            email.sender.email if email.sender else None,
-            email.envelope.mail_from,
-            email.journal.sender.email if email.journal and email.journal.sender else None,
-        ]
-        recipients = _recipients(email) if vouched else []
-        for addresses, inbound in ((candidates, False), (recipients, True)):
+        senders, recipients = rep_addresses(email)
+        for addresses, inbound in ((senders, False), (recipients if vouched else [], True)):
             for address in addresses:
                 rep = directory.rep_for(address) if address else None
                 if rep is not None:
@@ -159,12 +154,3 @@ class Reps:
         except (OSError, ValueError, KeyError, TypeError) as error:
             log.warning("e2s_cache_unreadable", reason=repr(error))
             return None
-
-
-def _recipients(email: Email) -> list[str | None]:
-    """Where an inbound copy's rep is, in relay/matching/match.py's order."""
-    if email.journal is not None:
-        return [a.email for a in email.journal.recipients]
-    if email.forwarded is not None:
-        return []  # a forward is the forwarder's
-    return [a.email for a in (*email.to, *email.cc)]

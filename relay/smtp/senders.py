@@ -25,6 +25,7 @@ current snapshot and is what ``RelayHandler`` consults (its ``sender_policy`` ho
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -101,7 +102,14 @@ def is_trusted(peer_host: str, networks: Sequence[str]) -> bool:
         ip = ipaddress.ip_address(peer_host.split("%")[0])
     except ValueError:
         return False
-    return any(ip in ipaddress.ip_network(net, strict=False) for net in networks)
+    return any(ip in net for net in _parsed(tuple(networks)))
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(networks: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    # Asked for every SMTP session and every message the runners attribute: parse the
+    # configured networks once, not each time.
+    return tuple(ipaddress.ip_network(net, strict=False) for net in networks)
 
 
 def from_addresses(raw: bytes) -> tuple[str, ...]:

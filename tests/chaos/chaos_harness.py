@@ -20,15 +20,17 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-_PIPELINE_TESTS = str(Path(__file__).resolve().parents[1] / "pipeline")
-if _PIPELINE_TESTS not in sys.path:
-    sys.path.insert(0, _PIPELINE_TESTS)
+_TESTS = Path(__file__).resolve().parents[1]
+for _folder in (_TESTS / "pipeline", _TESTS):  # pipeline_helpers; store_backends
+    if str(_folder) not in sys.path:
+        sys.path.insert(0, str(_folder))
 
+import store_backends  # noqa: E402
 from pipeline_helpers import LOG, REP, Org, Serve, email  # noqa: E402
 
 from relay.salesforce.localorg.data import OrgData  # noqa: E402
@@ -429,22 +431,9 @@ def audit(
 # --- one whole run ---------------------------------------------------------------------
 
 
-@contextmanager
-def postgres_schema(base_url: str) -> Iterator[str]:
-    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards (as
-    tests/store/conftest.py does), so runs never see each other's queue."""
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    schema = f"relay_chaos_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(base_url, autocommit=True) as connection:
-        connection.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        url = make_url(base_url).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(base_url, autocommit=True) as connection:
-            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+def postgres_schema(base_url: str) -> AbstractContextManager[str]:
+    """A fresh PostgreSQL schema per run (tests/store_backends.py), named relay_chaos_*."""
+    return store_backends.postgres_schema(base_url, prefix="relay_chaos")
 
 
 @dataclass
@@ -540,6 +529,23 @@ def run_chaos(
         return ChaosResult(outgoing, log, story, result, seconds, drained, retries)
     finally:
         org_process.stop()
+
+
+def run_cluster_chaos(base: Path, *, messages: int, store_url: str, **extra: Any) -> ChaosResult:
+    """Issue 7's cluster scenario, one definition for the test and the bench: three
+    nodes on one PostgreSQL schema, one SIGKILLed for good (its leases expire), five
+    emails sent to two nodes at the same moment."""
+    return run_chaos(
+        base,
+        messages=messages,
+        kills=1,
+        nodes=3,
+        store_url=store_url,
+        restart=False,
+        twin_copies=5,
+        connections=6,
+        **extra,
+    )
 
 
 def send_twins(messages: Sequence[Outgoing], nodes: Sequence[Node], log: SendLog) -> list[str]:

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 import pytest
-from chaos_harness import postgres_schema, run_chaos
+from chaos_harness import postgres_schema, run_cluster_chaos
 
 POSTGRES_URL_VARIABLE = "RELAY_TEST_POSTGRES_URL"
 
@@ -27,16 +27,8 @@ def test_chaos_cluster_exactly_once(tmp_path: Path) -> None:
         pytest.skip(f"the cluster chaos test needs PostgreSQL: set {POSTGRES_URL_VARIABLE}")
     messages = int(os.environ.get("CHAOS_MESSAGES", "300"))
     with postgres_schema(base) as store_url:
-        result = run_chaos(
-            tmp_path,
-            messages=messages,
-            kills=1,
-            nodes=3,
-            store_url=store_url,
-            restart=False,
-            twin_copies=5,
-            connections=6,
-            lease_seconds=5.0,
+        result = run_cluster_chaos(
+            tmp_path, messages=messages, store_url=store_url, lease_seconds=5.0
         )
     print(result.report())
     assert len(result.log.acked) >= messages * 0.9, result.report()

@@ -7,19 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from e2s_helpers import CaptureSmtp, Org, Serve, capture_sink, fast_env, seed_pipeline, wait_for
-
-from relay.salesforce.localorg.runner import LocalOrg
+from e2s_helpers import CaptureSmtp, Org, Serve, capture_sink, fast_env, running_org, wait_for
 
 
 @pytest.fixture(scope="module")
 def org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Org]:
-    local = LocalOrg(tmp_path_factory.mktemp("org"))
-    info = local.start()
-    try:
-        yield Org(local, info, local.call(seed_pipeline))
-    finally:
-        local.stop()
+    with running_org(tmp_path_factory.mktemp("org")) as running:
+        yield running
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from pipeline_helpers import (  # noqa: E402
     Org,
     Serve,
     email,
-    seed_pipeline,
+    running_org,
     wait_for,
 )
 from senders_helpers import CaptureSmtp, capture_sink  # noqa: E402
@@ -36,7 +36,7 @@ __all__ = [
     "capture_sink",
     "email",
     "fast_env",
-    "seed_pipeline",
+    "running_org",
     "wait_for",
 ]
 

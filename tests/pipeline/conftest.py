@@ -11,18 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pipeline_helpers import Org, Serve, seed_pipeline
-
-from relay.salesforce.localorg.runner import LocalOrg
+from pipeline_helpers import Org, Serve, running_org
 
 
 def _org(path: Path) -> Iterator[Org]:
-    local = LocalOrg(path)
-    info = local.start()
-    try:
-        yield Org(local, info, local.call(seed_pipeline))
-    finally:
-        local.stop()
+    with running_org(path) as org:
+        yield org
 
 
 def _serve(path: Path, org: Org, **env: str) -> Iterator[Serve]:

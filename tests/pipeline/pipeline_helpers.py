@@ -10,7 +10,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -72,6 +73,17 @@ def seed_pipeline(data: OrgData) -> Seeded:
         for n, address in enumerate(BIG_CUSTOMERS)
     }
     return Seeded(sample, (sample.opportunities["Globex - Widget Rollout"], second), closed, big)
+
+
+@contextmanager
+def running_org(path: Path) -> Iterator[Org]:
+    """The local org on HTTPS in this process, seeded with ``seed_pipeline``."""
+    local = LocalOrg(path)
+    info = local.start()
+    try:
+        yield Org(local, info, local.call(seed_pipeline))
+    finally:
+        local.stop()
 
 
 @dataclass
