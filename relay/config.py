@@ -72,6 +72,9 @@ class SalesforceConfig:
     # Writes pause when the org's daily API usage passes this share of its allocation
     # (relay/salesforce/budget.py says why 0.8).
     api_budget_share: float = 0.8
+    # RELAY_SF_LOCAL: running on the embedded local org is intended (a trial); without
+    # it `relay doctor` fails there, so production never runs on it unnoticed.
+    local_intended: bool = False
 
     @property
     def configured(self) -> bool:
@@ -414,6 +417,7 @@ SETTINGS: tuple[Setting, ...] = (
         parse_positive_float,
     ),
     Setting(("salesforce", "api_budget_share"), "RELAY_SF_API_BUDGET_SHARE", parse_share),
+    Setting(("salesforce", "local_intended"), "RELAY_SF_LOCAL", parse_bool),
     *(
         Setting(("pipeline", name), f"RELAY_PIPELINE_{name.upper()}", parse)
         for name, parse in (

@@ -65,6 +65,8 @@ class Facts:
     e2s: E2sAddresses | None = None
     held: Mapping[str, int] = field(default_factory=dict)
     """Held messages by reason (issue 6: a held message's problem shows here too)."""
+    local_intended: bool = False
+    """RELAY_SF_LOCAL: running on the embedded local org is a trial, on purpose."""
 
 
 def check_config(problems: Sequence[str], warnings: Sequence[str] = ()) -> Check:
@@ -93,7 +95,7 @@ def check_store(error: str | None, at_head: bool | None) -> Check:
     return Check("store", "ok", "writable, migrations at head")
 
 
-def check_salesforce(org: str, note: str, error: str | None) -> Check:
+def check_salesforce(org: str, note: str, error: str | None, local_intended: bool = False) -> Check:
     if org == "none":
         return Check(
             "salesforce",
@@ -107,12 +109,19 @@ def check_salesforce(org: str, note: str, error: str | None) -> Check:
         return Check("salesforce", "fail", f"{note}: {error}", ("Check the RELAY_SF_* "
                      "variables and that the org is reachable from this host.",))  # fmt: skip
     if org == "embedded":
+        # A failure unless said to be a trial: a production host that lost its
+        # credentials would otherwise "log" every email where no one sees it.
+        detail = f"NOT A REAL SALESFORCE ORG: {note}. Nothing reaches your company's Salesforce."
+        fix = ("Set the RELAY_SF_* credentials of your org to log email for real.",)
+        if local_intended:
+            return Check("salesforce", "warn", f"{detail} (RELAY_SF_LOCAL: a trial)", fix)
         return Check(
             "salesforce",
-            "warn",
-            f"NOT A REAL SALESFORCE ORG: {note}. Nothing reaches your company's Salesforce.",
-            ("Set the RELAY_SF_* credentials of your org to log email for real.",),
-        )
+            "fail",
+            detail,
+            (*fix, "Only to try Relay on the local org on purpose: set RELAY_SF_LOCAL=1 "
+             "(config: local_intended = true in [salesforce]).",),
+        )  # fmt: skip
     return Check("salesforce", "ok", f"{note}: logged in")
 
 
@@ -246,7 +255,9 @@ def run_checks(facts: Facts) -> list[Check]:
         check_config(facts.config_problems, facts.config_warnings),
         check_store(facts.store_error, facts.store_at_head),
     ]
-    checks.append(check_salesforce(facts.org, facts.org_note, facts.salesforce_error))
+    checks.append(
+        check_salesforce(facts.org, facts.org_note, facts.salesforce_error, facts.local_intended)
+    )
     if facts.org != "none":
         api = check_api_access(facts.salesforce_error)
         if api is not None:

@@ -24,6 +24,8 @@ from typing import Any, TextIO
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
+from relay.terminal_text import inert
+
 REDACTED = "[redacted]"
 _PLAIN_TYPES = frozenset({int, float, bool, type(None)})
 
@@ -116,6 +118,20 @@ def redact_secrets(_logger: WrappedLogger, _method: str, event_dict: EventDict) 
     return event_dict
 
 
+_MULTI_LINE_KEYS = frozenset({"exception", "stack"})
+
+
+def escape_controls(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+    """structlog processor for the console format: text values (a HELO, a subject, an
+    address) cannot move the cursor, colour, link or reorder the terminal
+    (relay.terminal_text). Tracebacks keep their line breaks. JSON lines need none of
+    this: JSONRenderer escapes every control character."""
+    for key, value in event_dict.items():
+        if isinstance(value, str):
+            event_dict[key] = inert(value, "\n" if key in _MULTI_LINE_KEYS else "")
+    return event_dict
+
+
 def _drop_color_message(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
     event_dict.pop("color_message", None)
     return event_dict
@@ -157,7 +173,7 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | N
         foreign_pre_chain=pre_chain,
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            *([] if use_console else [structlog.processors.format_exc_info]),
+            *([escape_controls] if use_console else [structlog.processors.format_exc_info]),
             renderer,
         ],
     )
@@ -176,6 +192,7 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | N
             *pre_chain,
             structlog.processors.StackInfoRenderer(),
             structlog.processors.format_exc_info,
+            *([escape_controls] if use_console else []),
             renderer,
         ],
         logger_factory=_HandlerLoggerFactory(handler),

@@ -11,6 +11,7 @@ import click
 from relay.cli.context import PROBLEM_FOUND, AppContext, console, pass_app, print_json
 from relay.cli.queue import opened_store
 from relay.cli.reps import directory, org_client, resolve_rep
+from relay.cli.safe_text import clean, text
 from relay.e2s import find_e2s_addresses
 from relay.errors import RelayError
 from relay.guidance import e2s_address_missing, e2s_inactive, unknown_sender
@@ -35,7 +36,7 @@ def address(app: AppContext, email: str, as_json: bool) -> None:
             if as_json:
                 print_json({"email": email, "known": False, "guidance": guidance.to_dict()})
             else:
-                click.echo(guidance.text())
+                click.echo(clean(guidance.text(), keep="\n"))
             raise SystemExit(PROBLEM_FOUND) from None
         sync = settings_for(config.sync, store.setting_overrides(), rep.user_id)
         senders = directory(app, store)
@@ -73,16 +74,16 @@ def address(app: AppContext, email: str, as_json: bool) -> None:
         print_json(document)
     else:
         out = console()
-        out.print(f"{rep.name or rep.username} ({rep.username})")
-        out.print(f"  BCC this address: {document['personal_address']}")
+        out.print(text(f"{rep.name or rep.username} ({rep.username})"))
+        out.print(text(f"  BCC this address: {document['personal_address']}"))
         shared_note = "" if document["shared_address_accepted"] else "  (not accepted here)"
-        out.print(f"  shared address:   {document['shared_address']}{shared_note}")
+        out.print(text(f"  shared address:   {document['shared_address']}{shared_note}"))
         if sync.needs_e2s_address:
             shown = document["e2s_address"] or "(none)"
-            out.print(f"  email is forwarded to Email to Salesforce: {shown}")
+            out.print(text(f"  email is forwarded to Email to Salesforce: {shown}"))
         if problem is not None:
-            click.echo("\n" + problem.text())
+            click.echo("\n" + clean(problem.text(), keep="\n"))
         for message in held:
-            click.echo(f"\nheld {message.id} ({message.subject}): {message.reason}")
+            click.echo("\n" + clean(f"held {message.id} ({message.subject}): {message.reason}"))
     if problem is not None or problem_reason is not None:
         raise SystemExit(PROBLEM_FOUND)

@@ -10,9 +10,12 @@ from __future__ import annotations
 import dataclasses
 
 import click
+from rich.text import Text
 
 from relay.cli.context import PROBLEM_FOUND, AppContext, console, pass_app, print_json
+from relay.cli.local_org import BANNER, on_local_org
 from relay.cli.org_access import open_org
+from relay.cli.safe_text import text
 from relay.config import Config, load_config, unknown_variables
 from relay.doctor import Check, Facts, check_config, failed, run_checks
 from relay.e2s import find_e2s_addresses
@@ -38,7 +41,7 @@ def doctor(app: AppContext, as_json: bool) -> None:
         raise SystemExit(PROBLEM_FOUND) from None
     config = app.config  # valid: the context also sets up logging
     checks = run_checks(gather(config))
-    report(checks, as_json)
+    report(checks, as_json, local_org=on_local_org(config))
     if failed(checks):
         raise SystemExit(PROBLEM_FOUND)
 
@@ -48,6 +51,7 @@ def gather(config: Config) -> Facts:
         smarthost=config.smarthost,
         external_id_field=config.pipeline.external_id_field,
         config_warnings=tuple(unknown_variables()),
+        local_intended=config.salesforce.local_intended,
     )
     try:
         store = open_store(config.effective_store_url)
@@ -131,12 +135,22 @@ def _gather_reps(
     )
 
 
-def report(checks: list[Check], as_json: bool) -> None:
+def report(checks: list[Check], as_json: bool, *, local_org: bool = False) -> None:
     if as_json:
-        print_json({"ok": not failed(checks), "checks": [check.to_dict() for check in checks]})
+        print_json(
+            {
+                "ok": not failed(checks),
+                "checks": [check.to_dict() for check in checks],
+                "local_org": local_org,
+            }
+        )
         return
     out = console()
+    if local_org:
+        out.print(BANNER, markup=False)
     for check in checks:
-        out.print(f"{MARKS[check.status]} {check.name}: {check.detail}", markup=True)
+        # Details and fixes name reps, addresses and hold reasons: data, never markup.
+        mark = Text.from_markup(MARKS[check.status])
+        out.print(Text.assemble(mark, " ", text(f"{check.name}: {check.detail}")))
         for step in check.fix:
-            out.print(f"       fix: {step}", markup=False)
+            out.print(Text.assemble("       fix: ", text(step)))

@@ -17,10 +17,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 from rich.tree import Tree
 
 from relay.cli.context import PROBLEM_FOUND, AppContext, pass_app, print_json
 from relay.cli.org_access import open_org
+from relay.cli.safe_text import cells, clean, text
 from relay.config import Config
 from relay.envelope import Envelope
 from relay.errors import RelayError
@@ -228,18 +230,27 @@ def _fail(reason: str, as_json: bool) -> NoReturn:
     if as_json:
         print_json({"error": reason, "records": [], "tasks": [], "trace": [reason]})
     else:
-        click.echo(f"relay explain: {reason}", err=True)
+        click.echo(f"relay explain: {clean(reason)}", err=True)
     raise SystemExit(PROBLEM_FOUND)
 
 
 def _print_human(message: Path, report: dict[str, Any]) -> None:
-    tree = Tree(f"[bold]{message}[/]  {report['subject']!r}  from {report['from']}")
-    tree.add(f"outcome: [bold]{report['outcome']}[/]")
+    # Subjects, addresses, names and reasons are the email's text: never read as markup.
+    tree = Tree(
+        Text.assemble(
+            text(message, "bold"),
+            "  ",
+            text(repr(report["subject"])),
+            "  from ",
+            text(report["from"]),
+        )
+    )
+    tree.add(Text.assemble("outcome: ", text(report["outcome"], "bold")))
     records = Table(title="records", title_justify="left")
     for name in ("type", "id", "why"):
         records.add_column(name, overflow="fold")
     for record in report["records"]:
-        records.add_row(record["type"], record["id"], record["reason"])
+        records.add_row(*cells(record["type"], record["id"], record["reason"]))
     tree.add(records if report["records"] else "records: none")
     tasks = Table(title="tasks", title_justify="left")
     for name in ("WhoId / TaskWhoIds", "WhatId", "Status", "ActivityDate", "Relay_Key__c"):
@@ -247,15 +258,17 @@ def _print_human(message: Path, report: dict[str, Any]) -> None:
     for task in report["tasks"]:
         whos = task.get("TaskWhoIds") or ([task["WhoId"]] if task["WhoId"] else [])
         tasks.add_row(
-            "\n".join(whos) or "-",
-            task["WhatId"] or "-",
-            task["Status"],
-            task["ActivityDate"],
-            task["Relay_Key__c"],
+            Text("\n".join(clean(who) for who in whos) or "-"),
+            *cells(
+                task["WhatId"] or "-",
+                task["Status"],
+                task["ActivityDate"],
+                task["Relay_Key__c"],
+            ),
         )
     tree.add(tasks if report["tasks"] else "tasks: none")
     trace = tree.add("trace")
     for line in report["trace"]:
-        trace.add(line, style="dim" if line.startswith("dropped") else "")
+        trace.add(text(line, "dim" if line.startswith("dropped") else ""))
     # Wrap long trace lines instead of cropping them (the shared console does not wrap).
     Console(highlight=False).print(tree)

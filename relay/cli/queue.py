@@ -16,8 +16,11 @@ from typing import Any, NoReturn
 import click
 from rich.console import Console
 from rich.table import Column, Table
+from rich.text import Text
 
 from relay.cli.context import PROBLEM_FOUND, AppContext, console, pass_app, print_json
+from relay.cli.local_org import BANNER, on_local_org, state_label
+from relay.cli.safe_text import cells, clean
 from relay.errors import RelayError
 from relay.store import NOT_FINAL, SqlStore, State, StoredMessage, open_store
 from relay.store.headers import header_details
@@ -46,7 +49,7 @@ def opened_store(app: AppContext) -> Iterator[SqlStore]:
 
 
 def _fail(reason: str) -> NoReturn:
-    click.echo(f"relay: {reason}", err=True)
+    click.echo(f"relay: {clean(reason)}", err=True)  # reasons may quote data
     raise SystemExit(PROBLEM_FOUND)
 
 
@@ -107,17 +110,22 @@ def list_messages(app: AppContext, state_name: str | None, as_json: bool) -> Non
         return
     table = Table("state", "received (UTC)", "from", "subject", "tries", "reason")
     table.columns.insert(0, Column("id", no_wrap=True, min_width=26))  # never cut an id
+    local = on_local_org(app.config)
     for message in messages:
         table.add_row(
-            message.id,
-            message.state.value,
-            message.received_at.strftime("%Y-%m-%d %H:%M:%S"),
-            message.envelope.mail_from or "<>",
-            message.subject or "",
-            str(message.attempts),
-            message.reason or "",
+            *cells(  # data: shown, never read as markup or terminal controls
+                message.id,
+                state_label(message.state.value, local),
+                message.received_at.strftime("%Y-%m-%d %H:%M:%S"),
+                message.envelope.mail_from or "<>",
+                message.subject or "",
+                str(message.attempts),
+                message.reason or "",
+            )
         )
     out = wide_console()
+    if local:
+        out.print(BANNER, markup=False)
     out.print(table)
     out.print(f"{len(messages)} message(s)")
 
@@ -180,9 +188,12 @@ def show(app: AppContext, queue_id: str, as_json: bool, raw_only: bool) -> None:
         print_json(document)
         return
     out = wide_console()
+    local = on_local_org(app.config)
+    if local:
+        out.print(BANNER, markup=False)
     for label, value in [
         ("id", message.id),
-        ("state", message.state.value),
+        ("state", state_label(message.state.value, local)),
         ("reason", message.reason or "-"),
         ("attempts", message.attempts),
         ("not before", iso(message.not_before) or "-"),
@@ -197,10 +208,10 @@ def show(app: AppContext, queue_id: str, as_json: bool, raw_only: bool) -> None:
         ("Date", headers.date or "-"),
         ("Subject", headers.subject or "-"),
     ]:
-        out.print(f"[bold]{label:>11}[/bold]  {value}", markup=True, highlight=False)
+        out.print(Text.assemble((f"{label:>11}", "bold"), "  ", clean(value)))
     table = Table("at (UTC)", "from", "to", "reason", title="history")
     for item in document["transitions"]:
-        table.add_row(item["at"], item["from"] or "-", item["to"], item["reason"] or "")
+        table.add_row(*cells(item["at"], item["from"] or "-", item["to"], item["reason"] or ""))
     out.print(table)
 
 

@@ -14,6 +14,7 @@ from simple_salesforce.format import format_soql
 
 from relay.cli.context import PROBLEM_FOUND, AppContext
 from relay.cli.org_access import open_org
+from relay.cli.safe_text import clean
 from relay.errors import RelayError
 from relay.salesforce.client import SalesforceClient
 from relay.senders import USER_FIELDS, SenderDirectory, load_address_secret, rep_from_record
@@ -25,7 +26,7 @@ _USER_ID = re.compile(r"^005[0-9A-Za-z]{12}([0-9A-Za-z]{3})?$")
 
 
 def fail(reason: str) -> NoReturn:
-    click.echo(f"relay: {reason}", err=True)
+    click.echo(f"relay: {clean(reason)}", err=True)  # reasons may quote data
     raise SystemExit(PROBLEM_FOUND)
 
 

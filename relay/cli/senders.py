@@ -10,6 +10,7 @@ import click
 from relay.cli.context import AppContext, console, pass_app, print_json
 from relay.cli.queue import opened_store
 from relay.cli.reps import fail, find_user, org_client
+from relay.cli.safe_text import clean, text
 from relay.errors import RelayError
 from relay.senders import sync_reps
 from relay.sync_settings import parse_e2s_address
@@ -38,7 +39,9 @@ def add(app: AppContext, email: str, user: str) -> None:
         except RelayError as error:
             fail(error.reason)
         alias = store.add_sender(email, rep.user_id, rep.username)
-    click.echo(f"{alias.alias} is now an acceptable address of {rep.username} ({rep.user_id})")
+    click.echo(
+        clean(f"{alias.alias} is now an acceptable address of {rep.username} ({rep.user_id})")
+    )
     click.echo(
         "A running relay accepts it within a minute; messages held as from an unknown "
         "sender are released by its re-check, or now with `relay queue release ID`."
@@ -75,13 +78,15 @@ def list_senders(app: AppContext, as_json: bool, with_reps: bool) -> None:
         when = f"synced {synced_at:%Y-%m-%d %H:%M} UTC" if synced_at else "never synced"
         out.print(f"reps ({len(reps)}, {when}; each one's Salesforce Email is accepted):")
         for rep in reps:
-            out.print(f"  {rep.email}  {rep.username}  {rep.user_id}")
+            out.print(text(f"  {rep.email}  {rep.username}  {rep.user_id}"))
         out.print("aliases:")
     if not aliases:
         hint = "" if with_reps else "; `--reps` lists the reps"
         out.print(f"no aliases registered (each rep's Salesforce Email is always accepted{hint})")
     for alias in aliases:
-        out.print(f"{alias.alias}  {alias.username}  {alias.user_id}  {alias.added_at:%Y-%m-%d}")
+        out.print(
+            text(f"{alias.alias}  {alias.username}  {alias.user_id}  {alias.added_at:%Y-%m-%d}")
+        )
 
 
 @senders.command("remove")

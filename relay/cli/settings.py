@@ -12,6 +12,7 @@ import click
 from relay.cli.context import USAGE_ERROR, AppContext, console, pass_app, print_json
 from relay.cli.queue import opened_store
 from relay.cli.reps import fail, resolve_rep
+from relay.cli.safe_text import text
 from relay.errors import RelayError
 from relay.store import SqlStore
 from relay.store.model import ORG_SCOPE
@@ -58,9 +59,9 @@ def show(app: AppContext, email: str | None, as_json: bool) -> None:
         )
         return
     out = console()
-    out.print(f"sync settings for {email or 'the org'}:")
+    out.print(text(f"sync settings for {email or 'the org'}:"))
     for key, value in effective.items():
-        out.print(f"  {key} = {stored_text(value) or '(none)'}  [{sources[key]}]")
+        out.print(text(f"  {key} = {stored_text(value) or '(none)'}  [{sources[key]}]"))
 
 
 @settings.command("set")

@@ -19,6 +19,8 @@ from rich.table import Table
 from simple_salesforce.exceptions import SalesforceResourceNotFound
 
 from relay.cli.context import PROBLEM_FOUND, AppContext, console, pass_app, print_json
+from relay.cli.local_org import BANNER, MARK, on_local_org
+from relay.cli.safe_text import cells, clean
 from relay.errors import RelayError
 from relay.matching import relay_key
 from relay.matching.model import object_for_id, to_18
@@ -59,7 +61,7 @@ def _salesforce(app: AppContext) -> Iterator[SalesforceClient]:
 
 
 def _fail(reason: str) -> NoReturn:
-    click.echo(f"relay: {reason}", err=True)
+    click.echo(f"relay: {clean(reason)}", err=True)  # reasons may quote data
     raise SystemExit(PROBLEM_FOUND)
 
 
@@ -91,18 +93,24 @@ def list_items(app: AppContext, show_all: bool, as_json: bool) -> None:
     table = Table()
     for name in ("id", "queue id", "task", "subject", "from", "owner", "received", "state"):
         table.add_column(name, overflow="fold")
+    local = on_local_org(app.config)  # each item's Task is in that org
     for item in items:
         table.add_row(
-            item.id,
-            item.queue_id,
-            item.task_id or "-",
-            item.subject or "",
-            item.mail_from or "",
-            item.owner_id or "",
-            item.created_at.isoformat(timespec="seconds"),
-            item.state,
+            *cells(  # data: shown, never read as markup or terminal controls
+                item.id,
+                item.queue_id,
+                item.task_id or "-",
+                item.subject or "",
+                item.mail_from or "",
+                item.owner_id or "",
+                item.created_at.isoformat(timespec="seconds"),
+                item.state + (MARK if local else ""),
+            )
         )
-    console().print(table)
+    out = console()
+    if local:
+        out.print(BANNER, markup=False)
+    out.print(table)
 
 
 @unresolved.command()
