@@ -13,9 +13,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The sample org makes the embedded local org useful at once (idempotent: loads nothing twice).
+# RELAY_SF_LOCAL=1: this trial on the local org is intended (`relay doctor` fails there without it).
 run: $(STAMP)
-	$(BIN)/relay org seed --sample
-	$(BIN)/relay serve
+	RELAY_SF_LOCAL=1 $(BIN)/relay org seed --sample
+	RELAY_SF_LOCAL=1 $(BIN)/relay serve
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
