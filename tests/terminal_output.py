@@ -53,9 +53,7 @@ class TerminalRun:
     stderr: str
 
 
-def run_on_terminal(
-    *args: str, env: Mapping[str, str], timeout: float = 120.0
-) -> TerminalRun:
+def run_on_terminal(*args: str, env: Mapping[str, str], timeout: float = 120.0) -> TerminalRun:
     """`relay ARGS` with stdout on a pseudo-terminal COLUMNS wide; only ``env``'s RELAY_*
     variables (the test environment's own are dropped, as tests/conftest.py does)."""
     full_env = {
@@ -115,7 +113,5 @@ def assert_shown_inert(output: str, names: tuple[str, ...] = tuple(HOSTILE)) -> 
         if HOSTILE[name] != SHOWN[name]:
             assert HOSTILE[name] not in output, f"{name} reached the terminal raw"
     assert "\x1b]" not in output, "an OSC sequence (OSC 8 hyperlink) reached the terminal"
-    acting = sorted(
-        {c for c in output if unicodedata.category(c) == "Cf" or "\x80" <= c <= "\x9f"}
-    )
+    acting = sorted({c for c in output if unicodedata.category(c) == "Cf" or "\x80" <= c <= "\x9f"})
     assert not acting, f"format or C1 control characters reached the terminal: {acting!r}"
