@@ -121,14 +121,35 @@ def redact_secrets(_logger: WrappedLogger, _method: str, event_dict: EventDict) 
 _MULTI_LINE_KEYS = frozenset({"exception", "stack"})
 
 
+class _Escaped:
+    """A text value holding characters a terminal acts on. ConsoleRenderer prints a value
+    that is not a str by its repr, and Python's repr writes every non-printable character
+    as an escape (``\\x1b``, ``\\u202e``): quoted and inert, like its other quoted values."""
+
+    __slots__ = ("_text",)
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+
+    def __repr__(self) -> str:
+        return repr(self._text)
+
+    def __str__(self) -> str:
+        return inert(self._text)
+
+
 def escape_controls(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
-    """structlog processor for the console format: text values (a HELO, a subject, an
-    address) cannot move the cursor, colour, link or reorder the terminal
-    (relay.terminal_text). Tracebacks keep their line breaks. JSON lines need none of
-    this: JSONRenderer escapes every control character."""
+    """structlog processor for the console format only: a text value (a HELO, an address,
+    a subject) cannot colour, move, link or reorder the terminal (relay.terminal_text says
+    which characters and why). Tracebacks keep their line breaks. JSON lines need none of
+    this: JSONRenderer writes every control character as an escape."""
     for key, value in event_dict.items():
-        if isinstance(value, str):
-            event_dict[key] = inert(value, "\n" if key in _MULTI_LINE_KEYS else "")
+        if not isinstance(value, str):
+            continue  # numbers, None; other objects are shown by their repr
+        if key in _MULTI_LINE_KEYS:
+            event_dict[key] = inert(value, "\n")
+        elif inert(value) != value:
+            event_dict[key] = inert(value) if key == "event" else _Escaped(value)
     return event_dict
 
 

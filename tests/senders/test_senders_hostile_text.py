@@ -4,6 +4,7 @@ markup, never acted on as terminal controls."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from email import policy
 from email.headerregistry import Address
@@ -30,10 +31,12 @@ def home(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(home: Path) -> SqlStore:
+def store(home: Path) -> Iterator[SqlStore]:
     opened = open_store(f"sqlite:///{home / 'relay.db'}")
-    yield opened  # type: ignore[misc]
-    opened.close()
+    try:
+        yield opened
+    finally:
+        opened.close()
 
 
 def hostile_email() -> EmailMessage:
