@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from conftest import STRANGER, Checker, message, signed
+from conftest import ACME_MTA, STRANGER, Checker, message, signed
 from dns_zone import DkimKey, ZoneServer
 
 from relay.smtp.authentication import SenderVerifier
@@ -67,13 +67,38 @@ def test_a_cached_check_asks_the_dns_server_nothing(
 ) -> None:
     """The second verify of a signed message makes no DNS query at all."""
     raw = signed(acme_key)
-    first = check(raw)
+    first = check(raw, client_ip=STRANGER)  # SPF fails, so DKIM has to be checked too
     asked = len(zone.queries)
-    second = check(raw)
+    second = check(raw, client_ip=STRANGER)
     assert asked >= 3  # SPF, the DKIM key and the DMARC record
     assert len(zone.queries) == asked
     assert first == second
     assert second.dmarc == "pass"
+
+
+def test_dkim_is_skipped_once_spf_gave_an_aligned_pass(
+    zone: ZoneServer, check: Checker, acme_key: DkimKey
+) -> None:
+    """SPF aligned pass decides DMARC: DKIM is not checked, cached or not, and says so."""
+    raw = signed(acme_key)
+    first, second = check(raw), check(raw)
+    assert first == second
+    assert (first.dkim, first.dmarc, first.aligned_pass) == ("skipped", "pass", True)
+    assert zone.queries_for("sel._domainkey.acme.example") == []
+
+
+def test_dkim_can_be_checked_even_after_an_aligned_spf_pass(
+    zone: ZoneServer, acme_key: DkimKey
+) -> None:
+    """skip_dkim_after_aligned_spf=False: both checks run and both pass."""
+    verifier = SenderVerifier([zone.nameserver], skip_dkim_after_aligned_spf=False)
+    try:
+        verdict = asyncio.run(
+            verifier.verify(signed(acme_key), ACME_MTA, "mx.acme.example", "b@acme.example")
+        )
+    finally:
+        verifier.close()
+    assert (verdict.spf, verdict.dkim, verdict.dkim_domains) == ("pass", "pass", ("acme.example",))
 
 
 def test_negative_answers_are_cached_too(zone: ZoneServer, check: Checker) -> None:

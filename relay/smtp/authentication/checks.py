@@ -15,7 +15,8 @@ from typing import Any
 import dkim
 import spf
 
-from relay.smtp.authentication.resolver import CachingResolver, DnsTemporaryError
+import relay.smtp.authentication.dkim_speedups  # noqa: F401  (installs the fast RSA and key cache)
+from relay.smtp.authentication.resolver import DnsLookups, DnsTemporaryError
 from relay.smtp.authentication.verdict import (
     PERMERROR,
     TEMPERROR,
@@ -52,7 +53,7 @@ class SpfOutcome:
     domain: str | None
 
 
-def check_spf(resolver: CachingResolver, client_ip: str, helo: str, mail_from: str) -> SpfOutcome:
+def check_spf(resolver: DnsLookups, client_ip: str, helo: str, mail_from: str) -> SpfOutcome:
     """RFC 7208 check_host() for the MAIL FROM, or for the HELO name of a null sender (§2.4)."""
     sender = mail_from.strip().removeprefix("<").removesuffix(">").strip()
     helo = helo.strip().rstrip(".").lower()
@@ -103,7 +104,7 @@ class DkimOutcome:
     temperror_domains: tuple[str, ...]
 
 
-def check_dkim(resolver: CachingResolver, raw: bytes) -> DkimOutcome:
+def check_dkim(resolver: DnsLookups, raw: bytes) -> DkimOutcome:
     """Verify up to MAX_DKIM_SIGNATURES DKIM signatures (RFC 6376 §6); pass if any verifies."""
     try:
         message = dkim.DKIM(raw, minkey=1024)
@@ -128,9 +129,7 @@ def check_dkim(resolver: CachingResolver, raw: bytes) -> DkimOutcome:
     return DkimOutcome(PERMERROR, (), ())
 
 
-def _verify_signature(
-    resolver: CachingResolver, message: Any, index: int
-) -> tuple[str, str | None]:
+def _verify_signature(resolver: DnsLookups, message: Any, index: int) -> tuple[str, str | None]:
     key_state: dict[str, bool] = {"temporary": False, "missing": False}
 
     def key_txt(name: bytes, timeout: float = 5) -> bytes | None:
@@ -166,7 +165,7 @@ def _signer(message: Any) -> str | None:
     return bytes(domain).decode("ascii", "replace").lower().rstrip(".")
 
 
-def find_dmarc_record(resolver: CachingResolver, from_domain: str) -> DmarcRecord | None:
+def find_dmarc_record(resolver: DnsLookups, from_domain: str) -> DmarcRecord | None:
     """The DMARC record for the From domain, else its organizational domain's (RFC 7489 §6.6.3).
 
     Raises DnsTemporaryError when a lookup fails for a while.
@@ -185,7 +184,7 @@ def find_dmarc_record(resolver: CachingResolver, from_domain: str) -> DmarcRecor
 
 
 def dmarc_record_or_error(
-    resolver: CachingResolver, from_domain: str
+    resolver: DnsLookups, from_domain: str
 ) -> tuple[DmarcRecord | None, str | None]:
     try:
         return find_dmarc_record(resolver, from_domain), None

@@ -13,6 +13,14 @@ from email.utils import getaddresses
 
 # RFC 5322 §2.2: a header ends at the first empty line (a bare LF is accepted, as MTAs do).
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
+# One field: its first line (name up to the colon), then every line that starts with white
+# space, which continues it (RFC 5322 §2.2.3).
+_FIELD = re.compile(rb"([^:\r\n]*)[^\n]*(?:\n|\Z)(?:[ \t][^\n]*(?:\n|\Z))*")
+# The common From forms, read without the full RFC 5322 address parser: a bare address, or an
+# optional simple or quoted display name and <address>. Anything else takes the full parser.
+_SIMPLE_FROM = re.compile(
+    r'\s*(?:(?:"[^"\\]*"|[^<>",;:@\\"]*)\s*<([^<>@\s,;"]+@[^<>@\s,;"]+)>|([^<>@\s,;"()]+@[^<>@\s,;"()]+))\s*'
+)
 
 
 @dataclass(frozen=True)
@@ -36,15 +44,13 @@ def header_fields(raw: bytes) -> tuple[list[HeaderField], int]:
     header_end = match.start() + (2 if raw[match.start()] == 13 else 1) if match else len(raw)
     fields: list[HeaderField] = []
     position = 0
-    for line in raw[:header_end].splitlines(keepends=True):
-        if line[:1] in (b" ", b"\t") and fields:
-            # RFC 5322 §2.2.3: a line starting with white space continues the field above.
-            last = fields[-1]
-            fields[-1] = HeaderField(last.name, last.start, position + len(line))
-        else:
-            name = line.partition(b":")[0].strip().decode("ascii", "replace").lower()
-            fields.append(HeaderField(name, position, position + len(line)))
-        position += len(line)
+    while position < header_end:
+        match = _FIELD.match(raw, position, header_end)
+        if match is None or match.end() == position:
+            break
+        name = match.group(1).strip().decode("ascii", "replace").lower()
+        fields.append(HeaderField(name, position, match.end()))
+        position = match.end()
     return fields, header_end
 
 
@@ -58,7 +64,12 @@ def from_domain(raw: bytes, fields: list[HeaderField] | None = None) -> str | No
     from_fields = [f for f in fields if f.name == "from"]
     if len(from_fields) != 1:
         return None
-    addresses = [a for _, a in getaddresses([from_fields[0].value(raw)]) if a]
+    value = from_fields[0].value(raw)
+    simple = _SIMPLE_FROM.fullmatch(value)
+    if simple:
+        addresses = [simple.group(1) or simple.group(2)]
+    else:
+        addresses = [a for _, a in getaddresses([value]) if a]
     if len(addresses) != 1:
         return None
     local, at, domain = addresses[0].rpartition("@")

@@ -17,6 +17,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import dns.exception
 import dns.message
@@ -37,6 +38,18 @@ _HOSTNAME = re.compile(
 
 class DnsTemporaryError(Exception):
     """A lookup failed for a while (timeout, SERVFAIL, no server): RFC 7208 §2.6.6 temperror."""
+
+
+class NotCached(Exception):
+    """The answer is not in the cache: the check must run where DNS may be asked."""
+
+
+class DnsLookups(Protocol):
+    """What the checks need from DNS."""
+
+    def lookup(self, name: str, rdtype: str) -> tuple[dns.rdata.Rdata, ...]: ...
+
+    def txt(self, name: str) -> tuple[bytes, ...]: ...
 
 
 def parse_nameservers(text: str) -> tuple[str, ...]:
@@ -90,7 +103,9 @@ def _require_ip(host: str, item: str) -> None:
 
 
 @dataclass(frozen=True)
-class _Entry:
+class CacheEntry:
+    """An answer (or a temporary failure) and when it expires, on the time.monotonic() clock."""
+
     expires: float
     rdatas: tuple[dns.rdata.Rdata, ...]
     failure: str | None = None
@@ -108,7 +123,7 @@ class CachingResolver:
     ) -> None:
         self._cache_seconds = cache_seconds
         self._cache_size = cache_size
-        self._cache: OrderedDict[tuple[str, dns.rdatatype.RdataType], _Entry] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, dns.rdatatype.RdataType], CacheEntry] = OrderedDict()
         self._lock = threading.Lock()
         self._setup_error: str | None = None
         self._resolver = dns.resolver.Resolver(configure=False)
@@ -125,8 +140,21 @@ class CachingResolver:
         self._resolver.lifetime = timeout_seconds
         self._resolver.cache = None
 
-    def lookup(self, name: str, rdtype: str) -> tuple[dns.rdata.Rdata, ...]:
+    def cached(self) -> CachedAnswers:
+        """The same lookups from the cache alone: a miss raises NotCached, nothing is sent."""
+        return CachedAnswers(self)
+
+    def lookup(
+        self, name: str, rdtype: str, cached_only: bool = False
+    ) -> tuple[dns.rdata.Rdata, ...]:
         """The records of ``name`` (empty for NXDOMAIN or no data); DnsTemporaryError on failure."""
+        entry = self.entry(name, rdtype, cached_only)
+        if entry.failure:
+            raise DnsTemporaryError(entry.failure)
+        return entry.rdatas
+
+    def entry(self, name: str, rdtype: str, cached_only: bool = False) -> CacheEntry:
+        """The cached or fresh answer, failures included; NotCached on a miss if ``cached_only``."""
         if self._setup_error:
             raise DnsTemporaryError(self._setup_error)
         key = (name.lower().rstrip("."), dns.rdatatype.RdataType.make(rdtype))
@@ -135,9 +163,9 @@ class CachingResolver:
             entry = self._cache.get(key)
             if entry is not None and entry.expires > now:
                 self._cache.move_to_end(key)
-                if entry.failure:
-                    raise DnsTemporaryError(entry.failure)
-                return entry.rdatas
+                return entry
+        if cached_only:
+            raise NotCached(name)
         entry = self._query(key, now)
         with self._lock:
             if entry.expires > now:
@@ -145,22 +173,20 @@ class CachingResolver:
                 self._cache.move_to_end(key)
                 while len(self._cache) > self._cache_size:
                     self._cache.popitem(last=False)
-        if entry.failure:
-            raise DnsTemporaryError(entry.failure)
-        return entry.rdatas
+        return entry
 
-    def txt(self, name: str) -> tuple[bytes, ...]:
+    def txt(self, name: str, cached_only: bool = False) -> tuple[bytes, ...]:
         """Each TXT record of ``name`` as one string (RFC 7208 §3.3: its strings joined)."""
-        return tuple(b"".join(r.strings) for r in self.lookup(name, "TXT"))  # type: ignore[attr-defined]
+        return _joined(self.lookup(name, "TXT", cached_only))
 
-    def _query(self, key: tuple[str, dns.rdatatype.RdataType], now: float) -> _Entry:
+    def _query(self, key: tuple[str, dns.rdatatype.RdataType], now: float) -> CacheEntry:
         name, rdtype = key
         qname = dns.name.from_text(name)
         try:
             answer = self._resolver.resolve(qname, rdtype, search=False, raise_on_no_answer=False)
         except dns.resolver.NXDOMAIN as error:
             responses = error.kwargs.get("responses") or {}
-            return _Entry(now + self._negative_ttl(responses.get(qname)), ())
+            return CacheEntry(now + self._negative_ttl(responses.get(qname)), ())
         except dns.resolver.NoNameservers as error:
             return self._failure(
                 now, f"no DNS server answered {name} (SERVFAIL or refused): {error}"
@@ -170,9 +196,9 @@ class CachingResolver:
         except dns.exception.DNSException as error:
             return self._failure(now, f"DNS lookup of {name} failed: {error}")
         if answer.rrset is None:
-            return _Entry(now + self._negative_ttl(answer.response), ())
+            return CacheEntry(now + self._negative_ttl(answer.response), ())
         ttl = min(float(answer.rrset.ttl), self._cache_seconds)
-        return _Entry(now + ttl, tuple(answer.rrset))
+        return CacheEntry(now + ttl, tuple(answer.rrset))
 
     def _negative_ttl(self, response: dns.message.Message | None) -> float:
         # RFC 2308 §5: a negative answer lives for min(SOA TTL, SOA MINIMUM).
@@ -182,10 +208,36 @@ class CachingResolver:
                 return min(float(rrset.ttl), soa_minimum, self._cache_seconds)
         return self._cache_seconds
 
-    def _failure(self, now: float, reason: str) -> _Entry:
+    def _failure(self, now: float, reason: str) -> CacheEntry:
         # One line, whatever the library's message: it ends up in an SMTP reply and the log.
         reason = " ".join(reason.split())
-        return _Entry(now + min(_TEMPERROR_SECONDS, self._cache_seconds), (), failure=reason)
+        return CacheEntry(now + min(_TEMPERROR_SECONDS, self._cache_seconds), (), failure=reason)
+
+
+class CachedAnswers:
+    """A CachingResolver's answers from its cache alone (see CachingResolver.cached).
+
+    ``expires`` is when the first answer it served expires: a result computed from these
+    answers is good until then.
+    """
+
+    def __init__(self, resolver: CachingResolver) -> None:
+        self._resolver = resolver
+        self.expires = float("inf")
+
+    def lookup(self, name: str, rdtype: str) -> tuple[dns.rdata.Rdata, ...]:
+        entry = self._resolver.entry(name, rdtype, cached_only=True)
+        self.expires = min(self.expires, entry.expires)
+        if entry.failure:
+            raise DnsTemporaryError(entry.failure)
+        return entry.rdatas
+
+    def txt(self, name: str) -> tuple[bytes, ...]:
+        return _joined(self.lookup(name, "TXT"))
+
+
+def _joined(rdatas: tuple[dns.rdata.Rdata, ...]) -> tuple[bytes, ...]:
+    return tuple(b"".join(r.strings) for r in rdatas)  # type: ignore[attr-defined]
 
 
 def _nameserver_objects(nameservers: Sequence[str]) -> list[str | dns.nameserver.Nameserver]:

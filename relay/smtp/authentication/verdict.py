@@ -16,6 +16,8 @@ from publicsuffixlist import PublicSuffixList
 # RFC 7208 §2.6 and RFC 8601 §2.7.1: the result words the checks may carry.
 TEMPERROR = "temperror"
 PERMERROR = "permerror"
+# Not an RFC 8601 result: DKIM was not checked because an aligned SPF pass already decided.
+SKIPPED = "skipped"
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ _POLICIES = ("none", "quarantine", "reject")
 _DMARC_VERSION = re.compile(rb"v\s*=\s*DMARC1\s*(;|$)", re.IGNORECASE)
 
 
+@lru_cache(maxsize=4096)
 def parse_dmarc_record(texts: tuple[bytes, ...]) -> DmarcRecord | None:
     """The one DMARC record among a name's TXT strings, or None (RFC 7489 §6.6.3 step 5)."""
     # RFC 7489 §6.4: a DMARC record starts with the tag v=DMARC1.
