@@ -7,8 +7,10 @@
      "_dmarc.acme.example": {"TXT": ["v=DMARC1; p=reject"]}}
 
 A name absent from the zone gets NXDOMAIN, a present name without the type an empty NOERROR
-(both with an SOA, so resolvers cache them, RFC 2308). ``server.servfail`` and ``server.silent``
-hold names answered with SERVFAIL or not at all; ``server.queries`` records every question.
+(both with an SOA, so resolvers cache them, RFC 2308). A UDP answer too large for the query's
+size is truncated (TC), so the resolver asks again over TCP. ``server.servfail`` and
+``server.silent`` hold names answered with SERVFAIL or not at all; ``server.queries`` records
+every question (``server.tcp_queries`` those asked over TCP).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import dkim
+import dns.exception
 import dns.flags
 import dns.message
 import dns.name
@@ -46,6 +49,7 @@ class ZoneServer:
     servfail: set[str] = field(default_factory=set)
     silent: set[str] = field(default_factory=set)
     queries: list[tuple[str, str]] = field(default_factory=list)
+    tcp_queries: list[tuple[str, str]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -53,13 +57,15 @@ class ZoneServer:
         """The ``host:port`` to give the verifier (RELAY_DNS_NAMESERVERS form)."""
         return f"{self.host}:{self.port}"
 
-    def answer(self, wire: bytes) -> bytes | None:
+    def answer(self, wire: bytes, over_tcp: bool = False) -> bytes | None:
         query = dns.message.from_wire(wire)
         question = query.question[0]
         name = question.name.to_text(omit_final_dot=True).lower()
         rdtype = dns.rdatatype.to_text(question.rdtype)
         with self._lock:
             self.queries.append((name, rdtype))
+            if over_tcp:
+                self.tcp_queries.append((name, rdtype))
             records = self.zone.get(name)
             failing, quiet = name in self.servfail, name in self.silent
         if quiet:
@@ -76,7 +82,9 @@ class ZoneServer:
             if records is None and not self._has_descendant(name):
                 response.set_rcode(dns.rcode.NXDOMAIN)
             response.authority.append(_soa())
-        return response.to_wire()
+        if over_tcp:
+            return response.to_wire()
+        return _fit_udp(query, response)
 
     def _has_descendant(self, name: str) -> bool:
         # RFC 8020: an empty non-terminal (e.g. _domainkey.acme.example) is NOERROR, not NXDOMAIN.
@@ -85,6 +93,19 @@ class ZoneServer:
     def queries_for(self, name: str) -> list[tuple[str, str]]:
         with self._lock:
             return [q for q in self.queries if q[0] == name.lower()]
+
+
+def _fit_udp(query: dns.message.Message, response: dns.message.Message) -> bytes:
+    # RFC 1035 §4.2.1 / RFC 6891 §6.2.5: a UDP answer over 512 bytes (or the EDNS size) is cut
+    # and flagged TC, and the resolver must ask again over TCP.
+    limit = query.payload if query.edns >= 0 else 512
+    try:
+        return response.to_wire(max_size=limit)
+    except dns.exception.TooBig:
+        response.answer.clear()
+        response.authority.clear()
+        response.flags |= dns.flags.TC
+        return response.to_wire()
 
 
 def _rrset(name: dns.name.Name, rdtype: str, values: Sequence[str]) -> dns.rrset.RRset:
@@ -123,7 +144,7 @@ class _Tcp(socketserver.BaseRequestHandler):
             if not chunk:
                 return
             wire += chunk
-        reply = self.server.zone_server.answer(wire)  # type: ignore[attr-defined]
+        reply = self.server.zone_server.answer(wire, over_tcp=True)  # type: ignore[attr-defined]
         if reply is not None:
             self.request.sendall(len(reply).to_bytes(2, "big") + reply)
 

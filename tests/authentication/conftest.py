@@ -38,6 +38,14 @@ def acme_zone(key: DkimKey) -> dict[str, dict[str, list[str]]]:
         "broken.example": {"TXT": [f"v=spf1 ip4:{ACME_MTA} -all"]},
         "_dmarc.broken.example": {"TXT": ["v=DMARC1; p=reject"]},
         "slow.example": {"TXT": [f"v=spf1 ip4:{ACME_MTA} -all"]},
+        # Over 512 bytes: the UDP answer is truncated and fetched again over TCP.
+        "big.example": {
+            "TXT": [
+                "v=spf1 "
+                + " ".join(f"ip4:192.0.2.{host}" for host in range(1, 60))
+                + f" ip4:{ACME_MTA} -all"
+            ]
+        },
         "_dmarc.slow.example": {"TXT": ["v=DMARC1; p=reject"]},
     }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
 from conftest import ACME_MTA, STRANGER, Checker, message, signed
 from dns_zone import DkimKey, ZoneServer
 
@@ -118,6 +119,7 @@ def test_cache_entries_expire_after_cache_seconds(zone: ZoneServer) -> None:
     finally:
         verifier.close()
     assert len(zone.queries_for("_dmarc.acme.example")) == 2
+    assert len(zone.queries_for("acme.example")) == 2  # the SPF result expires with its record
 
 
 def test_an_unusable_resolver_configuration_is_a_temperror_not_a_crash() -> None:
@@ -129,3 +131,53 @@ def test_an_unusable_resolver_configuration_is_a_temperror_not_a_crash() -> None
         verifier.close()
     assert verdict.temporary
     assert "RELAY_DNS_NAMESERVERS" in verdict.reason
+
+
+def test_a_record_too_large_for_udp_is_fetched_over_tcp(zone: ZoneServer, check: Checker) -> None:
+    """An SPF record over 512 bytes: truncated over UDP, read over TCP (RFC 7766), and passes."""
+    verdict = check(message("alice@big.example"), mail_from="bounces@big.example")
+    assert (verdict.spf, verdict.spf_domain) == ("pass", "big.example")
+    assert ("big.example", "TXT") in zone.tcp_queries
+
+
+def test_dns_waits_do_not_block_the_event_loop(zone: ZoneServer) -> None:
+    """While a lookup waits on a silent server, other coroutines keep running."""
+    zone.silent.update({"slow.example", "_dmarc.slow.example"})
+    verifier = SenderVerifier(nameservers=[zone.nameserver], timeout_seconds=0.5)
+
+    async def scenario() -> int:
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        task = asyncio.create_task(ticker())
+        await verifier.verify(message("alice@slow.example"), STRANGER, "mx", "x@slow.example")
+        task.cancel()
+        return ticks
+
+    try:
+        ticks = asyncio.run(scenario())
+    finally:
+        verifier.close()
+    assert ticks >= 20  # about 50 in 0.5 s; a blocked loop would give 0
+
+
+@pytest.mark.parametrize(
+    ("raw", "client_ip", "helo", "mail_from"),
+    [
+        (b"", "", "", ""),
+        (b"\x00\xff garbage without a header", "not-an-ip", "[127.0.0.1]", "<>"),
+        (b"From: a@acme.example\r\nDKIM-Signature: v=1; broken\r\n\r\n", "::1", "x", "a@"),
+    ],
+)
+def test_verify_never_raises(
+    check: Checker, raw: bytes, client_ip: str, helo: str, mail_from: str
+) -> None:
+    """Malformed messages, addresses and names give a verdict with a reason, not an exception."""
+    verdict = check(raw, client_ip=client_ip, helo=helo, mail_from=mail_from)
+    assert not verdict.aligned_pass
+    assert verdict.reason
