@@ -144,6 +144,10 @@ class CachingResolver:
         """The same lookups from the cache alone: a miss raises NotCached, nothing is sent."""
         return CachedAnswers(self)
 
+    def tracked(self) -> CachedAnswers:
+        """The same lookups (DNS asked on a miss), noting when the first answer used expires."""
+        return CachedAnswers(self, cached_only=False)
+
     def lookup(
         self, name: str, rdtype: str, cached_only: bool = False
     ) -> tuple[dns.rdata.Rdata, ...]:
@@ -221,12 +225,13 @@ class CachedAnswers:
     answers is good until then.
     """
 
-    def __init__(self, resolver: CachingResolver) -> None:
+    def __init__(self, resolver: CachingResolver, cached_only: bool = True) -> None:
         self._resolver = resolver
+        self._cached_only = cached_only
         self.expires = float("inf")
 
     def lookup(self, name: str, rdtype: str) -> tuple[dns.rdata.Rdata, ...]:
-        entry = self._resolver.entry(name, rdtype, cached_only=True)
+        entry = self._resolver.entry(name, rdtype, cached_only=self._cached_only)
         self.expires = min(self.expires, entry.expires)
         if entry.failure:
             raise DnsTemporaryError(entry.failure)

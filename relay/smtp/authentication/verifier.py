@@ -101,11 +101,7 @@ class SenderVerifier:
         # Cheapest first, so that a miss is found before DKIM's work is done.
         answers = self._resolver.cached()
         record = dmarc_record_or_error(answers, domain) if domain else (None, None)
-        spf = self._spf_results.get(client_ip, helo, mail_from)
-        if spf is None:
-            spf_answers = self._resolver.cached()
-            spf = check_spf(spf_answers, client_ip, helo, mail_from)
-            self._spf_results.put(client_ip, helo, mail_from, spf, spf_answers.expires)
+        spf = self._check_spf(client_ip, helo, mail_from, cached_only=True)
         if self._dkim_needed(has_dkim, spf, domain, record[0]):
             return _decide(domain, spf, check_dkim(answers, raw), record)
         return _decide(domain, spf, self._dkim_not_checked(has_dkim), record)
@@ -121,7 +117,7 @@ class SenderVerifier:
     ) -> AuthVerdict:
         loop = asyncio.get_running_loop()
         run = self._executor
-        spf_job = loop.run_in_executor(run, check_spf, self._resolver, client_ip, helo, mail_from)
+        spf_job = loop.run_in_executor(run, self._check_spf, client_ip, helo, mail_from, False)
         record: tuple[DmarcRecord | None, str | None] = (None, None)
         if domain:
             record = await loop.run_in_executor(run, dmarc_record_or_error, self._resolver, domain)
@@ -131,6 +127,16 @@ class SenderVerifier:
             dkim = await loop.run_in_executor(run, check_dkim, self._resolver, raw)
             return _decide(domain, spf, dkim, record)
         return _decide(domain, spf, self._dkim_not_checked(has_dkim), record)
+
+    def _check_spf(
+        self, client_ip: str, helo: str, mail_from: str, cached_only: bool
+    ) -> SpfOutcome:
+        spf = self._spf_results.get(client_ip, helo, mail_from)
+        if spf is None:
+            answers = self._resolver.cached() if cached_only else self._resolver.tracked()
+            spf = check_spf(answers, client_ip, helo, mail_from)
+            self._spf_results.put(client_ip, helo, mail_from, spf, answers.expires)
+        return spf
 
     def _dkim_needed(
         self, has_dkim: bool, spf: SpfOutcome, domain: str | None, record: DmarcRecord | None
