@@ -26,6 +26,14 @@ def acme_zone(key: DkimKey) -> dict[str, dict[str, list[str]]]:
     return {
         "acme.example": {"TXT": [f"v=spf1 ip4:{ACME_MTA} -all"], "A": [ACME_MTA]},
         "soft.example": {"TXT": [f"v=spf1 ip4:{ACME_MTA} ~all"]},
+        # SPF through include:, mx and a: mechanisms (A and MX answers through pyspf's hook).
+        "globex.example": {
+            "TXT": ["v=spf1 include:_spf.provider.example mx a:out.globex.example -all"],
+            "MX": ["10 mx.globex.example."],
+        },
+        "mx.globex.example": {"A": ["127.0.0.20"]},
+        "out.globex.example": {"A": ["127.0.0.21"]},
+        "_spf.provider.example": {"TXT": ["v=spf1 ip4:127.0.0.22 ip6:2001:db8::/32 -all"]},
         "sel._domainkey.acme.example": {"TXT": [key.dns_txt]},
         "sel._domainkey.mail.acme.example": {"TXT": [key.dns_txt]},
         "_dmarc.acme.example": {"TXT": ["v=DMARC1; p=reject; rua=mailto:d@acme.example"]},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from conftest import ACME_MTA, STRANGER, Checker, message
 
 
@@ -41,3 +42,21 @@ def test_a_domain_without_spf_gives_none(check: Checker) -> None:
     """No SPF record for the MAIL FROM domain: none (RFC 7208 §2.6.1)."""
     verdict = check(message(), mail_from="someone@nowhere.example")
     assert (verdict.spf, verdict.spf_domain) == ("none", "nowhere.example")
+
+
+@pytest.mark.parametrize(
+    ("client_ip", "result"),
+    [
+        ("127.0.0.20", "pass"),  # mx
+        ("127.0.0.21", "pass"),  # a:out.globex.example
+        ("127.0.0.22", "pass"),  # include:, ip4
+        ("2001:db8::25", "pass"),  # include:, ip6
+        ("127.0.0.23", "fail"),
+    ],
+)
+def test_spf_follows_include_mx_and_a(check: Checker, client_ip: str, result: str) -> None:
+    """include:, mx and a: mechanisms resolve through Relay's resolver (RFC 7208 §5)."""
+    verdict = check(
+        message("alice@globex.example"), client_ip=client_ip, mail_from="a@globex.example"
+    )
+    assert verdict.spf == result

@@ -15,7 +15,7 @@ from relay.smtp.authentication.verdict import PERMERROR, TEMPERROR, AuthVerdict
 _FIELD = "authentication-results"
 _RESULTS = frozenset(("pass", "fail", "softfail", "neutral", "none", TEMPERROR, PERMERROR))
 # RFC 8601 §2.7.1-§2.7.2 and older spellings some MTAs still write.
-_ALIASES = {"hardfail": "fail", "policy": "fail", "softfail": "softfail"}
+_ALIASES = {"hardfail": "fail", "policy": "fail"}
 
 
 def _authserv_id(raw: bytes, field: HeaderField) -> str:

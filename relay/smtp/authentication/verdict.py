@@ -24,14 +24,25 @@ SKIPPED = "skipped"
 class AuthVerdict:
     """What the SPF, DKIM and DMARC checks say about one message's RFC 5322.From domain."""
 
+    # Lowercased; None when the message has no From address or several (RFC 7489 §6.6.1).
     from_domain: str | None
+    # pass | fail | none (no DMARC record) | temperror | permerror (RFC 7489 §6.6.2).
     dmarc: str
+    # RFC 7208 §2.6: pass | fail | softfail | neutral | none | temperror | permerror.
     spf: str
+    # The MAIL FROM domain checked, or the HELO name for a null sender (RFC 7208 §2.4).
     spf_domain: str | None
+    # pass (one signature verified) | fail | none | temperror | permerror, or "skipped" when
+    # an aligned SPF pass had already decided DMARC and DKIM was not checked.
     dkim: str
+    # d= of the signatures that verified.
     dkim_domains: tuple[str, ...]
+    # The DMARC p= (sp= for a subdomain) when a record exists: none | quarantine | reject.
     policy: str | None
+    # One line a person can act on.
     reason: str
+    # "relay" when Relay checked; "authserv:<id>" when read from a trusted
+    # Authentication-Results header.
     source: str = "relay"
     # RFC 7489 §6.3 adkim / aspf: "r" relaxed (same organizational domain) or "s" strict.
     adkim: str = "r"
