@@ -95,3 +95,26 @@ def test_verdict_alignment_is_computed_from_its_fields() -> None:
     )
     assert verdict.aligned_pass
     assert not AuthVerdict(**{**verdict.__dict__, "adkim": "s"}).aligned_pass
+
+
+def test_an_internationalized_or_impossible_from_domain_is_checked_without_error(
+    check: Checker,
+) -> None:
+    """A UTF-8 From domain is looked up (as IDNA); a label DNS cannot carry just has no record."""
+    unicode_from = check(message("alice@bücher.example"), client_ip=STRANGER, mail_from="")
+    assert (unicode_from.from_domain, unicode_from.dmarc) == ("bücher.example", "none")
+    too_long = "x" * 70 + ".example"
+    impossible = check(message(f"alice@{too_long}"), client_ip=STRANGER, mail_from="")
+    assert impossible.from_domain is None  # not a domain at all: no From domain to check
+
+
+def test_a_signature_naming_an_impossible_domain_is_a_dkim_permerror(check: Checker) -> None:
+    """d= with a label DNS cannot carry: no key can exist, a permerror, not a retry."""
+    signer = "x" * 70 + ".example"
+    raw = (
+        f"DKIM-Signature: v=1; a=rsa-sha256; d={signer}; s=sel; c=relaxed/relaxed;"
+        " h=from; bh=AAAA; b=AAAA\r\n"
+    ).encode() + message()
+    verdict = check(raw, client_ip=STRANGER, mail_from="x@elsewhere.example")
+    assert verdict.dkim == "permerror"
+    assert not verdict.temporary

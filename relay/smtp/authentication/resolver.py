@@ -185,7 +185,11 @@ class CachingResolver:
 
     def _query(self, key: tuple[str, dns.rdatatype.RdataType], now: float) -> CacheEntry:
         name, rdtype = key
-        qname = dns.name.from_text(name)
+        try:
+            qname = dns.name.from_text(name)
+        except (dns.exception.DNSException, UnicodeError):
+            # Not a name DNS can carry (a label over 63 bytes, bad IDNA): it has no records.
+            return CacheEntry(now + self._cache_seconds, ())
         try:
             answer = self._resolver.resolve(qname, rdtype, search=False, raise_on_no_answer=False)
         except dns.resolver.NXDOMAIN as error:
