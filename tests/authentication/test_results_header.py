@@ -94,3 +94,14 @@ def test_strip_keeps_lf_only_messages_intact() -> None:
         strip_authentication_results(b"From: a@b.example\r\n\r\n", OURS)
         == b"From: a@b.example\r\n\r\n"
     )
+
+
+def test_the_policy_comment_is_read_and_a_decided_dmarc_is_not_temporary() -> None:
+    """A "(p=REJECT ...)" comment gives the policy; an SPF temperror beside a DMARC fail is moot."""
+    raw = received(
+        f"{OURS}; spf=temperror smtp.mailfrom=x@acme.example; "
+        "dmarc=fail (p=REJECT sp=NONE dis=NONE) header.from=acme.example"
+    )
+    verdict = reported_verdict(raw, OURS)
+    assert verdict is not None
+    assert (verdict.dmarc, verdict.policy, verdict.temporary) == ("fail", "reject", False)

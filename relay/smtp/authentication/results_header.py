@@ -7,6 +7,9 @@ header with another id, or ours further down, may have been written by anyone.
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
+
 import authres
 
 from relay.smtp.authentication.headers import HeaderField, from_domain, header_fields
@@ -16,6 +19,12 @@ _FIELD = "authentication-results"
 _RESULTS = frozenset(("pass", "fail", "softfail", "neutral", "none", TEMPERROR, PERMERROR))
 # RFC 8601 §2.7.1-§2.7.2 and older spellings some MTAs still write.
 _ALIASES = {"hardfail": "fail", "policy": "fail"}
+# The published policy, as OpenDMARC, Google and Microsoft write it in a comment after the
+# DMARC result: "dmarc=fail (p=reject dis=none)". The comment is informational (RFC 8601
+# §2.3), so it only fills AuthVerdict.policy.
+_DMARC_POLICY_COMMENT = re.compile(
+    r"\bdmarc\s*=\s*\w+\s*\([^)]*?\bp\s*=\s*(none|quarantine|reject)\b", re.IGNORECASE
+)
 
 
 def _authserv_id(raw: bytes, field: HeaderField) -> str:
@@ -73,7 +82,9 @@ def reported_verdict(raw: bytes, authserv_id: str) -> AuthVerdict | None:
             reason=f"the Authentication-Results header of {authserv_id} cannot be parsed ({error})",
             source=source,
         )
-    return _verdict_from_results(header.results, domain, source)
+    verdict = _verdict_from_results(header.results, domain, source)
+    policy = _DMARC_POLICY_COMMENT.search(field.value(raw))
+    return replace(verdict, policy=policy.group(1).lower()) if policy else verdict
 
 
 def _verdict_from_results(
@@ -98,7 +109,9 @@ def _verdict_from_results(
         policy=None,
         reason=f"{source.partition(':')[2]} reported {reported or 'no results'}",
         source=source,
-        dns_temperror=TEMPERROR in (spf, dkim, dmarc),
+        # The reporter's DMARC result decides when it has one; without one, a temperror of
+        # SPF or DKIM may be what kept the aligned pass away.
+        dns_temperror=dmarc == TEMPERROR or (dmarc == "none" and TEMPERROR in (spf, dkim)),
     )
 
 
