@@ -2,9 +2,10 @@
 
 When every answer a message needs is in the cache, the checks run at once on the event loop:
 no DNS, no thread hop (the common case: mail from a sender seen in the last minutes). A cache
-miss sends the check to a small pool of worker threads, where the three checks run side by
-side with blocking DNS, each lookup bounded by ``timeout_seconds`` and the whole check by twice
-that. Results come back as an AuthVerdict (``verdict.py``) whose ``reason`` a person can act on.
+miss sends the check to a small pool of worker threads, where SPF and the DMARC record are
+looked up side by side with blocking DNS, then DKIM if it can still matter; each lookup is
+bounded by ``timeout_seconds`` and the whole check by twice that. Results come back as an
+AuthVerdict (``verdict.py``) whose ``reason`` a person can act on.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class SenderVerifier:
         skip_dkim_after_aligned_spf: bool = True,
     ) -> None:
         # DMARC passes on one aligned pass (RFC 7489 §4.2): once SPF gave it, DKIM cannot change
-        # the verdict, only its cost; dkim is then reported as "skipped" (cached path only).
+        # the verdict, only its cost; dkim is then reported as "skipped".
         self._skip_dkim_after_aligned_spf = skip_dkim_after_aligned_spf
         self._resolver = CachingResolver(nameservers, timeout_seconds, cache_seconds, cache_size)
         self._spf_results = SpfResults(cache_size, cache_seconds)
