@@ -183,3 +183,21 @@ def test_verify_never_raises(
     verdict = check(raw, client_ip=client_ip, helo=helo, mail_from=mail_from)
     assert not verdict.aligned_pass
     assert verdict.reason
+
+
+def test_many_concurrent_checks_all_finish(zone: ZoneServer, acme_key: DkimKey) -> None:
+    """40 sessions checking at once, on an empty cache: every verdict is the right one."""
+    verifier = SenderVerifier(nameservers=[zone.nameserver], timeout_seconds=2.0)
+    raw = signed(acme_key)
+
+    async def scenario() -> list[str]:
+        verdicts = await asyncio.gather(
+            *(verifier.verify(raw, STRANGER, "mx", f"x{n}@elsewhere.example") for n in range(40))
+        )
+        return [v.dmarc for v in verdicts]
+
+    try:
+        results = asyncio.run(scenario())
+    finally:
+        verifier.close()
+    assert results == ["pass"] * 40
