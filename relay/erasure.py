@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from relay.logs import get_logger
 from relay.parsing import Email, parse
 from relay.parsing.addresses import normalise_email
+from relay.parsing.headers import normalise_message_id
 from relay.parsing.model import Address
 from relay.store.erasure import Erased
 from relay.store.model import Delivery, StoredMessage, UnresolvedItem
@@ -154,19 +155,39 @@ class ErasurePlan:
         return dict(sorted(counts.items()))
 
 
+def message_key(message: StoredMessage, raw: bytes | None) -> str | None:
+    """The ledger's key of this email (relay/matching: its Message-ID, or a hash)."""
+    if raw is not None:
+        return parse(raw, message.envelope, message.received_at).message_key
+    return normalise_message_id(message.message_id) if message.message_id else None
+
+
 def plan_erasure(store: SqlStore, address: str) -> ErasurePlan:
     """Find everything Relay stores that names ``address`` (a normalised address)."""
     pattern = AddressPattern(address)
-    found = {
-        message.id: message.state.value
-        for message, raw in store.scan_messages()
-        if names_address(pattern, message, raw)
-    }
+    found: dict[str, str] = {}
+    message_ids: set[str] = set()
+    keys: set[str] = set()
+
+    def add(message: StoredMessage, raw: bytes | None) -> None:
+        found[message.id] = message.state.value
+        if message.message_id:
+            message_ids.add(message.message_id)
+        key = message_key(message, raw)
+        if key:
+            keys.add(key)
+
+    for message, raw in store.scan_messages():
+        if names_address(pattern, message, raw):
+            add(message, raw)
     for queue_id, reason in store.reasons_containing(address):
         if pattern.in_text(reason) and queue_id not in found:
-            message = store.get(queue_id)
-            if message is not None:
-                found[queue_id] = message.state.value
+            quoted = store.get(queue_id)
+            if quoted is not None:
+                add(quoted, None)
+    # Other copies of the same emails are the same personal data, even when their raw
+    # bytes (the only place naming the address) were already purged.
+    found.update(store.messages_with_message_ids(message_ids))
     items = {item.id: item for item in store.unresolved_of(found)}
     for item in store.unresolved_containing(address):
         if normalised(item.mail_from or "") == address or pattern.in_text(item.subject):
@@ -180,7 +201,9 @@ def plan_erasure(store: SqlStore, address: str) -> ErasurePlan:
         messages=dict(sorted(found.items())),
         unresolved_items=tuple(sorted(items.values(), key=lambda item: item.id)),
         aliases=aliases,
-        deliveries=tuple(store.deliveries_for_queue_ids(queue_ids)),
+        deliveries=_unique(
+            store.deliveries_for_queue_ids(queue_ids) + store.deliveries_for_messages(keys)
+        ),
     )
 
 
@@ -199,3 +222,7 @@ def forget(store: SqlStore, plan: ErasurePlan) -> Erased:
         ledger_rows_kept=len(plan.deliveries),
     )
     return erased
+
+
+def _unique(rows: list[Delivery]) -> tuple[Delivery, ...]:
+    return tuple({row.relay_key: row for row in rows}.values())

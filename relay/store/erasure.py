@@ -107,6 +107,19 @@ class ErasureStore:
                 found.extend(_to_unresolved(row) for row in connection.execute(query))
         return found
 
+    def messages_with_message_ids(self, message_ids: Collection[str]) -> dict[str, str]:
+        """queue id -> state of every message whose Message-ID is one of these: the other
+        copies of one email (a BCC and a journal copy, a retry)."""
+        ids = sorted(message_ids)
+        found: dict[str, str] = {}
+        with self.engine.connect() as connection:
+            for start in range(0, len(ids), ERASE_CHUNK):
+                query = select(messages.c.id, messages.c.state).where(
+                    messages.c.message_id.in_(ids[start : start + ERASE_CHUNK])
+                )
+                found.update({row.id: row.state for row in connection.execute(query)})
+        return found
+
     def deliveries_for_queue_ids(self, queue_ids: Collection[str]) -> list[Delivery]:
         """The ledger rows written for these messages (the Tasks Relay logged for them)."""
         from relay.store.delivery import _to_delivery

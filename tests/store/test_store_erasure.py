@@ -165,3 +165,24 @@ def test_the_address_is_matched_as_a_whole_address(text: str, found: bool) -> No
     pattern = AddressPattern(HANK)
     assert pattern.in_text(text) is found
     assert pattern.in_bytes(text.encode()) is found
+
+
+def test_a_purged_copy_goes_with_a_stored_copy_and_its_task_is_reported(
+    store: SqlStore,
+) -> None:
+    """Two copies of one email (same Message-ID): the first was logged and purged, the
+    second was a duplicate with no ledger rows of its own. Forget finds both through the
+    stored copy and reports the Task through the email's key."""
+    raw = _raw(f"Message-ID: <same@x>\nFrom: rep@example.com\nTo: {HANK}\n")
+    first = _enqueue(store, raw)
+    store.claim(1, "test", 60)
+    store.record_intents([Delivery("k-same", "same@x", "003H", ("003H",), first)])
+    store.finish_many([Outcome(first, State.LOGGED, "logged")], written={"k-same": "00T7"})
+    purge_older_than(store, 0, how="by a test", now=datetime.now(UTC) + timedelta(days=1))
+    second = _enqueue(store, raw)
+    store.claim(1, "test", 60)
+    store.finish(second, State.LOGGED, "already logged")
+
+    plan = plan_erasure(store, HANK)
+    assert set(plan.messages) == {first, second}
+    assert plan.tasks() == [{"task_id": "00T7", "records": ["003H"], "queue_id": first}]
