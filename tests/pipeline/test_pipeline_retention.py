@@ -5,11 +5,28 @@ Task Relay logged in the org."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import pytest
 from pipeline_helpers import Org, Serve, email, wait_for
 
 PETER = "peter@initech.example"
+
+
+@pytest.fixture
+def ledger_only(tmp_path: Path, org: Org) -> Iterator[Serve]:
+    """`relay serve` without the Task external id (create, not upsert): only the ledger
+    stands between a late copy and a second Task."""
+    process = Serve(
+        tmp_path / "relay", env=org.env() | {"RELAY_PIPELINE_EXTERNAL_ID_FIELD": "none"}
+    )
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()
 
 
 def _cli_json(serve: Serve, *args: str) -> Any:
@@ -24,10 +41,11 @@ def _states(serve: Serve, message_id: str) -> list[str]:
 
 
 def test_a_late_copy_of_a_purged_email_is_not_logged_twice_and_forget_names_its_task(
-    org: Org, serve: Serve
+    org: Org, ledger_only: Serve
 ) -> None:
     """Logged, purged (--older-than 0), the same email again: still one Task. Then
     forget removes both copies and prints that Task's id and records."""
+    serve = ledger_only
     message_id = "<kept-after-purge@acme.example>"
     message = email([PETER], "Kept after purge", message_id=message_id)
     serve.send(message)
