@@ -32,7 +32,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, delete, func, select
+from sqlalchemy import Connection, Engine, delete, exists, func, select
 
 from relay.errors import RelayError
 from relay.store.errors import UnknownMessage
@@ -126,17 +126,32 @@ class RetentionStore:
         from relay.store.sql_store import _log_change, _transition_row
 
         wanted = _state_values(states)
-        query = (
-            select(messages.c.id, messages.c.state, messages.c.size)
-            .select_from(messages.join(message_bodies, message_bodies.c.queue_id == messages.c.id))
-            .where(messages.c.state.in_(wanted), messages.c.updated_at < before)
-            .order_by(messages.c.updated_at, messages.c.id)
+        due = (
+            messages.c.id == message_bodies.c.queue_id,
+            messages.c.state.in_(wanted),
+            messages.c.updated_at < before,
+        )
+        # Driven from the bodies (EXISTS, in key order): the stored bodies are the recent
+        # ones, while purged rows pile up in ``messages`` for ever. A join from
+        # ``messages`` would walk every purged row again in each batch.
+        candidates = (
+            select(message_bodies.c.queue_id)
+            .where(exists().where(*due))
+            .order_by(message_bodies.c.queue_id)
             .limit(limit)
-            .with_for_update(skip_locked=True, of=messages)
         )
         reason = purge_reason(how)
         with self._write_engine.begin() as connection:
-            rows = connection.execute(query).all()
+            ids = list(connection.scalars(candidates))
+            if not ids:
+                return PurgeCount()
+            locked = (
+                select(messages.c.id, messages.c.state, messages.c.size)
+                .where(messages.c.id.in_(ids), exists().where(*due))
+                .order_by(messages.c.id)
+                .with_for_update(skip_locked=True)
+            )
+            rows = connection.execute(locked).all()
             if not rows:
                 return PurgeCount()
             ids = [row.id for row in rows]
