@@ -96,6 +96,7 @@ def _print_human(plan: ErasurePlan, document: dict[str, object]) -> None:
             "data: review or delete them in Salesforce."
         )
         for task in tasks:
-            records = ", ".join(str(r) for r in task["records"]) or "no record"  # type: ignore[attr-defined]
-            click.echo(f"  Task {task['task_id']}  on {records}")
+            records = task["records"]
+            assert isinstance(records, list)
+            click.echo(f"  Task {task['task_id']}  on {', '.join(records) or 'no record'}")
     click.echo(f"logged as address_hash={document['address_hash']}")

@@ -294,10 +294,8 @@ def purge(
 
     states = frozenset(State(name) for name in state_names) or RETENTION_STATES
     with opened_store(app) as store:
-        counted = purge_older_than(
-            store, days, states=states, how=f"by relay queue purge --older-than {days}",
-            dry_run=dry_run,
-        )  # fmt: skip
+        how = f"by relay queue purge --older-than {days}"
+        counted = purge_older_than(store, days, states=states, how=how, dry_run=dry_run)
     if as_json:
         print_json(
             {"dry_run": dry_run, "older_than_days": days, "states": sorted(states)}
