@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from relay.runners.retention import RetentionRunner, purge_older_than
-from relay.store import SqlStore, State, UnknownMessage
+from relay.store import SqlStore, State, UnknownMessage, open_store
 from relay.store.model import WRITTEN, Delivery, Outcome
 from relay.store.retention import PURGE_REASON_PREFIX, RawPurged
 
@@ -169,3 +170,28 @@ def test_zero_days_keeps_raw_bytes_forever(store: SqlStore, enqueue: Callable[..
 
     asyncio.run(scenario())
     assert store.raw(queue_id)
+
+
+def test_two_nodes_purging_at_once_purge_each_message_once(
+    store: SqlStore, store_url: str, enqueue: Callable[..., str]
+) -> None:
+    """Two stores on one database (two nodes) purge together: every message is purged
+    exactly once, with one history entry, and the counts add up."""
+    ids = _finished(store, enqueue, *[State.LOGGED] * 40)
+    later = datetime.now(UTC) + DAY
+    other = open_store(store_url)
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            runs = [
+                pool.submit(purge_older_than, node, 0, how="by a test", now=later, batch=3)
+                for node in (store, other)
+            ]
+            total = sum(run.result().messages for run in runs)
+    finally:
+        other.close()
+    assert total == 40
+    for queue_id in ids:
+        purges = [
+            t for t in store.transitions(queue_id) if t.reason == "raw bytes purged by a test"
+        ]
+        assert len(purges) == 1
