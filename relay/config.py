@@ -151,6 +151,9 @@ class Config:
     salesforce: SalesforceConfig = field(default_factory=SalesforceConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
+    # Raw message bytes are kept this many days after a message's outcome (logged,
+    # rejected, quarantined), then purged; 0 keeps them forever (relay/store/retention.py).
+    retention_days: int = 30
 
     @property
     def effective_store_url(self) -> str:
@@ -373,6 +376,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(("smarthost",), "RELAY_SMARTHOST", parse_hostport),
     Setting(("log_level",), "RELAY_LOG_LEVEL", parse_choice("debug", "info", "warning", "error")),
     Setting(("log_format",), "RELAY_LOG_FORMAT", parse_choice("auto", "json", "console")),
+    Setting(("retention_days",), "RELAY_RETENTION_DAYS", parse_non_negative_int),
     Setting(("smtp", "host"), "RELAY_SMTP_HOST", parse_str),
     Setting(("smtp", "port"), "RELAY_SMTP_PORT", parse_port),
     Setting(("smtp", "hostname"), "RELAY_SMTP_HOSTNAME", parse_str),

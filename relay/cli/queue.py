@@ -24,6 +24,7 @@ from relay.cli.safe_text import cells, clean
 from relay.errors import RelayError
 from relay.store import NOT_FINAL, SqlStore, State, StoredMessage, open_store
 from relay.store.headers import header_details
+from relay.store.retention import PURGEABLE_STATES, RETENTION_STATES, RawPurged
 
 STATE_CHOICES = [state.value for state in State] + ["all"]
 
@@ -151,7 +152,12 @@ def show(app: AppContext, queue_id: str, as_json: bool, raw_only: bool) -> None:
                 f"no message with queue id {queue_id!r}; `relay queue list --state all` shows them"
             )
             return
-        raw = store.raw(queue_id)
+        try:
+            raw, purged = store.raw(queue_id), None
+        except RawPurged as gone:
+            if raw_only:
+                raise  # "... raw bytes purged under retention (N days) on DATE ...", exit 1
+            raw, purged = b"", gone.note  # the row and its history are still shown
         if raw_only:
             # The bytes as accepted: `relay queue show ID --raw > m.eml; relay explain m.eml`.
             sys.stdout.buffer.write(raw)
@@ -183,6 +189,7 @@ def show(app: AppContext, queue_id: str, as_json: bool, raw_only: bool) -> None:
             }
             for t in history
         ],
+        "raw_purged": None if purged is None else {"at": iso(purged.at), "reason": purged.reason},
     }
     if as_json:
         print_json(document)
@@ -209,6 +216,8 @@ def show(app: AppContext, queue_id: str, as_json: bool, raw_only: bool) -> None:
         ("Subject", headers.subject or "-"),
     ]:
         out.print(Text.assemble((f"{label:>11}", "bold"), "  ", clean(value)))
+    if purged is not None:
+        out.print(Text.assemble((f"{'raw':>11}", "bold"), "  ", clean(purged.describe())))
     table = Table("at (UTC)", "from", "to", "reason", title="history")
     for item in document["transitions"]:
         table.add_row(*cells(item["at"], item["from"] or "-", item["to"], item["reason"] or ""))
@@ -266,3 +275,47 @@ def delete(app: AppContext, queue_id: str, yes: bool) -> None:
             _fail("not deleted")
         store.delete(queue_id)
     click.echo(f"{queue_id}: deleted")
+
+
+@queue.command("purge")
+@click.option(
+    "--older-than",
+    "days",
+    type=click.IntRange(min=0),
+    required=True,
+    help="Purge messages that reached their outcome more than DAYS days ago (0: all).",
+)
+@click.option(
+    "--state",
+    "state_names",
+    multiple=True,
+    type=click.Choice(sorted(state.value for state in PURGEABLE_STATES)),
+    help="Only this outcome (repeatable). Default: logged, quarantined and rejected, as "
+    "retention does; unresolved only when named.",
+)
+@click.option("--dry-run", is_flag=True, help="Count what would be purged; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the counts.")
+@pass_app
+def purge(
+    app: AppContext, days: int, state_names: tuple[str, ...], dry_run: bool, as_json: bool
+) -> None:
+    """Purge the raw bytes of finished messages now (docs/operations.md, "Retention and
+    erasure"). Their record, history and delivery ledger are kept."""
+    from relay.runners.retention import purge_older_than  # the runner's own loop
+
+    states = frozenset(State(name) for name in state_names) or RETENTION_STATES
+    with opened_store(app) as store:
+        how = f"by relay queue purge --older-than {days}"
+        counted = purge_older_than(store, days, states=states, how=how, dry_run=dry_run)
+    if as_json:
+        print_json(
+            {"dry_run": dry_run, "older_than_days": days, "states": sorted(states)}
+            | counted.to_dict()
+        )
+        return
+    verb = "would purge" if dry_run else "purged"
+    detail = ", ".join(f"{state}: {n}" for state, n in sorted(counted.by_state.items()))
+    click.echo(
+        f"{verb} the raw bytes of {counted.messages} message(s), {counted.bytes} bytes"
+        + (f" ({detail})" if detail else "")
+    )

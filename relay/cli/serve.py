@@ -67,13 +67,14 @@ def serve(
             _write_ready_file(ready_file, listening)
 
     from relay.runners import delivery_runner
+    from relay.runners.retention import retention_runner
     from relay.salesforce.localorg.runner import embedded_org
     from relay.smtp.senders import SenderPolicy
     from relay.smtp.tls import server_tls_context
 
     daemon = Daemon(
         config,
-        runners=[delivery_runner()],
+        runners=[delivery_runner(), retention_runner()],
         local_org=embedded_org,
         on_ready=ready,
         sender_policy=SenderPolicy.from_store,

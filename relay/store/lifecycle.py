@@ -15,6 +15,9 @@ Pure data and one check (no I/O), in the manner of h11's state tables. DESIGN.md
     release    held                                queued
     delete     any state but processing            (gone)
 
+``retry`` and ``release`` also need the raw bytes: a message whose bytes were purged
+(retention, relay/store/retention.py) cannot be queued again.
+
 ``processing`` is excluded from the admin operations because a runner owns the message
 under a lease; it becomes eligible again when the lease expires (``claim``/``recover``).
 """

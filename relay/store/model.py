@@ -247,7 +247,8 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def raw(self, queue_id: str) -> bytes:
-        """The raw bytes exactly as received. KeyError if unknown."""
+        """The raw bytes exactly as received. UnknownMessage (a KeyError) if unknown;
+        RawPurged (relay/store/retention.py) if retention or an admin purged them."""
 
     @abc.abstractmethod
     def list(

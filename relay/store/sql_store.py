@@ -37,11 +37,13 @@ from relay.store.body_cache import BodyCache
 from relay.store.bulk import BulkInsert
 from relay.store.delivery import DeliveryLedger
 from relay.store.engine import write_engine
+from relay.store.erasure import ErasureStore
 from relay.store.errors import UnknownMessage, store_unavailable
 from relay.store.group_commit import GroupCommitWriter, PendingWrite
 from relay.store.headers import clean_text, summarize_headers
 from relay.store.lifecycle import FINISH_STATES, check_transition
 from relay.store.model import Outcome, State, Store, StoredMessage, Transition, UnresolvedItem
+from relay.store.retention import RetentionStore
 from relay.store.senders import SenderStore
 from relay.store.tables import message_bodies, messages, transitions
 from relay.store.wakeup import PostgresListener, WorkSignal, channel_name
@@ -60,7 +62,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class SqlStore(DeliveryLedger, SenderStore, Store):
+class SqlStore(DeliveryLedger, SenderStore, RetentionStore, ErasureStore, Store):
     """The durable queue. Build it with ``relay.store.open_store(url)``."""
 
     def __init__(self, engine: Engine) -> None:
@@ -195,7 +197,7 @@ class SqlStore(DeliveryLedger, SenderStore, Store):
         with self.engine.connect() as connection:
             raw = connection.execute(query).scalar_one_or_none()
         if raw is None:
-            raise UnknownMessage(queue_id)
+            raise self._missing_body(queue_id)  # purged under retention, or unknown
         return bytes(raw)
 
     def list(
@@ -399,6 +401,8 @@ class SqlStore(DeliveryLedger, SenderStore, Store):
         with self._write_engine.begin() as connection:
             current = self._locked_state(connection, queue_id)
             check_transition(queue_id, operation, current)
+            if to_state is State.QUEUED:
+                self._require_body(connection, queue_id, operation)
             fields = {"not_before": None, **_NO_LEASE, **values}
             connection.execute(
                 update(messages)

@@ -9,7 +9,7 @@ from relay.cli.main import COMMANDS, cli
 
 CONTRACT = {
     "serve", "doctor", "queue", "unresolved", "explain", "address",
-    "senders", "settings", "config", "org",
+    "senders", "settings", "config", "org", "forget",
 }  # fmt: skip
 
 
