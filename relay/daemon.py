@@ -89,8 +89,11 @@ class Listening:
 
 
 def open_default_store(url: str) -> Store:
-    from relay.store import open_store  # imported here: the CLI loads the daemon lazily
+    # Imported here: the CLI loads the daemon lazily.
+    from relay.store import open_store
+    from relay.store.integrity import check_store_file
 
+    check_store_file(url)  # a damaged SQLite file stops start-up, before anything writes
     return open_store(url)
 
 
