@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
+
 from structlog.testing import capture_logs
 
+from relay.logs import configure_logging
 from relay.store_outage import MAX_WAIT_SECONDS, StoreOutage, backoff_seconds
 
 
@@ -17,6 +20,7 @@ def test_backoff_doubles_with_jitter_up_to_the_cap() -> None:
 
 def test_an_outage_is_logged_once_when_it_starts_and_once_when_it_ends() -> None:
     """Retries in between log nothing; the reason is readable while it lasts."""
+    configure_logging("info", "json", io.StringIO())  # an earlier test may have set "warning"
     now = [100.0]
     outage = StoreOutage(clock=lambda: now[0])
     with capture_logs() as logs:
