@@ -71,10 +71,13 @@ class RepSyncRunner:
         try:
             self.reps.refresh(self.store)
         except Exception as error:
-            if not self._store_failed(error):
-                if not isinstance(error, RelayError):
-                    raise
+            failure = as_store_unavailable(error)
+            if failure is not None:
+                self.outage.failed(self.name, failure.reason)
+            elif isinstance(error, RelayError):
                 log.warning("reps_refresh_failed", reason=error.reason)
+            else:
+                raise
             return
         self.outage.succeeded(self.name)
 
@@ -97,9 +100,3 @@ class RepSyncRunner:
             )
         self.refresh_from_store()
         return synced
-
-    def _store_failed(self, error: Exception) -> bool:
-        failure = as_store_unavailable(error)
-        if failure is not None:
-            self.outage.failed(self.name, failure.reason)
-        return failure is not None
