@@ -37,7 +37,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from relay.config import Config
@@ -48,6 +48,7 @@ from relay.metrics import Metrics
 from relay.smtp.senders import SenderPolicy
 from relay.smtp.server import SmtpServer
 from relay.store.model import Store
+from relay.store_outage import StoreOutage
 
 log = get_logger("relay.daemon")
 
@@ -59,14 +60,16 @@ FORCED_EXIT_STATUS = 130  # 128 + SIGINT, what shells report for Ctrl-C
 
 @dataclass(frozen=True)
 class RunnerContext:
-    """What a runner receives: the effective config, the store, the stop signal, and the
-    daemon's metrics (to add its counters to /metrics)."""
+    """What a runner receives: the effective config, the store, the stop signal, the
+    daemon's metrics (to add its counters to /metrics), and where to report that the
+    store fails (``/readyz`` shows it)."""
 
     config: Config
     store: Store
     stopping: asyncio.Event
     metrics: Metrics | None = None
     sender_policy: SenderPolicy | None = None
+    store_outage: StoreOutage = field(default_factory=StoreOutage)
 
 
 Runner = Callable[[RunnerContext], Awaitable[None]]
@@ -86,8 +89,11 @@ class Listening:
 
 
 def open_default_store(url: str) -> Store:
-    from relay.store import open_store  # imported here: the CLI loads the daemon lazily
+    # Imported here: the CLI loads the daemon lazily.
+    from relay.store import open_store
+    from relay.store.integrity import check_store_file
 
+    check_store_file(url)  # a damaged SQLite file stops start-up, before anything writes
     return open_store(url)
 
 
@@ -106,6 +112,7 @@ class Daemon:
     ) -> None:
         self.config = config
         self.metrics = Metrics()
+        self.store_outage = StoreOutage()
         self.listening: Listening | None = None
         self.failure: str | None = None
         self._runners = tuple(runners)
@@ -181,6 +188,7 @@ class Daemon:
                 stopping=self._stopping,
                 metrics=self.metrics,
                 sender_policy=policy,
+                store_outage=self.store_outage,
             )
             # Registered first so that it runs last: SMTP drains, then the runners stop.
             tasks: list[asyncio.Task[None]] = []
@@ -189,7 +197,12 @@ class Daemon:
             smtp = SmtpServer(config, store, self.metrics)
             smtp.handler.sender_policy = policy
             health = HealthServer(
-                config.http_host, config.http_port, store, self.metrics, lambda: smtp.serving
+                config.http_host,
+                config.http_port,
+                store,
+                self.metrics,
+                lambda: smtp.serving,
+                self.store_outage.reason,
             )
             http_host, http_port = await _listen(
                 health.start(), "health and metrics", "RELAY_HTTP_PORT", config.http_host,

@@ -52,6 +52,8 @@ class Facts:
     """RELAY_* variables that are no setting (relay.config.unknown_variables)."""
     store_error: str | None = None
     store_at_head: bool | None = None
+    store_damaged: tuple[str, str] | None = None
+    """PRAGMA quick_check found damage in the SQLite file: what, and what to do."""
     org: Literal["configured", "embedded", "none"] = "none"
     org_note: str = ""
     salesforce_error: str | None = None
@@ -80,7 +82,12 @@ def check_config(problems: Sequence[str], warnings: Sequence[str] = ()) -> Check
     return Check("configuration", "ok", "valid")
 
 
-def check_store(error: str | None, at_head: bool | None) -> Check:
+def check_store(
+    error: str | None, at_head: bool | None, damaged: tuple[str, str] | None = None
+) -> Check:
+    if damaged is not None:
+        detail, fix = damaged
+        return Check("store", "fail", detail, (fix,))
     if error is not None:
         return Check(
             "store",
@@ -253,7 +260,7 @@ def run_checks(facts: Facts) -> list[Check]:
     """Every check, in the order an admin fixes things."""
     checks = [
         check_config(facts.config_problems, facts.config_warnings),
-        check_store(facts.store_error, facts.store_at_head),
+        check_store(facts.store_error, facts.store_at_head, facts.store_damaged),
     ]
     checks.append(
         check_salesforce(facts.org, facts.org_note, facts.salesforce_error, facts.local_intended)

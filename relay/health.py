@@ -1,8 +1,9 @@
 """The health and metrics HTTP endpoint (aiohttp) on ``RELAY_HTTP_PORT``.
 
 - ``GET /healthz``: the process and its event loop answer (liveness).
-- ``GET /readyz``: the store can commit and the SMTP listener is up (readiness); 503 and
-  a JSON body naming the failing check otherwise.
+- ``GET /readyz``: the store takes a write (one message written as enqueue writes it,
+  then rolled back), the runners reach the store, and the SMTP listener is up
+  (readiness); 503 and a JSON body naming the failing check and why otherwise.
 - ``GET /metrics``: Prometheus text format from the daemon's own registry.
 """
 
@@ -32,12 +33,14 @@ class HealthServer:
         store: Store,
         metrics: Metrics,
         smtp_serving: Callable[[], bool],
+        store_failing: Callable[[], str | None] = lambda: None,
     ) -> None:
         self._host = host
         self._port = port
         self._store = store
         self._metrics = metrics
         self._smtp_serving = smtp_serving
+        self._store_failing = store_failing
         app = web.Application()
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/readyz", self.readyz)
@@ -71,6 +74,8 @@ class HealthServer:
             checks["store"] = f"not writable: {exc.reason}"
         except Exception as exc:  # a broken store is "not ready", never a 500 here
             checks["store"] = f"error: {exc!r}"
+        failing = self._store_failing()
+        checks["runners"] = "ok" if failing is None else f"store unavailable: {failing}"
         checks["smtp"] = "ok" if self._smtp_serving() else "not listening"
         ready = all(value == "ok" for value in checks.values())
         return web.json_response(

@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -53,8 +54,10 @@ class QueryClient(Protocol):
 def load_address_secret(home: Path) -> bytes:
     """The personal-address secret, created (0600) on first use in RELAY_HOME.
 
-    O_EXCL makes creation race-free: when two processes start together, one writes the
-    file and the other reads it.
+    Written whole to a new private file (``mkstemp``: 0600 and O_EXCL whatever the umask),
+    then given its name with ``link``, which fails if the name exists: when two processes
+    start together, one secret wins and both use it, and no reader ever sees a file that
+    is empty or half written.
     """
     path = home / ADDRESS_KEY_FILE
     try:
@@ -63,12 +66,17 @@ def load_address_secret(home: Path) -> bytes:
         pass
     home.mkdir(parents=True, exist_ok=True)
     secret = secrets.token_bytes(32)
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{ADDRESS_KEY_FILE}.", dir=home)
     try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secret.hex() + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(temporary, path)
     except FileExistsError:
         return bytes.fromhex(path.read_text().strip())
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(secret.hex() + "\n")
+    finally:
+        os.unlink(temporary)
     return secret
 
 

@@ -23,6 +23,7 @@ from relay.errors import ConfigError, RelayError
 from relay.salesforce.client import SalesforceClient
 from relay.senders import ACTIVE_USERS_SOQL, SenderDirectory, rep_from_record
 from relay.store import SqlStore, open_store
+from relay.store.integrity import StoreDamaged, check_store_file
 from relay.store.model import Rep, State
 from relay.sync_settings import settings_for
 
@@ -53,6 +54,10 @@ def gather(config: Config) -> Facts:
         config_warnings=tuple(unknown_variables()),
         local_intended=config.salesforce.local_intended,
     )
+    try:
+        check_store_file(config.effective_store_url)
+    except StoreDamaged as error:  # not opened: opening migrates, which writes
+        return dataclasses.replace(facts, store_damaged=(error.detail, error.fix))
     try:
         store = open_store(config.effective_store_url)
     except (RelayError, ValueError) as error:

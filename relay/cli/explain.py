@@ -187,7 +187,8 @@ def _known_threads(config: Config, email: Email) -> tuple[dict[str, tuple[str, .
     if not keys:
         return {}, "threads: the email names no earlier message (In-Reply-To, References)"
     url = config.effective_store_url
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+    database = url.removeprefix("sqlite:///").partition("?")[0]  # ?timeout=... may follow
+    if url.startswith("sqlite:///") and not Path(database).exists():
         return {}, "threads: no store yet, so no earlier email of this thread is known"
     from relay.store import open_store
 

@@ -8,6 +8,7 @@ stays fast. Exit codes (DESIGN.md §3):
 from __future__ import annotations
 
 import importlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -64,4 +65,9 @@ def cli(ctx: click.Context, config_path: Path | None) -> None:
 
 
 def main() -> None:
+    # Everything a command creates in RELAY_HOME (relay.db and its -wal, the local org's
+    # org.db, keys and tokens) is for Relay's own user only, whatever the login's umask
+    # (often 022: world-readable). Set here, not in ``cli``, so that tests calling the
+    # group in-process keep their own umask.
+    os.umask(0o077)
     cli(prog_name="relay")

@@ -18,7 +18,7 @@ import click
 from relay.cli.context import PROBLEM_FOUND, USAGE_ERROR, AppContext, pass_app
 from relay.config import Config
 from relay.daemon import FORCED_EXIT_STATUS, Daemon, Listening
-from relay.errors import ConfigError
+from relay.errors import ConfigError, RelayError
 
 
 @click.command()
@@ -85,6 +85,9 @@ def serve(
     except ConfigError as exc:  # found at start-up, e.g. an unreadable TLS certificate
         click.echo(f"relay: {exc.reason}", err=True)
         raise SystemExit(USAGE_ERROR) from None
+    except RelayError as exc:  # e.g. the store cannot be opened, or its file is damaged
+        click.echo(f"relay: cannot start: {exc.reason}", err=True)
+        raise SystemExit(PROBLEM_FOUND) from None
     if daemon.forced:
         sys.stderr.flush()
         os._exit(FORCED_EXIT_STATUS)  # worker threads may still be stuck in the store

@@ -59,9 +59,14 @@ def delivery_runner() -> Runner:
         reps = Reps(policy, config.home)
         outbound = Outbound(config)
         pipeline = config.pipeline
-        runner = DeliveryRunner(store, config, client, metrics, reps=reps, outbound=outbound)
-        rep_sync = RepSyncRunner(store, client, reps, pipeline.rep_sync_seconds)
-        recheck = HeldRecheckRunner(store, client, reps, outbound, pipeline.held_recheck_seconds)
+        outage = context.store_outage
+        runner = DeliveryRunner(
+            store, config, client, metrics, reps=reps, outbound=outbound, outage=outage
+        )
+        rep_sync = RepSyncRunner(store, client, reps, pipeline.rep_sync_seconds, outage)
+        recheck = HeldRecheckRunner(
+            store, client, reps, outbound, pipeline.held_recheck_seconds, outage
+        )
         try:
             # The first sync before the first email: it is attributed with a fresh
             # snapshot (and the edge stops failing open as soon as possible).

@@ -13,6 +13,10 @@ finish steps and the shunt-on-crash path; a stage runner only says what one batc
   quarantined once it has crashed ``crash_attempts`` times (the exception's type and
   text are recorded, never the body). Nothing is lost: a runner that dies leaves its
   messages in ``processing`` and the lease hands them out again.
+- A failing store is not a crash: a claim, a finish or any store call in ``process``
+  that fails on the database (a lock held past the busy timeout, a lost connection)
+  is reported to the daemon's ``StoreOutage`` (relay/store_outage.py) and retried after
+  a backoff; the batch is deferred, not counted against its messages.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from structlog.contextvars import bound_contextvars
 
@@ -31,8 +36,9 @@ from relay.config import PipelineConfig
 from relay.errors import StoreUnavailable
 from relay.logs import get_logger
 from relay.runners.policy import backoff_until
-from relay.store.errors import InvalidTransition, UnknownMessage
+from relay.store.errors import InvalidTransition, UnknownMessage, as_store_unavailable
 from relay.store.model import Outcome, State, Store, StoredMessage, UnresolvedItem
+from relay.store_outage import StoreOutage
 
 
 @dataclass
@@ -50,9 +56,12 @@ class BatchRunner(abc.ABC):
 
     name = "runner"
 
-    def __init__(self, store: Store, pipeline: PipelineConfig) -> None:
+    def __init__(
+        self, store: Store, pipeline: PipelineConfig, outage: StoreOutage | None = None
+    ) -> None:
         self.store = store
         self.pipeline = pipeline
+        self.outage = outage if outage is not None else StoreOutage()
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{self.name}"
         self.log = get_logger(f"relay.runners.{self.name}")
 
@@ -79,10 +88,13 @@ class BatchRunner(abc.ABC):
                     self.worker,
                     self.pipeline.lease_seconds,
                 )
-            except StoreUnavailable as error:
-                self.log.warning("claim_failed", reason=error.reason)
-                await sleep_or_stop(stopping, 1.0)
+            except Exception as error:
+                failure = as_store_unavailable(error)
+                if failure is None:
+                    raise
+                await sleep_or_stop(stopping, self.outage.failed(self.name, failure.reason))
                 continue
+            self.outage.succeeded(self.name)
             if not batch:
                 await asyncio.to_thread(self.store.wait_for_work, self.pipeline.idle_wait_seconds)
                 continue
@@ -98,6 +110,10 @@ class BatchRunner(abc.ABC):
         try:
             result = self.process(batch)
         except Exception as error:
+            failure = as_store_unavailable(error)
+            if failure is not None:
+                self._finish(self._store_failed(batch, failure))
+                return 0.0
             self.log.error(
                 "batch_crashed",
                 messages=len(batch),
@@ -122,13 +138,27 @@ class BatchRunner(abc.ABC):
             try:
                 result = self.process([message])
             except Exception as single:
-                with bound_contextvars(queue_id=message.id):
-                    self.log.error("message_crashed", error=_summary(single))
-                result = BatchResult([self._crashed(message, single)])
+                failure = as_store_unavailable(single)
+                if failure is not None:
+                    result = self._store_failed([message], failure)
+                else:
+                    with bound_contextvars(queue_id=message.id):
+                        self.log.error("message_crashed", error=_summary(single))
+                    result = BatchResult([self._crashed(message, single)])
             merged.outcomes.extend(result.outcomes)
             merged.unresolved_items.extend(result.unresolved_items)
             merged.pause_seconds = max(merged.pause_seconds, result.pause_seconds)
         return merged
+
+    def _store_failed(
+        self, batch: Sequence[StoredMessage], failure: StoreUnavailable
+    ) -> BatchResult:
+        """The store failed mid-batch: defer every message past the backoff (if the store
+        takes that write), without counting it as a crash of the message."""
+        wait = self.outage.failed(self.name, failure.reason)
+        until = datetime.now(UTC) + timedelta(seconds=wait)
+        reason = f"store unavailable: {failure.reason}"
+        return BatchResult([Outcome(m.id, State.DEFERRED, reason, until) for m in batch])
 
     def _crashed(self, message: StoredMessage, error: Exception) -> Outcome:
         summary = _summary(error)
@@ -149,6 +179,7 @@ class BatchRunner(abc.ABC):
             # Left in processing: the lease expires and the messages are claimed again;
             # the ledger keeps their Tasks from being written twice.
             self.log.error("batch_finish_failed", reason=error.reason)
+            self.outage.failed(self.name, error.reason)
             return
         items = {item.queue_id: item for item in result.unresolved_items}
         for outcome in result.outcomes:

@@ -42,6 +42,7 @@ from relay.runners.writer import Job, KeyResult, TaskWriter
 from relay.salesforce.client import SalesforceClient
 from relay.salesforce.directory import DirectoryCache
 from relay.store.model import Outcome, State, Store, StoredMessage, new_unresolved
+from relay.store_outage import StoreOutage
 
 
 class DeliveryRunner(BatchRunner):
@@ -56,8 +57,9 @@ class DeliveryRunner(BatchRunner):
         *,
         reps: Reps | None = None,
         outbound: Outbound | None = None,
+        outage: StoreOutage | None = None,
     ) -> None:
-        super().__init__(store, config.pipeline)
+        super().__init__(store, config.pipeline, outage)
         self.client = client
         self.metrics = metrics
         self.router = Router(store, config, reps, outbound)

@@ -7,7 +7,8 @@ Only holds whose reason names a fixable problem (relay/runners/holds.py) are loo
 the others wait for `relay queue release`. Per pass, at most two API calls, and only
 when such holds exist: the Email-to-Salesforce lookup for their reps (which also tells
 whether the API answers again). `relay queue retry ID` needs nothing from here: it
-queues the message, which is then processed at once.
+queues the message, which is then processed at once. A failing store is reported to the
+daemon's ``StoreOutage`` and tried again after its backoff (relay/store_outage.py).
 """
 
 from __future__ import annotations
@@ -23,13 +24,16 @@ from relay.runners.holds import envelope_rep, problem_of
 from relay.runners.reps import Reps
 from relay.salesforce.client import SalesforceClient
 from relay.smtp.senders import from_addresses
-from relay.store.errors import InvalidTransition, UnknownMessage
+from relay.store.errors import InvalidTransition, UnknownMessage, as_store_unavailable
 from relay.store.model import Rep, State, Store, StoredMessage
+from relay.store_outage import StoreOutage
 
 log = get_logger("relay.runners.recheck")
 
 
 class HeldRecheckRunner:
+    name = "recheck"
+
     def __init__(
         self,
         store: Store,
@@ -37,19 +41,31 @@ class HeldRecheckRunner:
         reps: Reps,
         outbound: Outbound,
         interval_seconds: float,
+        outage: StoreOutage | None = None,
     ) -> None:
         self.store = store
         self.client = client
         self.reps = reps
         self.outbound = outbound
         self.interval_seconds = interval_seconds
+        self.outage = outage if outage is not None else StoreOutage()
 
     async def run(self, stopping: asyncio.Event) -> None:
-        while not await sleep_or_stop(stopping, self.interval_seconds):
+        wait = self.interval_seconds
+        while not await sleep_or_stop(stopping, wait):
+            wait = self.interval_seconds
             try:
                 await asyncio.to_thread(self.recheck_once)
-            except RelayError as error:
-                log.warning("recheck_failed", reason=error.reason)
+            except Exception as error:
+                failure = as_store_unavailable(error)
+                if failure is not None:
+                    wait = min(wait, self.outage.failed(self.name, failure.reason))
+                elif isinstance(error, RelayError):
+                    log.warning("recheck_failed", reason=error.reason)
+                else:
+                    raise
+            else:
+                self.outage.succeeded(self.name)
 
     def recheck_once(self) -> int:
         """Release every held message whose problem is gone; returns how many."""

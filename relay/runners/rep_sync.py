@@ -10,6 +10,8 @@ every ``LOCAL_REFRESH_SECONDS`` at no API cost, so an alias added with
 A failed sync logs a warning and keeps the last snapshot: the edge keeps deciding on it,
 and fails open only while no sync ever succeeded (relay/smtp/senders.py). Aliases and
 settings changed by `relay senders|settings` reach the edge at the next sync.
+A failing store is reported to the daemon's ``StoreOutage`` and tried again after its
+backoff, not after the next tick (relay/store_outage.py).
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from relay.runners.base import sleep_or_stop
 from relay.runners.reps import Reps
 from relay.salesforce.client import SalesforceClient
 from relay.senders import sync_reps
+from relay.store.errors import as_store_unavailable
 from relay.store.model import Store
+from relay.store_outage import StoreOutage
 
 log = get_logger("relay.runners.rep_sync")
 
@@ -31,33 +35,51 @@ LOCAL_REFRESH_SECONDS = 60.0
 
 
 class RepSyncRunner:
+    name = "rep_sync"
+
     def __init__(
-        self, store: Store, client: SalesforceClient, reps: Reps, interval_seconds: float
+        self,
+        store: Store,
+        client: SalesforceClient,
+        reps: Reps,
+        interval_seconds: float,
+        outage: StoreOutage | None = None,
     ) -> None:
         self.store = store
         self.client = client
         self.reps = reps
         self.interval_seconds = interval_seconds
+        self.outage = outage if outage is not None else StoreOutage()
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Sync every interval (the first sync at start-up is the caller's); refresh
         from the store in between."""
         tick = min(self.interval_seconds, LOCAL_REFRESH_SECONDS)
         since_sync = 0.0
-        while not await sleep_or_stop(stopping, tick):
-            since_sync += tick
+        wait = tick
+        while not await sleep_or_stop(stopping, wait):
+            since_sync += wait
             if since_sync >= self.interval_seconds:
                 since_sync = 0.0
                 await asyncio.to_thread(self.sync_once)
             else:
                 await asyncio.to_thread(self.refresh_from_store)
+            wait = min(tick, self.outage.retry_wait(self.name) or tick)
 
     def refresh_from_store(self) -> None:
         """Aliases and settings changed by the CLI, without calling Salesforce."""
         try:
             self.reps.refresh(self.store)
-        except RelayError as error:
-            log.warning("reps_refresh_failed", reason=error.reason)
+        except Exception as error:
+            failure = as_store_unavailable(error)
+            if failure is not None:
+                self.outage.failed(self.name, failure.reason)
+            elif isinstance(error, RelayError):
+                log.warning("reps_refresh_failed", reason=error.reason)
+            else:
+                raise
+            return
+        self.outage.succeeded(self.name)
 
     def sync_once(self) -> bool:
         """One sync (blocking); True if the reps were read from Salesforce."""
@@ -67,10 +89,13 @@ class RepSyncRunner:
             synced = True
             self.reps.set_e2s(find_e2s_addresses(self.client, [r.user_id for r in reps]))
             log.info("reps_synced", reps=len(reps))
-        except RelayError as error:
+        except Exception as error:
+            problem = as_store_unavailable(error) or error
+            if not isinstance(problem, RelayError):
+                raise
             log.warning(
                 "reps_sync_failed",
-                reason=error.reason,
+                reason=problem.reason,
                 keeping="the last rep snapshot" if not synced else "the last E2S addresses",
             )
         self.refresh_from_store()

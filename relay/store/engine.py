@@ -2,10 +2,15 @@
 
 SQLite (the default, one node): WAL so readers never block the writer, ``synchronous=FULL``
 so a commit survives power loss (https://www.sqlite.org/pragma.html#pragma_synchronous),
-a busy timeout for the CLI and the daemon sharing the file, and foreign keys on (SQLite
-leaves them off per connection). SQLAlchemy's own BEGIN replaces sqlite3's legacy
-transaction handling (the recipe in SQLAlchemy's SQLite dialect docs, "Serializable
-isolation / Savepoints / Transactional DDL"), so writes can take the lock up front with
+a busy timeout for the CLI and the daemon sharing the file (30 s, or the URL's
+``?timeout=SECONDS``, the parameter SQLAlchemy's pysqlite dialect reads), foreign keys on
+(SQLite leaves them off per connection), and ``secure_delete`` (deleted rows, raw mail
+among them, are overwritten with zeros, not left in free pages:
+https://www.sqlite.org/pragma.html#pragma_secure_delete).
+
+SQLAlchemy's own BEGIN replaces sqlite3's legacy transaction handling (the recipe in
+SQLAlchemy's SQLite dialect docs, "Serializable isolation / Savepoints / Transactional
+DDL"), so writes can take the lock up front with
 ``BEGIN IMMEDIATE`` and never fail half-way with SQLITE_BUSY on lock upgrade.
 
 PostgreSQL (several nodes): ``postgresql://`` is run with psycopg 3.
@@ -36,14 +41,19 @@ def create_store_engine(url: str) -> Engine:
         if database in ("", ":memory:") or database.startswith("file:"):
             raise ValueError(f"{url}: the store needs a file path (sqlite:///PATH)")
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-        enable_wal(Path(database))
+        busy_timeout_ms = _busy_timeout_ms(parsed.query.get("timeout"))
+        enable_wal(Path(database), busy_timeout_ms)
         engine = create_engine(
-            parsed,
-            connect_args={"timeout": BUSY_TIMEOUT_MS / 1000},
+            parsed.difference_update_query(["timeout"]),
+            connect_args={"timeout": busy_timeout_ms / 1000},
             pool_size=8,
             max_overflow=16,
         )
-        event.listen(engine, "connect", _configure_sqlite_connection)
+
+        def configure(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+            _configure_sqlite_connection(dbapi_connection, busy_timeout_ms)
+
+        event.listen(engine, "connect", configure)
         event.listen(engine, "begin", _begin_sqlite_transaction)
         return engine
     if backend == "postgresql":
@@ -57,7 +67,20 @@ def create_store_engine(url: str) -> Engine:
     raise ValueError(f"{url}: not a store URL (sqlite:///PATH or postgresql://...)")
 
 
-def enable_wal(path: Path) -> None:
+def _busy_timeout_ms(value: str | tuple[str, ...] | None) -> int:
+    if value is None:
+        return BUSY_TIMEOUT_MS
+    text = value if isinstance(value, str) else value[-1]
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise ValueError(f"timeout={text!r} in the store URL: not a number of seconds") from None
+    if not 0 <= seconds <= 3600:
+        raise ValueError(f"timeout={text!r} in the store URL: give 0 to 3600 seconds")
+    return int(seconds * 1000)
+
+
+def enable_wal(path: Path, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
     """Put the database file in WAL mode, once, under an exclusive lock on a sidecar file.
 
     The journal mode is stored in the file, so later connections need not set it. Setting
@@ -70,7 +93,7 @@ def enable_wal(path: Path) -> None:
     with lock_path.open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)
+            connection = sqlite3.connect(path, timeout=busy_timeout_ms / 1000)
             try:
                 mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             finally:
@@ -86,14 +109,15 @@ def write_engine(engine: Engine) -> Engine:
     return engine.execution_options(**{WRITE_OPTION: True})
 
 
-def _configure_sqlite_connection(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+def _configure_sqlite_connection(dbapi_connection: Any, busy_timeout_ms: int) -> None:
     dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself (see above)
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
         # journal_mode=WAL is already in the file (enable_wal).
         cursor.execute("PRAGMA synchronous = FULL")
         cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA secure_delete = ON")
     finally:
         cursor.close()
 

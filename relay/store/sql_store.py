@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -38,7 +38,7 @@ from relay.store.bulk import BulkInsert
 from relay.store.delivery import DeliveryLedger
 from relay.store.engine import write_engine
 from relay.store.erasure import ErasureStore
-from relay.store.errors import UnknownMessage, store_unavailable
+from relay.store.errors import UnknownMessage, store_unavailable, unavailable_on_failure
 from relay.store.group_commit import GroupCommitWriter, PendingWrite
 from relay.store.headers import clean_text, summarize_headers
 from relay.store.lifecycle import FINISH_STATES, check_transition
@@ -111,6 +111,18 @@ class SqlStore(DeliveryLedger, SenderStore, RetentionStore, ErasureStore, Store)
         log_fields: Mapping[str, Any] | None = None,
     ) -> Future[str]:
         """The group-commit writer's own Future: no thread waits for the commit."""
+        return self._writer.submit_nowait(
+            self._pending_write(raw, envelope, received_at, log_fields)
+        )
+
+    def _pending_write(
+        self,
+        raw: bytes,
+        envelope: Envelope,
+        received_at: datetime,
+        log_fields: Mapping[str, Any] | None = None,
+    ) -> PendingWrite:
+        """The rows of one new message, as enqueue and the readiness check write them."""
         queue_id = str(ULID())
         now = utc_now()
         received = received_at.replace(tzinfo=UTC) if received_at.tzinfo is None else received_at
@@ -136,7 +148,7 @@ class SqlStore(DeliveryLedger, SenderStore, RetentionStore, ErasureStore, Store)
             "lease_expires_at": None,
             "updated_at": now,
         }
-        pending = PendingWrite(
+        return PendingWrite(
             queue_id=queue_id,
             size=len(raw),
             rows={
@@ -154,7 +166,6 @@ class SqlStore(DeliveryLedger, SenderStore, RetentionStore, ErasureStore, Store)
                 **(log_fields or {}),
             },
         )
-        return self._writer.submit_nowait(pending)
 
     def _committed(self, batch: Sequence[PendingWrite]) -> None:
         """On the writer thread, after the commit and before any caller hears of it."""
@@ -184,11 +195,13 @@ class SqlStore(DeliveryLedger, SenderStore, RetentionStore, ErasureStore, Store)
 
     # --- reading -------------------------------------------------------------------------
 
+    @unavailable_on_failure
     def get(self, queue_id: str) -> StoredMessage | None:
         with self.engine.connect() as connection:
             row = connection.execute(select(messages).where(messages.c.id == queue_id)).first()
         return None if row is None else _to_message(row)
 
+    @unavailable_on_failure
     def raw(self, queue_id: str) -> bytes:
         cached = self._bodies.take(queue_id)
         if cached is not None:
@@ -200,6 +213,7 @@ class SqlStore(DeliveryLedger, SenderStore, RetentionStore, ErasureStore, Store)
             raise self._missing_body(queue_id)  # purged under retention, or unknown
         return bytes(raw)
 
+    @unavailable_on_failure
     def list(
         self, states: Collection[State] | None = None, limit: int | None = None
     ) -> Sequence[StoredMessage]:
@@ -211,6 +225,7 @@ class SqlStore(DeliveryLedger, SenderStore, RetentionStore, ErasureStore, Store)
         with self.engine.connect() as connection:
             return [_to_message(row) for row in connection.execute(query)]
 
+    @unavailable_on_failure
     def counts(self) -> dict[State, int]:
         query = select(messages.c.state, func.count()).group_by(messages.c.state)
         with self.engine.connect() as connection:
@@ -234,6 +249,7 @@ class SqlStore(DeliveryLedger, SenderStore, RetentionStore, ErasureStore, Store)
 
     # --- runners -------------------------------------------------------------------------
 
+    @unavailable_on_failure
     def claim(self, limit: int, worker: str, lease_seconds: float) -> Sequence[StoredMessage]:
         now = utc_now()
         due = and_(
@@ -294,6 +310,7 @@ class SqlStore(DeliveryLedger, SenderStore, RetentionStore, ErasureStore, Store)
             raise ValueError(f"finish records an outcome ({names}), not {state}")
         self._change(queue_id, "finish", State(state), reason)
 
+    @unavailable_on_failure
     def finish_many(
         self,
         outcomes: Sequence[Outcome],
@@ -307,6 +324,7 @@ class SqlStore(DeliveryLedger, SenderStore, RetentionStore, ErasureStore, Store)
     def defer(self, queue_id: str, not_before: datetime, reason: str) -> None:
         self._change(queue_id, "defer", State.DEFERRED, reason, not_before=not_before)
 
+    @unavailable_on_failure
     def recover(self) -> int:
         now = utc_now()
         stale = messages.c.state == State.PROCESSING
@@ -358,6 +376,7 @@ class SqlStore(DeliveryLedger, SenderStore, RetentionStore, ErasureStore, Store)
     def release(self, queue_id: str) -> None:
         self._change(queue_id, "release", State.QUEUED, "released")
 
+    @unavailable_on_failure
     def delete(self, queue_id: str) -> None:
         self._bodies.forget([queue_id])
         with self._write_engine.begin() as connection:
@@ -368,17 +387,17 @@ class SqlStore(DeliveryLedger, SenderStore, RetentionStore, ErasureStore, Store)
         _log().info("message_deleted", queue_id=queue_id, **{"from": current.value})
 
     def check_writable(self) -> None:
+        """Write one message as enqueue does, then roll it back.
+
+        The same INSERTs as a new message, so they walk the same B-tree pages: a damaged
+        page, a lock, a read-only database or a hot standby fails here as it fails the
+        next email. The lock is waited for READINESS_LOCK_WAIT_SECONDS at most, not the
+        store's busy timeout, so that ``/readyz`` answers within a probe's time limit.
+        """
+        probe = self._pending_write(b"", Envelope("", (), "readiness check", ""), utc_now())
         try:
-            with self._write_engine.begin() as connection:
-                if self.write_fault is not None:
-                    self.write_fault(connection)
-                # A write that changes nothing: proves the lock can be taken and the
-                # database accepts writes (not read-only, not a hot standby).
-                connection.execute(
-                    update(messages)
-                    .where(messages.c.id == "")
-                    .values(updated_at=messages.c.updated_at)
-                )
+            with self._write_engine.connect() as connection, _rolled_back(connection):
+                self._write_batch(connection, [probe])  # calls write_fault first
         except StoreUnavailable:
             raise
         except Exception as error:
@@ -392,6 +411,7 @@ class SqlStore(DeliveryLedger, SenderStore, RetentionStore, ErasureStore, Store)
 
     # --- helpers -------------------------------------------------------------------------
 
+    @unavailable_on_failure
     def _change(
         self, queue_id: str, operation: str, to_state: State, reason: str | None, **values: Any
     ) -> None:
@@ -451,6 +471,33 @@ class SqlStore(DeliveryLedger, SenderStore, RetentionStore, ErasureStore, Store)
 
 
 _NO_LEASE: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None}
+
+READINESS_LOCK_WAIT_SECONDS = 2.0
+"""Under the 4 s the container's HEALTHCHECK allows (deploy/container/Containerfile)."""
+
+
+@contextlib.contextmanager
+def _rolled_back(connection: Connection) -> Iterator[None]:
+    """A transaction that is always rolled back, and waits for locks at most
+    READINESS_LOCK_WAIT_SECONDS; the connection's own wait is restored afterwards."""
+    wait_ms = int(READINESS_LOCK_WAIT_SECONDS * 1000)
+    sqlite = connection.dialect.name == "sqlite"
+    driver: Any = connection.connection.driver_connection
+    usual = 0
+    if sqlite:  # set before BEGIN IMMEDIATE, which is where SQLite waits for the lock
+        usual = int(driver.execute("PRAGMA busy_timeout").fetchone()[0])
+        driver.execute(f"PRAGMA busy_timeout = {min(wait_ms, usual)}")
+    try:
+        transaction = connection.begin()
+        try:
+            if not sqlite:  # https://www.postgresql.org/docs/current/runtime-config-client.html
+                connection.exec_driver_sql(f"SET LOCAL lock_timeout = {wait_ms}")
+            yield
+        finally:
+            transaction.rollback()
+    finally:
+        if sqlite:
+            driver.execute(f"PRAGMA busy_timeout = {usual}")
 
 
 def _unavailable(error: BaseException) -> BaseException:

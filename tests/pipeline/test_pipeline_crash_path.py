@@ -3,14 +3,18 @@ deferred, then quarantined; the others finish normally."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy import text
+
 from relay.config import PipelineConfig
 from relay.envelope import Envelope
 from relay.runners.base import BatchResult, BatchRunner
-from relay.store import State, open_store
+from relay.store import SqlStore, State, open_store
+from relay.store.engine import write_engine
 from relay.store.model import Outcome, StoredMessage
 
 ENVELOPE = Envelope(mail_from="rep@example.com", rcpt_tos=("log@relay.localhost",))
@@ -60,5 +64,52 @@ def test_poison_message_is_isolated_then_quarantined(tmp_path: Path) -> None:
         assert poisoned is not None
         assert poisoned.state is State.QUARANTINED
         assert "crashed 2 times" in (poisoned.reason or "")
+    finally:
+        store.close()
+
+
+class LockedOutRunner(BatchRunner):
+    """Its store write meets a lock that another connection holds (a real ``BEGIN
+    IMMEDIATE``, as an admin's sqlite3 session takes it), released right after."""
+
+    name = "locked_out"
+
+    def __init__(self, *args: object, database: Path, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.database = database
+
+    def process(self, batch: Sequence[StoredMessage]) -> BatchResult:
+        admin = sqlite3.connect(self.database, isolation_level=None)
+        admin.execute("BEGIN IMMEDIATE")
+        try:
+            assert isinstance(self.store, SqlStore)
+            with write_engine(self.store.engine).begin() as connection:
+                connection.execute(text("UPDATE messages SET reason = reason WHERE 0"))
+        finally:
+            admin.execute("ROLLBACK")
+            admin.close()
+        return BatchResult([Outcome(m.id, State.LOGGED, "ok") for m in batch])
+
+
+def test_a_store_failure_in_process_defers_without_counting_a_crash(tmp_path: Path) -> None:
+    """A locked store is not the message's fault: deferred with the reason, never
+    quarantined however often it happens, and reported to the store outage."""
+    database = tmp_path / "relay.db"
+    store = open_store(f"sqlite:///{database}?timeout=0.1")
+    try:
+        queue_id = store.enqueue(b"Subject: x\r\n\r\nx", ENVELOPE, datetime.now(UTC))
+        pipeline = PipelineConfig(crash_attempts=2)
+        runner = LockedOutRunner(store, pipeline, database=database)
+        for _ in range(pipeline.crash_attempts + 1):
+            batch: Sequence[StoredMessage] = []
+            while not batch:  # deferred past the backoff (at most a second at first)
+                batch = store.claim(10, "t", 60)
+            runner.run_batch(batch)
+            message = store.get(queue_id)
+            assert message is not None
+            assert message.state is State.DEFERRED
+            assert "store unavailable" in (message.reason or "")
+            assert "database is locked" in (message.reason or "")
+        assert "database is locked" in (runner.outage.reason() or "")
     finally:
         store.close()

@@ -16,7 +16,7 @@ def test_healthz_and_readyz_report_ok(start_daemon):
     assert http_json(f"{relay.http_url}/healthz") == (200, {"status": "ok"})
     status, body = http_json(f"{relay.http_url}/readyz")
     assert status == 200
-    assert body == {"status": "ready", "checks": {"store": "ok", "smtp": "ok"}}
+    assert body == {"status": "ready", "checks": {"store": "ok", "runners": "ok", "smtp": "ok"}}
 
 
 def test_readyz_is_503_once_the_listener_stops(start_daemon):

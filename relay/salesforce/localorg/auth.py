@@ -17,6 +17,7 @@ import json
 import os
 import secrets
 import string
+import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -75,12 +76,18 @@ def _random(length: int, alphabet: str = _ALNUM) -> str:
 
 
 def write_private(path: Path, content: bytes) -> None:
-    """Write a secret file atomically, readable by its owner only (0600)."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(content)
-    os.replace(tmp, path)
+    """Write a secret file atomically, readable by its owner only (0600) from its first
+    byte: ``mkstemp`` creates a new file of that mode with O_EXCL (a leftover or planted
+    file of wider mode is never reused), whatever the umask; the rename then replaces
+    the old file in one step."""
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 @dataclass(frozen=True)

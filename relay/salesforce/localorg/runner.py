@@ -32,6 +32,7 @@ from relay.salesforce.localorg.auth import (
     OrgCredentials,
     SessionStore,
     load_or_create_credentials,
+    write_private,
 )
 from relay.salesforce.localorg.data import OrgData
 from relay.salesforce.localorg.faults import FaultInjector, FaultSpec
@@ -266,12 +267,10 @@ RUNNING_FILE = "running.json"
 
 
 def write_running_file(path: Path, info: LocalOrgInfo) -> None:
-    """Record how to reach a running embedded org (0600: it holds a session token)."""
+    """Record how to reach a running embedded org (0600 from its first byte: it holds a
+    session token)."""
     document = {**info.as_json(), "pid": os.getpid()}
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(document))
-    temporary.chmod(0o600)
-    temporary.replace(path)
+    write_private(path, json.dumps(document).encode())
 
 
 def read_running_file(data_dir: Path) -> dict[str, Any] | None:

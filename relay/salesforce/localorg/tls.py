@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import os
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from relay.salesforce.localorg.auth import write_private
 
 CA_FILE = "ca.pem"
 CA_KEY_FILE = "ca-key.pem"
@@ -100,8 +101,8 @@ def ensure_certificates(data_dir: Path) -> TlsFiles:
         )
         .sign(ca_key, hashes.SHA256())
     )
-    _write_private(data_dir / CA_KEY_FILE, _key_pem(ca_key))
-    _write_private(files.key_file, _key_pem(server_key))
+    write_private(data_dir / CA_KEY_FILE, _key_pem(ca_key))
+    write_private(files.key_file, _key_pem(server_key))
     files.cert_file.write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
     files.ca_file.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
     return files
@@ -120,11 +121,3 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-
-
-def _write_private(path: Path, content: bytes) -> None:
-    """Write a secret file readable by its owner only (0600), even on first creation."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(content)
-    os.chmod(path, 0o600)
