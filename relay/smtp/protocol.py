@@ -175,7 +175,7 @@ class RelaySMTP(AuthenticatingSMTP):
         if self.transport is None:
             return
         self._relay_handler.reject(
-            replies.TIMEOUT, self.session, event="smtp_timeout", in_data=self._in_data
+            replies.TIMEOUT, self.session, "timeout", event="smtp_timeout", in_data=self._in_data
         )
         self.close_now(replies.TIMEOUT)
 
@@ -233,14 +233,13 @@ class RelaySMTP(AuthenticatingSMTP):
     # --- commands ----------------------------------------------------------------------
 
     async def smtp_XFORWARD(self, arg: str | None) -> None:
-        """Postfix's XFORWARD (http://www.postfix.org/XFORWARD_README.html), checked in
-        Postfix's order: not inside a transaction, then syntax, then authorization."""
+        """Postfix's XFORWARD (http://www.postfix.org/XFORWARD_README.html): not inside a
+        transaction (503), then only from trusted networks (550), then the attributes."""
         session = self.session
         assert isinstance(session, RelaySession)
         if self.envelope is not None and self.envelope.mail_from is not None:
             await self.push(replies.XFORWARD_IN_TRANSACTION)
             return
-        parsed = parse_xforward(arg)
         if not self._xforward_allowed:
             await self.push(
                 self._relay_handler.reject(
@@ -251,6 +250,7 @@ class RelaySMTP(AuthenticatingSMTP):
                 )
             )
             return
+        parsed = parse_xforward(arg)
         if isinstance(parsed, str):
             await self.push(parsed)
             return
