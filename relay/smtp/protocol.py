@@ -87,6 +87,7 @@ class RelaySMTP(AuthenticatingSMTP):
         self._peer_host = ""
         self._xforward_allowed = False
         self._refused_recipients = 0
+        self._data_seen_at = 0.0
         self._last_reply = ""
         self._install_ehlo_hook()
 
@@ -174,6 +175,14 @@ class RelaySMTP(AuthenticatingSMTP):
         421 first, so the client knows to retry rather than guess what happened."""
         if self.transport is None:
             return
+        if self._in_data:
+            # The DATA timer is lazy: chunks only note when they came (data_received);
+            # here the timer moves on if one came within the timeout.
+            quiet_for = self.loop.time() - self._data_seen_at
+            remaining = self._config.data_timeout_seconds - quiet_for
+            if remaining > 0:
+                self._reset_timeout(remaining)
+                return
         self._relay_handler.reject(
             replies.TIMEOUT, self.session, "timeout", event="smtp_timeout", in_data=self._in_data
         )
@@ -181,9 +190,10 @@ class RelaySMTP(AuthenticatingSMTP):
 
     def data_received(self, data: bytes) -> None:
         # RFC 5321 §4.5.3.2.6: the DATA timeout runs per chunk received, so a large message
-        # on a slow link is not cut off, and a stalled one is.
-        if self._in_data and self.transport is not None:
-            self._reset_timeout(self._config.data_timeout_seconds)
+        # on a slow link is not cut off, and a stalled one is. A clock read per chunk, not
+        # a timer per chunk: _timeout_cb reschedules itself from this.
+        if self._in_data:
+            self._data_seen_at = self.loop.time()
         super().data_received(data)
 
     # --- replies -----------------------------------------------------------------------
@@ -319,6 +329,7 @@ class RelaySMTP(AuthenticatingSMTP):
             await self.push(busy)
             return
         self._in_data = True
+        self._data_seen_at = self.loop.time()
         self._reset_timeout(self._config.data_timeout_seconds)
         try:
             await super().smtp_DATA(arg)

@@ -16,10 +16,11 @@ from smtp_edge import HOSTNAME, LOG, message, running_edge
 from structlog.testing import capture_logs
 from tls_certificates import Certificate, make_certificate
 
-from relay.config import load_config
+from relay.config import SmtpConfig, load_config
 from relay.errors import ConfigError
 from relay.smtp import replies
 from relay.smtp.credentials import Credentials, check_hash, hash_password
+from relay.smtp.tls import server_tls_context
 
 PASSWORD = "correct horse battery staple"
 
@@ -158,3 +159,27 @@ def test_auth_users_and_fingerprints_are_checked_at_load(tmp_path: Path):
     with pytest.raises(ConfigError) as caught:
         load_config(environ={"RELAY_SMTP_INBOUND_CERT_FINGERPRINTS": "abc"})
     assert "not a SHA-256 fingerprint" in caught.value.reason
+
+
+def test_an_unreadable_client_ca_file_stops_start_up(tmp_path: Path, certificate: Certificate):
+    """A missing or non-PEM client CA file is a ConfigError naming it, not a traceback."""
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("not a certificate\n")
+    for ca_file, expected in ((tmp_path / "missing.pem", "not found"), (garbage, "not PEM")):
+        smtp = SmtpConfig(
+            tls_cert_file=certificate.cert_file,
+            tls_key_file=certificate.key_file,
+            tls_client_ca_file=ca_file,
+        )
+        with pytest.raises(ConfigError) as caught:
+            server_tls_context(smtp)
+        assert f"TLS client CA file {ca_file}: {expected}" in caught.value.reason
+
+
+def test_stored_hashes_are_checked():
+    """Only well-formed scrypt hashes with sane costs are accepted."""
+    assert check_hash("plaintext") == "not a hash in the form scrypt:N:r:p:SALT:KEY"
+    assert check_hash("bcrypt:16384:8:1:c2FsdA:a2V5") == "not a scrypt hash"
+    assert "power of two" in (check_hash("scrypt:1000:8:1:c2FsdA:a2V5") or "")
+    assert "power of two" in (check_hash("scrypt:4194304:8:1:c2FsdA:a2V5") or "")
+    assert "32-byte key" in (check_hash("scrypt:16384:8:1:c2FsdA:a2V5") or "")
