@@ -92,11 +92,13 @@ class DataSlots:
         self.in_use = 0
         self._per_client: Counter[str] = Counter()
 
-    def try_acquire(self, host: str = "") -> DataGrant:
+    def try_acquire(self, host: str = "", share_capped: bool = True) -> DataGrant:
+        """``share_capped=False`` for a relaying MTA the admin trusts: it carries many
+        clients' mail over one address, so only the server-wide cap applies to it."""
         client = client_key(host)
         if self.in_use >= self.capacity:
             return DataGrant.SERVER_FULL
-        if self._per_client[client] >= self.per_client:
+        if share_capped and self._per_client[client] >= self.per_client:
             return DataGrant.CLIENT_FULL
         self.in_use += 1
         self._per_client[client] += 1

@@ -85,7 +85,7 @@ class RelaySMTP(AuthenticatingSMTP):
         self._in_data = False
         self._said_goodbye = False
         self._peer_host = ""
-        self._xforward_allowed = False
+        self._trusted_peer = False
         self._refused_recipients = 0
         self._data_seen_at = 0.0
         self._last_reply = ""
@@ -103,7 +103,7 @@ class RelaySMTP(AuthenticatingSMTP):
         self._peer_host = host
         # http://www.postfix.org/XFORWARD_README.html: only clients the admin trusts may
         # tell us who the original client was (Postfix's smtpd_authorized_xforward_hosts).
-        self._xforward_allowed = is_trusted(host, self._config.trusted_networks)
+        self._trusted_peer = is_trusted(host, self._config.trusted_networks)
         admission = self._connections.admit(self, host)
         if admission is not Admission.ADMITTED:
             self._refused = True
@@ -229,7 +229,7 @@ class RelaySMTP(AuthenticatingSMTP):
     def _ehlo_lines(self, responses: list[str]) -> list[str]:
         # aiosmtpd lists AUTH after STARTTLS even with no users (every AUTH then got 535).
         lines = [line for line in responses if self.offers_auth or not line.startswith("250-AUTH")]
-        if self._xforward_allowed:
+        if self._trusted_peer:
             lines.insert(len(lines) - 1, f"250-{EHLO_KEYWORD}")
         return lines
 
@@ -250,7 +250,7 @@ class RelaySMTP(AuthenticatingSMTP):
         if self.envelope is not None and self.envelope.mail_from is not None:
             await self.push(replies.XFORWARD_IN_TRANSACTION)
             return
-        if not self._xforward_allowed:
+        if not self._trusted_peer:
             await self.push(
                 self._relay_handler.reject(
                     replies.XFORWARD_DENIED,
@@ -319,8 +319,9 @@ class RelaySMTP(AuthenticatingSMTP):
             return
         # aiosmtpd holds a whole DATA payload in memory (several times its size), so the
         # number of payloads in flight is capped, in total and per client; the client
-        # retries later (RFC 5321 §4.2.5).
-        grant = self._data_slots.try_acquire(self._peer_host)
+        # retries later (RFC 5321 §4.2.5). A trusted MTA in front relays everyone's mail
+        # from one address, so it is held only to the server-wide cap.
+        grant = self._data_slots.try_acquire(self._peer_host, share_capped=not self._trusted_peer)
         if grant is not DataGrant.GRANTED:
             busy = replies.BUSY if grant is DataGrant.SERVER_FULL else replies.CLIENT_BUSY
             label = "busy" if grant is DataGrant.SERVER_FULL else "client_busy"

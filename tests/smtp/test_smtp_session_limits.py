@@ -40,7 +40,7 @@ def reply_of(code: int, text: bytes) -> str:
 def test_one_client_gets_its_share_of_data_slots(tmp_path: Path):
     """16 slots, 4 per client: the fifth DATA from one address gets 451 4.7.0 while another
     address still gets in; the client's slot is back after its message."""
-    with running_edge(tmp_path, max_concurrent_data=16) as edge:
+    with running_edge(tmp_path, max_concurrent_data=16, trusted_networks=()) as edge:
         assert edge.config.smtp.data_slots_per_client == 4
         hogs = [client_from("127.0.0.1", edge.port) for _ in range(5)]
         answers = [into_data(hog) for hog in hogs]
@@ -57,9 +57,23 @@ def test_one_client_gets_its_share_of_data_slots(tmp_path: Path):
             hog.close()
 
 
+def test_a_trusted_mta_is_held_only_to_the_server_wide_cap(tmp_path: Path):
+    """The admin's own MTA in front carries every client's mail from one address: its
+    sessions may use every DATA slot, and the server-wide cap still holds."""
+    with running_edge(tmp_path, max_concurrent_data=3, trusted_networks=("127.0.0.1/32",)) as edge:
+        mta = [client_from("127.0.0.1", edge.port) for _ in range(4)]
+        answers = [into_data(session) for session in mta]
+        assert [code for code, _ in answers] == [354, 354, 354, 451]
+        assert reply_of(*answers[-1]) == replies.BUSY
+        for session in mta[:3]:
+            assert finish(session) == 250
+        for session in mta:
+            session.close()
+
+
 def test_ipv6_clients_share_data_slots_per_slash_64(tmp_path: Path):
     """Over IPv6 (::1) the per-client share applies too; addresses count per /64."""
-    with running_edge(tmp_path, host="::1", max_concurrent_data=4) as edge:
+    with running_edge(tmp_path, host="::1", max_concurrent_data=4, trusted_networks=()) as edge:
         first = client_from("::1", edge.port, server="::1")
         second = client_from("::1", edge.port, server="::1")
         assert into_data(first)[0] == 354
