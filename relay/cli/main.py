@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "senders": "relay.cli.senders:senders",
     "settings": "relay.cli.settings:settings",
     "forget": "relay.cli.forget:forget_command",
+    "smtp": "relay.cli.smtp:smtp",
 }
 
 
