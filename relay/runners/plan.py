@@ -121,11 +121,17 @@ def plan_message(
         plan.rep.id,
         org_timezone=org_timezone,
         shared_activities=shared_activities,
+        is_relay_address=policy.is_relay_address,
         include_body=include_body,
     )
     if upload_limit is not None:
         drafts = [
-            replace(d, description=note_oversize(d.description, email.attachments, upload_limit))
+            replace(
+                d,
+                description=note_oversize(
+                    d.description, email.attachments, upload_limit, policy.is_relay_address
+                ),
+            )
             for d in drafts
         ]
     return Planned(message, email, plan, tuple(drafts))
