@@ -157,7 +157,10 @@ def _rewrite_field(field: bytes, is_own: IsOwn) -> bytes:
     if not kept:
         return b""
     ending = b"\r\n" if field.endswith(b"\r\n") else b"\n"
-    rendered = ", ".join(formataddr((_decoded(n), a)) for n, a in kept)
+    try:
+        rendered = ", ".join(formataddr((_decoded(n), a)) for n, a in kept)
+    except UnicodeError:  # a display name in bytes that are not UTF-8: keep the addresses
+        rendered = ", ".join(kept_address for _, kept_address in kept)
     return name + b": " + rendered.encode("utf-8", "surrogateescape") + ending
 
 

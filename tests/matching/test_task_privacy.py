@@ -165,3 +165,9 @@ def test_bcc_copy_is_forwarded_byte_for_byte() -> None:
     """The usual copy (Relay only in the envelope) is the very same bytes."""
     raw = b"From: rep@acme.test\r\nTo: alice@customer.test\r\nSubject: x\r\n\r\nhi\r\n"
     assert strip_own_from_headers(raw, OURS) is raw
+
+
+def test_rewritten_field_with_a_name_that_is_not_utf8_keeps_the_addresses() -> None:
+    """A display name in undeclared 8-bit bytes cannot be re-encoded: the address stays."""
+    raw = b"To: J\xf6rg <jorg@customer.test>, " + PERSONAL.encode() + b"\r\n\r\nhi"
+    assert strip_own_from_headers(raw, OURS) == b"To: jorg@customer.test\r\n\r\nhi"
