@@ -24,6 +24,7 @@ from typing import Any, TextIO
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
+from relay.privacy import mask_tokens
 from relay.terminal_text import inert
 
 REDACTED = "[redacted]"
@@ -50,10 +51,11 @@ _SECRET_TEXT = (
 _AUTH_LINE = re.compile(r"(?i)(AUTH\s+\w+\s+)\S+")
 # Every pattern above needs one of these in the (lower-cased) text: "auth" (Authorization,
 # AUTH), "token"/"secret"/"password"/"assertion"/"sessionid" (the key=value forms and
-# <sessionId>), "!" (Salesforce session ids). ASCII text without any of them cannot match,
+# <sessionId>), "!" (Salesforce session ids), "log+" (a rep's personal address, whose tag
+# is a credential: relay/privacy.py). ASCII text without any of them cannot match,
 # so the regexes are skipped; that was most of the cost of a log event (bench/ingest.py).
 # Non-ASCII text always runs them: (?i) also matches e.g. U+017F "ſ" for "s".
-_MAY_HOLD_SECRET = re.compile(r"auth|token|secret|password|assertion|sessionid|!")
+_MAY_HOLD_SECRET = re.compile(r"auth|token|secret|password|assertion|sessionid|!|log\+")
 
 # Loggers below the libraries' chatty INFO (aiosmtpd logs every command and address).
 _QUIET_LOGGERS = {
@@ -77,7 +79,7 @@ def redact_text(text: str) -> str:
         return text
     for pattern in _SECRET_TEXT:
         text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
-    return _AUTH_LINE.sub(lambda m: m.group(1) + REDACTED, text)
+    return mask_tokens(_AUTH_LINE.sub(lambda m: m.group(1) + REDACTED, text))
 
 
 @functools.lru_cache(maxsize=4096)

@@ -18,6 +18,8 @@ from email.utils import formatdate, make_msgid
 from relay.config import Config
 from relay.errors import NeedsAttention, TemporaryError, Unprocessable
 from relay.guidance import sending_disabled
+from relay.matching.model import relay_domain_predicate
+from relay.privacy import strip_own_from_headers
 
 TIMEOUT_SECONDS = 30.0
 NOTICE_MAILBOX = "relay"
@@ -29,6 +31,7 @@ class Outbound:
     def __init__(self, config: Config, timeout: float = TIMEOUT_SECONDS) -> None:
         self._smarthost = config.smarthost
         self._domain = config.domain
+        self._is_own = relay_domain_predicate(config.domain)
         self._helo = config.smtp.hostname
         self._timeout = timeout
 
@@ -41,13 +44,22 @@ class Outbound:
         return f"{NOTICE_MAILBOX}@{self._domain}"
 
     def forward_original(self, raw: bytes, to: str, mail_from: str) -> None:
-        """Send ``raw`` unchanged to ``to``: Email to Salesforce reads the original
-        headers (From, To, Cc, Message-ID) to match, so nothing may be rewritten.
+        """Send ``raw`` to ``to`` as it came, but for Relay's own addresses: Email to
+        Salesforce reads the original headers (From, To, Cc, Message-ID) to match, so
+        nothing else is rewritten.
+
+        Email to Salesforce copies To and Cc into the Task it creates, so a rep who put
+        ``log+TOKEN@`` in To or Cc would show the secret address to everyone who reads
+        the Task. Those recipient fields (and a Received ``for`` clause) lose Relay's
+        addresses (relay/privacy.py); a BCC copy, where the address is only in the
+        envelope, goes byte for byte. A DKIM signature over a rewritten field no longer
+        verifies: the secret is a credential, the signature is not needed to match
+        (docs/delivery-guarantees.md, "Relay's own addresses").
 
         ``mail_from`` is the envelope sender: the rep's address, which Salesforce checks
         against the rep's acceptable addresses.
         """
-        self._send(mail_from, to, raw)
+        self._send(mail_from, to, strip_own_from_headers(raw, self._is_own))
 
     def send_notice(self, to: str, subject: str, text: str) -> None:
         """A plain-text notice from relay@DOMAIN. ``Auto-Submitted: auto-generated``

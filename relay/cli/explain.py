@@ -29,6 +29,7 @@ from relay.errors import RelayError
 from relay.matching import Directory, MatchPolicy, draft_tasks, match
 from relay.matching.model import RecordRef, object_for_id, relay_domain_predicate
 from relay.parsing import Email, parse
+from relay.privacy import mask_tokens
 from relay.salesforce.client import SalesforceClient
 
 UNKNOWN_REP = "(unknown rep)"
@@ -54,7 +55,12 @@ def build_report(
     plan = match(email, directory, policy)
     rep_id = plan.rep.id if plan.rep else UNKNOWN_REP
     drafts = draft_tasks(
-        email, plan, rep_id, org_timezone=org_timezone, shared_activities=shared_activities
+        email,
+        plan,
+        rep_id,
+        org_timezone=org_timezone,
+        shared_activities=shared_activities,
+        is_relay_address=policy.is_relay_address,
     )
     # Defects first: a header that could not be read explains a candidate that is missing.
     trace = [*notes, *(f"parse defect: {defect}" for defect in email.defects), *plan.trace]
@@ -69,7 +75,7 @@ def build_report(
         f"drafts: {len(drafts)} Task(s); org time zone {org_timezone}; "
         f"shared activities {'on' if shared_activities else 'off'}"
     )
-    return {
+    report = {
         "message_id": email.message_id,
         "subject": email.subject,
         "from": email.from_.email if email.from_ else None,
@@ -81,6 +87,20 @@ def build_report(
         "dropped": [{"subject": d.subject, "reason": d.reason} for d in plan.dropped],
         "trace": trace,
     }
+    # A rep's personal address is a credential: explain names log+[redacted]@ instead
+    # (relay/privacy.py), wherever the email put it (To, Cc, a quoted reply).
+    masked: dict[str, Any] = _masked(report)
+    return masked
+
+
+def _masked(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask_tokens(value)
+    if isinstance(value, dict):
+        return {key: _masked(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_masked(item) for item in value]
+    return value
 
 
 def _org_settings(

@@ -33,6 +33,9 @@ Fields follow E2S: Subject "Email: <subject>" (255 max), Description in E2S's la
 email's date in the org's time zone, OwnerId = the rep. An unmatched email with the
 ``unresolved_task`` policy gets one open Task (Status "Not Started", Salesforce's default
 open status) with no Who and no What, like E2S's "My Unresolved Items".
+
+Relay's own addresses (``log@``, a rep's secret ``log+TOKEN@``) never reach a Task:
+everyone who can read the Task could read them (relay/privacy.py).
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from zoneinfo import ZoneInfo
 
 from relay.matching.model import MatchedRecord, MatchPlan
 from relay.parsing.model import Address, Email
+from relay.privacy import IsOwn, redact_own, without_own
 
 SUBJECT_MAX = 255
 """Task.Subject is a 255-character string (Object Reference, Task)."""
@@ -114,41 +118,44 @@ def draft_tasks(
     *,
     org_timezone: str,
     shared_activities: bool,
+    is_relay_address: IsOwn,
     include_body: bool = True,
 ) -> list[TaskDraft]:
     """The Tasks that log ``email`` on every record of ``plan``, per the module rule.
-    ``include_body`` False is issue 6's ``body=none``: the Description keeps the header
-    lines and leaves the body out."""
-    if plan.outcome == "unresolved":
-        return [
-            _draft(
-                email,
-                rep_user_id,
-                org_timezone,
-                "unresolved:" + rep_user_id,
-                (),
-                None,
-                include_body,
-            )
-        ]
-    if plan.outcome != "matched":
+    ``include_body`` False is the ``body=none`` sync setting: the Description keeps the
+    header lines and leaves the body out. ``is_relay_address`` names Relay's own
+    addresses, which no field shows (relay/privacy.py)."""
+    if plan.outcome not in ("unresolved", "matched"):
         return []
+    text = TaskText(
+        subject=task_subject(redact_own(email.subject, is_relay_address)),
+        description=task_description(
+            email, include_body=include_body, is_relay_address=is_relay_address
+        ),
+        activity_date=activity_date(email, org_timezone),
+    )
+    if plan.outcome == "unresolved":
+        return [_draft(email, rep_user_id, text, "unresolved:" + rep_user_id, (), None)]
     leads = [r for r in plan.records if r.type == "Lead"]
     contacts = [r for r in plan.records if r.type == "Contact"]
     whats = [r for r in plan.records if r.type not in _PERSON_TYPES]
     capacity = MAX_TASK_WHO_IDS if shared_activities else 1
     groups = _group_contacts(contacts, whats, capacity)
 
-    drafts = [
-        _draft(email, rep_user_id, org_timezone, lead.id, (lead.id,), None, include_body)
-        for lead in leads
-    ]
+    drafts = [_draft(email, rep_user_id, text, lead.id, (lead.id,), None) for lead in leads]
     for what_id, who_ids in groups:
         primary = what_id or who_ids[0]
-        drafts.append(
-            _draft(email, rep_user_id, org_timezone, primary, who_ids, what_id, include_body)
-        )
+        drafts.append(_draft(email, rep_user_id, text, primary, who_ids, what_id))
     return drafts
+
+
+@dataclass(frozen=True)
+class TaskText:
+    """What every Task of one email shares: built once per email, not once per Task."""
+
+    subject: str
+    description: str
+    activity_date: date
 
 
 def _group_contacts(
@@ -177,22 +184,21 @@ def _group_contacts(
 def _draft(
     email: Email,
     rep_user_id: str,
-    org_timezone: str,
+    text: TaskText,
     primary_id: str,
     who_ids: tuple[str, ...],
     what_id: str | None,
-    include_body: bool = True,
 ) -> TaskDraft:
     unresolved = not who_ids and what_id is None
     record_ids = tuple(who_ids) + ((what_id,) if what_id else ())
     return TaskDraft(
         relay_key=relay_key(email.message_key, primary_id),
-        subject=task_subject(email.subject),
-        description=task_description(email, include_body=include_body),
+        subject=text.subject,
+        description=text.description,
         status="Not Started" if unresolved else "Completed",
         priority="Normal",
         task_subtype="Email",
-        activity_date=activity_date(email, org_timezone),
+        activity_date=text.activity_date,
         owner_id=rep_user_id,
         who_id=who_ids[0] if who_ids else None,
         what_id=what_id,
@@ -212,28 +218,35 @@ def activity_date(email: Email, org_timezone: str) -> date:
     return email.date.astimezone(ZoneInfo(org_timezone)).date()
 
 
-def _addresses(addresses: tuple[Address, ...]) -> str:
-    return "; ".join(a.email for a in addresses)
+def _addresses(addresses: tuple[Address, ...], is_relay_address: IsOwn) -> str:
+    return "; ".join(a.email for a in without_own(addresses, is_relay_address, _email_of))
 
 
-def task_description(email: Email, *, include_body: bool = True) -> str:
+def _email_of(address: Address) -> str:
+    return address.email
+
+
+def task_description(email: Email, *, include_body: bool = True, is_relay_address: IsOwn) -> str:
     """E2S's Description layout, at most 32,000 characters, cut with a visible marker:
 
     ``Additional To:``, ``CC:``, ``BCC:`` and ``Attachment:`` lines, a blank line, then
     ``Subject:`` and ``Body:`` and the text. (Labels from E2S Tasks; separating addresses
-    with "; " is a guess.)"""
+    with "; " is a guess.) Relay's own addresses are left out of the address lines and
+    replaced in the text (a quoted reply can carry a ``Cc: log+TOKEN@`` line)."""
     to, cc = email.to, email.cc
     if email.forwarded is not None:
         to, cc = email.forwarded.to, email.forwarded.cc
+    own = is_relay_address
+    names = "; ".join(a.filename for a in email.attachments)
     lines = [
-        f"Additional To: {_addresses(to)}",
-        f"CC: {_addresses(cc)}",
-        f"BCC: {_addresses(email.bcc)}",
-        f"Attachment: {'; '.join(a.filename for a in email.attachments)}",
+        f"Additional To: {_addresses(to, own)}",
+        f"CC: {_addresses(cc, own)}",
+        f"BCC: {_addresses(email.bcc, own)}",
+        f"Attachment: {redact_own(names, own)}",
         "",
-        f"Subject: {email.subject}",
+        f"Subject: {redact_own(email.subject, own)}",
         "Body:",
-        email.text_body if include_body else BODY_LEFT_OUT,
+        redact_own(email.text_body, own) if include_body else BODY_LEFT_OUT,
     ]
     text = "\n".join(lines)
     if len(text) <= DESCRIPTION_MAX:

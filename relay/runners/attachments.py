@@ -25,6 +25,7 @@ from relay.errors import RelayError
 from relay.logs import get_logger
 from relay.matching.drafts import DESCRIPTION_MAX, TRUNCATION_MARKER
 from relay.parsing import Attachment
+from relay.privacy import IsOwn, redact_own
 from relay.salesforce.client import SalesforceClient
 
 log = get_logger("relay.runners.attachments")
@@ -46,14 +47,19 @@ def attachment_parts(raw: bytes) -> list[tuple[str, bytes]]:
     return found
 
 
-def note_oversize(description: str, attachments: Sequence[Attachment], max_bytes: int) -> str:
+def note_oversize(
+    description: str, attachments: Sequence[Attachment], max_bytes: int, is_own: IsOwn
+) -> str:
     """The Description with each attachment over ``max_bytes`` marked as not uploaded on
-    its ``Attachment:`` line (relay/matching/drafts.py writes that line). Pure."""
+    its ``Attachment:`` line (relay/matching/drafts.py writes that line, with Relay's own
+    addresses replaced: ``is_own``). Pure."""
     if not any(a.size > max_bytes for a in attachments):
         return description
-    plain = "Attachment: " + "; ".join(a.filename for a in attachments)
+    plain = "Attachment: " + redact_own("; ".join(a.filename for a in attachments), is_own)
     marked = "Attachment: " + "; ".join(
-        f"{a.filename} (not uploaded: over {max_bytes} bytes)" if a.size > max_bytes else a.filename
+        redact_own(a.filename, is_own) + f" (not uploaded: over {max_bytes} bytes)"
+        if a.size > max_bytes
+        else redact_own(a.filename, is_own)
         for a in attachments
     )
     head, found, tail = description.partition(plain + "\n")
@@ -68,13 +74,20 @@ def note_oversize(description: str, attachments: Sequence[Attachment], max_bytes
 
 
 def upload_attachments(
-    client: SalesforceClient, raw: bytes, task_ids: Sequence[str], max_bytes: int, queue_id: str
+    client: SalesforceClient,
+    raw: bytes,
+    task_ids: Sequence[str],
+    max_bytes: int,
+    queue_id: str,
+    is_own: IsOwn,
 ) -> int:
-    """Upload and link every attachment up to ``max_bytes``; returns how many."""
+    """Upload and link every attachment up to ``max_bytes``; returns how many. A file's
+    name is its title on the Task, so Relay's own addresses are replaced in it too."""
     if not task_ids:
         return 0
     uploaded = 0
-    for name, data in attachment_parts(raw):
+    for original, data in attachment_parts(raw):
+        name = redact_own(original, is_own)
         if len(data) > max_bytes:
             log.info("attachment_skipped", queue_id=queue_id, size=len(data), limit=max_bytes)
             continue

@@ -31,6 +31,7 @@ from relay.matching.model import object_for_id
 from relay.metrics import Metrics
 from relay.outbound import Outbound
 from relay.parsing import Email
+from relay.privacy import mask_tokens
 from relay.runners.attachments import upload_attachments
 from relay.runners.base import BatchResult, BatchRunner
 from relay.runners.org_profile import OrgProfile, OrgProfileCache
@@ -180,7 +181,9 @@ class DeliveryRunner(BatchRunner):
         task_ids = [r.task_id for r in new if r.task_id and not r.already]
         raw = self.store.raw(item.message.id)
         max_bytes = settings.attachment_max_bytes
-        upload_attachments(self.client, raw, task_ids, max_bytes, item.message.id)
+        upload_attachments(
+            self.client, raw, task_ids, max_bytes, item.message.id, self.router.is_relay_address
+        )
 
     def _directory(self, emails: Sequence[Email]) -> Directory:
         keys = [lookup_keys(email, self.router.policy) for email in emails]
@@ -232,6 +235,6 @@ class DeliveryRunner(BatchRunner):
                 owner_id=item.drafts[0].owner_id,
                 subject=email.subject,
                 mail_from=email.from_.email if email.from_ else item.message.envelope.mail_from,
-                reason="; ".join(item.plan.trace[-3:]),
+                reason=mask_tokens("; ".join(item.plan.trace[-3:])),
             )
         )

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from relay.errors import RelayError
+from relay.errors import RelayError, TemporaryError
 from relay.guidance import unknown_sender, untrusted_inbound_copy
 from relay.matching import Directory, MatchPlan, MatchPolicy, TaskDraft, draft_tasks, match
 from relay.matching.model import User
@@ -121,11 +121,17 @@ def plan_message(
         plan.rep.id,
         org_timezone=org_timezone,
         shared_activities=shared_activities,
+        is_relay_address=policy.is_relay_address,
         include_body=include_body,
     )
     if upload_limit is not None:
         drafts = [
-            replace(d, description=note_oversize(d.description, email.attachments, upload_limit))
+            replace(
+                d,
+                description=note_oversize(
+                    d.description, email.attachments, upload_limit, policy.is_relay_address
+                ),
+            )
             for d in drafts
         ]
     return Planned(message, email, plan, tuple(drafts))
@@ -146,8 +152,16 @@ def _shown_sender(email: Email) -> str:
 
 
 def outcome_after_write(planned: Planned, results: Mapping[str, KeyResult]) -> Outcome | RelayError:
-    """The message's outcome from its drafts' results, or the error that decides it."""
-    mine = [results[d.relay_key] for d in planned.drafts if d.relay_key in results]
+    """The message's outcome from its drafts' results, or the error that decides it.
+
+    ``logged`` needs a result without error for EVERY draft: a draft the write did not
+    report on (which TaskWriter.write never does) defers the message rather than
+    claiming a Task that may not exist (docs/delivery-guarantees.md, "Copies at the
+    same moment")."""
+    missing = [d.relay_key for d in planned.drafts if d.relay_key not in results]
+    if missing:
+        return TemporaryError(f"no write result for Task key(s) {', '.join(missing)}")
+    mine = [results[d.relay_key] for d in planned.drafts]
     errors = [r.error for r in mine if r.error is not None]
     decisive = worst(errors)
     if decisive is not None:

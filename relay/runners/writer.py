@@ -10,6 +10,10 @@
    an intent from an earlier attempt is first reconciled: the rep's Tasks with that
    subject since the intent are searched for one with the same Who and What.
 4. Written keys are committed (``mark_written``) straight away.
+
+Copies of one email written at the same moment (two batches, two nodes) both write the
+key; the upsert leaves one Task, and the later write records that Task as its own
+(docs/delivery-guarantees.md, "Copies at the same moment").
 """
 
 from __future__ import annotations
@@ -31,9 +35,15 @@ log = get_logger("relay.runners.writer")
 # The intent is committed before the call, so the Task's CreatedDate is later; the
 # margin covers clock skew between this host and Salesforce (a guess: NTP-synced hosts).
 _RECONCILE_MARGIN = timedelta(minutes=10)
-# Salesforce's per-record code when an upsert updates an existing record and a field it
-# sets cannot be updated (REST API Developer Guide, "Status Codes and Error Responses").
-_UPDATE_REFUSED = "INVALID_FIELD_FOR_INSERT_UPDATE"
+# Per-record codes that mean "a Task with this key exists already" (REST API Developer
+# Guide, "Status Codes and Error Responses"):
+# - INVALID_FIELD_FOR_INSERT_UPDATE: the upsert found the Task and took the update path,
+#   which refuses a create-only field it sets (TaskSubtype);
+# - DUPLICATE_VALUE: two upserts of one key at the same moment both found no Task and
+#   both inserted; the unique index let one commit and refused the other ("duplicate
+#   value found: Relay_Key__c duplicates value on record with id: ..."). Salesforce
+#   does not serialise concurrent upserts of one external id.
+_TASK_EXISTS = frozenset({"INVALID_FIELD_FOR_INSERT_UPDATE", "DUPLICATE_VALUE"})
 
 
 @dataclass(frozen=True)
@@ -97,14 +107,15 @@ class TaskWriter:
                 results[draft.relay_key] = KeyResult(result.id)
             else:
                 results[draft.relay_key] = KeyResult(None, result.error)
-                if external_id_field and _UPDATE_REFUSED in result.codes:
+                if external_id_field and _TASK_EXISTS.intersection(result.codes):
                     exists.append(draft.relay_key)
         if exists and external_id_field:
-            # The upsert found a Task with this key (an earlier attempt committed in
-            # Salesforce but not here, or another node wrote it) and took the update
-            # path, which refuses create-only fields such as TaskSubtype (Object
-            # Reference, Task: TaskSubtype is Create, not Update). The Task exists:
-            # record it as written instead of holding the message.
+            # Another write of this key got there first: an earlier attempt committed in
+            # Salesforce but not here, or another copy of the email (another batch or
+            # node) wrote it meanwhile. The update path refuses create-only fields such
+            # as TaskSubtype (Object Reference, Task: TaskSubtype is Create, not Update);
+            # a concurrent insert meets the unique index. Either way the Task exists:
+            # record it as written. A key the query does not find keeps its error.
             found = find_tasks_by_keys(self.client, exists, external_id_field=external_id_field)
             for key, task_id in found.items():
                 log.info("task_already_written", relay_key=key, task_id=task_id)

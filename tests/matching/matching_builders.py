@@ -7,11 +7,14 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from relay.envelope import Envelope
-from relay.matching.model import Directory, Opportunity, Person, User
+from relay.matching.model import Directory, Opportunity, Person, User, relay_domain_predicate
 from relay.parsing.model import Address, Email
 
 REP = User(id="005000000000001AAA", email="rep@acme.test", acceptable_addresses=("r@acme.test",))
-RELAY = "log@relay.test"
+RELAY_DOMAIN = "relay.test"
+RELAY = f"log@{RELAY_DOMAIN}"
+OURS = relay_domain_predicate(RELAY_DOMAIN)
+"""Relay's own addresses in these tests (what MatchPolicy.from_config builds)."""
 T0 = datetime(2020, 1, 1, tzinfo=UTC)
 
 

@@ -8,7 +8,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from matching_builders import REP, contact, directory, email, lead, opportunity, rid
+from matching_builders import OURS, REP, contact, directory, email, lead, opportunity, rid
 
 from relay.matching import MatchPolicy, RecordRef, TaskDraft, draft_tasks, match, relay_key
 from relay.matching.drafts import DESCRIPTION_MAX, TRUNCATION_MARKER
@@ -19,7 +19,9 @@ ALICE = "alice@customer.test"
 
 def _drafts(mail, dir_, shared: bool = True, tz: str = "UTC") -> list[TaskDraft]:  # type: ignore[no-untyped-def]
     plan = match(mail, dir_, MatchPolicy())
-    return draft_tasks(mail, plan, REP.id, org_timezone=tz, shared_activities=shared)
+    return draft_tasks(
+        mail, plan, REP.id, org_timezone=tz, shared_activities=shared, is_relay_address=OURS
+    )
 
 
 def _appearances(drafts: list[TaskDraft]) -> Counter[str]:
@@ -128,10 +130,14 @@ def test_shared_activities_groups_up_to_50_contacts() -> None:
     policy = MatchPolicy(max_candidates=120)
     mail = email(to=addresses)
     plan = match(mail, dir_, policy)
-    shared = draft_tasks(mail, plan, REP.id, org_timezone="UTC", shared_activities=True)
+    shared = draft_tasks(
+        mail, plan, REP.id, org_timezone="UTC", shared_activities=True, is_relay_address=OURS
+    )
     assert [len(d.task_who_ids) for d in shared] == [50, 50, 20]
     assert all(len(d.to_sobject()["TaskWhoIds"]) <= 50 for d in shared)
-    single = draft_tasks(mail, plan, REP.id, org_timezone="UTC", shared_activities=False)
+    single = draft_tasks(
+        mail, plan, REP.id, org_timezone="UTC", shared_activities=False, is_relay_address=OURS
+    )
     assert len(single) == 120
     assert all("TaskWhoIds" not in d.to_sobject() for d in single)
 
@@ -164,7 +170,9 @@ def test_every_record_exactly_once_with_fewest_tasks(shared: bool) -> None:
     ]
     mail = email(to=tuple(addresses), in_reply_to=("old@acme.test",))
     plan = match(mail, _mixed_directory(), MatchPolicy())
-    drafts = draft_tasks(mail, plan, REP.id, org_timezone="UTC", shared_activities=shared)
+    drafts = draft_tasks(
+        mail, plan, REP.id, org_timezone="UTC", shared_activities=shared, is_relay_address=OURS
+    )
     seen = _appearances(drafts)
     assert set(seen) == {r.id for r in plan.records}
     assert set(seen.values()) == {1}
@@ -188,7 +196,12 @@ def test_held_or_dropped_email_has_no_tasks(outcome_policy: str) -> None:
     """Held, dropped and machine mail produce no drafts."""
     mail = email(to=("nobody@other.test",))
     plan = match(mail, directory(), MatchPolicy(unmatched=outcome_policy))  # type: ignore[arg-type]
-    assert draft_tasks(mail, plan, REP.id, org_timezone="UTC", shared_activities=True) == []
+    assert (
+        draft_tasks(
+            mail, plan, REP.id, org_timezone="UTC", shared_activities=True, is_relay_address=OURS
+        )
+        == []
+    )
 
 
 def test_relay_key_is_stable_per_email_and_record() -> None:

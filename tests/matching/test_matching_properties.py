@@ -7,7 +7,7 @@ from collections import Counter
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from matching_builders import REP, contact, directory, email, lead, opportunity, rid
+from matching_builders import OURS, REP, contact, directory, email, lead, opportunity, rid
 
 from relay.matching import MatchPolicy, draft_tasks, match
 
@@ -62,7 +62,9 @@ def test_match_is_deterministic_and_lists_each_record_once(  # type: ignore[no-u
     assert len(ids) == len(set(ids))
     assert len(first.candidates) <= policy.max_candidates
 
-    drafts = draft_tasks(mail, first, REP.id, org_timezone="UTC", shared_activities=shared)
+    drafts = draft_tasks(
+        mail, first, REP.id, org_timezone="UTC", shared_activities=shared, is_relay_address=OURS
+    )
     if first.outcome == "matched":
         seen: Counter[str] = Counter()
         for draft in drafts:
