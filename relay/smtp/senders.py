@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import importlib
 import ipaddress
 import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -35,7 +36,7 @@ from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import getaddresses
-from typing import Protocol
+from typing import Any, Protocol
 
 from relay.config import Config, SmtpConfig, SyncConfig
 from relay.logs import get_logger
@@ -349,8 +350,7 @@ class SenderPolicy:
 
 def default_auth_checks(config: Config) -> AuthChecks:
     """Relay's own SPF/DKIM/DMARC checks against ``RELAY_DNS_NAMESERVERS``."""
-    from relay.smtp import authentication
-
+    authentication: Any = importlib.import_module("relay.smtp.authentication")
     verifier = authentication.SenderVerifier(
         nameservers=authentication.parse_nameservers(",".join(config.dns_nameservers)),
         timeout_seconds=DNS_TIMEOUT_SECONDS,

@@ -52,6 +52,10 @@ class ServeProcess:
             "RELAY_DOMAIN": DOMAIN,
             "RELAY_LOG_FORMAT": "json",
             "RELAY_SMTP_MIN_FREE_BYTES": "0",
+            # The quick start's trial trust (the Makefile's `run`): localhost vouches for
+            # its senders. tests/trust covers the safe defaults.
+            "RELAY_SMTP_TRUSTED_NETWORKS": "127.0.0.1/32,::1/128",
+            "RELAY_SMTP_SENDER_AUTH": "trusted_only",
         } | self.env
         command = [sys.executable, "-m", "relay", "serve", "--smtp-port", "0", "--http-port", "0"]
         with self.stderr_path.open("wb") as stderr:

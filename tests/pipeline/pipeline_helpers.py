@@ -76,6 +76,14 @@ def seed_pipeline(data: OrgData) -> Seeded:
 
 
 @contextmanager
+TRIAL_TRUST = {
+    "RELAY_SMTP_TRUSTED_NETWORKS": "127.0.0.1/32,::1/128",
+    "RELAY_SMTP_SENDER_AUTH": "trusted_only",
+}
+"""The quick start's trial trust (the Makefile's `run`): these tests send from localhost
+as the reps' own mail server would. tests/trust covers the safe defaults."""
+
+
 def running_org(path: Path) -> Iterator[Org]:
     """The local org on HTTPS in this process, seeded with ``seed_pipeline``."""
     local = LocalOrg(path)
@@ -153,6 +161,7 @@ class Serve:
                 "RELAY_DOMAIN": DOMAIN,
                 "RELAY_LOG_FORMAT": "json",
                 "RELAY_SMTP_MIN_FREE_BYTES": "0",
+                **TRIAL_TRUST,
             }
             | self.env
         )
