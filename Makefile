@@ -13,9 +13,14 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The sample org makes the embedded local org useful at once (idempotent: loads nothing twice).
+# A trial on this machine: the embedded org is intended (RELAY_SF_LOCAL=1), and localhost
+# plays the reps' own mail server, which vouches for its senders (trusted_only), so the
+# README's swaks example is logged. Production trusts no network by default and proves
+# each sender (docs/operations.md, "Security model"); never copy these two settings there.
+TRIAL := RELAY_SF_LOCAL=1 RELAY_SMTP_TRUSTED_NETWORKS=127.0.0.1/32,::1/128 RELAY_SMTP_SENDER_AUTH=trusted_only
 run: $(STAMP)
 	$(BIN)/relay org seed --sample
-	$(BIN)/relay serve
+	$(TRIAL) $(BIN)/relay serve
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -208,3 +208,8 @@ def needs_dmarc(source: Source, mode: str, token: Token) -> bool:
     when a personal address already decides (proven or refused)."""
     proofs = PROOFS[(source, mode)]
     return Proof.DMARC in proofs and not (Proof.PERSONAL in proofs and token is not Token.NONE)
+
+
+def uses_dmarc(mode: str) -> bool:
+    """True if some source may need the DMARC verdict under ``mode``."""
+    return any(Proof.DMARC in PROOFS[(source, mode)] for source in Source)

@@ -48,6 +48,7 @@ from relay.smtp.sender_checks import (
     Token,
     decide,
     needs_dmarc,
+    uses_dmarc,
 )
 from relay.smtp.sender_replies import (
     Reasons,
@@ -259,7 +260,9 @@ class SenderPolicy:
     def from_store(
         cls, config: Config, store: Store, auth_checks: AuthChecks | None = None
     ) -> SenderPolicy:
-        policy = cls(config, auth_checks=auth_checks or default_auth_checks(config))
+        if auth_checks is None and uses_dmarc(config.smtp.sender_auth):
+            auth_checks = default_auth_checks(config)  # no resolver for modes without DNS
+        policy = cls(config, auth_checks=auth_checks)
         policy._secret = load_address_secret(config.home)
         policy.refresh(store)
         return policy

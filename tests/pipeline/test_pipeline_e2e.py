@@ -6,7 +6,16 @@ import json
 from email.message import EmailMessage
 
 import requests
-from pipeline_helpers import BIG_CUSTOMERS, LOG, REP, Org, Serve, email, wait_for
+from pipeline_helpers import (
+    BIG_CUSTOMERS,
+    INBOUND_LOG,
+    LOG,
+    REP,
+    Org,
+    Serve,
+    email,
+    wait_for,
+)
 
 
 def _subject(org: Org, subject: str, count: int = 1) -> list[dict[str, object]]:
@@ -171,12 +180,13 @@ def test_an_added_sender_is_released_at_once_not_held_again(org: Org, serve: Ser
 def test_customers_email_to_a_rep_copied_by_the_mail_server_is_the_reps(
     org: Org, serve: Serve
 ) -> None:
-    """An inbound copy (Postfix recipient_bcc_maps from a trusted network: localhost):
-    the customer wrote to the rep, so the Tasks are the rep's and on the customer."""
+    """An inbound copy (Postfix recipient_bcc_maps as the named inbound source: localhost
+    with the secret address): the customer wrote to the rep, so the Tasks are the rep's
+    and on the customer."""
     seeded = org.seeded
     hank = seeded.sample.contacts["hank@globex.example"]
     reply = email([REP], "Re: Rollout plan", sender="hank@globex.example")
-    serve.send(reply)
+    serve.send(reply, rcpt=(INBOUND_LOG,))
     tasks = _subject(org, "Re: Rollout plan", 2)
     assert sorted(t["WhatId"] for t in tasks) == sorted(seeded.hank_open_opportunities)
     assert [t["WhoId"] for t in tasks].count(hank) == 1
@@ -199,7 +209,7 @@ def test_bcc_and_journal_copy_make_one_task(org: Org, serve: Serve) -> None:
         "To: mindy@globex.example\n"
     )
     report.add_attachment(original)
-    serve.send(report)
+    serve.send(report, rcpt=(INBOUND_LOG,))  # journaling is a named inbound source
     wait_for(
         lambda: (
             [i["state"] for i in _queue(serve) if i["subject"] == "Journaled"]
