@@ -16,7 +16,7 @@ from relay.smtp.sender_checks import (
     needs_dmarc,
 )
 
-D, T, I = Source.DIRECT, Source.TRUSTED, Source.INBOUND
+D, T, N = Source.DIRECT, Source.TRUSTED, Source.INBOUND
 FROM_REP = Evidence(from_rep=True, envelope_rep=True)
 STRANGER = Evidence()
 
@@ -70,7 +70,7 @@ ROWS = [
     (T, "dmarc", facts(dmarc=Dmarc.PASS), ok("dmarc:acme.example")),
     (T, "none", STRANGER, no(Refusal.UNKNOWN_SENDER)),
     # a named inbound source: its copies, whoever wrote them, under every mode.
-    *[(I, mode, Evidence(source_name="auth:journal"), ok("source:auth:journal"))
+    *[(N, mode, Evidence(source_name="auth:journal"), ok("source:auth:journal"))
       for mode in ("either", "dmarc", "personal_address", "trusted_only", "none")],
     # the rep snapshot never synced: "a rep's address" fails open, authentication does not.
     (D, "dmarc", Evidence(synced=False, dmarc=Dmarc.PASS, dmarc_domain="x.example"),
@@ -104,7 +104,7 @@ def test_only_a_dns_temperror_is_temporary() -> None:
         (D, "dmarc", Token.OWNER_SENT, True),
         (D, "personal_address", Token.NONE, False),
         (T, "trusted_only", Token.NONE, False),
-        (I, "dmarc", Token.NONE, False),
+        (N, "dmarc", Token.NONE, False),
         (D, "none", Token.NONE, False),
     ],
 )
