@@ -28,7 +28,14 @@ DEFAULT_MAX_MESSAGE_BYTES = 35 * 1024 * 1024
 """Salesforce's inbound email limit (Email-to-Salesforce and Email Services accept 35 MB)."""
 
 SECRET_FIELDS = frozenset(
-    {"access_token", "client_secret", "password", "private_key_file", "inbound_secret"}
+    {
+        "access_token",
+        "client_secret",
+        "password",
+        "private_key_file",
+        "auth_users",
+        "inbound_secret",
+    }
 )
 """Fields that `relay config show` and the logs never print in clear."""
 
@@ -66,6 +73,32 @@ class SmtpConfig:
     # shared secret it puts in the envelope recipient, log+inbound-SECRET@DOMAIN.
     inbound_networks: tuple[str, ...] = ()
     inbound_secret: str | None = None
+    # RFC 5321 §4.5.3.2.7: wait at least 5 minutes for the next command; then 421.
+    idle_timeout_seconds: float = 300.0
+    # RFC 5321 §4.5.3.2.6: 3 minutes for each chunk of DATA, not for the whole message.
+    data_timeout_seconds: float = 180.0
+    # One client (an address, an IPv6 /64) may hold this many DATA slots; None: a quarter
+    # of max_concurrent_data, at least 1 (resolved in __post_init__).
+    max_concurrent_data_per_client: int | None = None
+    # After this many refused recipients in one session, 421 and close (a harvester).
+    max_refused_recipients: int = 10
+    # SMTP AUTH (RFC 4954), offered only over TLS: (username, scrypt hash) pairs, made
+    # with `relay smtp hash-password` (relay.smtp.credentials gives the format).
+    auth_users: tuple[tuple[str, str], ...] = ()
+    # CAs that verify client certificates; with it the server asks for one (optional).
+    tls_client_ca_file: Path | None = None
+    # SHA-256 fingerprints (lower-case hex) of client certificates named as inbound sources.
+    inbound_cert_fingerprints: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.max_concurrent_data_per_client is None:
+            per_client = max(1, self.max_concurrent_data // 4)
+            object.__setattr__(self, "max_concurrent_data_per_client", per_client)
+
+    @property
+    def data_slots_per_client(self) -> int:
+        assert self.max_concurrent_data_per_client is not None  # __post_init__ set it
+        return self.max_concurrent_data_per_client
 
 
 @dataclass(frozen=True)
@@ -332,6 +365,37 @@ def parse_optional_str(value: object) -> str | None:
     return None if text.lower() in {"", "none"} else text
 
 
+def parse_auth_users(value: object) -> tuple[tuple[str, str], ...]:
+    """``user:HASH,...`` with HASH from `relay smtp hash-password`; checked at start-up so
+    that a pasted-wrong hash stops Relay instead of refusing every login."""
+    from relay.smtp.credentials import check_hash  # the format lives with its verifier
+
+    users = []
+    for item in parse_str_list(value):
+        user, sep, hashed = item.partition(":")
+        if not sep or not user or "," in user:
+            raise ValueError(
+                f"{user or item!r}: not user:HASH (HASH from `relay smtp hash-password`)"
+            )
+        problem = check_hash(hashed)
+        if problem is not None:
+            raise ValueError(f"user {user!r}: {problem} (make one with `relay smtp hash-password`)")
+        users.append((user, hashed))
+    return tuple(users)
+
+
+def parse_fingerprints(value: object) -> tuple[str, ...]:
+    """SHA-256 certificate fingerprints, hex with or without colons (as `openssl x509
+    -fingerprint -sha256` prints them)."""
+    fingerprints = []
+    for item in parse_str_list(value):
+        text = item.replace(":", "").lower()
+        if len(text) != 64 or any(c not in "0123456789abcdef" for c in text):
+            raise ValueError(f"{item!r} is not a SHA-256 fingerprint (64 hex digits)")
+        fingerprints.append(text)
+    return tuple(fingerprints)
+
+
 def parse_url(value: object) -> str:
     text = str(value).strip()
     if not text.startswith(("https://", "http://")):
@@ -455,6 +519,27 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(("smtp", "inbound_networks"), "RELAY_SMTP_INBOUND_NETWORKS", parse_networks),
     Setting(("smtp", "inbound_secret"), "RELAY_SMTP_INBOUND_SECRET", parse_inbound_secret),
     Setting(("dns_nameservers",), "RELAY_DNS_NAMESERVERS", parse_nameservers),
+    Setting(
+        ("smtp", "idle_timeout_seconds"), "RELAY_SMTP_IDLE_TIMEOUT_SECONDS", parse_positive_float
+    ),
+    Setting(
+        ("smtp", "data_timeout_seconds"), "RELAY_SMTP_DATA_TIMEOUT_SECONDS", parse_positive_float
+    ),
+    Setting(
+        ("smtp", "max_concurrent_data_per_client"),
+        "RELAY_SMTP_MAX_CONCURRENT_DATA_PER_CLIENT",
+        parse_positive_int,
+    ),
+    Setting(
+        ("smtp", "max_refused_recipients"), "RELAY_SMTP_MAX_REFUSED_RECIPIENTS", parse_positive_int
+    ),
+    Setting(("smtp", "auth_users"), "RELAY_SMTP_AUTH_USERS", parse_auth_users),
+    Setting(("smtp", "tls_client_ca_file"), "RELAY_SMTP_TLS_CLIENT_CA_FILE", parse_path),
+    Setting(
+        ("smtp", "inbound_cert_fingerprints"),
+        "RELAY_SMTP_INBOUND_CERT_FINGERPRINTS",
+        parse_fingerprints,
+    ),
     Setting(("salesforce", "instance_url"), "RELAY_SF_INSTANCE_URL", parse_url),
     Setting(("salesforce", "access_token"), "RELAY_SF_ACCESS_TOKEN", parse_str),
     Setting(("salesforce", "token_url"), "RELAY_SF_TOKEN_URL", parse_url),
@@ -638,5 +723,19 @@ def _cross_checks(config: Config) -> list[str]:
         problems.append(
             "an inbound source needs both RELAY_SMTP_INBOUND_NETWORKS and "
             "RELAY_SMTP_INBOUND_SECRET (the network alone, or the secret alone, proves nothing)"
+        )
+    # RFC 4954 §4: no plaintext mechanism before TLS, so AUTH without TLS is never offered.
+    if smtp.auth_users and smtp.tls_cert_file is None:
+        problems.append(
+            "RELAY_SMTP_AUTH_USERS needs TLS (RFC 4954 §4: passwords only over TLS): "
+            "set RELAY_SMTP_TLS_CERT_FILE and RELAY_SMTP_TLS_KEY_FILE"
+        )
+    if smtp.tls_client_ca_file is not None and smtp.tls_cert_file is None:
+        problems.append("RELAY_SMTP_TLS_CLIENT_CA_FILE needs TLS: set the TLS files")
+    if smtp.inbound_cert_fingerprints and smtp.tls_client_ca_file is None:
+        problems.append(
+            "RELAY_SMTP_INBOUND_CERT_FINGERPRINTS needs RELAY_SMTP_TLS_CLIENT_CA_FILE (the CA "
+            "that issued those certificates, or the certificates themselves): without it "
+            "Relay does not ask clients for a certificate"
         )
     return problems

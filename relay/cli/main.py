@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "address": "relay.cli.address:address",
     "senders": "relay.cli.senders:senders",
     "settings": "relay.cli.settings:settings",
+    "smtp": "relay.cli.smtp:smtp",
 }
 
 

@@ -40,6 +40,43 @@ SHUTTING_DOWN: Final = "421 4.3.2 Service shutting down, try again later"
 TOO_MANY_CONNECTIONS: Final = "421 4.7.0 Too many connections, try again later"
 # RFC 3207 §4: with smtp.require_tls, any command but EHLO/NOOP/QUIT/STARTTLS before TLS.
 STARTTLS_REQUIRED: Final = "530 5.7.0 Must issue a STARTTLS command first"
+# RFC 3463 §3.8 X.7.0: one client (an address, an IPv6 /64) holds its share of DATA slots.
+CLIENT_BUSY: Final = "451 4.7.0 Too many messages in progress from your network, try again later"
+# RFC 5321 §4.5.3.2.7 (5 minutes for a command) and §4.5.3.2.6 (3 minutes per DATA chunk);
+# §3.8 lets a server close with 421; RFC 3463 §3.5 X.4.2 "Bad connection".
+TIMEOUT: Final = "421 4.4.2 Timeout exceeded, closing connection"
+# A client that keeps naming mailboxes we refuse is guessing addresses: stop listening
+# (RFC 5321 §3.8: 421 may be sent at any time). RFC 3463 §3.8 X.7.0.
+TOO_MANY_REFUSED_RECIPIENTS: Final = "421 4.7.0 Too many refused recipients, closing connection"
+
+# --- SMTP AUTH (RFC 4954) ------------------------------------------------------------
+# RFC 4954 §6: 235 2.7.0 on success, 535 5.7.8 for bad credentials.
+AUTH_FAILED: Final = "535 5.7.8 Authentication credentials invalid"
+# AUTH not offered (no users configured): what Postfix answers, RFC 3463 §3.6 X.5.1.
+AUTH_NOT_ENABLED: Final = "503 5.5.1 Error: authentication not enabled"
+# RFC 4954 §4 lets a server close after repeated failures; RFC 3463 §3.8 X.7.0.
+TOO_MANY_AUTH_FAILURES: Final = "421 4.7.0 Too many failed authentication attempts"
+
+# --- XFORWARD (www.postfix.org/XFORWARD_README.html), Postfix's own replies ------------
+XFORWARD_DENIED: Final = "550 5.7.0 Error: insufficient authorization"
+XFORWARD_IN_TRANSACTION: Final = "503 5.5.1 Error: MAIL transaction in progress"
+XFORWARD_SYNTAX: Final = "501 5.5.4 Syntax: XFORWARD attribute=value..."
+XFORWARD_TOO_LONG: Final = "501 5.5.4 Error: attribute value too long"
+XFORWARD_OK: Final = "250 2.0.0 Ok"
+
+
+def xforward_bad_attribute(name: str) -> str:
+    return f"501 5.5.4 Bad XFORWARD attribute name: {_printable(name)}"
+
+
+def xforward_bad_value(name: str) -> str:
+    return f"501 5.5.4 Bad XFORWARD {_printable(name)} syntax"
+
+
+def _printable(text: str) -> str:
+    # Echoed client text: printable ASCII only, and short (RFC 5321 §4.5.3.1.5).
+    return "".join(c if " " < c <= "~" else "?" for c in text[:64])
+
 
 # aiosmtpd's own replies carry no enhanced status code (RFC 3463) and some carry an
 # exception's text; the protocol translates these exact strings (aiosmtpd 1.4 smtp.py).

@@ -28,7 +28,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
-import importlib
 import ipaddress
 import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -36,7 +35,7 @@ from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import getaddresses
-from typing import Any, Protocol
+from typing import Protocol
 
 from relay.config import Config, SmtpConfig, SyncConfig
 from relay.logs import get_logger
@@ -113,13 +112,15 @@ class Verdict(Protocol):
     """The part of relay.smtp.authentication.AuthVerdict the edge reads."""
 
     @property
-    def from_domain(self) -> str: ...
+    def from_domain(self) -> str | None: ...
     @property
     def dmarc(self) -> str: ...
     @property
     def aligned_pass(self) -> bool: ...
     @property
     def temporary(self) -> bool: ...
+    @property
+    def reason(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -313,7 +314,7 @@ class SenderPolicy:
             from_rep=bool(header_from) and directory.rep_for(header_from[0]) is not None,
             token=token,
             dmarc=dmarc_of(verdict),
-            dmarc_domain=verdict.from_domain if verdict else shown.rpartition("@")[2].lower(),
+            dmarc_domain=(verdict and verdict.from_domain) or shown.rpartition("@")[2].lower(),
             source_name=arrival.inbound_source or "",
         )
         if not directory.synced:
@@ -325,6 +326,16 @@ class SenderPolicy:
             )
         decision = decide(source, mode, facts)
         if decision.refusal is not None:
+            # What the checks found, for the admin (the reply says what the sender does).
+            log.info(
+                "sender_not_proven",
+                queue_id=None,
+                source=source.value,
+                sender_auth=mode,
+                refusal=decision.refusal.value,
+                dmarc=facts.dmarc.value,
+                checks=verdict.reason if verdict else None,
+            )
             reasons = Reasons(self._domain, shown, facts.dmarc_domain, token_rcpt, owner)
             return refusal_reply(decision.refusal, reasons), ""
         auth = decision.auth or ""
@@ -353,7 +364,9 @@ class SenderPolicy:
 
 def default_auth_checks(config: Config) -> AuthChecks:
     """Relay's own SPF/DKIM/DMARC checks against ``RELAY_DNS_NAMESERVERS``."""
-    authentication: Any = importlib.import_module("relay.smtp.authentication")
+    # Imported here: the resolver and its thread pool are built only for modes with DNS.
+    from relay.smtp import authentication
+
     verifier = authentication.SenderVerifier(
         nameservers=authentication.parse_nameservers(",".join(config.dns_nameservers)),
         timeout_seconds=DNS_TIMEOUT_SECONDS,

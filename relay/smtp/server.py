@@ -22,6 +22,7 @@ from relay.config import Config
 from relay.logs import get_logger
 from relay.metrics import Metrics
 from relay.smtp import replies
+from relay.smtp.credentials import Credentials
 from relay.smtp.handler import RelayHandler
 from relay.smtp.limits import ConnectionLimits, DataSlots
 from relay.smtp.protocol import RelaySMTP
@@ -45,7 +46,9 @@ class SmtpServer:
         self.connections: ConnectionLimits[RelaySMTP] = ConnectionLimits(
             smtp.max_connections, smtp.max_connections_per_client
         )
-        self.data_slots = DataSlots(smtp.max_concurrent_data)
+        self.data_slots = DataSlots(smtp.max_concurrent_data, smtp.data_slots_per_client)
+        # Parsed once (each hash is checked at config load); verified per AUTH off the loop.
+        self._credentials = Credentials(smtp.auth_users)
         self._metrics = metrics
         self._server: asyncio.Server | None = None
         metrics.connections.set_function(lambda: len(self.connections.open))
@@ -58,7 +61,13 @@ class SmtpServer:
 
         def session() -> RelaySMTP:
             return RelaySMTP(
-                self.handler, smtp, self.connections, self.data_slots, loop, self._tls_context
+                self.handler,
+                smtp,
+                self.connections,
+                self.data_slots,
+                loop,
+                self._tls_context,
+                self._credentials,
             )
 
         self._server = await loop.create_server(
@@ -75,6 +84,8 @@ class SmtpServer:
             max_message_bytes=smtp.max_message_bytes,
             starttls=self._tls_context is not None,
             require_tls=smtp.require_tls,
+            auth=bool(self._credentials),
+            client_certificates=smtp.tls_client_ca_file is not None,
         )
         return address
 

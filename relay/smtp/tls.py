@@ -5,12 +5,19 @@ chain) turn STARTTLS on; ``smtp.require_tls`` then refuses mail before STARTTLS 
 ``530 5.7.0`` (RFC 3207 §4). A file that is missing, unreadable, not PEM, or a key that
 does not match the certificate stops start-up with a ConfigError naming the file and the
 fix, never with a traceback.
+
+``smtp.tls_client_ca_file`` makes the server ask for a client certificate (optional:
+CERT_OPTIONAL, so MTAs without one still deliver); a certificate the CAs do not verify
+fails the handshake. A verified certificate whose SHA-256 fingerprint is in
+``smtp.inbound_cert_fingerprints`` names the client as an inbound source.
 """
 
 from __future__ import annotations
 
+import hashlib
 import ssl
 from pathlib import Path
+from typing import Any
 
 from relay.config import SmtpConfig
 from relay.errors import ConfigError
@@ -31,9 +38,11 @@ def server_tls_context(smtp: SmtpConfig) -> ssl.SSLContext | None:
         if problem is not None:
             raise ConfigError([f"TLS {label} file {path}: {problem}; {_FIX}"])
     # Purpose.CLIENT_AUTH: a server-side context; Python's defaults refuse SSLv3/TLS 1.0
-    # and 1.1 (RFC 8996). Clients are not asked for certificates (verify_mode CERT_NONE),
-    # as aiosmtpd expects: MTAs delivering to us rarely have client certificates.
+    # and 1.1 (RFC 8996). Without a client CA file clients are not asked for certificates
+    # (verify_mode CERT_NONE), as aiosmtpd expects: most MTAs delivering to us have none.
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    if smtp.tls_client_ca_file is not None:
+        _load_client_cas(context, smtp.tls_client_ca_file)
     try:
         # A password callback, so an encrypted key fails here instead of OpenSSL
         # prompting on the terminal of a daemon.
@@ -50,6 +59,36 @@ def server_tls_context(smtp: SmtpConfig) -> ssl.SSLContext | None:
             [f"TLS certificate {cert} / key {key}: {_describe(error)}; {_FIX}"]
         ) from None
     return context
+
+
+def _load_client_cas(context: ssl.SSLContext, ca_file: Path) -> None:
+    problem = _unreadable(ca_file)
+    if problem is None:
+        try:
+            context.load_verify_locations(cafile=ca_file)
+        except ssl.SSLError as error:
+            problem = f"not PEM CA certificates ({error.reason or error})"
+    if problem is not None:
+        raise ConfigError(
+            [
+                f"TLS client CA file {ca_file}: {problem}; set RELAY_SMTP_TLS_CLIENT_CA_FILE "
+                "to the PEM certificates of the CAs (or the self-signed client certificates) "
+                "that inbound sources present"
+            ]
+        )
+    # aiosmtpd accepts CERT_OPTIONAL: ask, verify what is sent, but let MTAs without a
+    # certificate deliver (RFC 3207 §4.1 leaves the decision to the server).
+    context.verify_mode = ssl.CERT_OPTIONAL
+
+
+def peer_fingerprint(tls_extra: Any) -> str | None:
+    """SHA-256 of the client's certificate (lower-case hex), from a TLS transport's extra
+    info (aiosmtpd's ``session.ssl``), or None when it presented none."""
+    ssl_object = tls_extra.get("ssl_object") if isinstance(tls_extra, dict) else None
+    if ssl_object is None:
+        return None
+    der = ssl_object.getpeercert(binary_form=True)
+    return hashlib.sha256(der).hexdigest() if der else None
 
 
 class _EncryptedKey(Exception):

@@ -10,6 +10,7 @@ from relay.cli.main import COMMANDS, cli
 CONTRACT = {
     "serve", "doctor", "queue", "unresolved", "explain", "address",
     "senders", "settings", "config", "org",
+    "smtp",
 }  # fmt: skip
 
 

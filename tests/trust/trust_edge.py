@@ -38,6 +38,7 @@ class Verdict:
     dmarc: str = "none"
     aligned_pass: bool = False
     temporary: bool = False
+    reason: str = "from the test's table"
 
 
 PASS = "pass"
