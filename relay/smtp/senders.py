@@ -2,7 +2,7 @@
 
 Decisions are relay.smtp.sender_checks' table over facts gathered here: the envelope,
 the From header, the personal address, the DMARC verdict and a ``SenderDirectory``
-snapshot; the edge never calls Salesforce (DESIGN.md §1). ``SenderPolicy`` holds the
+snapshot; the edge never calls Salesforce. ``SenderPolicy`` holds the
 current snapshot and is what ``RelayHandler`` consults (its ``sender_policy`` hook).
 
 - A refusal is given in the session, never by a later bounce, so Relay sends nothing to

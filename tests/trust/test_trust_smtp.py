@@ -4,13 +4,17 @@ what the edge proved is stored with the message (Envelope.auth)."""
 from __future__ import annotations
 
 import asyncio
+import smtplib
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from structlog.testing import capture_logs
+from tls_certificates import make_certificate
 from trust_edge import ALICE, BOB, DOMAIN, INBOUND_SECRET, Edge, TableChecks, run_edge
 
+from relay.smtp.credentials import hash_password
 from relay.smtp.senders import Arrival
 
 LOG = f"log@{DOMAIN}"
@@ -197,3 +201,27 @@ def test_xforward_names_the_client_checked_only_from_a_trusted_hop(tmp_path: Pat
         ("2001:db8::25", "mail.acme-widgets.example"),
         ("192.0.2.9", "mx.local"),  # an untrusted peer's XFORWARD is not believed
     ]
+
+
+# --- inbound copies from an SMTP AUTH user (relay/smtp/protocol.py names the source) ------
+
+
+def test_an_authenticated_inbound_source_may_send_a_customers_mail(tmp_path: Path) -> None:
+    """SMTP AUTH over TLS names the source: its copy of hank@'s mail to alice@ is accepted
+    without DNS, recorded as ``source:auth:journal``; the same copy without AUTH is not."""
+    certificate = make_certificate(tmp_path / "tls", DOMAIN)
+    users = (("journal", hash_password("correct horse battery staple")),)
+    for edge in run_edge(
+        tmp_path / "home", TableChecks(), auth_users=users,
+        tls_cert_file=certificate.cert_file, tls_key_file=certificate.key_file,
+    ):  # fmt: skip
+        context = ssl.create_default_context(cafile=str(certificate.cert_file))
+        raw = f"From: hank@globex.example\r\nTo: {ALICE.email}\r\nSubject: Re\r\n\r\nOk\r\n"
+        with smtplib.SMTP("127.0.0.1", edge.port, timeout=10) as client:
+            client.starttls(context=context)
+            client.login("journal", "correct horse battery staple")
+            client.sendmail("hank@globex.example", [LOG], raw.encode())
+        assert edge.auths() == ["source:auth:journal"]
+        assert edge.checks.calls == []
+        code, _ = edge.send("hank@globex.example", LOG, header_to=ALICE.email)
+        assert code == 550
