@@ -6,6 +6,7 @@ import pytest
 
 from relay.config import load_config
 from relay.errors import ConfigError
+from relay.logs import redact_text
 
 
 def test_the_defaults_trust_no_network_and_prove_every_sender() -> None:
@@ -63,3 +64,9 @@ def test_an_inbound_network_without_its_secret_is_refused() -> None:
     assert "needs both RELAY_SMTP_INBOUND_NETWORKS and RELAY_SMTP_INBOUND_SECRET" in str(
         error.value.problems
     )
+
+
+def test_the_inbound_secret_is_masked_in_any_log_text() -> None:
+    """Belt and braces: even a library line quoting the recipient shows no secret."""
+    text = "RCPT TO:<log+inbound-s3cret-inbound-0123456789@relay.example> refused"
+    assert redact_text(text) == "RCPT TO:<log+inbound-[redacted]@relay.example> refused"
