@@ -13,10 +13,15 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The sample org makes the embedded local org useful at once (idempotent: loads nothing twice).
-# RELAY_SF_LOCAL=1: this trial on the local org is intended (`relay doctor` fails there without it).
+# A trial on this machine: the embedded org is intended (RELAY_SF_LOCAL=1; `relay doctor`
+# fails on the local org without it), and localhost plays the reps' own mail server, which
+# vouches for its senders (trusted_only), so the README's swaks example is logged.
+# Production trusts no network by default and proves each sender (docs/operations.md,
+# "Security model"); never copy these two settings there.
+TRIAL := RELAY_SF_LOCAL=1 RELAY_SMTP_TRUSTED_NETWORKS=127.0.0.1/32,::1/128 RELAY_SMTP_SENDER_AUTH=trusted_only
 run: $(STAMP)
-	RELAY_SF_LOCAL=1 $(BIN)/relay org seed --sample
-	RELAY_SF_LOCAL=1 $(BIN)/relay serve
+	$(TRIAL) $(BIN)/relay org seed --sample
+	$(TRIAL) $(BIN)/relay serve
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

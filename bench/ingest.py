@@ -37,6 +37,10 @@ from aiosmtpd.smtp import SMTP
 from relay.config import DEFAULT_MAX_MESSAGE_BYTES, SmtpConfig
 
 DOMAIN = "relay.example"
+# The bench measures ingestion, not sender checks: it writes as a named inbound source
+# (localhost with the secret address), whose copies Relay accepts whoever sent them.
+INBOUND_SECRET = "bench-inbound-secret-0001"
+RCPT = f"log+inbound-{INBOUND_SECRET}@{DOMAIN}"
 RELAY_SERVE = [sys.executable, "-m", "relay", "serve", "--smtp-port", "0", "--http-port", "0"]
 LINE = b"Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor.\r\n"
 
@@ -114,7 +118,7 @@ async def session(port: int, messages: list[bytes]) -> None:
     for raw in messages:
         writer.write(b"MAIL FROM:<rep@customer.example>\r\n")
         await expect(reader, b"250")
-        writer.write(f"RCPT TO:<log@{DOMAIN}>\r\n".encode())
+        writer.write(f"RCPT TO:<{RCPT}>\r\n".encode())
         await expect(reader, b"250")
         writer.write(b"DATA\r\n")
         await expect(reader, b"354")
@@ -172,6 +176,8 @@ def start_relay(kind: str, home: Path, env: dict[str, str]) -> Server:
         "RELAY_DOMAIN": DOMAIN,
         "RELAY_LOG_FORMAT": "json",
         "RELAY_SMTP_MIN_FREE_BYTES": "0",
+        "RELAY_SMTP_INBOUND_NETWORKS": "127.0.0.1/32",
+        "RELAY_SMTP_INBOUND_SECRET": INBOUND_SECRET,
     }
     ready = home / f"{kind}.json"
     command = (

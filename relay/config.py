@@ -28,7 +28,14 @@ DEFAULT_MAX_MESSAGE_BYTES = 35 * 1024 * 1024
 """Salesforce's inbound email limit (Email-to-Salesforce and Email Services accept 35 MB)."""
 
 SECRET_FIELDS = frozenset(
-    {"access_token", "client_secret", "password", "private_key_file", "auth_users"}
+    {
+        "access_token",
+        "client_secret",
+        "password",
+        "private_key_file",
+        "auth_users",
+        "inbound_secret",
+    }
 )
 """Fields that `relay config show` and the logs never print in clear."""
 
@@ -51,10 +58,21 @@ class SmtpConfig:
     max_connections_per_client: int = 32
     min_free_bytes: int = 256 * 1024 * 1024
     shutdown_deadline_seconds: float = 30.0
-    trusted_networks: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+    # Nobody is trusted unless the admin says so: a trusted peer's XFORWARD and
+    # Authentication-Results are believed (docs/operations.md, "Security model").
+    trusted_networks: tuple[str, ...] = ()
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
     require_tls: bool = False
+    # What proves a rep's identity (relay/smtp/sender_checks.py has the table).
+    sender_auth: str = "either"
+    # The authserv-id (RFC 8601 §2.5) whose Authentication-Results a trusted hop adds;
+    # None: believe no such header.
+    authserv_id: str | None = None
+    # A named source of inbound copies (journaling, routing rules): its networks plus a
+    # shared secret it puts in the envelope recipient, log+inbound-SECRET@DOMAIN.
+    inbound_networks: tuple[str, ...] = ()
+    inbound_secret: str | None = None
     # RFC 5321 §4.5.3.2.7: wait at least 5 minutes for the next command; then 421.
     idle_timeout_seconds: float = 300.0
     # RFC 5321 §4.5.3.2.6: 3 minutes for each chunk of DATA, not for the whole message.
@@ -175,6 +193,9 @@ class Config:
     smarthost: str | None = None
     log_level: str = "info"
     log_format: str = "auto"
+    # DNS servers for the SPF/DKIM/DMARC lookups ("host" or "host:port"); empty: the
+    # system resolver.
+    dns_nameservers: tuple[str, ...] = ()
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     salesforce: SalesforceConfig = field(default_factory=SalesforceConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
@@ -307,6 +328,47 @@ def parse_networks(value: object) -> tuple[str, ...]:
                 f"{item!r} is not an IP network (CIDR such as 10.0.0.0/8, or 'none')"
             ) from None
     return items
+
+
+SENDER_AUTH_MODES = ("either", "dmarc", "personal_address", "trusted_only", "none")
+"""What proves a rep's identity (relay/smtp/sender_checks.py, docs/operations.md)."""
+
+
+def parse_nameservers(value: object) -> tuple[str, ...]:
+    """``host[:port]`` IP addresses (IPv6 with a port as ``[::1]:53``), comma-separated.
+    Checked here so that a typo stops start-up, not every sender check."""
+    items = parse_str_list(value)
+    for item in items:
+        host, port = item, None
+        if item.startswith("["):
+            host, _, rest = item[1:].partition("]")
+            port = rest[1:] if rest.startswith(":") else (None if not rest else "x")
+        elif item.count(":") == 1:
+            host, _, port = item.partition(":")
+        try:
+            ipaddress.ip_address(host)
+            if port is not None:
+                parse_port(port)
+        except ValueError:
+            raise ValueError(
+                f"{item!r} is not a DNS server (an IP address with an optional port: "
+                "192.0.2.53, 192.0.2.53:5353, [2001:db8::53]:53)"
+            ) from None
+    return items
+
+
+def parse_inbound_secret(value: object) -> str:
+    # It travels in an address's local part (RFC 5321 §4.1.2 atext): letters, digits
+    # and a few safe signs only, and long enough not to be guessed online.
+    text = str(value).strip()
+    if len(text) < 16 or not all(c.isascii() and (c.isalnum() or c in "-_") for c in text):
+        raise ValueError("at least 16 letters, digits, '-' or '_' (e.g. `openssl rand -hex 16`)")
+    return text
+
+
+def parse_optional_str(value: object) -> str | None:
+    text = str(value).strip()
+    return None if text.lower() in {"", "none"} else text
 
 
 def parse_auth_users(value: object) -> tuple[tuple[str, str], ...]:
@@ -459,6 +521,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(("smtp", "tls_cert_file"), "RELAY_SMTP_TLS_CERT_FILE", parse_path),
     Setting(("smtp", "tls_key_file"), "RELAY_SMTP_TLS_KEY_FILE", parse_path),
     Setting(("smtp", "require_tls"), "RELAY_SMTP_REQUIRE_TLS", parse_bool),
+    Setting(("smtp", "sender_auth"), "RELAY_SMTP_SENDER_AUTH", parse_choice(*SENDER_AUTH_MODES)),
+    Setting(("smtp", "authserv_id"), "RELAY_SMTP_AUTHSERV_ID", parse_optional_str),
+    Setting(("smtp", "inbound_networks"), "RELAY_SMTP_INBOUND_NETWORKS", parse_networks),
+    Setting(("smtp", "inbound_secret"), "RELAY_SMTP_INBOUND_SECRET", parse_inbound_secret),
+    Setting(("dns_nameservers",), "RELAY_DNS_NAMESERVERS", parse_nameservers),
     Setting(
         ("smtp", "idle_timeout_seconds"), "RELAY_SMTP_IDLE_TIMEOUT_SECONDS", parse_positive_float
     ),
@@ -660,6 +727,11 @@ def _cross_checks(config: Config) -> list[str]:
         problems.append("smtp TLS needs both RELAY_SMTP_TLS_CERT_FILE and RELAY_SMTP_TLS_KEY_FILE")
     if smtp.require_tls and smtp.tls_cert_file is None:
         problems.append("RELAY_SMTP_REQUIRE_TLS=true needs a certificate: set the TLS files")
+    if bool(smtp.inbound_networks) != bool(smtp.inbound_secret):
+        problems.append(
+            "an inbound source needs both RELAY_SMTP_INBOUND_NETWORKS and "
+            "RELAY_SMTP_INBOUND_SECRET (the network alone, or the secret alone, proves nothing)"
+        )
     # RFC 4954 §4: no plaintext mechanism before TLS, so AUTH without TLS is never offered.
     if smtp.auth_users and smtp.tls_cert_file is None:
         problems.append(

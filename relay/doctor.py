@@ -8,6 +8,7 @@ the command exit 1.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -69,6 +70,11 @@ class Facts:
     """Held messages by reason (issue 6: a held message's problem shows here too)."""
     local_intended: bool = False
     """RELAY_SF_LOCAL: running on the embedded local org is a trial, on purpose."""
+    trusted_networks: tuple[str, ...] = ()
+    sender_auth: str = "either"
+    host_addresses: tuple[str, ...] = ()
+    """This host's own IP addresses: a trusted network covering one trusts every local
+    process (docs/operations.md, "Security model")."""
 
 
 def check_config(problems: Sequence[str], warnings: Sequence[str] = ()) -> Check:
@@ -256,6 +262,58 @@ HELD_PROBLEMS = frozenset(
 )
 
 
+WIDEST_TRUSTED_ADDRESSES = 256
+"""A trusted network names mail servers: wider than a /24 (IPv4) it is a whole site."""
+
+
+def _too_wide(network: str, host_addresses: Sequence[str]) -> str | None:
+    """Why ``network`` trusts more than the mail server in front, or None."""
+    net = ipaddress.ip_network(network, strict=False)
+    if net.prefixlen == 0:
+        return "every address"
+    if net.is_loopback or net.overlaps(
+        ipaddress.ip_network("127.0.0.0/8" if net.version == 4 else "::1/128")
+    ):
+        return "loopback: any process, SSH tunnel or proxy on this host"
+    own = [a for a in host_addresses if a_family(a, net) and ipaddress.ip_address(a) in net]
+    if own:
+        return f"this host's own address {own[0]}: any process on this host"
+    if net.num_addresses > WIDEST_TRUSTED_ADDRESSES and (net.is_private or net.is_global):
+        return f"{net.num_addresses} addresses, not one mail server"
+    return None
+
+
+def a_family(address: str, net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
+    return ipaddress.ip_address(address.split("%")[0]).version == net.version
+
+
+def check_trust(
+    networks: Sequence[str], sender_auth: str, host_addresses: Sequence[str] = ()
+) -> list[Check]:
+    """Warn about trust that other things on the host, or the internet, can use."""
+    checks = []
+    for network in networks:
+        why = _too_wide(network, host_addresses)
+        if why is not None:
+            fix = (
+                "Trust only the mail server in front of Relay (its own address, /32), and "
+                "make Relay listen where only it can connect; see docs/operations.md, "
+                '"Security model".',
+            )
+            detail = f"RELAY_SMTP_TRUSTED_NETWORKS has {network}, which covers {why}"
+            checks.append(Check("trusted networks", "warn", detail, fix))
+    if sender_auth == "none":
+        detail = (
+            "RELAY_SMTP_SENDER_AUTH=none: anyone who writes a rep's address in From is "
+            "logged as that rep"
+        )
+        fix = ("Use either (the default), dmarc or personal_address.",)
+        checks.append(Check("sender authentication", "warn", detail, fix))
+    if not checks:
+        checks.append(Check("sender authentication", "ok", f"sender_auth={sender_auth}"))
+    return checks
+
+
 def run_checks(facts: Facts) -> list[Check]:
     """Every check, in the order an admin fixes things."""
     checks = [
@@ -274,6 +332,7 @@ def run_checks(facts: Facts) -> list[Check]:
         checks.append(check_picklists(facts.task_describe))
         checks.append(check_external_id(facts.task_describe, facts.external_id_field))
     checks.append(check_sending(facts.smarthost))
+    checks.extend(check_trust(facts.trusted_networks, facts.sender_auth, facts.host_addresses))
     if not facts.reps_synced:
         checks.append(Check("reps", "warn", "the rep snapshot was never synced from Salesforce"))
     for rep in facts.reps:

@@ -11,9 +11,14 @@ class Envelope:
 
     ``mail_from`` is ``""`` for the null reverse-path ``<>`` (bounces, DSNs).
     ``rcpt_tos`` keeps the order the client gave. ``peer`` is ``host:port`` of the client.
+    ``auth`` is what the SMTP edge proved about the sender (relay/smtp/sender_checks.py):
+    ``dmarc:DOMAIN``, ``personal_address``, ``trusted:envelope``, ``source:NAME`` (a named
+    inbound source), ``none`` (an acceptable From only), or ``unverified`` (accepted by a
+    release that recorded nothing). The runners attribute only what it proved.
     """
 
     mail_from: str
     rcpt_tos: tuple[str, ...]
     peer: str = ""
     helo: str = ""
+    auth: str = "none"

@@ -129,22 +129,25 @@ def unknown_sender(address: str) -> Guidance:
         admin_steps=(
             f"If it is a rep's own other address: `relay senders add {address} --user <username>`.",
             "If it is a customer writing to a rep, do not add it (that would let them log "
-            "mail as the rep): send such copies from a mail server in "
-            "RELAY_SMTP_TRUSTED_NETWORKS, and Relay logs them as the receiving rep's.",
+            "mail as the rep): send such copies from a named inbound source (SMTP AUTH, a "
+            "client certificate, or RELAY_SMTP_INBOUND_NETWORKS with the secret address "
+            "log+inbound-SECRET@), and Relay logs them as the receiving rep's.",
         ),
     )
 
 
 def untrusted_inbound_copy(sender: str) -> Guidance:
-    """A copy of mail a customer sent to a rep, from a client no trusted network vouches
-    for: anyone can put a rep in To, so only a trusted mail server's copy is logged."""
+    """A copy of mail a customer sent to a rep that no named inbound source sent: anyone
+    can put a rep in To, so only a copy from a source the admin named is logged."""
     return Guidance(
         "untrusted_inbound_copy",
-        f"a copy of <{sender}>'s email to a rep came from a server Relay does not trust.",
+        f"a copy of <{sender}>'s email to a rep came from no inbound source Relay knows.",
         admin_steps=(
-            "If your mail server sent it, add its address to RELAY_SMTP_TRUSTED_NETWORKS, "
-            "then `relay queue release` it; otherwise `relay queue delete` it. Do not add "
-            "the customer as a sender: that would let them log mail as the rep.",
+            "If your mail server sends such copies, name it as an inbound source (SMTP "
+            "AUTH, a client certificate, or RELAY_SMTP_INBOUND_NETWORKS with "
+            "RELAY_SMTP_INBOUND_SECRET and the address log+inbound-SECRET@); then "
+            "`relay queue delete` this one, or release it if you know your server sent it. "
+            "Do not add the customer as a sender: that would let them log mail as the rep.",
         ),
     )
 

@@ -46,6 +46,8 @@ _SECRET_TEXT = (
     re.compile(r"(?i)(<sessionId>)[^<]+"),
     # Salesforce session ids: 15/18-char org id, '!', then a long opaque token.
     re.compile(r"()\b00D[A-Za-z0-9]{12,15}![A-Za-z0-9._]{20,}"),
+    # The inbound source's shared secret travels in log+inbound-SECRET@ (relay.smtp.senders).
+    re.compile(r"(?i)(log\+inbound-)[^@\s>\"']+"),
 )
 # aiosmtpd logs each AUTH exchange; it masks it, but belt and braces.
 _AUTH_LINE = re.compile(r"(?i)(AUTH\s+\w+\s+)\S+")
@@ -55,7 +57,7 @@ _AUTH_LINE = re.compile(r"(?i)(AUTH\s+\w+\s+)\S+")
 # is a credential: relay/privacy.py). ASCII text without any of them cannot match,
 # so the regexes are skipped; that was most of the cost of a log event (bench/ingest.py).
 # Non-ASCII text always runs them: (?i) also matches e.g. U+017F "ſ" for "s".
-_MAY_HOLD_SECRET = re.compile(r"auth|token|secret|password|assertion|sessionid|!|log\+")
+_MAY_HOLD_SECRET = re.compile(r"auth|token|secret|password|assertion|sessionid|!|log\+|\+inbound-")
 
 # Loggers below the libraries' chatty INFO (aiosmtpd logs every command and address).
 _QUIET_LOGGERS = {

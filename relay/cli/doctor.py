@@ -8,6 +8,7 @@ else. Exit 1 if any check fails (DESIGN.md §3).
 from __future__ import annotations
 
 import dataclasses
+import socket
 
 import click
 from rich.text import Text
@@ -53,6 +54,9 @@ def gather(config: Config) -> Facts:
         external_id_field=config.pipeline.external_id_field,
         config_warnings=tuple(unknown_variables()),
         local_intended=config.salesforce.local_intended,
+        trusted_networks=config.smtp.trusted_networks,
+        sender_auth=config.smtp.sender_auth,
+        host_addresses=host_addresses(),
     )
     try:
         check_store_file(config.effective_store_url)
@@ -71,6 +75,15 @@ def gather(config: Config) -> Facts:
         return _gather_org(config, store, facts)
     finally:
         store.close()
+
+
+def host_addresses() -> tuple[str, ...]:
+    """This host's addresses as its name resolves (best effort: none if it does not)."""
+    try:
+        found = socket.getaddrinfo(socket.gethostname(), None)
+    except OSError:
+        return ()
+    return tuple(sorted({str(info[4][0]).split("%")[0] for info in found}))
 
 
 def _held(store: SqlStore) -> dict[str, int]:

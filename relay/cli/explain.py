@@ -68,8 +68,9 @@ def build_report(
         trace.append("no Salesforce User sends from this address: OwnerId is unknown")
     if plan.inbound:
         trace.append(
-            "inbound copy: logged only if a trusted network (RELAY_SMTP_TRUSTED_NETWORKS) "
-            "sends it, and only if it matched a record"
+            "inbound copy: logged only if a named inbound source (SMTP AUTH, a client "
+            "certificate, or RELAY_SMTP_INBOUND_NETWORKS with its secret) sends it, and "
+            "only if it matched a record"
         )
     trace.append(
         f"drafts: {len(drafts)} Task(s); org time zone {org_timezone}; "

@@ -172,6 +172,7 @@ def show(app: AppContext, queue_id: str, as_json: bool, raw_only: bool) -> None:
             "rcpt_tos": list(message.envelope.rcpt_tos),
             "peer": message.envelope.peer,
             "helo": message.envelope.helo,
+            "auth": message.envelope.auth,
         },
         "headers": {
             "message_id": headers.message_id,
@@ -208,6 +209,7 @@ def show(app: AppContext, queue_id: str, as_json: bool, raw_only: bool) -> None:
         ("size", f"{message.size} bytes"),
         ("peer", f"{message.envelope.peer} (HELO {message.envelope.helo or '-'})"),
         ("MAIL FROM", f"<{message.envelope.mail_from}>"),
+        ("proved", message.envelope.auth),
         ("RCPT TO", ", ".join(f"<{r}>" for r in message.envelope.rcpt_tos)),
         ("Message-ID", headers.message_id or "-"),
         ("From", headers.from_ or "-"),

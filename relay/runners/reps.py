@@ -81,26 +81,58 @@ class Reps:
     def settings(self, rep: Rep | None) -> SyncSettings:
         return self.policy.settings(rep.user_id if rep else None)
 
-    def attribute(self, email: Email, vouched: bool = False) -> Attribution:
-        """The rep who sent ``email`` (issue 6: the envelope sender or the From header):
-        a personal address's owner first (its sender was checked at DATA), then the
-        From, Sender and envelope sender, then a journal report's sender. When a trusted
-        network sent the copy (``vouched``), failing those, the first rep among the
-        recipients: an inbound copy, a customer's email to the rep (a journal report's
-        recipients, else To then Cc; relay/matching/match.py finds the same rep)."""
+    def attribute(self, email: Email, auth: str = "none") -> Attribution:
+        """The rep whose email this is, from only what the SMTP edge proved (``auth``,
+        relay.envelope.Envelope):
+
+        - ``personal_address``: the token's rep, if the From or envelope sender is theirs;
+        - ``dmarc:DOMAIN``: the rep whose address is the From, in that authenticated domain;
+        - ``trusted:envelope``: the rep of the envelope sender (the MTA in front vouches
+          for its own authenticated users);
+        - ``source:NAME`` (a named inbound source): a personal address's owner, then the
+          From, Sender and envelope sender, then a journal report's sender, and failing
+          those the first rep among the recipients: an inbound copy, a customer's email to
+          the rep (a journal report's recipients, else To then Cc; relay/matching/match.py
+          finds the same rep);
+        - anything else (``none``, ``unverified``): the same, without inbound copies.
+        """
         directory = self.directory
-        for rcpt in email.envelope.rcpt_tos:
-            tag = address_tag(rcpt)
-            owner = directory.rep_for_token(tag) if tag else None
-            if owner is not None:
+        mail_from = email.envelope.mail_from
+        if auth == "personal_address":
+            owner = self._token_owner(email)
+            senders = (email.from_.email if email.from_ else None, mail_from)
+            if owner is not None and any(
+                (rep := directory.rep_for(a)) is not None and rep.user_id == owner.user_id
+                for a in senders
+                if a
+            ):
                 return Attribution(owner, False)
-        senders, recipients = rep_addresses(email)
-        for addresses, inbound in ((senders, False), (recipients if vouched else [], True)):
+            return Attribution(None, False)
+        if auth.startswith("dmarc:"):
+            author = email.from_.email if email.from_ else ""
+            in_domain = author.rpartition("@")[2].lower() == auth.partition(":")[2]
+            return Attribution(directory.rep_for(author) if in_domain else None, False)
+        if auth == "trusted:envelope":
+            return Attribution(directory.rep_for(mail_from) if mail_from else None, False)
+        owner = self._token_owner(email)
+        if owner is not None:
+            return Attribution(owner, False)
+        vouched = auth.startswith("source:")
+        senders_found, recipients = rep_addresses(email)
+        for addresses, inbound in ((senders_found, False), (recipients if vouched else [], True)):
             for address in addresses:
                 rep = directory.rep_for(address) if address else None
                 if rep is not None:
                     return Attribution(rep, inbound)
         return Attribution(None, False)
+
+    def _token_owner(self, email: Email) -> Rep | None:
+        for rcpt in email.envelope.rcpt_tos:
+            tag = address_tag(rcpt)
+            owner = self.directory.rep_for_token(tag) if tag else None
+            if owner is not None:
+                return owner
+        return None
 
     def sender_shown(self, email: Email) -> str:
         """The address to name in an unknown-sender hold."""

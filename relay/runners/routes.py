@@ -4,8 +4,8 @@
   decided not to log it on the rep's own setting, and nobody needs to act (the same
   reasoning as machine mail, docs/delivery-guarantees.md).
 - ``logging=email_to_salesforce``: forwarded (relay/runners/fallback.py).
-- an unknown sender while the rep snapshot is synced (mail accepted while the snapshot
-  was stale, or from a trusted network): ``held`` with the unknown-sender guidance; the
+- no rep proven while the rep snapshot is synced (mail accepted while the snapshot was
+  stale, or a sender the edge's proof does not name): ``held`` with the unknown-sender guidance; the
   re-check releases it once the sender is a rep.
 - otherwise the API path, with the rep's matching policies and ``body``.
 
@@ -42,7 +42,8 @@ class Routed:
     rep: Rep | None
     settings: SyncSettings
     vouched: bool
-    """A trusted network sent it (journaling, Postfix): an inbound copy may be logged."""
+    """A named inbound source sent it (journaling, routing; the SMTP edge proved it):
+    an inbound copy may be logged."""
     inbound: bool = False
     """``rep`` received it from a customer (relay/runners/reps.py Attribution)."""
 
@@ -72,8 +73,9 @@ class Router:
         if email.unparseable:
             reason = f"cannot be parsed: {email.unparseable}"
             return Outcome(message.id, State.QUARANTINED, reason)
-        vouched = self.reps.policy.vouches_for(message.envelope.peer)
-        rep, inbound = self.reps.attribute(email, vouched)
+        auth = message.envelope.auth
+        vouched = auth.startswith("source:")
+        rep, inbound = self.reps.attribute(email, auth)
         # A message released or retried by an admin (attempts > 1) that would be held as
         # an unknown sender again: the sender may have just been added, so re-read the
         # reps first (at most once per STALE_REPS_SECONDS; first-time mail from unknown
@@ -84,7 +86,7 @@ class Router:
             and email.machine_reason is None
             and self.reps.refresh_if_older(self.store, STALE_REPS_SECONDS)
         ):
-            rep, inbound = self.reps.attribute(email, vouched)
+            rep, inbound = self.reps.attribute(email, auth)
         return Routed(message, email, rep, self.reps.settings(rep), vouched, inbound)
 
     def decide(self, routed: Routed) -> Outcome | RelayError | None:

@@ -29,13 +29,19 @@ from relay.logs import get_logger
 from relay.metrics import Metrics
 from relay.smtp import replies
 from relay.smtp.policy import check_recipient, rejection_reason
-from relay.smtp.senders import SenderPolicy
+from relay.smtp.sender_replies import refuse_inbound_source
+from relay.smtp.senders import (
+    Arrival,
+    SenderPolicy,
+    inbound_recipient,
+    masked_recipient,
+)
 from relay.store.model import Store
 
 log = get_logger("relay.smtp")
 
 SENDER_REFUSED = "sender_refused"
-"""Metric and log label of every sender-policy refusal (relay/smtp/senders.py, issue 6)."""
+"""Metric and log label of every sender-policy refusal (relay/smtp/senders.py)."""
 NULL_SENDER = "<>"  # aiosmtpd reports the null reverse-path of MAIL FROM:<> as "<>"
 
 
@@ -85,6 +91,27 @@ def peer_host(peer: Any) -> str:
     return str(peer[0]) if isinstance(peer, tuple) and peer else str(peer or "")
 
 
+def inbound_source_of(session: Any, envelope: Any) -> str | None:
+    """The named inbound source that sent this transaction: the session's (SMTP AUTH
+    ``auth:USER`` or a pinned certificate ``cert:FINGERPRINT``), or ``network`` when the
+    inbound network gave the secret address."""
+    source = getattr(session, "inbound_source", None)
+    return source or getattr(envelope, "relay_inbound_source", None)
+
+
+def arrival(session: Any, envelope: Any) -> Arrival:
+    """The SMTP facts of one transaction, for the sender checks. XFORWARD is set only
+    for trusted peers (relay/smtp/protocol.py)."""
+    return Arrival(
+        peer_host=peer_host(session.peer),
+        helo=session.host_name or "",
+        mail_from=envelope.mail_from or "",
+        rcpt_tos=tuple(envelope.rcpt_tos),
+        xforward=getattr(session, "xforward", None),
+        inbound_source=inbound_source_of(session, envelope),
+    )
+
+
 class RelayHandler:
     """aiosmtpd hooks (``handle_MAIL``, ``handle_RCPT``, ``handle_DATA``) for Relay."""
 
@@ -101,7 +128,7 @@ class RelayHandler:
         self._free_bytes = free_bytes or free_bytes_of(config.home)
         self._commits: set[Future[str]] = set()
         self.sender_policy: SenderPolicy | None = None
-        """Issue 6's sender checks (relay/smtp/senders.py); None accepts every sender."""
+        """The sender checks (relay/smtp/senders.py); None accepts every sender."""
 
     # --- hooks called by aiosmtpd ----------------------------------------------------
 
@@ -123,10 +150,21 @@ class RelayHandler:
         refusal = check_recipient(address, self._config.domain)
         if refusal is not None:
             return self.reject(refusal, session, recipient=address)
-        if self.sender_policy is not None:
-            refusal = self.sender_policy.check_rcpt(
-                envelope.mail_from or "", address, peer_host(session.peer)
-            )
+        domain = self._config.domain
+        inbound = inbound_recipient(address, peer_host(session.peer), self._config.smtp, domain)
+        if inbound is not None:
+            # The shared secret is neither logged nor stored: the masked address stands in.
+            if not inbound:
+                reply = refuse_inbound_source()
+                return self.reject(
+                    reply, session, SENDER_REFUSED, recipient=masked_recipient(domain)
+                )
+            envelope.relay_inbound_source = "network"
+            envelope.rcpt_tos.append(masked_recipient(domain))
+            envelope.rcpt_options.extend(rcpt_options)
+            return replies.RCPT_OK
+        if self.sender_policy is not None and inbound_source_of(session, envelope) is None:
+            refusal = self.sender_policy.check_rcpt(envelope.mail_from or "", address)
             if refusal is not None:
                 return self.reject(refusal, session, SENDER_REFUSED, recipient=address)
         envelope.rcpt_tos.append(address)
@@ -136,10 +174,9 @@ class RelayHandler:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         raw: bytes = envelope.original_content
         mail_from: str = envelope.mail_from
+        auth = "none"
         if self.sender_policy is not None:
-            refusal = self.sender_policy.check_data(
-                mail_from, envelope.rcpt_tos, raw, peer_host(session.peer)
-            )
+            refusal, auth = await self.sender_policy.check_data(arrival(session, envelope), raw)
             if refusal is not None:
                 return self.reject(refusal, session, SENDER_REFUSED, sender=mail_from)
         message_envelope = Envelope(
@@ -147,8 +184,10 @@ class RelayHandler:
             rcpt_tos=tuple(envelope.rcpt_tos),
             peer=peer_text(session.peer),
             helo=session.host_name or "",
+            auth=auth,
         )
-        commit = self._start_commit(raw, message_envelope, tls_fields(session))
+        log_fields = {**tls_fields(session), "auth": auth}
+        commit = self._start_commit(raw, message_envelope, log_fields)
         try:
             queue_id = await asyncio.shield(asyncio.wrap_future(commit))
         except StoreUnavailable as exc:

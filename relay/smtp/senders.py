@@ -1,99 +1,73 @@
-"""Sender policy at the SMTP edge (issue 6): who may log mail through Relay.
+"""Sender policy at the SMTP edge: who may be logged as a rep, decided in the session.
 
-Decisions are pure functions of the envelope, the From header and a ``SenderDirectory``
-snapshot; the edge never calls Salesforce (DESIGN.md §1). ``SenderPolicy`` holds the
+Decisions are relay.smtp.sender_checks' table over facts gathered here: the envelope,
+the From header, the personal address, the DMARC verdict and a ``SenderDirectory``
+snapshot; the edge never calls Salesforce. ``SenderPolicy`` holds the
 current snapshot and is what ``RelayHandler`` consults (its ``sender_policy`` hook).
 
-- An unknown sender is refused in-session with ``550 5.7.1`` and a reason that says what
-  to do (RFC 3463 §3.8 X.7.1 "Delivery not authorized, message refused"). Refusing in the
-  session, never by a later bounce, means Relay sends nothing to an unverified address
-  (no backscatter).
-- A message is attributed through the envelope sender or the From header (issue 6). At
-  RCPT only the envelope is known, so RCPT refuses only what no header could fix (a
-  forged personal address, the shared address when a personal one is required); DATA
-  decides the rest.
+- A refusal is given in the session, never by a later bounce, so Relay sends nothing to
+  an unverified address (no backscatter): ``550`` when the failure is certain, with a
+  reason that says what to do, ``451`` when DNS failed for now (the client retries).
 - ``log+TOKEN@``: the token names a rep; the sender must be one of that rep's acceptable
   addresses (the User's Email or an alias), as Email to Salesforce accepts mail only from
   "My Acceptable Email Addresses".
-- Trusted networks (``smtp.trusted_networks``: journaling, Postfix ``always_bcc``) vouch
-  for the sender: accepted here, attributed by the runners.
-- Fail open: while the rep snapshot has never been synced (Salesforce unreachable since
-  Relay first started), every sender is accepted with a warning. Relay's own view being
-  stale must never lose mail; the runners still attribute each message and hold what
-  they cannot, so nothing unknown is logged.
+- A trusted network (``smtp.trusted_networks``, e.g. Postfix in front) vouches for what it
+  reports: the original client by XFORWARD and its own Authentication-Results of
+  ``smtp.authserv_id`` (RFC 8601 §5); any other such header is ignored.
+- An inbound source the admin named (SMTP AUTH, a pinned client certificate, or
+  ``smtp.inbound_networks`` with ``log+inbound-SECRET@``) may send copies of customers'
+  mail to reps, which the runners log as the receiving rep's.
+- Fail open on the snapshot only: while it has never been synced (Salesforce unreachable
+  since Relay first started), "is a rep's address" is taken as true with a warning; the
+  runners still attribute each message and hold what they cannot. Authentication itself
+  (DMARC, the inbound secret) never fails open.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 import ipaddress
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from email.utils import getaddresses
+from typing import Protocol
 
-from relay.config import Config, SyncConfig
-from relay.guidance import (
-    personal_address_required,
-    unknown_personal_address,
-    unknown_sender,
-)
+from relay.config import Config, SmtpConfig, SyncConfig
 from relay.logs import get_logger
 from relay.senders import SenderDirectory, address_tag, load_address_secret
+from relay.smtp.sender_checks import (
+    Dmarc,
+    Evidence,
+    Source,
+    Token,
+    decide,
+    needs_dmarc,
+    uses_dmarc,
+)
+from relay.smtp.sender_replies import (
+    Reasons,
+    refusal_reply,
+    refuse_shared_address,
+    refuse_unknown_token,
+)
 from relay.store.model import Rep, Store
 from relay.sync_settings import SyncSettings, settings_for
 
 log = get_logger("relay.smtp")
 
-_MAX_SHOWN = 200  # RFC 5321 §4.5.3.1.5: a reply line is at most 512 octets
 
 SettingsFor = Callable[[str | None], SyncSettings]
 
-
-def _shown(address: str) -> str:
-    clean = "".join(c for c in address if c.isprintable())
-    return clean if len(clean) <= _MAX_SHOWN else clean[:_MAX_SHOWN] + "..."
-
-
-def refuse_unknown_sender(address: str) -> str:
-    shown = _shown(address) or "(null sender)"
-    return (
-        f"550 5.7.1 <{shown}> is not a Salesforce user known to Relay: if it is a rep's "
-        f"own address, ask your admin to add it with `relay senders add {shown} --user "
-        "<username>`"
-    )
-
-
-def refuse_not_acceptable(address: str, rep: Rep) -> str:
-    shown = _shown(address) or "(null sender)"
-    return (
-        f"550 5.7.1 <{shown}> is not one of {_shown(rep.username)}'s acceptable addresses: "
-        f"ask your admin to add it with `relay senders add {shown} --user "
-        f"{_shown(rep.username)}`"
-    )
-
-
-def refuse_unknown_token(rcpt: str) -> str:
-    return (
-        f"550 5.7.1 <{_shown(rcpt)}> is not anyone's personal Relay address: "
-        "`relay address YOUR-EMAIL` prints yours (ask your admin)"
-    )
-
-
-def refuse_shared_address(domain: str) -> str:
-    return (
-        f"550 5.7.1 log@{_shown(domain)} is not accepted here: use your personal Relay "
-        "address; `relay address YOUR-EMAIL` prints it (ask your admin)"
-    )
-
-
-REFUSAL_GUIDANCE = {
-    "unknown_sender": unknown_sender,
-    "unknown_personal_address": unknown_personal_address,
-    "personal_address_required": personal_address_required,
-}
-"""The full guidance behind each refusal (relay.guidance), for logs and `relay doctor`."""
+# DNS for the checks runs off the event loop with these bounds (RFC 7208 §4.6.4 asks
+# for a limit on the time SPF evaluation may take; 20 s is its example).
+DNS_TIMEOUT_SECONDS = 5.0
+DNS_CACHE_SECONDS = 300.0
+DNS_CACHE_SIZE = 10_000
 
 
 def is_trusted(peer_host: str, networks: Sequence[str]) -> bool:
@@ -131,36 +105,136 @@ def check_rcpt(
     return None
 
 
-def check_data(
-    directory: SenderDirectory,
-    settings: SettingsFor,
-    domain: str,
-    mail_from: str,
-    rcpt_tos: Sequence[str],
-    header_from: Sequence[str],
-) -> str | None:
-    """The refusal for the whole message, or None: every recipient must accept it."""
-    candidates = [a for a in (mail_from, *header_from) if a and a != "<>"]
-    shown = header_from[0] if header_from else mail_from
-    senders = [rep for rep in (directory.rep_for(a) for a in candidates) if rep is not None]
+# --- the facts -----------------------------------------------------------------------
+
+
+class Verdict(Protocol):
+    """The part of relay.smtp.authentication.AuthVerdict the edge reads."""
+
+    @property
+    def from_domain(self) -> str | None: ...
+    @property
+    def dmarc(self) -> str: ...
+    @property
+    def aligned_pass(self) -> bool: ...
+    @property
+    def temporary(self) -> bool: ...
+    @property
+    def reason(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class AuthChecks:
+    """The SPF/DKIM/DMARC seam: Relay's own check (``verify(raw, client_ip, helo,
+    mail_from)``, never raises) and a trusted hop's report (``reported(raw,
+    authserv_id)``, the topmost Authentication-Results of that id, RFC 8601 §5)."""
+
+    verify: Callable[[bytes, str, str, str], Awaitable[Verdict]]
+    reported: Callable[[bytes, str], Verdict | None]
+
+
+def dmarc_of(verdict: Verdict | None) -> Dmarc:
+    if verdict is None:
+        return Dmarc.UNCHECKED
+    if verdict.aligned_pass:
+        return Dmarc.PASS
+    if verdict.dmarc == "fail":
+        return Dmarc.FAIL
+    if verdict.temporary:
+        return Dmarc.TEMPERROR
+    return Dmarc.NONE
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """How one message reached the edge: the SMTP facts the handler read."""
+
+    peer_host: str
+    helo: str
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    xforward: Mapping[str, str] | None = None
+    inbound_source: str | None = None
+    """``auth:USER``, ``cert:FINGERPRINT`` or ``network`` when a named inbound source sent it."""
+
+    def client(self) -> tuple[str, str]:
+        """The original client's IP and HELO: XFORWARD's from a trusted hop (Postfix
+        XFORWARD_README: ADDR, HELO; "IPV6:" marks an IPv6 address), else the peer's."""
+        forwarded = self.xforward or {}
+        addr = forwarded.get("addr", "")
+        if addr.upper().startswith("IPV6:"):
+            addr = addr[5:]
+        try:
+            ipaddress.ip_address(addr)
+        except ValueError:
+            return self.peer_host, self.helo
+        helo = forwarded.get("helo", "")
+        return addr, ("" if helo.upper() == "[UNAVAILABLE]" else helo) or self.helo
+
+
+def _same(rep: Rep | None, owner: Rep) -> bool:
+    return rep is not None and rep.user_id == owner.user_id
+
+
+def token_finding(
+    directory: SenderDirectory, rcpt_tos: Sequence[str], senders: Sequence[str]
+) -> tuple[Token, str, Rep | None]:
+    """What the personal addresses among the recipients show (the worst of them), the
+    recipient that shows it and the token's rep."""
+    worst: tuple[Token, str, Rep | None] = (Token.NONE, "", None)
+    rank = [Token.NONE, Token.OWNER_SENT, Token.OTHER_SENT, Token.FORGED]
     for rcpt in rcpt_tos:
         tag = address_tag(rcpt)
-        if tag is not None:
-            owner = directory.rep_for_token(tag)
-            if owner is None:
-                return refuse_unknown_token(rcpt)
-            if not any(rep.user_id == owner.user_id for rep in senders):
-                return refuse_not_acceptable(shown, owner)
+        if tag is None or tag == INBOUND_TAG:
             continue
-        if not senders:
-            return refuse_unknown_sender(shown)
-        if settings(senders[0].user_id).require_personal_address:
-            return refuse_shared_address(domain)
-    return None
+        owner = directory.rep_for_token(tag)
+        if not directory.synced:
+            found = Token.OWNER_SENT  # fail open on the snapshot (module docstring)
+        elif owner is None:
+            found = Token.FORGED
+        elif any(_same(directory.rep_for(a), owner) for a in senders):
+            found = Token.OWNER_SENT
+        else:
+            found = Token.OTHER_SENT
+        if rank.index(found) > rank.index(worst[0]):
+            worst = (found, rcpt, owner)
+    return worst
+
+
+# --- inbound copies by network and secret --------------------------------------------
+
+INBOUND_TAG = "inbound"
+"""``log+inbound-SECRET@DOMAIN`` is the inbound source's address; Relay stores it as
+``log+inbound@DOMAIN`` so the secret never reaches the store, a log or a Task."""
+
+
+def inbound_recipient(rcpt: str, peer_host: str, smtp: SmtpConfig, domain: str) -> bool | None:
+    """None: ``rcpt`` is no inbound-source address. True: the named inbound network sent
+    it with the right secret. False: refuse it (wrong secret, or another network)."""
+    tag = address_tag(rcpt)
+    if tag is None or not tag.lower().startswith(INBOUND_TAG + "-"):
+        return None
+    given = tag[len(INBOUND_TAG) + 1 :]
+    expected = smtp.inbound_secret or ""
+    # Digests of equal length, compared in constant time (RFC 2104 §5 reasoning; the
+    # secret's length is not leaked either).
+    same = hmac.compare_digest(
+        hashlib.sha256(given.encode()).digest(), hashlib.sha256(expected.encode()).digest()
+    )
+    return bool(expected) and same and is_trusted(peer_host, smtp.inbound_networks)
+
+
+def masked_recipient(domain: str) -> str:
+    """The inbound-source address as stored and logged, without its secret."""
+    return f"log+{INBOUND_TAG}@{domain}"
+
+
+# --- the policy ------------------------------------------------------------------------
 
 
 class SenderPolicy:
-    """The edge's view of senders: a snapshot swapped whole by ``refresh``.
+    """The edge's view of senders: a snapshot swapped whole by ``refresh``, and the
+    decision of relay.smtp.sender_checks for each message.
 
     Reads are lock-free: ``refresh`` builds a new snapshot and replaces the attribute in
     one assignment. Call ``refresh`` from a thread (it reads the store), e.g. every minute
@@ -172,18 +246,24 @@ class SenderPolicy:
         config: Config,
         directory: SenderDirectory | None = None,
         overrides: Mapping[str, Mapping[str, str]] | None = None,
+        auth_checks: AuthChecks | None = None,
     ) -> None:
         self._domain = config.domain
-        self._trusted = config.smtp.trusted_networks
+        self._smtp = config.smtp
         self._defaults: SyncConfig = config.sync
         self._secret = b""
         self.directory = directory or SenderDirectory()
         self.overrides: Mapping[str, Mapping[str, str]] = overrides or {}
+        self.auth_checks = auth_checks
         self._refresh_lock = threading.Lock()
 
     @classmethod
-    def from_store(cls, config: Config, store: Store) -> SenderPolicy:
-        policy = cls(config)
+    def from_store(
+        cls, config: Config, store: Store, auth_checks: AuthChecks | None = None
+    ) -> SenderPolicy:
+        if auth_checks is None and uses_dmarc(config.smtp.sender_auth):
+            auth_checks = default_auth_checks(config)  # no resolver for modes without DNS
+        policy = cls(config, auth_checks=auth_checks)
         policy._secret = load_address_secret(config.home)
         policy.refresh(store)
         return policy
@@ -202,39 +282,95 @@ class SenderPolicy:
     def settings(self, user_id: str | None) -> SyncSettings:
         return settings_for(self._defaults, self.overrides, user_id)
 
-    def vouches_for(self, peer: str) -> bool:
-        """True if a stored envelope's ``peer`` (``host:port``, relay.envelope) is in a
-        trusted network: a mail server Relay trusts sent the copy."""
-        host = peer.rpartition(":")[0] if ":" in peer else peer
-        return is_trusted(host, self._trusted)
+    def source_of(self, arrival: Arrival) -> Source:
+        if arrival.inbound_source:
+            return Source.INBOUND
+        if is_trusted(arrival.peer_host, self._smtp.trusted_networks):
+            return Source.TRUSTED
+        return Source.DIRECT
 
-    def _open(self, peer_host: str) -> bool:
-        if is_trusted(peer_host, self._trusted):
-            return True
+    def check_rcpt(self, mail_from: str, rcpt: str) -> str | None:
+        """RCPT refuses only what no header could fix (a forged personal address, the
+        shared address when a personal one is required); DATA decides the rest."""
         if not self.directory.synced:
-            log.warning(
-                "sender_check_skipped",
-                queue_id=None,
-                reason="the rep snapshot was never synced from Salesforce: failing open",
-            )
-            return True
-        return False
-
-    def check_rcpt(self, mail_from: str, rcpt: str, peer_host: str) -> str | None:
-        if self._open(peer_host):
             return None
         return check_rcpt(self.directory, self.settings, self._domain, mail_from, rcpt)
 
-    def check_data(
-        self, mail_from: str, rcpt_tos: Sequence[str], raw: bytes, peer_host: str
-    ) -> str | None:
-        if self._open(peer_host):
-            return None
-        return check_data(
-            self.directory,
-            self.settings,
-            self._domain,
-            mail_from,
-            rcpt_tos,
-            from_addresses(raw),
+    async def check_data(self, arrival: Arrival, raw: bytes) -> tuple[str | None, str]:
+        """The refusal (None: accept) and what the edge proved (relay.envelope's auth)."""
+        directory, mode = self.directory, self._smtp.sender_auth
+        source = self.source_of(arrival)
+        header_from = from_addresses(raw)
+        mail_from = "" if arrival.mail_from == "<>" else arrival.mail_from
+        senders = [a for a in (mail_from, *header_from) if a]
+        token, token_rcpt, owner = token_finding(directory, arrival.rcpt_tos, senders)
+        verdict = None
+        if needs_dmarc(source, mode, token):
+            verdict = await self._verdict(source, arrival, raw, mail_from)
+        shown = header_from[0] if header_from else mail_from
+        facts = Evidence(
+            synced=directory.synced,
+            envelope_rep=bool(mail_from) and directory.rep_for(mail_from) is not None,
+            from_rep=bool(header_from) and directory.rep_for(header_from[0]) is not None,
+            token=token,
+            dmarc=dmarc_of(verdict),
+            dmarc_domain=(verdict and verdict.from_domain) or shown.rpartition("@")[2].lower(),
+            source_name=arrival.inbound_source or "",
         )
+        if not directory.synced:
+            log.warning(
+                "sender_check_skipped",
+                queue_id=None,
+                reason="the rep snapshot was never synced from Salesforce: any sender the "
+                "checks authenticate is accepted, and the runners attribute it later",
+            )
+        decision = decide(source, mode, facts)
+        if decision.refusal is not None:
+            # What the checks found, for the admin (the reply says what the sender does).
+            log.info(
+                "sender_not_proven",
+                queue_id=None,
+                source=source.value,
+                sender_auth=mode,
+                refusal=decision.refusal.value,
+                dmarc=facts.dmarc.value,
+                checks=verdict.reason if verdict else None,
+            )
+            reasons = Reasons(self._domain, shown, facts.dmarc_domain, token_rcpt, owner)
+            return refusal_reply(decision.refusal, reasons), ""
+        auth = decision.auth or ""
+        if token is Token.NONE and source is not Source.INBOUND and directory.synced:
+            sender = directory.rep_for(shown) or directory.rep_for(mail_from)
+            if sender is not None and self.settings(sender.user_id).require_personal_address:
+                return refuse_shared_address(self._domain), ""
+        return None, auth
+
+    async def _verdict(
+        self, source: Source, arrival: Arrival, raw: bytes, mail_from: str
+    ) -> Verdict | None:
+        checks = self.auth_checks
+        if checks is None:
+            return None
+        client_ip, helo = arrival.peer_host, arrival.helo
+        if source is Source.TRUSTED:
+            # RFC 8601 §5: only the configured authserv-id, and only from a trusted hop.
+            authserv_id = self._smtp.authserv_id
+            reported = checks.reported(raw, authserv_id) if authserv_id else None
+            if reported is not None:
+                return reported
+            client_ip, helo = arrival.client()
+        return await checks.verify(raw, client_ip, helo, mail_from)
+
+
+def default_auth_checks(config: Config) -> AuthChecks:
+    """Relay's own SPF/DKIM/DMARC checks against ``RELAY_DNS_NAMESERVERS``."""
+    # Imported here: the resolver and its thread pool are built only for modes with DNS.
+    from relay.smtp import authentication
+
+    verifier = authentication.SenderVerifier(
+        nameservers=authentication.parse_nameservers(",".join(config.dns_nameservers)),
+        timeout_seconds=DNS_TIMEOUT_SECONDS,
+        cache_seconds=DNS_CACHE_SECONDS,
+        cache_size=DNS_CACHE_SIZE,
+    )
+    return AuthChecks(verify=verifier.verify, reported=authentication.reported_verdict)

@@ -147,6 +147,7 @@ class SqlStore(DeliveryLedger, SenderStore, RetentionStore, ErasureStore, Store)
             "lease_owner": None,
             "lease_expires_at": None,
             "updated_at": now,
+            "auth": clean_text(envelope.auth),
         }
         return PendingWrite(
             queue_id=queue_id,
@@ -546,7 +547,11 @@ def _to_message(row: Row[Any]) -> StoredMessage:
         state=State(row.state),
         received_at=row.received_at,
         envelope=Envelope(
-            mail_from=row.mail_from, rcpt_tos=tuple(row.rcpt_tos), peer=row.peer, helo=row.helo
+            mail_from=row.mail_from,
+            rcpt_tos=tuple(row.rcpt_tos),
+            peer=row.peer,
+            helo=row.helo,
+            auth=row.auth,
         ),
         message_id=row.message_id,
         subject=row.subject,

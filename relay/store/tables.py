@@ -71,6 +71,7 @@ messages = Table(
     Column("lease_owner", Text),
     Column("lease_expires_at", UTCDateTime()),
     Column("updated_at", UTCDateTime(), nullable=False),
+    Column("auth", Text, nullable=False),  # what the SMTP edge proved (revision 0004)
     Index("ix_messages_state_not_before", "state", "not_before"),
 )
 

@@ -114,6 +114,7 @@ def test_show_json_has_envelope_headers_and_history(
         "rcpt_tos": ["log@relay.localhost"],
         "peer": "127.0.0.1:4000",
         "helo": "mx.example.com",
+        "auth": "none",
     }
     assert shown["headers"]["from"] == "Rep <rep@example.com>"
     assert shown["headers"]["subject"] == "Demo follow-up"

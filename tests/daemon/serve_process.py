@@ -12,7 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 DOMAIN = "relay.example"
-LOG = f"log@{DOMAIN}"
+INBOUND_SECRET = "daemon-inbound-secret-0001"
+LOG = f"log+inbound-{INBOUND_SECRET}@{DOMAIN}"
+"""These tests are about durability, not senders: they write as a named inbound source
+(localhost with the secret address), whose copies are accepted whoever sent them."""
 
 
 @dataclass
@@ -52,6 +55,8 @@ class ServeProcess:
             "RELAY_DOMAIN": DOMAIN,
             "RELAY_LOG_FORMAT": "json",
             "RELAY_SMTP_MIN_FREE_BYTES": "0",
+            "RELAY_SMTP_INBOUND_NETWORKS": "127.0.0.1/32",
+            "RELAY_SMTP_INBOUND_SECRET": INBOUND_SECRET,
         } | self.env
         command = [sys.executable, "-m", "relay", "serve", "--smtp-port", "0", "--http-port", "0"]
         with self.stderr_path.open("wb") as stderr:

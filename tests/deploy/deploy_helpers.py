@@ -50,6 +50,10 @@ def relay_env(home: Path) -> dict[str, str]:
         "RELAY_DOMAIN": RELAY_DOMAIN,
         "RELAY_LOG_FORMAT": "json",
         "RELAY_SMTP_MIN_FREE_BYTES": "0",
+        # The README's swaks step talks to Relay from this host as a trial
+        # (deploy/postfix/README.md, step 1): the trial trust of `make run`.
+        "RELAY_SMTP_TRUSTED_NETWORKS": "127.0.0.1/32,::1/128",
+        "RELAY_SMTP_SENDER_AUTH": "trusted_only",
     }
 
 

@@ -86,3 +86,23 @@ def map_entries(name: str) -> dict[str, str]:
             key, value = line.split()
             entries[key] = value
     return entries
+
+
+def test_container_postfix_relays_for_its_own_host_only() -> None:
+    """mynetworks is the container's loopback: behind a userland proxy every client
+    appears from a private address, so private ranges would make an open relay."""
+    containerfile = (DEPLOY / "container" / "postfix.Containerfile").read_text()
+    (setting,) = re.findall(r'"mynetworks = ([^"]*)"', containerfile)
+    assert setting.split() == ["127.0.0.0/8", "[::1]/128"]
+    assert '"smtp_send_xforward_command = yes"' in containerfile
+
+
+def test_main_cf_forwards_the_original_client_to_relay() -> None:
+    """XFORWARD on, so Relay checks SPF for the original client (and never mynetworks)."""
+    active = {}
+    for line in (POSTFIX / "main.cf").read_text().splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            active[key.strip()] = value.strip()
+    assert active["smtp_send_xforward_command"] == "yes"
+    assert "mynetworks" not in active

@@ -67,7 +67,7 @@ def test_an_inbound_copy_nobody_vouched_for_is_held_with_its_own_reason() -> Non
         assert isinstance(outcome, Outcome)
         assert outcome.state is State.HELD
         assert (outcome.reason or "").startswith("untrusted_inbound_copy:")
-        assert "RELAY_SMTP_TRUSTED_NETWORKS" in (outcome.reason or "")
+        assert "RELAY_SMTP_INBOUND_NETWORKS" in (outcome.reason or "")
         assert "relay senders add" not in (outcome.reason or "")
 
 

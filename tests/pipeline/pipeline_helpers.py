@@ -75,6 +75,20 @@ def seed_pipeline(data: OrgData) -> Seeded:
     return Seeded(sample, (sample.opportunities["Globex - Widget Rollout"], second), closed, big)
 
 
+INBOUND_SECRET = "pipeline-inbound-secret-0001"
+INBOUND_LOG = f"log+inbound-{INBOUND_SECRET}@{DOMAIN}"
+"""Where localhost, as a named inbound source, sends copies of customers' mail to reps."""
+TRIAL_TRUST = {
+    "RELAY_SMTP_TRUSTED_NETWORKS": "127.0.0.1/32,::1/128",
+    "RELAY_SMTP_SENDER_AUTH": "trusted_only",
+    "RELAY_SMTP_INBOUND_NETWORKS": "127.0.0.1/32",
+    "RELAY_SMTP_INBOUND_SECRET": INBOUND_SECRET,
+}
+"""The quick start's trial trust (the Makefile's `run`): these tests send from localhost
+as the reps' own mail server would, and inbound copies as a named inbound source.
+tests/trust covers the safe defaults."""
+
+
 @contextmanager
 def running_org(path: Path) -> Iterator[Org]:
     """The local org on HTTPS in this process, seeded with ``seed_pipeline``."""
@@ -153,6 +167,7 @@ class Serve:
                 "RELAY_DOMAIN": DOMAIN,
                 "RELAY_LOG_FORMAT": "json",
                 "RELAY_SMTP_MIN_FREE_BYTES": "0",
+                **TRIAL_TRUST,
             }
             | self.env
         )

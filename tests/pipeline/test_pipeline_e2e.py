@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import json
+import smtplib
 from email.message import EmailMessage
 
+import pytest
 import requests
-from pipeline_helpers import BIG_CUSTOMERS, LOG, REP, Org, Serve, email, wait_for
+from pipeline_helpers import (
+    BIG_CUSTOMERS,
+    INBOUND_LOG,
+    LOG,
+    REP,
+    Org,
+    Serve,
+    email,
+    wait_for,
+)
 
 
 def _subject(org: Org, subject: str, count: int = 1) -> list[dict[str, object]]:
@@ -137,16 +148,17 @@ def test_message_to_sixty_customers_logs_the_first_fifty(org: Org, serve: Serve)
     assert len(tasks) == 1
 
 
-def test_unknown_sender_is_held_with_guidance(org: Org, serve: Serve) -> None:
-    """Mail from an address that is no Salesforce user is held, saying what to do."""
+def test_unknown_sender_is_refused_with_guidance(org: Org, serve: Serve) -> None:
+    """Mail from an address that is no Salesforce user is refused in the session, saying
+    what to do: the trusted server in front vouches only for reps (trusted_only)."""
+    wait_for(lambda: serve.events("reps_synced"), what="the first rep sync")
     message = email(["peter@initech.example"], "Not a rep", sender="intruder@else.example")
-    serve.send(message)
-    wait_for(lambda: _state_of(serve, message["Message-ID"]) == "held", what="held")
-    item = next(i for i in _queue(serve) if i["message_id"] == message["Message-ID"])
-    # Issue 6: from a trusted network (localhost) the edge accepts it; the runner holds
-    # it with the unknown-sender guidance (relay/runners/routes.py).
-    assert "<intruder@else.example> is not a Salesforce user known" in str(item["reason"])
-    assert "relay senders add intruder@else.example" in str(item["reason"])
+    with pytest.raises(smtplib.SMTPDataError) as refused:
+        serve.send(message)
+    assert refused.value.smtp_code == 550
+    reply = refused.value.smtp_error.decode()
+    assert "<intruder@else.example> is not a Salesforce user known" in reply
+    assert "relay senders add intruder@else.example" in reply
 
 
 def test_an_added_sender_is_released_at_once_not_held_again(org: Org, serve: Serve) -> None:
@@ -154,7 +166,9 @@ def test_an_added_sender_is_released_at_once_not_held_again(org: Org, serve: Ser
     the runners' rep snapshot is refreshed from the store only every minute."""
     alias = "alice.home@personal.example"
     message = email(["peter@initech.example"], "From home", sender=alias)
-    serve.send(message)
+    # Journaling's copy (a named inbound source) is accepted whoever sent it; nobody
+    # known sent it or received it, so the runner holds it as an unknown sender.
+    serve.send(message, rcpt=(INBOUND_LOG,))
     wait_for(lambda: _state_of(serve, message["Message-ID"]) == "held", what="held")
     (item,) = [i for i in _queue(serve) if i["message_id"] == message["Message-ID"]]
     added = serve.cli("senders", "add", alias, "--user", REP)
@@ -171,12 +185,13 @@ def test_an_added_sender_is_released_at_once_not_held_again(org: Org, serve: Ser
 def test_customers_email_to_a_rep_copied_by_the_mail_server_is_the_reps(
     org: Org, serve: Serve
 ) -> None:
-    """An inbound copy (Postfix recipient_bcc_maps from a trusted network: localhost):
-    the customer wrote to the rep, so the Tasks are the rep's and on the customer."""
+    """An inbound copy (Postfix recipient_bcc_maps as the named inbound source: localhost
+    with the secret address): the customer wrote to the rep, so the Tasks are the rep's
+    and on the customer."""
     seeded = org.seeded
     hank = seeded.sample.contacts["hank@globex.example"]
     reply = email([REP], "Re: Rollout plan", sender="hank@globex.example")
-    serve.send(reply)
+    serve.send(reply, rcpt=(INBOUND_LOG,))
     tasks = _subject(org, "Re: Rollout plan", 2)
     assert sorted(t["WhatId"] for t in tasks) == sorted(seeded.hank_open_opportunities)
     assert [t["WhoId"] for t in tasks].count(hank) == 1
@@ -199,7 +214,7 @@ def test_bcc_and_journal_copy_make_one_task(org: Org, serve: Serve) -> None:
         "To: mindy@globex.example\n"
     )
     report.add_attachment(original)
-    serve.send(report)
+    serve.send(report, rcpt=(INBOUND_LOG,))  # journaling is a named inbound source
     wait_for(
         lambda: (
             [i["state"] for i in _queue(serve) if i["subject"] == "Journaled"]

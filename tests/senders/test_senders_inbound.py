@@ -1,11 +1,14 @@
 """Reps.attribute on inbound copies: a customer's email to a rep, copied to Relay by a
 mail server (Postfix recipient_bcc_maps, Exchange journaling). The recipient rep owns
-it only when a trusted network sent the copy (SenderPolicy.vouches_for)."""
+it only when a named inbound source sent the copy, as the SMTP edge recorded it
+(Envelope.auth ``source:NAME``); a trusted peer's address alone proves nothing."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+
+import pytest
 
 from relay.config import Config, SmtpConfig
 from relay.envelope import Envelope
@@ -37,22 +40,26 @@ def _reps(tmp_path: Path) -> Reps:
     return Reps(SenderPolicy(config, SenderDirectory.build([ALICE])), tmp_path)
 
 
-def _attribute(tmp_path: Path, peer: str) -> Attribution:
+def _attribute(tmp_path: Path, auth: str, peer: str = "10.1.2.3:25000") -> Attribution:
     reps = _reps(tmp_path)
-    email = parse(INBOUND, Envelope(CUSTOMER, ("log@relay.example",), peer=peer), NOW)
-    return reps.attribute(email, reps.policy.vouches_for(peer))
+    envelope = Envelope(CUSTOMER, ("log@relay.example",), peer=peer, auth=auth)
+    return reps.attribute(parse(INBOUND, envelope, NOW), auth)
 
 
-def test_a_copy_from_a_trusted_mail_server_belongs_to_the_rep_it_was_sent_to(
-    tmp_path: Path,
+@pytest.mark.parametrize("auth", ["source:network", "source:auth:journal", "source:cert:ab12"])
+def test_a_copy_from_a_named_inbound_source_belongs_to_the_rep_it_was_sent_to(
+    tmp_path: Path, auth: str
 ) -> None:
-    assert _attribute(tmp_path, "10.1.2.3:25000") == Attribution(ALICE, inbound=True)
-    assert _attribute(tmp_path, "::1:25000") == Attribution(ALICE, inbound=True)
+    assert _attribute(tmp_path, auth) == Attribution(ALICE, inbound=True)
 
 
-def test_a_copy_from_anywhere_else_belongs_to_nobody(tmp_path: Path) -> None:
-    assert _attribute(tmp_path, "192.0.2.7:25000") == Attribution(None, inbound=False)
-    assert _attribute(tmp_path, "") == Attribution(None, inbound=False)
+@pytest.mark.parametrize(
+    "auth", ["trusted:envelope", "none", "unverified", "dmarc:globex.example", "personal_address"]
+)
+def test_a_copy_from_anywhere_else_belongs_to_nobody(tmp_path: Path, auth: str) -> None:
+    """Even from a trusted network's address: only a named source proves an inbound copy."""
+    assert _attribute(tmp_path, auth) == Attribution(None, inbound=False)
+    assert _attribute(tmp_path, auth, peer="::1:25000") == Attribution(None, inbound=False)
 
 
 def test_the_rep_who_sent_an_email_still_owns_it(tmp_path: Path) -> None:
@@ -63,7 +70,7 @@ def test_the_rep_who_sent_an_email_still_owns_it(tmp_path: Path) -> None:
         "Subject: quote\r\n\r\nHi\r\n"
     ).encode()
     email = parse(raw, Envelope(ALICE.email, ("log@relay.example",), peer="192.0.2.7:1"), NOW)
-    assert reps.attribute(email, vouched=True) == Attribution(ALICE, inbound=False)
+    assert reps.attribute(email, "source:network") == Attribution(ALICE, inbound=False)
 
 
 def test_an_inbound_copy_never_goes_to_email_to_salesforce(tmp_path: Path) -> None:

@@ -1,5 +1,9 @@
 """Sender policy over real SMTP: Relay's SmtpServer on a real socket, smtplib as client,
-a real SQLite store holding the rep snapshot and aliases."""
+a real SQLite store holding the rep snapshot and aliases.
+
+These run the ``none`` and ``trusted_only`` rows of the sender table (an acceptable From;
+a trusted server's envelope sender), which need no DNS; tests/trust runs the DMARC rows
+against a DNS server."""
 
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ import pytest
 from relay.config import Config, SmtpConfig
 from relay.metrics import Metrics
 from relay.senders import load_address_secret, personal_address
-from relay.smtp.senders import SenderPolicy
+from relay.smtp.senders import AuthChecks, SenderPolicy, Verdict
 from relay.smtp.server import SmtpServer
 from relay.store import SqlStore, open_store
 from relay.store.model import ORG_SCOPE, Rep
@@ -57,16 +61,25 @@ class Edge:
         self.policy.refresh(self.store)
 
 
-def run_edge(tmp_path: Path, trusted: tuple[str, ...], synced: bool) -> Iterator[Edge]:
-    config = Config(
-        home=tmp_path,
-        domain=DOMAIN,
-        smtp=SmtpConfig(port=0, hostname=DOMAIN, min_free_bytes=0, trusted_networks=trusted),
-    )
+async def no_dns(raw: bytes, client_ip: str, helo: str, mail_from: str) -> Verdict:
+    raise AssertionError("the none and trusted_only rows never look up DNS")
+
+
+NO_DNS = AuthChecks(verify=no_dns, reported=lambda raw, authserv_id: None)
+
+
+def run_edge(
+    tmp_path: Path, trusted: tuple[str, ...], synced: bool, sender_auth: str = "none"
+) -> Iterator[Edge]:
+    smtp = SmtpConfig(
+        port=0, hostname=DOMAIN, min_free_bytes=0, trusted_networks=trusted,
+        sender_auth=sender_auth,
+    )  # fmt: skip
+    config = Config(home=tmp_path, domain=DOMAIN, smtp=smtp)
     store = open_store(config.effective_store_url)
     if synced:
         store.replace_reps([ALICE, BOB], datetime.now(UTC))
-    policy = SenderPolicy.from_store(config, store)
+    policy = SenderPolicy.from_store(config, store, NO_DNS)
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
@@ -153,10 +166,15 @@ def test_require_personal_address_refuses_the_shared_address(edge: Edge) -> None
     assert edge.send("alice@acme-widgets.example", edge.personal(ALICE)).startswith("2.0.0")
 
 
-def test_trusted_network_vouches_for_any_sender(tmp_path: Path) -> None:
-    """Mail from a trusted network (journaling) is accepted whoever sent it."""
-    for edge in run_edge(tmp_path, ("127.0.0.0/8",), synced=True):
-        assert edge.send("stranger@example.org", f"log@{DOMAIN}").startswith("2.0.0")
+def test_trusted_network_vouches_only_for_its_own_users(tmp_path: Path) -> None:
+    """trusted_only: the server in front vouches for a rep's envelope sender, and for
+    nobody else (a stranger is no longer accepted because of the peer's address)."""
+    for edge in run_edge(tmp_path, ("127.0.0.0/8",), synced=True, sender_auth="trusted_only"):
+        assert edge.send("alice@acme-widgets.example", f"log@{DOMAIN}").startswith("2.0.0")
+        with pytest.raises(smtplib.SMTPDataError) as refused:
+            edge.send("stranger@example.org", f"log@{DOMAIN}", "alice@acme-widgets.example")
+        assert refused.value.smtp_code == 550
+        assert [m.envelope.auth for m in edge.store.list()] == ["trusted:envelope"]
 
 
 def test_never_synced_snapshot_fails_open(tmp_path: Path) -> None:
