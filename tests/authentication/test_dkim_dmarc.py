@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import STRANGER, Checker, message, signed
+from auth_checks_helpers import STRANGER, Checker, message, signed
 from dns_zone import DkimKey
 
 from relay.smtp.authentication import AuthVerdict

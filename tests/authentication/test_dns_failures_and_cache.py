@@ -6,7 +6,7 @@ import asyncio
 import time
 
 import pytest
-from conftest import ACME_MTA, STRANGER, Checker, message, signed
+from auth_checks_helpers import ACME_MTA, STRANGER, Checker, message, signed
 from dns_zone import DkimKey, ZoneServer
 
 from relay.smtp.authentication import SenderVerifier

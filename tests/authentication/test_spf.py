@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import ACME_MTA, STRANGER, Checker, message
+from auth_checks_helpers import ACME_MTA, STRANGER, Checker, message
 
 
 def test_spf_passes_for_the_domains_own_mail_server(check: Checker) -> None:
