@@ -1,4 +1,4 @@
-"""The daemon: the one owner of Relay's lifecycle (STYLE.md, uvicorn).
+"""The daemon: the one owner of Relay's lifecycle, as in uvicorn (docs/design.md §2).
 
 Start-up, in order::
 
@@ -21,8 +21,8 @@ Seams for later stages:
 - ``local_org``: ``(Config) -> async context manager yielding Config``. Used only when no
   Salesforce credentials are configured: it starts the embedded local org and yields the
   configuration the runners should use to reach it; leaving the context stops it.
-- ``sender_policy``: ``(Config, Store) -> SenderPolicy`` (issue 6). Built once the store
-  is open, attached to the SMTP handler, and handed to the runners
+- ``sender_policy``: ``(Config, Store) -> SenderPolicy`` (docs/design.md §4). Built once
+  the store is open, attached to the SMTP handler, and handed to the runners
   (``RunnerContext.sender_policy``), which refresh it after each rep sync. Without it
   the edge accepts every sender.
 """

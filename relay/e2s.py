@@ -1,4 +1,5 @@
-"""Reps' Email-to-Salesforce addresses (issue 6's fallback).
+"""Reps' Email-to-Salesforce addresses: where the fallback (relay/runners/fallback.py)
+forwards a rep's email.
 
 Salesforce keeps a rep's "Email to Salesforce address" as an ``EmailServicesAddress``
 whose function is ``EmailToSalesforce`` and whose ``RunAsUserId`` is the rep (Object

@@ -1,4 +1,4 @@
-"""Relay's error tree, split by what the caller must do (STYLE.md §3).
+"""Relay's error tree, split by what the caller must do, and drawn below as httpx draws its own.
 
 ::
 
@@ -70,7 +70,7 @@ class NeedsAttention(PermanentError):
 
 class ApiDisabled(NeedsAttention):
     """The org refused API access (API_DISABLED_FOR_ORG, API_CURRENTLY_DISABLED): Relay
-    forwards the email to the rep's Email-to-Salesforce address instead (issue 6)."""
+    forwards the email to the rep's Email-to-Salesforce address instead."""
 
 
 class RecordChanged(PermanentError):

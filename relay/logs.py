@@ -7,7 +7,7 @@ applies to them as well; Relay's own events run those processors in structlog an
 written to the same handler's stream.
 
 Per-message context (``queue_id``) is bound once per unit of work with
-``structlog.contextvars.bind_contextvars`` (STYLE.md, structlog).
+``structlog.contextvars.bind_contextvars``, as structlog recommends.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from relay.terminal_text import inert
 REDACTED = "[redacted]"
 _PLAIN_TYPES = frozenset({int, float, bool, type(None)})
 
-# Keys whose values are secrets or message content, never logged (DESIGN.md §5).
+# Keys whose values are secrets or message content, never logged (docs/operations.md §6).
 _SECRET_KEY = re.compile(
     r"(pass(word|wd)?|secret|token|authorization|api[_-]?key|assertion|private[_-]?key|"
     r"session[_-]?id|cookie|body|raw)$",

@@ -51,7 +51,7 @@ class Metrics:
             registry=self.registry,
         )
 
-        # The runners (issue 5). The API budget gauges (relay_salesforce_api_used, _limit,
+        # The runners. The API budget gauges (relay_salesforce_api_used, _limit,
         # _budget_pressure) are registered here too, by the runners' Salesforce client.
         self.tasks_written = Counter(
             "relay_tasks_written",

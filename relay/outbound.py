@@ -1,4 +1,4 @@
-"""Mail Relay sends (issue 6): forwards to Email-to-Salesforce addresses and notices to
+"""Mail Relay sends: forwards to Email-to-Salesforce addresses and notices to
 reps, through the smarthost (``RELAY_SMARTHOST``, host:port). Blocking: call from a thread.
 
 Errors follow relay/errors.py: a 4xx reply or a connection failure is TemporaryError (try

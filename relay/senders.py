@@ -1,4 +1,4 @@
-"""Who sent it (issue 6): reps, their acceptable addresses, and personal addresses.
+"""Who sent it: reps, their acceptable addresses, and personal addresses.
 
 A rep is an active Salesforce User. Their *acceptable addresses* are the User's Email plus
 the aliases registered in Relay, as in Email-to-Salesforce's "My Acceptable Email

@@ -1,10 +1,10 @@
-"""Sync settings (issue 6): what each rep's email does once Relay has it. Pure.
+"""Sync settings: what each rep's email does once Relay has it. Pure.
 
 Three layers, later wins: the org defaults from the configuration (``[sync]``,
 ``RELAY_SYNC_*``), the org overrides in the store (scope ``org``), and one rep's overrides
 (scope = their User id). ``relay settings show|set`` edits the last two; runners call
 ``effective_settings`` per rep. These mirror the "Salesforce sync settings" of Sales
-Insight Actions as summarised in issue 6.
+Insight Actions.
 """
 
 from __future__ import annotations

@@ -1,1 +1,2 @@
-"""The `relay` command line (DESIGN.md §3). Thin: each command calls the same APIs as the daemon."""
+"""The `relay` command line (docs/design.md §8). Thin: each command calls the same APIs
+as the daemon."""

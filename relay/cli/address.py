@@ -1,5 +1,5 @@
-"""`relay address EMAIL`: the BCC address a rep should use, or the steps to get one
-(issue 6). When the rep's email goes to Email to Salesforce, it also says whether their
+"""`relay address EMAIL`: the BCC address a rep should use, or the steps to get one.
+When the rep's email goes to Email to Salesforce, it also says whether their
 Email-to-Salesforce address exists, with the steps if it does not."""
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def address(app: AppContext, email: str, as_json: bool) -> None:
         elif not document["e2s_address"]:
             problem = e2s_address_missing(rep.username)
         document["guidance"] = problem.to_dict() if problem else None
-    # Issue 6: a held message's problem shows here too (the reason holds the steps).
+    # A held message's problem shows here too (the reason holds the steps).
     document["held"] = [{"id": m.id, "subject": m.subject, "reason": m.reason} for m in held]
     problem_reason = held[0].reason if held else None
     if as_json:

@@ -48,7 +48,7 @@ def pass_app(function: Any) -> Any:
 
 
 def print_json(document: Any) -> None:
-    """Print one JSON document to stdout (every `--json` flag, DESIGN.md §3)."""
+    """Print one JSON document to stdout (every `--json` flag, docs/design.md §8)."""
     json.dump(document, sys.stdout, indent=2, default=str, sort_keys=False)
     sys.stdout.write("\n")
 

@@ -5,7 +5,7 @@ in relay/erasure.py and docs/operations.md ("Retention and erasure"). Relay does
 delete CRM data: the Salesforce Tasks it logged for those emails are printed for the
 admin to handle in Salesforce.
 
-Exit status (DESIGN.md §3): 0 done, also when nothing was stored for the address (that
+Exit status (docs/design.md §8): 0 done, also when nothing was stored for the address (that
 is not a problem); 1 a problem (the store cannot be opened, or some of the messages were
 being processed and were left: run the command again); 2 a usage error.
 """

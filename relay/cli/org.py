@@ -1,4 +1,4 @@
-"""``relay org``: run the local org alone, and load its sample data (DESIGN.md §3, §4)."""
+"""``relay org``: run the local org alone, and load its sample data (docs/localorg.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`relay senders add|list|remove`: a rep's extra acceptable sender addresses (issue 6),
+"""`relay senders add|list|remove`: a rep's extra acceptable sender addresses,
 like Email-to-Salesforce's "My Acceptable Email Addresses"."""
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def list_senders(app: AppContext, as_json: bool, with_reps: bool) -> None:
                 }
             )
         else:
-            print_json(listed)  # the contract's shape (DESIGN.md §3)
+            print_json(listed)  # the contract's shape (docs/design.md §8)
         return
     out = console()
     if with_reps:

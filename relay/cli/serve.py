@@ -1,6 +1,6 @@
-"""`relay serve`: run the daemon in the foreground (DESIGN.md §3).
+"""`relay serve`: run the daemon in the foreground (docs/design.md §2).
 
-Thin on purpose (STYLE.md, uvicorn): it turns flags into configuration, says what listens
+Thin on purpose, like uvicorn's CLI: it turns flags into configuration, says what listens
 where, and hands over to ``relay.daemon.Daemon``.
 """
 

@@ -1,4 +1,4 @@
-"""`relay settings show|set [--user EMAIL]`: sync settings (issue 6).
+"""`relay settings show|set [--user EMAIL]`: sync settings.
 
 Org defaults come from the configuration ([sync], RELAY_SYNC_*); `set` without --user
 stores an org override, with --user a rep's override. `show` prints the effective value

@@ -1,4 +1,4 @@
-"""`relay unresolved list [--json]`, `assign ID RECORD`, `discard ID` (DESIGN.md §3).
+"""`relay unresolved list [--json]`, `assign ID RECORD`, `discard ID` (docs/design.md §8).
 
 Email that matched no record is logged as an open Task on its rep, with no Who and no
 What (E2S's "My Unresolved Items"), and listed here. ``assign`` relates that Task to a

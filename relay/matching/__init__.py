@@ -1,5 +1,5 @@
 """Matching: a pure function from an Email and a Directory snapshot to a MatchPlan, and
-the E2S-shaped Task drafts built from it (DESIGN.md §1)."""
+the E2S-shaped Task drafts built from it (docs/design.md §1)."""
 
 from relay.matching.drafts import TaskDraft, draft_tasks, relay_key
 from relay.matching.match import match

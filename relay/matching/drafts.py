@@ -106,7 +106,7 @@ def relay_key(message_key: str, record_id: str) -> str:
     """The idempotency key of (email, record): 32 hex characters of SHA-256.
 
     The same email arriving twice (BCC plus journal, a client retry) yields the same key,
-    so an upsert on ``Relay_Key__c`` never writes a second Task (DESIGN.md §5)."""
+    so an upsert on ``Relay_Key__c`` never writes a second Task (docs/design.md §5)."""
     digest = hashlib.sha256(f"{message_key}\x00{record_id}".encode()).hexdigest()
     return digest[:32]
 

@@ -10,7 +10,7 @@ from inscriptis import get_text
 from relay.parsing.model import Attachment
 
 # HTML beyond this is not converted: the Task Description holds at most 32,000
-# characters (issue 4), and inscriptis' cost grows with the document.
+# characters (Object Reference, Task), and inscriptis' cost grows with the document.
 HTML_CONVERT_LIMIT = 512 * 1024
 
 

@@ -1,9 +1,9 @@
-"""The runners: claim queued messages and move them through the pipeline (DESIGN.md §1).
+"""The runners: claim queued messages and move them through the pipeline (docs/design.md §1).
 
 ``delivery_runner()`` is what ``relay serve`` passes to the Daemon: it builds the
 Salesforce client from the effective configuration (the embedded local org's when no
 credentials are set) and runs, until the daemon stops, three loops sharing one client
-and one rep view (issue 6):
+and one rep view:
 
 - ``DeliveryRunner``: parse, route by the rep's sync settings, match, log or forward;
 - ``RepSyncRunner``: the active Users and their Email-to-Salesforce addresses, every

@@ -1,4 +1,4 @@
-"""``attachments=upload`` (issue 6): each attachment as a file on the email's Tasks.
+"""``attachments=upload``: each attachment as a file on the email's Tasks.
 
 A ContentVersion with ``FirstPublishLocationId`` = the first Task creates the
 ContentDocument and its first ContentDocumentLink (Object Reference, ContentVersion:

@@ -1,4 +1,4 @@
-"""The shared base of Relay's runners: claim, process, finish, defer, crash (STYLE.md §5).
+"""The shared base of Relay's runners: claim, process, finish, defer, crash.
 
 Modelled on GNU Mailman 3's ``core/runner.py``: the base owns the loop, the claim and
 finish steps and the shunt-on-crash path; a stage runner only says what one batch does.

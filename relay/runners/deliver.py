@@ -212,7 +212,7 @@ class DeliveryRunner(BatchRunner):
 
     def _fail(self, message: StoredMessage, error: RelayError, result: BatchResult) -> None:
         if isinstance(error, ApiDisabled) and message.id in self._routed:
-            # Issue 6: an org without API access gets the email through Email to Salesforce.
+            # An org without API access gets the email through Email to Salesforce.
             fallback = self.router.after_api_disabled(self._routed[message.id])
             if not isinstance(fallback, ApiDisabled):
                 self._settle(message, fallback, result)

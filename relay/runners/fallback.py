@@ -1,4 +1,4 @@
-"""Forward to Email to Salesforce (issue 6), when a rep's ``logging`` is
+"""Forward to Email to Salesforce when a rep's ``logging`` is
 ``email_to_salesforce`` or the org answered API_DISABLED_FOR_ORG. Blocking.
 
 The ORIGINAL bytes go, unchanged, through the smarthost to the rep's Email-to-Salesforce
@@ -82,5 +82,5 @@ class EmailToSalesforce:
     def after_api_disabled(
         self, message: StoredMessage, email: Email, rep: Rep | None, settings: SyncSettings
     ) -> Outcome | RelayError:
-        """The org refused the API: forward instead of holding (issue 6)."""
+        """The org refused the API: forward instead of holding."""
         return self.forward(message, email, rep, settings, cause=api_disabled())

@@ -1,4 +1,4 @@
-"""Held messages that wait for a fixable problem (issue 6): the reason format, and which
+"""Held messages that wait for a fixable problem: the reason format, and which
 rep a held message belongs to. Pure.
 
 A hold reason for a problem with guidance reads ``PROBLEM: <guidance.one_line()>``, for

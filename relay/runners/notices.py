@@ -1,4 +1,4 @@
-"""Mail to reps (issue 6): problem notices and optional confirmations. Blocking.
+"""Mail to reps: problem notices and optional confirmations. Blocking.
 
 - Only to a rep of the synced snapshot, at the User's Email: never to an address a
   message merely claims (no backscatter; relay/outbound.py).

@@ -2,7 +2,7 @@
 
 ``plan_message`` turns a parsed email and a directory into drafts or a final outcome;
 ``outcome_after_write`` turns the write results of its drafts into the message's outcome.
-The states follow DESIGN.md §2 (docs/delivery-guarantees.md says why each one):
+The states follow docs/design.md §3 (docs/delivery-guarantees.md says why each one):
 
 - machine mail, and unmatched mail under the ``drop`` policy: ``rejected`` (Relay decided
   not to log it; nothing is wrong with it and nobody needs to act);
@@ -138,8 +138,8 @@ def plan_message(
 
 
 def unknown_sender_reason(email: Email) -> str:
-    """The hold reason of mail no rep sent (issue 6's guidance, relay/runners/holds.py
-    format, so the re-check releases it once the sender is a rep)."""
+    """The hold reason of mail no rep sent (relay/guidance.py's text in the
+    relay/runners/holds.py format, so the re-check releases it once the sender is a rep)."""
     return hold_reason(unknown_sender(_shown_sender(email)))
 
 

@@ -1,6 +1,7 @@
 """What each failure means for a message: the error tree (relay/errors.py) as outcomes.
 
-Pure except for the clock and the jitter. The table (issue 5, "Error classes")::
+Pure except for the clock and the jitter. The table (the error classes of
+docs/design.md §3)::
 
     TemporaryError (5xx, timeouts, UNABLE_TO_LOCK_ROW, OutcomeUnknown)  -> deferred, backoff
     RateLimited (REQUEST_LIMIT_EXCEEDED)                       -> deferred, and writes pause

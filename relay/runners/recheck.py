@@ -1,5 +1,5 @@
-"""Release held messages once their problem is fixed (issue 6: "A re-check, at least once
-a minute, releases held messages once the problem is fixed"). Nothing is lost: a
+"""Release held messages once their problem is fixed, every
+``pipeline.held_recheck_seconds`` (a minute by default). Nothing is lost: a
 released message is queued again and processed normally (and held again, with the same
 reason and no second notice that day, if it still cannot go).
 

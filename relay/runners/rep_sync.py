@@ -1,4 +1,4 @@
-"""Keep the rep snapshot fresh (issue 6): ``sync_reps`` at start-up and every
+"""Keep the rep snapshot fresh: ``sync_reps`` at start-up and every
 ``pipeline.rep_sync_seconds`` (five minutes), then the Email-to-Salesforce addresses of
 every rep, then the SMTP edge's and the runners' snapshot (``SenderPolicy.refresh``).
 

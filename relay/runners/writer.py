@@ -1,4 +1,4 @@
-"""Write a batch's Task drafts exactly once per (email, record) (issue 5, "Exactly once").
+"""Write a batch's Task drafts exactly once per (email, record) (docs/design.md §5).
 
 1. Drafts whose relay key the ledger already marks ``written`` are skipped: the same
    email again (BCC + journal copy, a client retry, two reps on one thread) writes

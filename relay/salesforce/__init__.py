@@ -1,1 +1,2 @@
-"""Everything that talks to Salesforce, and the local org (DESIGN.md §1, §4)."""
+"""Everything that talks to Salesforce (docs/design.md §1), and the local org
+(docs/localorg.md)."""

@@ -1,8 +1,8 @@
 """Getting a Salesforce session: OAuth 2.0 flows, a direct session, or legacy SOAP login.
 
 Relay does OAuth itself because simple-salesforce only reaches ``*.salesforce.com``
-token endpoints (issue 5), and the local org lives elsewhere. Which flow runs follows
-from the settings (DESIGN.md §3):
+token endpoints, and the local org lives elsewhere. Which flow runs follows from the
+``RELAY_SF_*`` settings (docs/design.md §8):
 
 =====================  =================================================================
 flow                   settings

@@ -3,7 +3,7 @@
 Inputs are what a REST call leaves behind: an HTTP status with its error body, a
 per-record error of an sObject Collections result, or the ``requests`` exception of a
 call that never got an answer. The output is a ``RelayError`` whose class says what the
-caller does (issue 5, "Error classes") and whose reason says, for a person, what is wrong
+caller does (docs/design.md §3) and whose reason says, for a person, what is wrong
 and what to do:
 
 =================  ==============================  =====================================
@@ -217,8 +217,8 @@ _BY_CODE: dict[str, _Build] = {
     "NOT_FOUND": _hold(_MISSING_OBJECT),
     "DUPLICATE_EXTERNAL_ID": _hold(_DUPLICATE_EXTERNAL_ID),
     "STORAGE_LIMIT_EXCEEDED": _hold(_STORAGE_FULL),
-    # Beyond issue 5's list, because only an admin can fix these (a guess that holding
-    # beats quarantining: the message itself is fine).
+    # Held because only an admin can fix these (a guess that holding beats
+    # quarantining: the message itself is fine).
     "FIELD_CUSTOM_VALIDATION_EXCEPTION": _hold(_ORG_RULE),
     "CANNOT_EXECUTE_FLOW_TRIGGER": _hold(_ORG_RULE),
     "REQUIRED_FIELD_MISSING": _hold(_REQUIRED_FIELD),

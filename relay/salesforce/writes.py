@@ -1,4 +1,4 @@
-"""Writing Tasks in batches, exactly once per key (issue 5, "Exactly once").
+"""Writing Tasks in batches, exactly once per key (docs/design.md §5).
 
 With an external-id field on Task (``Relay_Key__c``, deploy/salesforce/), Tasks are
 written with the sObject Collections **upsert** on that field: writing the same key

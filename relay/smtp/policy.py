@@ -1,7 +1,8 @@
-"""Recipient policy for the SMTP edge: pure functions, no I/O (STYLE.md §1).
+"""Recipient policy for the SMTP edge: pure functions, no I/O; the handler does the I/O.
 
 Relay accepts only its own mailboxes, ``log@DOMAIN`` and ``log+<tag>@DOMAIN`` (later
-stages read the tag). It is never an open relay (DESIGN.md §5).
+stages read the tag). It is never an open relay: any other domain gets 550 5.7.1
+(``replies.RELAY_DENIED``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The durable queue: messages, their states and transitions (DESIGN.md §1, §2).
+"""The durable queue: messages, their states and transitions (docs/design.md §1, §3).
 
 ``open_store(url)`` is the one way in: it opens ``sqlite:///PATH`` (the default, in
 RELAY_HOME) or ``postgresql://...``, brings the schema to the newest migration and

@@ -3,8 +3,9 @@
 The runners read each claimed message's body once, one ``raw()`` call per message. On
 PostgreSQL each call was a pool checkout (a pre-ping round trip), a SELECT and the
 reset's ROLLBACK: three round trips and SQLAlchemy's per-statement work per message,
-measured with bench/scale.py (issue 7). ``claim`` now reads the batch's bodies in its
-own transaction, into this cache, up to a byte budget; ``raw()`` takes a body out once.
+measured with bench/scale.py (docs/benchmarks.md). ``claim`` now reads the batch's
+bodies in its own transaction, into this cache, up to a byte budget; ``raw()`` takes a
+body out once.
 
 Bodies never change after enqueue (message_bodies is insert-only), so a cached body is
 the stored one. Entries leave when read, when their message is finished or changed,

@@ -104,7 +104,8 @@ class DeliveryLedger:
         with self._write_engine.begin() as connection:
             # One locking SELECT and one executemany UPDATE for the whole batch, not two
             # statements per message: on PostgreSQL each statement is a round trip, and
-            # per-message statements made finishing cost more than the work (issue 7).
+            # per-message statements made finishing cost more than the work
+            # (docs/benchmarks.md, "Fewer PostgreSQL round trips per message").
             states = _locked_states(connection, [outcome.queue_id for outcome in outcomes])
             for outcome in outcomes:
                 current = states.get(outcome.queue_id)

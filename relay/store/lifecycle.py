@@ -1,6 +1,6 @@
 """Which operation may move a message from which state: the queue's state machine as a table.
 
-Pure data and one check (no I/O), in the manner of h11's state tables. DESIGN.md §2::
+Pure data and one check (no I/O), in the manner of h11's state tables. docs/design.md §3::
 
     operation  from                                to
     ---------  ----------------------------------  -----------------------------------

@@ -1,6 +1,6 @@
 """Values and the interface of the store. Implementations: SQLite (default), PostgreSQL.
 
-States (DESIGN.md §2)::
+States (docs/design.md §3)::
 
     queued ──claim──> processing ──finish──> logged | unresolved | held | quarantined | rejected
        ^                  │
@@ -72,7 +72,7 @@ class Transition:
     reason: str | None
 
 
-# --- the delivery ledger and unresolved items (migration 0002, issue 5) -------------
+# --- the delivery ledger and unresolved items (migration 0002) ----------------------
 
 INTENT = "intent"
 WRITTEN = "written"
@@ -163,7 +163,7 @@ def new_unresolved(
     )
 
 
-# --- senders, the rep snapshot, settings and notices (migration 0003, issue 6) -------
+# --- senders, the rep snapshot, settings and notices (migration 0003) ----------------
 
 
 @dataclass(frozen=True)
@@ -355,7 +355,7 @@ class Store(abc.ABC):
     def resolve_unresolved(self, item_id: str, state: str, record_id: str | None = None) -> None:
         """Close an item as ``assigned`` (to ``record_id``) or ``discarded``."""
 
-    # --- senders, reps, settings, notices (relay/store/senders.py, issue 6) ------------
+    # --- senders, reps, settings, notices (relay/store/senders.py) ---------------------
 
     @abc.abstractmethod
     def add_sender(self, alias: str, user_id: str, username: str) -> SenderAlias:

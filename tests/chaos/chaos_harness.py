@@ -37,7 +37,7 @@ from relay.salesforce.localorg.data import OrgData  # noqa: E402
 from relay.salesforce.localorg.runner import LocalOrg, LocalOrgInfo  # noqa: E402
 from relay.salesforce.localorg.seed import seed_sample  # noqa: E402
 
-# 10 % transient faults in all (issue 5): the mix the brief names.
+# 10 % transient faults in all (docs/benchmarks.md, "Chaos").
 CHAOS_FAULTS = "503:0.04,UNABLE_TO_LOCK_ROW:0.03,timeout:0.01,reset:0.02"
 CUSTOMER_DOMAIN = "chaos-customer.example"
 FINAL_STATES = {"logged", "unresolved", "held", "quarantined", "rejected"}
@@ -532,7 +532,7 @@ def run_chaos(
 
 
 def run_cluster_chaos(base: Path, *, messages: int, store_url: str, **extra: Any) -> ChaosResult:
-    """Issue 7's cluster scenario, one definition for the test and the bench: three
+    """The cluster scenario, one definition for the test and the bench: three
     nodes on one PostgreSQL schema, one SIGKILLed for good (its leases expire), five
     emails sent to two nodes at the same moment."""
     return run_chaos(

@@ -1,4 +1,4 @@
-"""Cluster chaos test (issue 7): three `relay serve` nodes share one PostgreSQL schema
+"""Cluster chaos test: three `relay serve` nodes share one PostgreSQL schema
 and one local org under 10 % transient faults; one node is SIGKILLed mid-run and not
 restarted (its claimed messages come back when their lease ends), and a few emails
 reach two nodes at the same moment. Every message answered 250 has exactly one Task per

@@ -1,4 +1,4 @@
-"""Chaos test (issue 5): SMTP under 10 % transient Salesforce faults, `relay serve`
+"""Chaos test: SMTP under 10 % transient Salesforce faults, `relay serve`
 SIGKILLed and restarted at random moments, then drained: every message answered 250 has
 exactly one Task per record, none is lost, none is duplicated, each is ``logged``.
 

@@ -13,7 +13,7 @@ from relay.errors import ConfigError
 
 
 def test_defaults_follow_the_design_contract() -> None:
-    """With nothing set, the values are DESIGN.md §3's defaults."""
+    """With nothing set, the values are the contract's defaults (docs/design.md §8)."""
     config = load_config(environ={})
     assert config.home == Path("./var")
     assert (config.smtp.host, config.smtp.port) == ("127.0.0.1", 2525)

@@ -33,7 +33,7 @@ def test_swaks_tls_delivers_over_starttls(tmp_path: Path) -> None:
             check=False,
         )
     if not re.search(r"<-\s+250[- ]STARTTLS", result.stdout):
-        pytest.skip("the SMTP listener does not offer STARTTLS yet (issue 7)")
+        pytest.skip("the SMTP listener does not offer STARTTLS yet")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "=== TLS started" in result.stdout
     assert "<~  250 2.0.0 Ok: queued as" in result.stdout

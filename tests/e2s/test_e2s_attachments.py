@@ -1,4 +1,4 @@
-"""Issue 6 end to end, ``attachments=upload``: real SMTP into `relay serve`, the files read
+"""End to end, ``attachments=upload``: real SMTP into `relay serve`, the files read
 back from the local org over HTTPS the way a Salesforce client reads them."""
 
 from __future__ import annotations

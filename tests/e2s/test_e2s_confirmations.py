@@ -1,4 +1,4 @@
-"""Issue 6 end to end, ``confirmations=on``: after logging, the rep gets one note per email
+"""End to end, ``confirmations=on``: after logging, the rep gets one note per email
 at the capture sink (the smarthost), and never one for a duplicate or machine mail."""
 
 from __future__ import annotations

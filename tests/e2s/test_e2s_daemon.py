@@ -1,5 +1,6 @@
-"""Issue 6 end to end: real SMTP into `relay serve`, the local org over HTTPS, and the
-capture SMTP sink playing the smarthost and Salesforce's inbound Email-to-Salesforce."""
+"""Senders and sync settings end to end: real SMTP into `relay serve`, the local org over
+HTTPS, and the capture SMTP sink playing the smarthost and Salesforce's inbound
+Email-to-Salesforce."""
 
 from __future__ import annotations
 

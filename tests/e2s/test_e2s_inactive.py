@@ -1,4 +1,4 @@
-"""Issue 6 end to end: the org's Email-to-Salesforce switch off holds a rep's
+"""End to end: the org's Email-to-Salesforce switch off holds a rep's
 ``logging=email_to_salesforce`` mail with the admin's steps, tells the rep once, and
 forwards it once the switch is back on."""
 

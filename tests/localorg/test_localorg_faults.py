@@ -122,7 +122,7 @@ def test_fault_spec_errors_name_the_problem(spec: str, message: str) -> None:
 
 
 def test_fault_spec_parses_the_documented_example() -> None:
-    """DESIGN.md §4's example spec parses to its rates."""
+    """A ``--faults`` spec of several kinds (docs/localorg.md) parses to its rates."""
     spec = parse_fault_spec("503:0.05,UNABLE_TO_LOCK_ROW:0.05,INVALID_SESSION_ID:0.01,timeout:0.01")
     assert spec.as_dict() == {
         "503": 0.05,

@@ -1,8 +1,8 @@
-"""Fixtures for issue 6 (senders, settings, outbound mail, doctor).
+"""Fixtures for senders, sync settings, outbound mail and doctor.
 
 ``store`` runs once on SQLite and once on PostgreSQL (when RELAY_TEST_POSTGRES_URL is
 set), each PostgreSQL test in a private schema, as tests/store does. ``capture_smtp`` is
-the "capture SMTP server" of issue 6's proof: an aiosmtpd sink on an ephemeral port
+a capture SMTP server: an aiosmtpd sink on an ephemeral port
 playing the smarthost and Salesforce's inbound mail; it records every envelope and the
 exact bytes.
 """

@@ -125,7 +125,8 @@ def test_deferred_message_is_claimed_only_after_not_before(
 def test_expired_lease_is_taken_over_by_another_worker(
     store: SqlStore, enqueue: Callable[..., str]
 ) -> None:
-    """If a node dies mid-work, its message is claimable once the lease ends (issue 7)."""
+    """If a node dies mid-work, its message is claimable once the lease ends
+    (docs/design.md §2)."""
     queue_id = enqueue()
     store.claim(1, "dead-node", lease_seconds=0.3)
     assert store.claim(1, "live-node", 60) == []

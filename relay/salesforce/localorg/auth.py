@@ -5,8 +5,8 @@
   secret), generated on first start and kept in ``credentials.json`` (0600) in the data
   directory. Nothing is hard-coded in the repository.
 - ``SessionStore``: access tokens, persisted in ``sessions.json`` so they survive a
-  restart until they expire (DESIGN.md §4). An expired or unknown token is answered with
-  Salesforce's 401 ``INVALID_SESSION_ID`` by the server.
+  restart until they expire (docs/localorg.md, "Data directory"). An expired or unknown
+  token is answered with Salesforce's 401 ``INVALID_SESSION_ID`` by the server.
 - The connected app's JWT certificate: ``connected-app.pem`` in the data directory (a
   certificate or a public key, PEM). ``PUT /_localorg/connected-app`` replaces it.
 """

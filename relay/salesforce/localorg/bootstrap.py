@@ -1,4 +1,4 @@
-"""What every org has from the start (issue 3; Object Reference): the Organization row,
+"""What every org has from the start (Object Reference): the Organization row,
 the profiles "Standard User" and "System Administrator", an admin integration user and
 the EmailServicesFunction "EmailToSalesforce". Idempotent: run on every open."""
 

@@ -1,4 +1,5 @@
-"""Fault injection for the local org (DESIGN.md §4: ``--faults SPEC``, ``/_localorg/faults``).
+"""Fault injection for the local org: ``--faults SPEC`` and ``/_localorg/faults``
+(docs/localorg.md).
 
 A spec maps a KIND to a RATE in [0, 1]. Request-level kinds are drawn once per data call
 from a single random number, so the rates add up (their sum must be at most 1) and at

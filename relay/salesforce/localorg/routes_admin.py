@@ -1,4 +1,4 @@
-"""Admin controls of the local org (DESIGN.md §4), all behind the org's access token.
+"""Admin controls of the local org (docs/localorg.md), all behind the org's access token.
 
 - ``GET``/``PUT /_localorg/settings``: org switches (``api_enabled``,
   ``email_to_salesforce_active``, ``shared_activities``, ``daily_api_limit``), JSON.

@@ -1,9 +1,9 @@
-"""Senders, the rep snapshot, sync settings and notices (issue 6).
+"""Senders, the rep snapshot, sync settings and notices.
 
 - ``senders``: a rep's extra acceptable addresses (`relay senders add EMAIL --user U`),
   like Email-to-Salesforce's "My Acceptable Email Addresses".
 - ``reps``: a snapshot of the org's active Users, so the SMTP edge can check senders
-  without calling Salesforce (DESIGN.md §1: the edge never calls Salesforce).
+  without calling Salesforce (docs/design.md §1: the edge makes no Salesforce call).
 - ``settings``: sync settings overrides, per org (scope ``org``) or per rep (scope = the
   User id); the org defaults come from the configuration.
 - ``notices``: when a rep was last told about a problem (at most one notice per rep per
