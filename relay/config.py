@@ -1,8 +1,8 @@
-"""Relay's configuration: typed, frozen, loaded once and passed in (STYLE.md §6).
+"""Relay's configuration: typed, frozen, loaded once and passed in (no module-level global).
 
 Sources, lowest precedence first:
 
-1. built-in defaults (DESIGN.md §3);
+1. built-in defaults (docs/design.md §8);
 2. a TOML file, from ``--config`` or ``RELAY_CONFIG``;
 3. ``RELAY_*`` environment variables.
 
@@ -130,7 +130,7 @@ class SalesforceConfig:
 
 @dataclass(frozen=True)
 class PipelineConfig:
-    """The runners' knobs (issue 5): batching, leases, retries, idempotency."""
+    """The runners' knobs: batching, leases, retries, idempotency."""
 
     # sObject Collections take 200 records per call; one claim feeds at most one call's
     # worth of messages (most messages make one Task).
@@ -152,7 +152,7 @@ class PipelineConfig:
     external_id_field: str = "Relay_Key__c"
     directory_ttl_seconds: float = 60.0
     org_profile_ttl_seconds: float = 3600.0
-    # Issue 6: re-read the active Users (and their Email-to-Salesforce addresses) this
+    # Re-read the active Users (and their Email-to-Salesforce addresses) this
     # often; re-check held messages whose problem may have been fixed this often; send a
     # rep at most one notice per problem per notice_interval_seconds (a day).
     # Three API calls per sync; see relay/runners/rep_sync.py for the budget.
@@ -163,7 +163,7 @@ class PipelineConfig:
 
 @dataclass(frozen=True)
 class SyncConfig:
-    """Org defaults of the sync settings (issue 6); the store holds per-org and per-rep
+    """Org defaults of the sync settings; the store holds per-org and per-rep
     overrides and ``relay.sync_settings`` merges them. Each default is what Email to
     Salesforce does, or the safe choice (see SYNC_PARSERS)."""
 

@@ -1,4 +1,4 @@
-"""`relay doctor`'s checks (issue 6): pure functions from gathered facts to marks.
+"""`relay doctor`'s checks: pure functions from gathered facts to marks.
 
 relay/cli/doctor.py gathers the facts (config, store, one login, one Task describe, the
 rep snapshot, the Email-to-Salesforce addresses) and prints these checks. Each check has
@@ -67,7 +67,7 @@ class Facts:
     settings: Mapping[str, SyncSettings] = field(default_factory=dict)
     e2s: E2sAddresses | None = None
     held: Mapping[str, int] = field(default_factory=dict)
-    """Held messages by reason (issue 6: a held message's problem shows here too)."""
+    """Held messages by reason (a held message's problem shows here too)."""
     local_intended: bool = False
     """RELAY_SF_LOCAL: running on the embedded local org is a trial, on purpose."""
     trusted_networks: tuple[str, ...] = ()

@@ -1,7 +1,7 @@
-"""Fallback guidance (issue 6): what to do when logging is blocked, for the rep and for
+"""Fallback guidance: what to do when logging is blocked, for the rep and for
 the admin. Pure: text in, text out.
 
-The steps are issue 6's seed text, kept word for word where it names Salesforce's menus:
+The steps follow Salesforce's own help text word for word where it names Salesforce's menus:
 
     Logging through the API requires Salesforce Enterprise/Unlimited, or Professional with
     the API add-on. If the Email-to-Salesforce address does not appear, enable BCC in your

@@ -1,8 +1,8 @@
-"""`relay doctor [--json]`: check everything and say how to fix what is wrong (issue 6).
+"""`relay doctor [--json]`: check everything and say how to fix what is wrong.
 
 It opens the store (which migrates it, as every command does), logs in once, describes
 Task, reads the active Users and the Email-to-Salesforce addresses, and writes nothing
-else. Exit 1 if any check fails (DESIGN.md §3).
+else. Exit 1 if any check fails (docs/design.md §8).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Entry point of the `relay` console script.
 
 Sub-commands live in their own modules and are imported only when used, so `relay --help`
-stays fast. Exit codes (DESIGN.md §3):
+stays fast. Exit codes (docs/design.md §8):
 0 success, 1 a problem found, 2 a usage error (click's own, and invalid configuration).
 """
 

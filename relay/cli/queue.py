@@ -1,6 +1,6 @@
 """`relay queue`: look at and operate the queue (compare Postfix's postqueue/postsuper).
 
-Every sub-command calls the same Store API as the daemon. Exit status (DESIGN.md §3):
+Every sub-command calls the same Store API as the daemon. Exit status (docs/design.md §8):
 0 done, 1 a problem (unknown id, a state that does not allow the operation, the store
 cannot be opened), 2 a usage error.
 """
@@ -68,7 +68,7 @@ def iso(moment: datetime | None) -> str | None:
 
 
 def summary(message: StoredMessage) -> dict[str, Any]:
-    """One message as `list --json` prints it (the keys are a contract, DESIGN.md §3)."""
+    """One message as `list --json` prints it (the keys are a contract, docs/design.md §8)."""
     return {
         "id": message.id,
         "state": message.state.value,

@@ -1,4 +1,4 @@
-"""The runners' view of reps (issue 6): who sent a message, their sync settings, and
+"""The runners' view of reps: who sent a message, their sync settings, and
 their Email-to-Salesforce address. Shared by the delivery, rep-sync and re-check runners.
 
 - Reps and settings come from the ``SenderPolicy`` the SMTP edge uses (one snapshot for

@@ -1,4 +1,4 @@
-"""Where each message goes, by its rep's sync settings (issue 6). Used by DeliveryRunner.
+"""Where each message goes, by its rep's sync settings. Used by DeliveryRunner.
 
 - ``logging=off``: ``rejected`` ("logging is off for REP"). Rejected, not held: Relay
   decided not to log it on the rep's own setting, and nobody needs to act (the same

@@ -1,6 +1,6 @@
-"""The aiosmtpd handler: validate, store, reply (STYLE.md §4). It never calls Salesforce.
+"""The aiosmtpd handler: validate, store, reply, as aiosmtpd handlers should be thin. It never calls Salesforce.
 
-250 means durable (DESIGN.md §5): ``handle_DATA`` answers ``250 2.0.0 Ok: queued as ID``
+250 means durable (docs/delivery-guarantees.md, "What 250 means"): ``handle_DATA`` answers ``250 2.0.0 Ok: queued as ID``
 only after the Future of ``Store.enqueue_nowait`` resolved, which happens after the
 durable commit that holds the message. The store's group-commit writer completes that
 Future from its own thread, so the event loop never blocks and no thread waits for us

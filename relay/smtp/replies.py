@@ -1,4 +1,4 @@
-"""Every SMTP reply Relay sends on purpose, named once (STYLE.md §4).
+"""Every SMTP reply Relay sends on purpose, named once.
 
 Codes follow RFC 5321 §4.2; the enhanced status codes follow RFC 3463 (classes
 2/4/5, subjects .1 address, .3 mail system, .4 network/routing, .5 protocol, .7 security).
@@ -11,7 +11,7 @@ from typing import Final
 
 
 def queued(queue_id: str) -> str:
-    """The only 250 after DATA: the message is committed to the store (DESIGN.md §5)."""
+    """The only 250 after DATA: the message is committed to the store (docs/delivery-guarantees.md)."""
     return f"250 2.0.0 Ok: queued as {queue_id}"
 
 

@@ -8,7 +8,7 @@ Differences between the backends stay small and explicit:
 - ``recover()`` at start-up: on SQLite one node owns the file, so every ``processing``
   message is left over from a crash and is requeued. On PostgreSQL other nodes may be
   working, so only messages whose lease has expired are requeued. On both, ``claim`` also
-  takes over messages whose lease expired (a node died mid-work, issue 7).
+  takes over messages whose lease expired (a node died mid-work).
 - wakeups: PostgreSQL uses LISTEN/NOTIFY across nodes (see wakeup.py).
 
 Times are taken from this process's clock; nodes sharing PostgreSQL need NTP.

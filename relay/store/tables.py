@@ -1,7 +1,7 @@
 """SQLAlchemy Core descriptions of the store's tables, for building queries.
 
 These objects never create anything: the schema comes only from the Alembic migrations
-in ``relay/store/migrations`` (DESIGN.md §1, "migrated, never hand-edited"). Keep the two
+in ``relay/store/migrations`` (docs/design.md §1: "migrated by Alembic, never edited by hand"). Keep the two
 in step; ``tests/store`` runs every query against the migrated schema on both backends.
 """
 

@@ -1,4 +1,4 @@
-"""Every command DESIGN.md §3 names is registered, imports, and answers --help."""
+"""Every command of the contract (docs/design.md §8) is registered, imports, and answers --help."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ CONTRACT = {
 
 
 def test_the_contract_commands_are_registered() -> None:
-    """The command line has exactly the DESIGN.md §3 commands."""
+    """The command line has exactly the contract's commands (docs/design.md §8)."""
     assert set(COMMANDS) == CONTRACT
 
 
@@ -28,5 +28,5 @@ def test_each_command_loads_and_shows_help(name: str) -> None:
 
 
 def test_unknown_command_is_a_usage_error() -> None:
-    """Exit status 2 for a usage error (DESIGN.md §3)."""
+    """Exit status 2 for a usage error (docs/design.md §8)."""
     assert CliRunner().invoke(cli, ["frobnicate"]).exit_code == 2

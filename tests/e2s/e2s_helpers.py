@@ -1,4 +1,4 @@
-"""Helpers for tests/e2s (issue 6 end to end): reuse the pipeline's `relay serve`
+"""Helpers for tests/e2s (senders, settings and fallbacks end to end): reuse the pipeline's `relay serve`
 subprocess and seeded org, and the senders area's capture SMTP sink classes."""
 
 from __future__ import annotations
