@@ -10,7 +10,7 @@ Both sides run the same messages in alternating rounds. The verdict uses each si
 fastest round (as ``timeit`` advises: slower rounds measure other processes on a shared
 machine, not the code); the median is printed too.
 
-Target (issue 4): our throughput >= 0.7 x the bare parse.
+Target: our throughput >= 0.7 x the bare parse.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Pipeline benchmark (issue 5): SMTP -> store -> runners -> the local org with 100 ms
+"""Pipeline benchmark: SMTP -> store -> runners -> the local org with 100 ms
 of API latency, against a naive per-email path on the same org.
 
     .venv/bin/python bench/pipeline.py [--messages 2000] [--rate 20] [--paced-seconds 30]

@@ -1,4 +1,4 @@
-"""Scale benchmark (issue 7): SMTP-to-Task throughput for 1 node on SQLite, 1 node on
+"""Scale benchmark: SMTP-to-Task throughput for 1 node on SQLite, 1 node on
 PostgreSQL and 2 nodes on PostgreSQL, in one run, against one local org with 100 ms of
 API latency.
 

@@ -1,14 +1,14 @@
-"""The aiosmtpd handler: validate, store, reply, as aiosmtpd handlers should be thin. It never calls Salesforce.
+"""The aiosmtpd handler: validate, store, reply; thin, as aiosmtpd intends. It never calls
+Salesforce.
 
-250 means durable (docs/delivery-guarantees.md, "What 250 means"): ``handle_DATA`` answers ``250 2.0.0 Ok: queued as ID``
-only after the Future of ``Store.enqueue_nowait`` resolved, which happens after the
-durable commit that holds the message. The store's group-commit writer completes that
-Future from its own thread, so the event loop never blocks and no thread waits for us
-(the old path, enqueue on an executor thread, cost four thread hand-offs per message).
-The wait is shielded: aiosmtpd cancels the handler when the client disconnects, but a
-commit that has started finishes and the store logs ``message_queued`` either way. A
-client that vanished before reading our 250 will resend, and that duplicate is the price
-RFC 5321 §4.5.4.1 accepts; losing mail is not.
+250 means durable (docs/delivery-guarantees.md, "What 250 means"): ``handle_DATA``
+answers ``250 2.0.0 Ok: queued as ID`` only after the Future of ``Store.enqueue_nowait``
+resolved, which happens after the durable commit that holds the message. The store's
+group-commit writer completes that Future from its own thread, so the event loop never
+blocks and no thread waits for us. The wait is shielded: aiosmtpd cancels the handler
+when the client disconnects, but a commit that has started finishes and the store logs
+``message_queued`` either way. A client that vanished before reading our 250 will
+resend, and that duplicate is the price RFC 5321 §4.5.4.1 accepts; losing mail is not.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from typing import Final
 
 
 def queued(queue_id: str) -> str:
-    """The only 250 after DATA: the message is committed to the store (docs/delivery-guarantees.md)."""
+    """The only 250 after DATA: the message is committed to the store."""
     return f"250 2.0.0 Ok: queued as {queue_id}"
 
 

@@ -1,8 +1,8 @@
 """SQLAlchemy Core descriptions of the store's tables, for building queries.
 
 These objects never create anything: the schema comes only from the Alembic migrations
-in ``relay/store/migrations`` (docs/design.md §1: "migrated by Alembic, never edited by hand"). Keep the two
-in step; ``tests/store`` runs every query against the migrated schema on both backends.
+in ``relay/store/migrations`` (docs/design.md §1: migrated, never edited by hand). Keep
+the two in step; ``tests/store`` runs every query against the migrated schema on both backends.
 """
 
 from __future__ import annotations

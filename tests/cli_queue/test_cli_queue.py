@@ -35,7 +35,7 @@ def listed(run_relay: RunRelay, *args: str) -> list[dict[str, Any]]:
 def test_list_json_has_the_contract_keys(
     run_relay: RunRelay, add_message: Callable[..., str]
 ) -> None:
-    """`list --json` prints one JSON list whose objects carry the contract's keys (docs/design.md §8)."""
+    """`list --json` prints one JSON list whose objects carry the contract's keys."""
     queue_id = add_message("Renewal")
     [item] = listed(run_relay)
     assert set(item) >= CONTRACT_KEYS

@@ -1,5 +1,6 @@
-"""Helpers for tests/e2s (senders, settings and fallbacks end to end): reuse the pipeline's `relay serve`
-subprocess and seeded org, and the senders area's capture SMTP sink classes."""
+"""Helpers for tests/e2s (senders, settings and fallbacks end to end): reuse the
+pipeline's `relay serve` subprocess and seeded org, and the senders area's capture SMTP
+sink classes."""
 
 from __future__ import annotations
 
