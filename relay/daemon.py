@@ -2,8 +2,12 @@
 
 Start-up, in order::
 
-    load config (the CLI) -> open store -> store.recover() -> local org (if no Salesforce
-    credentials) -> runners -> health/metrics HTTP -> SMTP listener
+    load config (the CLI) -> check the store file (SQLite quick_check) and open the store
+    -> local org (if no Salesforce credentials) -> sender policy (reps from the store)
+    -> health/metrics HTTP -> SMTP listener -> store.recover() -> runners
+
+Both ports are bound before ``recover``: a second daemon started on the same home by
+mistake fails on its ports before it could requeue the first one's messages in flight.
 
 Shutdown runs the same steps in reverse within ONE deadline (smtp.shutdown_deadline_seconds,
 counted from the stop request): runners are told to stop at once and finish their batch
