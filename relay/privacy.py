@@ -32,7 +32,9 @@ MASKED_TAG = "[redacted]"
 # the predicate says it is Relay's own.
 _ADDRESS_IN_TEXT = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*)")
 # ``log+TOKEN@``: the personal-address mailbox (relay/senders.py MAILBOX) and its tag.
-_PERSONAL_TOKEN = re.compile(r"(?i)(?<![A-Za-z0-9.+_-])(log\+)[^@\s<>\"',;()]+(?=@)")
+# The inbound source's address keeps its kind in the mask (``log+inbound-[redacted]@``):
+# an admin reading a log must tell a journal copy from a rep's personal address.
+_PERSONAL_TOKEN = re.compile(r"(?i)(?<![A-Za-z0-9.+_-])(log\+(?:inbound-)?)[^@\s<>\"',;()]+(?=@)")
 
 # Header fields that name recipients or envelope recipients (RFC 5322 §3.6.3 and
 # §3.6.6; Delivered-To, X-Original-To and Envelope-To are added by Postfix, qmail and

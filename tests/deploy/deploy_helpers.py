@@ -19,6 +19,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
+REP = "alice@acme-widgets.example"
 RELAY_DOMAIN = "relay.example.com"  # the domain the deploy/ samples use
 
 
@@ -62,6 +63,12 @@ def serve(home: Path, **extra_env: str) -> Iterator[RunningRelay]:
     """Run `relay serve` in ``home`` until the block ends (SIGTERM, then wait)."""
     home.mkdir(parents=True, exist_ok=True)
     env = relay_env(home) | extra_env
+    # The sample org's reps (REP): under the trial trust a sender must be a rep's address,
+    # as the README's swaks step says ("use a rep's address as --from").
+    subprocess.run(
+        [sys.executable, "-m", "relay", "org", "seed", "--sample"],
+        env=env, check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
     ready = home / "ready.json"
     stderr_path = home / "serve.stderr"
     command = [sys.executable, "-m", "relay", "serve", "--smtp-port", "0", "--http-port", "0"]

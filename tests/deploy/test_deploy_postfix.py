@@ -8,7 +8,7 @@ import shutil
 import subprocess
 
 import pytest
-from deploy_helpers import DEPLOY, RELAY_DOMAIN, RunningRelay
+from deploy_helpers import DEPLOY, RELAY_DOMAIN, REP, RunningRelay
 
 POSTFIX = DEPLOY / "postfix"
 SWAKS = shutil.which("swaks")
@@ -30,7 +30,7 @@ def test_swaks_message_shows_in_relay_queue_list(running_relay: RunningRelay) ->
     """README step 1 and 3: swaks gets 250 queued, and `relay queue list` shows the message."""
     result = swaks(
         running_relay.smtp_port,
-        "--from", "alice@example.com",
+        "--from", REP,
         "--to", f"log@{RELAY_DOMAIN}",
         "--header", "Subject: Relay deploy test",
         "--body", "Hello from swaks",
@@ -43,15 +43,13 @@ def test_swaks_message_shows_in_relay_queue_list(running_relay: RunningRelay) ->
     by_id = {item["id"]: item for item in json.loads(listing.stdout)}
     message = by_id[queued.group(1)]
     assert message["subject"] == "Relay deploy test"
-    assert message["mail_from"] == "alice@example.com"
+    assert message["mail_from"] == REP
 
 
 @needs_swaks
 def test_swaks_to_another_domain_is_refused(running_relay: RunningRelay) -> None:
     """README step 1: another domain gets 550 5.7.1 (never an open relay)."""
-    result = swaks(
-        running_relay.smtp_port, "--from", "alice@example.com", "--to", "buyer@customer.example"
-    )
+    result = swaks(running_relay.smtp_port, "--from", REP, "--to", "buyer@customer.example")
     assert result.returncode != 0
     assert "550 5.7.1" in result.stdout
 

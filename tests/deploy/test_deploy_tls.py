@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from deploy_helpers import RELAY_DOMAIN, serve
+from deploy_helpers import RELAY_DOMAIN, REP, serve
 from tls_certificates import make_certificate
 
 SWAKS = shutil.which("swaks")
@@ -26,7 +26,7 @@ def test_swaks_tls_delivers_over_starttls(tmp_path: Path) -> None:
     with serve(tmp_path / "home", **settings) as relay:
         server = ["--server", "127.0.0.1", "--port", str(relay.smtp_port), "--tls"]
         result = subprocess.run(
-            [str(SWAKS), *server, "--from", "alice@example.com", "--to", f"log@{RELAY_DOMAIN}"],
+            [str(SWAKS), *server, "--from", REP, "--to", f"log@{RELAY_DOMAIN}"],
             capture_output=True,
             text=True,
             timeout=60,
