@@ -27,7 +27,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
-from relay.salesforce.localorg.bootstrap import ADMIN_USERNAME
+from relay.localorg.bootstrap import ADMIN_USERNAME
 
 CREDENTIALS_FILE = "credentials.json"
 SESSIONS_FILE = "sessions.json"

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from relay.salesforce.localorg.data import OrgData
+    from relay.localorg.data import OrgData
 
 ADMIN_USERNAME = "admin@localorg.test"  # .test is reserved (RFC 2606): never a real mailbox
 ORG_NAME = "Relay Local Org"

@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from relay.salesforce.localorg.ids import normalize_id
-from relay.salesforce.localorg.ids import object_for_id as _object_for_id
-from relay.salesforce.localorg.records import Row
-from relay.salesforce.localorg.soql.catalog import FieldInfo, Relationship
+from relay.localorg.ids import normalize_id
+from relay.localorg.ids import object_for_id as _object_for_id
+from relay.localorg.records import Row
+from relay.localorg.soql.catalog import FieldInfo, Relationship
 
 if TYPE_CHECKING:
-    from relay.salesforce.localorg.data import OrgData
+    from relay.localorg.data import OrgData
 
 # Describe types the evaluator does not know are text to it.
 _SOQL_TYPES = {"combobox": "string"}

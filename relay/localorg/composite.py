@@ -25,10 +25,10 @@ from urllib.parse import parse_qsl
 
 from multidict import CIMultiDict
 
-from relay.salesforce.localorg.data import MultipleChoices
-from relay.salesforce.localorg.errors import SalesforceApiError, data_error, not_found
-from relay.salesforce.localorg.ids import normalize_id, object_for_id
-from relay.salesforce.localorg.rest import (
+from relay.localorg.data import MultipleChoices
+from relay.localorg.errors import SalesforceApiError, data_error, not_found
+from relay.localorg.ids import normalize_id, object_for_id
+from relay.localorg.rest import (
     RestCall,
     RestResult,
     dispatch,
@@ -36,7 +36,7 @@ from relay.salesforce.localorg.rest import (
     parse_json,
     write_lock_fault,
 )
-from relay.salesforce.localorg.state import OrgState
+from relay.localorg.state import OrgState
 
 MAX_COLLECTION_RECORDS = 200
 MAX_SUBREQUESTS = 25

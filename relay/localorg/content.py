@@ -9,10 +9,10 @@ import hashlib
 import posixpath
 from typing import TYPE_CHECKING
 
-from relay.salesforce.localorg.records import Row
+from relay.localorg.records import Row
 
 if TYPE_CHECKING:
-    from relay.salesforce.localorg.data import OrgData
+    from relay.localorg.data import OrgData
 
 # ContentVersion.FileType from the file extension (guess at the mapping for common ones).
 _FILE_TYPES = {

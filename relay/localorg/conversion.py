@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from relay.salesforce.localorg.errors import data_error
-from relay.salesforce.localorg.schema import LEAD_CONVERTED_STATUS
-from relay.salesforce.localorg.values import coerce, format_datetime
+from relay.localorg.errors import data_error
+from relay.localorg.schema import LEAD_CONVERTED_STATUS
+from relay.localorg.values import coerce, format_datetime
 
 if TYPE_CHECKING:
-    from relay.salesforce.localorg.data import OrgData
+    from relay.localorg.data import OrgData
 
 
 def convert_lead(

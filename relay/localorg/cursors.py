@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from relay.salesforce.localorg.ids import case_safe_suffix
+from relay.localorg.ids import case_safe_suffix
 
 DEFAULT_BATCH_SIZE = 2000
 MIN_BATCH_SIZE = 200

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from relay.salesforce.localorg import (
+from relay.localorg import (
     bootstrap,
     conversion,
     describe,
@@ -23,16 +23,16 @@ from relay.salesforce.localorg import (
     replication,
     triggers,
 )
-from relay.salesforce.localorg.errors import SalesforceApiError, data_error, not_found
-from relay.salesforce.localorg.ids import IdGenerator, normalize_id, object_for_id
-from relay.salesforce.localorg.records import RecordStore, Row
-from relay.salesforce.localorg.rules import check_fields, check_required, no_such_column
-from relay.salesforce.localorg.schema import build_schema
-from relay.salesforce.localorg.schema_model import FieldDef, ObjectDef
-from relay.salesforce.localorg.values import format_datetime
+from relay.localorg.errors import SalesforceApiError, data_error, not_found
+from relay.localorg.ids import IdGenerator, normalize_id, object_for_id
+from relay.localorg.records import RecordStore, Row
+from relay.localorg.rules import check_fields, check_required, no_such_column
+from relay.localorg.schema import build_schema
+from relay.localorg.schema_model import FieldDef, ObjectDef
+from relay.localorg.values import format_datetime
 
 if TYPE_CHECKING:
-    from relay.salesforce.localorg.soql import QueryResult
+    from relay.localorg.soql import QueryResult
 
 DEFAULT_SETTINGS: dict[str, Any] = {
     "api_enabled": True,
@@ -321,8 +321,8 @@ class OrgData:
 
     def query(self, soql: str, *, include_deleted: bool, api_version: str) -> QueryResult:
         """Run SOQL through the SOQL package; its errors become 400 API errors."""
-        from relay.salesforce.localorg.catalog import OrgCatalog
-        from relay.salesforce.localorg.soql import SoqlError, run_query
+        from relay.localorg.catalog import OrgCatalog
+        from relay.localorg.soql import SoqlError, run_query
 
         try:
             with self.store.lock:

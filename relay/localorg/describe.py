@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from relay.salesforce.localorg.schema_model import SOAP_TYPES, FieldDef, ObjectDef, label_for
+from relay.localorg.schema_model import SOAP_TYPES, FieldDef, ObjectDef, label_for
 
 
 def _urls(obj: ObjectDef, version: str) -> dict[str, str]:

@@ -9,14 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from relay.salesforce.localorg.errors import data_error
-from relay.salesforce.localorg.ids import object_for_id
-from relay.salesforce.localorg.records import Row
-from relay.salesforce.localorg.rules import label
-from relay.salesforce.localorg.schema_model import FieldDef, ObjectDef
+from relay.localorg.errors import data_error
+from relay.localorg.ids import object_for_id
+from relay.localorg.records import Row
+from relay.localorg.rules import label
+from relay.localorg.schema_model import FieldDef, ObjectDef
 
 if TYPE_CHECKING:
-    from relay.salesforce.localorg.data import OrgData
+    from relay.localorg.data import OrgData
 
 
 def matching(org: OrgData, obj: ObjectDef, fd: FieldDef, value: Any) -> list[Row]:

@@ -7,9 +7,9 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from relay.salesforce.localorg.errors import data_error
-from relay.salesforce.localorg.records import Row
-from relay.salesforce.localorg.values import format_datetime
+from relay.localorg.errors import data_error
+from relay.localorg.records import Row
+from relay.localorg.values import format_datetime
 
 # REST API Developer Guide, "sObject Get Deleted": deleted records are available for 15
 # days (the recycle bin); queryAll sees them as long.

@@ -7,8 +7,8 @@ from typing import Any
 
 from aiohttp import web
 
-from relay.salesforce.localorg.auth import Session
-from relay.salesforce.localorg.state import OrgState
+from relay.localorg.auth import Session
+from relay.localorg.state import OrgState
 
 INVALID_SESSION = [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]
 _JSON = "application/json"

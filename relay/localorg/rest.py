@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from relay.salesforce.localorg.cursors import batch_size_from_header
-from relay.salesforce.localorg.errors import SalesforceApiError, data_error, not_found
-from relay.salesforce.localorg.faults import LOCK_ROW
-from relay.salesforce.localorg.state import API_VERSIONS, OrgState
+from relay.localorg.cursors import batch_size_from_header
+from relay.localorg.errors import SalesforceApiError, data_error, not_found
+from relay.localorg.faults import LOCK_ROW
+from relay.localorg.state import API_VERSIONS, OrgState
 
 # "Versions" resource labels: the release that introduced each API version.
 RELEASE_LABELS = {
@@ -110,7 +110,7 @@ def dispatch(state: OrgState, call: RestCall) -> RestResult:
     if head == "limits" and len(parts) == 1:
         return _only(call, "GET", lambda: RestResult(200, limits_body(state)))
     if head == "composite":
-        from relay.salesforce.localorg.composite import composite_dispatch
+        from relay.localorg.composite import composite_dispatch
 
         return composite_dispatch(state, call, parts[1:])
     raise not_found()

@@ -18,11 +18,11 @@ from typing import Any
 
 from aiohttp import web
 
-from relay.salesforce.localorg.auth import register_jwt_certificate
-from relay.salesforce.localorg.errors import SalesforceApiError
-from relay.salesforce.localorg.faults import FaultSpecError, fault_spec_from_mapping
-from relay.salesforce.localorg.responses import invalid_session, session_of
-from relay.salesforce.localorg.state import state_of
+from relay.localorg.auth import register_jwt_certificate
+from relay.localorg.errors import SalesforceApiError
+from relay.localorg.faults import FaultSpecError, fault_spec_from_mapping
+from relay.localorg.responses import invalid_session, session_of
+from relay.localorg.state import state_of
 
 
 def _admin_json(status: int, body: Any) -> web.Response:

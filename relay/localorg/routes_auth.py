@@ -25,8 +25,8 @@ from xml.sax.saxutils import escape
 import jwt
 from aiohttp import web
 
-from relay.salesforce.localorg.auth import Session, load_jwt_public_key
-from relay.salesforce.localorg.state import SOAP_LOGIN_LAST_VERSION, OrgState, state_of
+from relay.localorg.auth import Session, load_jwt_public_key
+from relay.localorg.state import SOAP_LOGIN_LAST_VERSION, OrgState, state_of
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 # Audiences Salesforce accepts for a JWT bearer assertion: the login hosts, or the org's

@@ -13,9 +13,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from relay.salesforce.localorg.errors import SalesforceApiError, data_error
-from relay.salesforce.localorg.schema_model import FieldDef, ObjectDef, label_for
-from relay.salesforce.localorg.values import coerce
+from relay.localorg.errors import SalesforceApiError, data_error
+from relay.localorg.schema_model import FieldDef, ObjectDef, label_for
+from relay.localorg.values import coerce
 
 # Loose on purpose: Salesforce accepts most RFC 5322 local parts; it rejects a missing
 # "@", spaces and a domain without a dot (guess at the exact rule).

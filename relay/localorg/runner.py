@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from relay.config import Config
-from relay.salesforce.localorg.auth import (
+from relay.localorg.auth import (
     CREDENTIALS_FILE,
     DEFAULT_SESSION_TTL_SECONDS,
     OrgCredentials,
@@ -34,11 +34,11 @@ from relay.salesforce.localorg.auth import (
     load_or_create_credentials,
     write_private,
 )
-from relay.salesforce.localorg.data import OrgData
-from relay.salesforce.localorg.faults import FaultInjector, FaultSpec
-from relay.salesforce.localorg.server import build_app
-from relay.salesforce.localorg.state import OrgState
-from relay.salesforce.localorg.tls import ensure_certificates, server_ssl_context
+from relay.localorg.data import OrgData
+from relay.localorg.faults import FaultInjector, FaultSpec
+from relay.localorg.server import build_app
+from relay.localorg.state import OrgState
+from relay.localorg.tls import ensure_certificates, server_ssl_context
 
 DATA_FILE = "org.db"
 T = TypeVar("T")

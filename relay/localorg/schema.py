@@ -12,8 +12,8 @@ import tomllib
 from importlib import resources
 from typing import Any
 
-from relay.salesforce.localorg.ids import KEY_PREFIXES
-from relay.salesforce.localorg.schema_model import (
+from relay.localorg.ids import KEY_PREFIXES
+from relay.localorg.schema_model import (
     FieldDef,
     ObjectDef,
     boolean,
@@ -390,9 +390,7 @@ def load_custom_fields(text_: str) -> dict[str, tuple[FieldDef, ...]]:
 def build_schema(custom_toml: str | None = None) -> dict[str, ObjectDef]:
     """Every object of the org by canonical name, custom fields added."""
     if custom_toml is None:
-        custom_toml = (
-            resources.files("relay.salesforce.localorg").joinpath("schema_custom.toml").read_text()
-        )
+        custom_toml = resources.files("relay.localorg").joinpath("schema_custom.toml").read_text()
     custom = load_custom_fields(custom_toml)
     objects = {}
     for obj in _standard_objects():

@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from relay.salesforce.localorg.data import OrgData
-from relay.salesforce.localorg.state import LATEST_VERSION
+from relay.localorg.data import OrgData
+from relay.localorg.state import LATEST_VERSION
 
 COMPANY_DOMAIN = "acme-widgets.example"
 

@@ -28,12 +28,12 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
+from relay.localorg import routes_admin, routes_auth
+from relay.localorg.errors import SalesforceApiError, not_found
+from relay.localorg.responses import invalid_session, json_response, session_of
+from relay.localorg.rest import RestCall, RestResult, dispatch, versions_body
+from relay.localorg.state import API_VERSIONS, STATE_KEY, OrgState, state_of
 from relay.logs import get_logger
-from relay.salesforce.localorg import routes_admin, routes_auth
-from relay.salesforce.localorg.errors import SalesforceApiError, not_found
-from relay.salesforce.localorg.responses import invalid_session, json_response, session_of
-from relay.salesforce.localorg.rest import RestCall, RestResult, dispatch, versions_body
-from relay.salesforce.localorg.state import API_VERSIONS, STATE_KEY, OrgState, state_of
 
 # REST API Developer Guide, "Status Codes and Error Responses": 414 when the URI is over
 # 16,384 bytes.

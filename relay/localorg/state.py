@@ -8,10 +8,10 @@ from pathlib import Path
 
 from aiohttp import web
 
-from relay.salesforce.localorg.auth import OrgCredentials, SessionStore
-from relay.salesforce.localorg.cursors import QueryCursors
-from relay.salesforce.localorg.data import OrgData
-from relay.salesforce.localorg.faults import FaultInjector
+from relay.localorg.auth import OrgCredentials, SessionStore
+from relay.localorg.cursors import QueryCursors
+from relay.localorg.data import OrgData
+from relay.localorg.faults import FaultInjector
 
 # REST API versions the org serves: Summer '21 (52.0) to Spring '26 (66.0).
 API_VERSIONS = tuple(f"{major}.0" for major in range(52, 67))

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from relay.salesforce.localorg.auth import write_private
+from relay.localorg.auth import write_private
 
 CA_FILE = "ca.pem"
 CA_KEY_FILE = "ca-key.pem"

@@ -10,19 +10,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from relay.salesforce.localorg import content
-from relay.salesforce.localorg.errors import data_error
-from relay.salesforce.localorg.ids import normalize_id, object_for_id
-from relay.salesforce.localorg.records import Row
-from relay.salesforce.localorg.schema import (
+from relay.localorg import content
+from relay.localorg.errors import data_error
+from relay.localorg.ids import normalize_id, object_for_id
+from relay.localorg.records import Row
+from relay.localorg.schema import (
     OPPORTUNITY_STAGES,
     TASK_CLOSED_STATUSES,
 )
-from relay.salesforce.localorg.schema_model import ObjectDef
-from relay.salesforce.localorg.values import format_datetime
+from relay.localorg.schema_model import ObjectDef
+from relay.localorg.values import format_datetime
 
 if TYPE_CHECKING:
-    from relay.salesforce.localorg.data import OrgData
+    from relay.localorg.data import OrgData
 
 # Object Reference, TaskRelation / TaskWhoRelation: "one lead or up to 50 contacts".
 MAX_TASK_WHOS = 50

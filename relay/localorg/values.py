@@ -14,9 +14,9 @@ import re
 from datetime import UTC, date, datetime
 from typing import Any
 
-from relay.salesforce.localorg.errors import SalesforceApiError, data_error
-from relay.salesforce.localorg.ids import normalize_id
-from relay.salesforce.localorg.schema_model import TEXT_TYPES, FieldDef, label_for
+from relay.localorg.errors import SalesforceApiError, data_error
+from relay.localorg.ids import normalize_id
+from relay.localorg.schema_model import TEXT_TYPES, FieldDef, label_for
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATETIME = re.compile(

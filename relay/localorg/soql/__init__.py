@@ -4,11 +4,11 @@ The local org calls ``parse_soql(text)`` then ``run_query(query, catalog, ...)``
 a ``SoqlError`` into a 400 ``[{"message": e.message, "errorCode": e.error_code}]``.
 """
 
-from relay.salesforce.localorg.soql.catalog import FieldInfo, Relationship, SoqlCatalog
-from relay.salesforce.localorg.soql.errors import SoqlError
-from relay.salesforce.localorg.soql.evaluate import QueryResult, run_query
-from relay.salesforce.localorg.soql.literals import case_safe_suffix, normalize_id
-from relay.salesforce.localorg.soql.parser import parse_soql
+from relay.localorg.soql.catalog import FieldInfo, Relationship, SoqlCatalog
+from relay.localorg.soql.errors import SoqlError
+from relay.localorg.soql.evaluate import QueryResult, run_query
+from relay.localorg.soql.literals import case_safe_suffix, normalize_id
+from relay.localorg.soql.parser import parse_soql
 
 __all__ = [
     "FieldInfo",

@@ -14,7 +14,7 @@ meaningful).
 
 from __future__ import annotations
 
-from relay.salesforce.localorg.soql.ast import Pos
+from relay.localorg.soql.ast import Pos
 
 MALFORMED_QUERY = "MALFORMED_QUERY"
 INVALID_FIELD = "INVALID_FIELD"

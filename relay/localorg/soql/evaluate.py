@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from relay.salesforce.localorg.soql.ast import (
+from relay.localorg.soql.ast import (
     And,
     Comparison,
     Condition,
@@ -24,22 +24,22 @@ from relay.salesforce.localorg.soql.ast import (
     Query,
     SemiJoin,
 )
-from relay.salesforce.localorg.soql.catalog import Relationship, SoqlCatalog
-from relay.salesforce.localorg.soql.errors import (
+from relay.localorg.soql.catalog import Relationship, SoqlCatalog
+from relay.localorg.soql.errors import (
     INVALID_FIELD,
     MALFORMED_QUERY,
     NUMBER_OUTSIDE_VALID_RANGE,
     error_at,
 )
-from relay.salesforce.localorg.soql.parser import parse_soql
-from relay.salesforce.localorg.soql.predicates import (
+from relay.localorg.soql.parser import parse_soql
+from relay.localorg.soql.predicates import (
     LiteralChecker,
     Predicate,
     combine,
     compile_comparison,
     compile_in,
 )
-from relay.salesforce.localorg.soql.resolve import (
+from relay.localorg.soql.resolve import (
     ID_TYPES,
     ResolvedField,
     Row,
@@ -50,7 +50,7 @@ from relay.salesforce.localorg.soql.resolve import (
     resolve_sobject,
     value_of,
 )
-from relay.salesforce.localorg.soql.sorting import sort_rows
+from relay.localorg.soql.sorting import sort_rows
 
 DEFAULT_API_VERSION = "62.0"
 # SOQL and SOSL Reference, "OFFSET": "The maximum offset is 2,000 rows."

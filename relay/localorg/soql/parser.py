@@ -16,7 +16,7 @@ from typing import Any, cast
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-from relay.salesforce.localorg.soql.ast import (
+from relay.localorg.soql.ast import (
     And,
     BoolLit,
     Comparison,
@@ -38,15 +38,15 @@ from relay.salesforce.localorg.soql.ast import (
     SemiJoin,
     StringLit,
 )
-from relay.salesforce.localorg.soql.errors import (
+from relay.localorg.soql.errors import (
     MALFORMED_QUERY,
     SoqlError,
     error_at,
     unexpected_token,
 )
-from relay.salesforce.localorg.soql.literals import BadEscape, unescape
+from relay.localorg.soql.literals import BadEscape, unescape
 
-_GRAMMAR = files("relay.salesforce.localorg.soql").joinpath("grammar.lark").read_text()
+_GRAMMAR = files("relay.localorg.soql").joinpath("grammar.lark").read_text()
 
 
 class _ToAst(Transformer[Token, Any]):

@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, time
 from functools import lru_cache
 from typing import Any
 
-from relay.salesforce.localorg.soql.ast import (
+from relay.localorg.soql.ast import (
     And,
     BoolLit,
     Comparison,
@@ -39,14 +39,14 @@ from relay.salesforce.localorg.soql.ast import (
     Or,
     StringLit,
 )
-from relay.salesforce.localorg.soql.errors import (
+from relay.localorg.soql.errors import (
     INVALID_FIELD,
     INVALID_QUERY_FILTER_OPERATOR,
     SoqlError,
     error_at,
 )
-from relay.salesforce.localorg.soql.literals import date_range, like_pattern, normalize_id
-from relay.salesforce.localorg.soql.resolve import (
+from relay.localorg.soql.literals import date_range, like_pattern, normalize_id
+from relay.localorg.soql.resolve import (
     ID_TYPES,
     NUMBER_TYPES,
     STRING_TYPES,

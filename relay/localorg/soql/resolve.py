@@ -7,9 +7,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from relay.salesforce.localorg.soql.ast import FieldPath
-from relay.salesforce.localorg.soql.catalog import FieldInfo, Relationship, SoqlCatalog
-from relay.salesforce.localorg.soql.errors import (
+from relay.localorg.soql.ast import FieldPath
+from relay.localorg.soql.catalog import FieldInfo, Relationship, SoqlCatalog
+from relay.localorg.soql.errors import (
     INVALID_FIELD,
     SoqlError,
     error_at,

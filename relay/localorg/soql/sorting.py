@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from relay.salesforce.localorg.soql.ast import OrderItem
-from relay.salesforce.localorg.soql.resolve import NUMBER_TYPES, Row
+from relay.localorg.soql.ast import OrderItem
+from relay.localorg.soql.resolve import NUMBER_TYPES, Row
 
 SortKey = tuple[Callable[[Row], Any], str, OrderItem]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from soql_memory_catalog import NOW, MemoryCatalog, Run, sample_org
 
-from relay.salesforce.localorg.soql import QueryResult, parse_soql, run_query
+from relay.localorg.soql import QueryResult, parse_soql, run_query
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from relay.salesforce.localorg.soql import FieldInfo, QueryResult, Relationship, case_safe_suffix
+from relay.localorg.soql import FieldInfo, QueryResult, Relationship, case_safe_suffix
 
 # A query runner: run(text, include_deleted=False) -> QueryResult (the `run` fixture).
 Run = Callable[..., QueryResult]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from soql_memory_catalog import Run
 
-from relay.salesforce.localorg.soql import SoqlError
+from relay.localorg.soql import SoqlError
 
 
 def test_unknown_field_message_matches_salesforce_layout(run: Run) -> None:

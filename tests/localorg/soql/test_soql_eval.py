@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from soql_memory_catalog import MemoryCatalog, Run
 
-from relay.salesforce.localorg.soql import parse_soql, run_query
+from relay.localorg.soql import parse_soql, run_query
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from relay.salesforce.localorg.soql import case_safe_suffix, normalize_id
-from relay.salesforce.localorg.soql.literals import date_range
+from relay.localorg.soql import case_safe_suffix, normalize_id
+from relay.localorg.soql.literals import date_range
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from simple_salesforce.format import format_soql
 
-from relay.salesforce.localorg.soql import SoqlError, parse_soql
-from relay.salesforce.localorg.soql.ast import (
+from relay.localorg.soql import SoqlError, parse_soql
+from relay.localorg.soql.ast import (
     And,
     BoolLit,
     Comparison,

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from simple_salesforce.format import format_soql
 from soql_memory_catalog import NOW, MemoryCatalog
 
-from relay.salesforce.localorg.soql import parse_soql, run_query
-from relay.salesforce.localorg.soql.parser import _parse_uncached
+from relay.localorg.soql import parse_soql, run_query
+from relay.localorg.soql.parser import _parse_uncached
 
 
 def _lookup(i: int, size: int) -> str:
