@@ -59,8 +59,8 @@ def serve(
     When ready it prints one JSON line: instance_url, access_token, ca_file, token_url,
     client_id, client_secret, username, password (and security_token, user_id, org_id).
     """
-    from relay.salesforce.localorg.faults import FaultSpecError, parse_fault_spec
-    from relay.salesforce.localorg.runner import LocalOrg
+    from relay.localorg.faults import FaultSpecError, parse_fault_spec
+    from relay.localorg.runner import LocalOrg
 
     data_dir = _data_dir(app, data)  # also loads the config and sets up logging (stderr)
     try:
@@ -83,7 +83,7 @@ def serve(
 
 
 async def _serve_until_signalled(local_org: object) -> None:
-    from relay.salesforce.localorg.runner import LocalOrg
+    from relay.localorg.runner import LocalOrg
 
     assert isinstance(local_org, LocalOrg)
     stop = asyncio.Event()
@@ -113,9 +113,9 @@ def seed(app: AppContext, sample: bool, data: Path | None) -> None:
 
     Safe to run twice: records that exist already are left alone.
     """
-    from relay.salesforce.localorg.data import OrgData
-    from relay.salesforce.localorg.runner import DATA_FILE
-    from relay.salesforce.localorg.seed import seed_sample
+    from relay.localorg.data import OrgData
+    from relay.localorg.runner import DATA_FILE
+    from relay.localorg.seed import seed_sample
 
     data_dir = _data_dir(app, data)
     data_dir.mkdir(parents=True, exist_ok=True)

@@ -13,8 +13,8 @@ from typing import Any
 
 from relay.config import Config
 from relay.errors import RelayError
+from relay.localorg.runner import read_running_file
 from relay.salesforce.client import RetryPolicy, SalesforceClient
-from relay.salesforce.localorg.runner import read_running_file
 
 
 @contextmanager
@@ -38,7 +38,7 @@ def open_org(config: Config, org_json: Path | None) -> Iterator[tuple[Salesforce
         details = running
         note = f"org: the embedded local org of the running relay serve ({embedded})"
     elif (embedded / "org.db").exists():
-        from relay.salesforce.localorg.runner import LocalOrg
+        from relay.localorg.runner import LocalOrg
 
         local_org = LocalOrg(embedded)
         details = local_org.start().as_json()

@@ -66,9 +66,9 @@ def serve(
         if ready_file is not None:
             _write_ready_file(ready_file, listening)
 
+    from relay.localorg.runner import embedded_org
     from relay.runners import delivery_runner
     from relay.runners.retention import retention_runner
-    from relay.salesforce.localorg.runner import embedded_org
     from relay.smtp.senders import SenderPolicy
     from relay.smtp.tls import server_tls_context
 

@@ -33,9 +33,9 @@ for _folder in (_TESTS / "pipeline", _TESTS):  # pipeline_helpers; store_backend
 import store_backends  # noqa: E402
 from pipeline_helpers import LOG, REP, Org, Serve, email  # noqa: E402
 
-from relay.salesforce.localorg.data import OrgData  # noqa: E402
-from relay.salesforce.localorg.runner import LocalOrg, LocalOrgInfo  # noqa: E402
-from relay.salesforce.localorg.seed import seed_sample  # noqa: E402
+from relay.localorg.data import OrgData  # noqa: E402
+from relay.localorg.runner import LocalOrg, LocalOrgInfo  # noqa: E402
+from relay.localorg.seed import seed_sample  # noqa: E402
 
 # 10 % transient faults in all (docs/benchmarks.md, "Chaos").
 CHAOS_FAULTS = "503:0.04,UNABLE_TO_LOCK_ROW:0.03,timeout:0.01,reset:0.02"

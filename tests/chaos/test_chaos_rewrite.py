@@ -9,11 +9,11 @@ from datetime import date
 from pathlib import Path
 
 from relay.config import SalesforceConfig
+from relay.localorg.data import OrgData
+from relay.localorg.runner import LocalOrg
 from relay.matching import TaskDraft
 from relay.runners.writer import Job, TaskWriter
 from relay.salesforce.client import SalesforceClient
-from relay.salesforce.localorg.data import OrgData
-from relay.salesforce.localorg.runner import LocalOrg
 from relay.store import open_store
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from relay.salesforce.localorg.auth import write_private
+from relay.localorg.auth import write_private
 from relay.senders import ADDRESS_KEY_FILE, load_address_secret
 
 

@@ -14,7 +14,7 @@ from relay.config import PipelineConfig
 SF = DEPLOY / "salesforce"
 SOURCE = SF / "force-app" / "main" / "default"
 NS = {"md": "http://soap.sforce.com/2006/04/metadata"}
-LOCAL_ORG_SCHEMA = REPO / "relay" / "salesforce" / "localorg" / "schema_custom.toml"
+LOCAL_ORG_SCHEMA = REPO / "relay" / "localorg" / "schema_custom.toml"
 
 
 def parse(path: Path) -> ET.Element:

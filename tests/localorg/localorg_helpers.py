@@ -9,7 +9,7 @@ from typing import Any
 import requests
 from simple_salesforce import Salesforce
 
-from relay.salesforce.localorg.runner import LocalOrg, LocalOrgInfo
+from relay.localorg.runner import LocalOrg, LocalOrgInfo
 
 API_VERSION = "62.0"
 

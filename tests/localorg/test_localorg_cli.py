@@ -17,8 +17,8 @@ from simple_salesforce import Salesforce
 
 from relay.cli.main import cli
 from relay.config import Config
-from relay.salesforce.localorg.runner import embedded_org
-from relay.salesforce.localorg.seed import COMPANY_DOMAIN, seed_sample
+from relay.localorg.runner import embedded_org
+from relay.localorg.seed import COMPANY_DOMAIN, seed_sample
 
 SAMPLE_COUNTS = {"users": 3, "accounts": 2, "contacts": 4, "leads": 2, "opportunities": 2}
 

@@ -14,7 +14,7 @@ from simple_salesforce.exceptions import (
     SalesforceMalformedRequest,
 )
 
-from relay.salesforce.localorg.faults import FaultSpecError, parse_fault_spec
+from relay.localorg.faults import FaultSpecError, parse_fault_spec
 
 
 @pytest.mark.parametrize(

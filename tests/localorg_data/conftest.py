@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from localorg_clock import Clock
 
-from relay.salesforce.localorg.data import OrgData
+from relay.localorg.data import OrgData
 
 
 @pytest.fixture

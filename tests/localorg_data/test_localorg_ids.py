@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from relay.salesforce.localorg.ids import (
+from relay.localorg.ids import (
     IdGenerator,
     case_safe_suffix,
     normalize_id,

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from localorg_clock import Clock
 
-from relay.salesforce.localorg.data import MultipleChoices, OrgData
-from relay.salesforce.localorg.errors import SalesforceApiError
+from relay.localorg.data import MultipleChoices, OrgData
+from relay.localorg.errors import SalesforceApiError
 
 V = "60.0"
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from relay.salesforce.localorg.data import OrgData
-from relay.salesforce.localorg.errors import SalesforceApiError
+from relay.localorg.data import OrgData
+from relay.localorg.errors import SalesforceApiError
 
 V = "60.0"
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from relay.salesforce.localorg.data import OrgData
-from relay.salesforce.localorg.errors import SalesforceApiError
+from relay.localorg.data import OrgData
+from relay.localorg.errors import SalesforceApiError
 
 
 def _fails(call: Any, *args: Any, **kwargs: Any) -> SalesforceApiError:

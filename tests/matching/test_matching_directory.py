@@ -15,13 +15,13 @@ from click.testing import CliRunner
 from simple_salesforce.api import Salesforce
 
 from relay.cli.main import cli
+from relay.localorg.runner import LocalOrg, LocalOrgInfo
 from relay.salesforce.directory import (
     MAX_QUERIES_PER_COMPOSITE,
     DirectoryCache,
     _queries,
     fetch_directory,
 )
-from relay.salesforce.localorg.runner import LocalOrg, LocalOrgInfo
 
 VERSION = "62.0"
 
@@ -229,7 +229,7 @@ def test_explain_uses_the_embedded_sample_org(tmp_path: Path) -> None:
     """Without credentials, explain reads the embedded local org in RELAY_HOME (loaded by
     `relay org seed --sample`): a contact, its open opportunity and a lead are matched,
     and the converted lead is dropped with its reason."""
-    from relay.salesforce.localorg.seed import COMPANY_DOMAIN, CONVERTED_LEAD_EMAIL
+    from relay.localorg.seed import COMPANY_DOMAIN, CONVERTED_LEAD_EMAIL
 
     env = {
         "RELAY_HOME": str(tmp_path),

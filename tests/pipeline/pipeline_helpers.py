@@ -20,9 +20,9 @@ from typing import Any
 import requests
 from simple_salesforce import Salesforce
 
-from relay.salesforce.localorg.data import OrgData
-from relay.salesforce.localorg.runner import LocalOrg, LocalOrgInfo
-from relay.salesforce.localorg.seed import SampleOrg, seed_sample
+from relay.localorg.data import OrgData
+from relay.localorg.runner import LocalOrg, LocalOrgInfo
+from relay.localorg.seed import SampleOrg, seed_sample
 
 DOMAIN = "relay.example"
 LOG = f"log@{DOMAIN}"

@@ -35,7 +35,7 @@ pytestmark = pytest.mark.slow
 ROUNDS = 30
 DRAIN_SECONDS = 90.0
 FINAL = {"logged", "unresolved", "held", "quarantined", "rejected"}
-# Transient faults (relay/salesforce/localorg/faults.py), and retries short enough that a
+# Transient faults (relay/localorg/faults.py), and retries short enough that a
 # deferred copy comes back within the test.
 LATENCY_MS = 60.0
 FAULTS = {"503": 0.05, "reset": 0.03, "UNABLE_TO_LOCK_ROW": 0.05}

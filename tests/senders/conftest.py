@@ -17,8 +17,8 @@ from click.testing import CliRunner, Result
 from senders_helpers import CaptureSmtp, SampleOrgRunning, capture_sink
 
 from relay.cli.main import cli
-from relay.salesforce.localorg.runner import LocalOrg
-from relay.salesforce.localorg.seed import seed_sample
+from relay.localorg.runner import LocalOrg
+from relay.localorg.seed import seed_sample
 from relay.store import SqlStore, open_store
 
 

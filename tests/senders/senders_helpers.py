@@ -14,8 +14,8 @@ from typing import Any
 from aiosmtpd.smtp import SMTP
 
 from relay.config import Config, load_config
-from relay.salesforce.localorg.runner import LocalOrg, LocalOrgInfo
-from relay.salesforce.localorg.seed import SampleOrg
+from relay.localorg.runner import LocalOrg, LocalOrgInfo
+from relay.localorg.seed import SampleOrg
 
 
 @dataclass(frozen=True)

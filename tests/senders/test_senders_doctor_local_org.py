@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from terminal_output import run_on_terminal
 
-from relay.salesforce.localorg.data import OrgData
-from relay.salesforce.localorg.runner import DATA_FILE
-from relay.salesforce.localorg.seed import seed_sample
+from relay.localorg.data import OrgData
+from relay.localorg.runner import DATA_FILE
+from relay.localorg.seed import seed_sample
 
 BANNER_START = "LOCAL ORG: no RELAY_SF_* credentials are set"
 

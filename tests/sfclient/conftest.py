@@ -14,7 +14,7 @@ from relay.salesforce.client import SalesforceClient
 @pytest.fixture(scope="module")
 def local_org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """One local org per test module (start-up makes certificates and a database)."""
-    from relay.salesforce.localorg.runner import LocalOrg
+    from relay.localorg.runner import LocalOrg
 
     org = LocalOrg(tmp_path_factory.mktemp("org"))
     org.start()

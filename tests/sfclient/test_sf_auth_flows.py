@@ -180,7 +180,7 @@ SESSION_TTL = 1.0
 
 @pytest.fixture(scope="module")
 def short_session_org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from relay.salesforce.localorg.runner import LocalOrg
+    from relay.localorg.runner import LocalOrg
 
     org = LocalOrg(tmp_path_factory.mktemp("short-org"), session_ttl_seconds=SESSION_TTL)
     info = org.start()

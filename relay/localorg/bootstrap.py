@@ -1,0 +1,75 @@
+"""What every org has from the start (Object Reference): the Organization row,
+the profiles "Standard User" and "System Administrator", an admin integration user and
+the EmailServicesFunction "EmailToSalesforce". Idempotent: run on every open."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from relay.localorg.data import OrgData
+
+ADMIN_USERNAME = "admin@localorg.test"  # .test is reserved (RFC 2606): never a real mailbox
+ORG_NAME = "Relay Local Org"
+PROFILES = ("System Administrator", "Standard User")
+EMAIL_TO_SALESFORCE = "EmailToSalesforce"
+_LOCALE = {
+    "TimeZoneSidKey": "America/Los_Angeles",
+    "LocaleSidKey": "en_US",
+    "LanguageLocaleKey": "en_US",
+}
+
+
+def ensure(org: OrgData) -> tuple[str, str]:
+    """Create whatever is missing; returns (organization id, admin user id)."""
+    with org.transaction():
+        admin = org.find_user(ADMIN_USERNAME)
+        admin_id = admin["Id"] if admin else org.new_id("User")
+        orgs = [r for r in org.store.all("Organization") if not r["IsDeleted"]]
+        if orgs:
+            org_id = str(orgs[0]["Id"])
+        else:
+            org_id = org.system_insert(
+                "Organization",
+                {
+                    "Name": ORG_NAME,
+                    "OrganizationType": "Enterprise Edition",
+                    "InstanceName": "LOCAL",  # guess: real orgs name their pod (NA123)
+                    "IsSandbox": False,
+                    "DefaultLocaleSidKey": "en_US",
+                    "TimeZoneSidKey": _LOCALE["TimeZoneSidKey"],
+                    "LanguageLocaleKey": "en_US",
+                },
+                user_id=admin_id,
+            )["Id"]
+        profile_ids = {}
+        for name in PROFILES:
+            found = org.live_rows("Profile", "Name", name)
+            profile_ids[name] = (
+                found[0]["Id"]
+                if found
+                else org.system_insert("Profile", {"Name": name}, user_id=admin_id)["Id"]
+            )
+        if admin is None:
+            org.system_insert(
+                "User",
+                {
+                    "Username": ADMIN_USERNAME,
+                    "LastName": "Admin",
+                    "FirstName": "Integration",
+                    "Email": ADMIN_USERNAME,
+                    "Alias": "admin",
+                    "EmailEncodingKey": "UTF-8",
+                    "ProfileId": profile_ids["System Administrator"],
+                    **_LOCALE,
+                },
+                user_id=admin_id,
+                record_id=admin_id,
+            )
+        if not org.live_rows("EmailServicesFunction", "FunctionName", EMAIL_TO_SALESFORCE):
+            org.system_insert(
+                "EmailServicesFunction",
+                {"FunctionName": EMAIL_TO_SALESFORCE, "IsActive": True},
+                user_id=admin_id,
+            )
+    return org_id, admin_id

@@ -1,0 +1,47 @@
+"""Everything one running local org shares between its routes (one per aiohttp app)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+
+from relay.localorg.auth import OrgCredentials, SessionStore
+from relay.localorg.cursors import QueryCursors
+from relay.localorg.data import OrgData
+from relay.localorg.faults import FaultInjector
+
+# REST API versions the org serves: Summer '21 (52.0) to Spring '26 (66.0).
+API_VERSIONS = tuple(f"{major}.0" for major in range(52, 67))
+LATEST_VERSION = API_VERSIONS[-1]
+# SOAP API login() is not available from API version 65.0 (Salesforce Help, "Platform
+# SOAP API login() Retirement", article 005132110).
+SOAP_LOGIN_LAST_VERSION = 64.0
+
+
+@dataclass
+class OrgState:
+    data: OrgData
+    data_dir: Path
+    org_id: str
+    credentials: OrgCredentials
+    sessions: SessionStore
+    faults: FaultInjector
+    latency_ms: float = 0.0
+    instance_url: str = ""
+    cursors: QueryCursors = field(default_factory=QueryCursors)
+    # Set at shutdown so "timeout" faults stop hanging and the server can close.
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.instance_url}/services/oauth2/token"
+
+
+STATE_KEY: web.AppKey[OrgState] = web.AppKey("localorg_state", OrgState)
+
+
+def state_of(request: web.Request) -> OrgState:
+    return request.app[STATE_KEY]

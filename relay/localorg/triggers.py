@@ -1,0 +1,299 @@
+"""Per-object behaviour: derived fields, object rules, side effects and lead conversion.
+
+``before_write`` validates and derives fields on the row about to be stored;
+``after_write`` / ``after_delete`` maintain related rows (TaskRelation, ContentDocument,
+roll-ups such as LastActivityDate). Sources are cited per rule (Object Reference for the
+Salesforce Platform unless said otherwise).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from relay.localorg import content
+from relay.localorg.errors import data_error
+from relay.localorg.ids import normalize_id, object_for_id
+from relay.localorg.records import Row
+from relay.localorg.schema import (
+    OPPORTUNITY_STAGES,
+    TASK_CLOSED_STATUSES,
+)
+from relay.localorg.schema_model import ObjectDef
+from relay.localorg.values import format_datetime
+
+if TYPE_CHECKING:
+    from relay.localorg.data import OrgData
+
+# Object Reference, TaskRelation / TaskWhoRelation: "one lead or up to 50 contacts".
+MAX_TASK_WHOS = 50
+# Object Reference, Account: deleting an account deletes its contacts and opportunities;
+# deleting an opportunity or contact deletes their contact roles; a task its relations.
+_CASCADE: dict[str, tuple[tuple[str, str], ...]] = {
+    "Account": (("Contact", "AccountId"), ("Opportunity", "AccountId")),
+    "Contact": (("OpportunityContactRole", "ContactId"),),
+    "Opportunity": (("OpportunityContactRole", "OpportunityId"),),
+    "Task": (("TaskRelation", "TaskId"),),
+    "ContentDocument": (
+        ("ContentVersion", "ContentDocumentId"),
+        ("ContentDocumentLink", "ContentDocumentId"),
+    ),
+}
+
+
+def _full_name(row: Row) -> str:
+    return " ".join(p for p in (row.get("FirstName"), row.get("LastName")) if p)
+
+
+def before_write(
+    org: OrgData, obj: ObjectDef, row: Row, old: Row | None, values: dict[str, Any]
+) -> Any:
+    """Derive fields and enforce object rules; returns data for ``after_write``."""
+    name = obj.name
+    if name in ("Contact", "Lead", "User"):
+        row["Name"] = _full_name(row)
+    if name == "Lead" and old is not None and old.get("IsConverted"):
+        raise data_error("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead", [])
+    if name == "User" and row.get("CommunityNickname") is None:
+        row["CommunityNickname"] = str(row.get("Username") or "").split("@")[0][:40] or None
+    if name == "Opportunity":
+        _opportunity_stage(row, old, values)
+    if name == "Task":
+        return _task_before(org, row, old, values)
+    if name == "TaskRelation":
+        _task_relation_before(org, row)
+    if name == "EmailServicesAddress" and row.get("EmailDomainName") is None:
+        row["EmailDomainName"] = content.email_domain(org, row["Id"])
+    if name == "ContentVersion" and old is None:
+        content.content_version_before(row)
+    return None
+
+
+def after_write(
+    org: OrgData,
+    obj: ObjectDef,
+    row: Row,
+    old: Row | None,
+    values: dict[str, Any],
+    plan: Any,
+    *,
+    user_id: str,
+) -> None:
+    if obj.name == "Task":
+        if org.get_settings()["shared_activities"]:
+            _sync_task_relations(org, row, plan, user_id=user_id)
+        _task_activity_changed(org, row, old)
+    if obj.name == "ContentVersion" and old is None:
+        content.content_version_after(org, row, user_id=user_id)
+
+
+def after_delete(org: OrgData, obj: ObjectDef, row: Row, *, user_id: str) -> None:
+    for child, field in _CASCADE.get(obj.name, ()):
+        for child_row in org.live_rows(child, field, row["Id"]):
+            org.soft_delete(org.schema[child], child_row, user_id=user_id)
+    if obj.name == "Task" and row.get("IsClosed") and row.get("ActivityDate"):
+        _refresh_activity(org, _task_parents(org, row))
+
+
+# Opportunity ---------------------------------------------------------------------------
+
+
+def _opportunity_stage(row: Row, old: Row | None, values: dict[str, Any]) -> None:
+    """IsClosed, IsWon, forecast category and default probability follow StageName
+    (Object Reference, Opportunity and OpportunityStage)."""
+    stage = OPPORTUNITY_STAGES.get(row.get("StageName") or "")
+    probability, forecast, closed, won = stage or (None, "Pipeline", False, False)
+    row["IsClosed"], row["IsWon"] = closed, won
+    row["ForecastCategory"] = forecast
+    if "ForecastCategoryName" not in values or row.get("ForecastCategoryName") is None:
+        row["ForecastCategoryName"] = forecast
+    stage_changed = old is None or old.get("StageName") != row.get("StageName")
+    if "Probability" not in values and stage_changed and probability is not None:
+        row["Probability"] = float(probability)
+
+
+# Task ------------------------------------------------------------------------------------
+
+
+def _task_before(org: OrgData, row: Row, old: Row | None, values: dict[str, Any]) -> list[str]:
+    """Task rules and derived fields; returns the Task's people (who relations)."""
+    task = org.schema["Task"]
+    whos = _requested_whos(org, values.get("TaskWhoIds"))
+    if whos is not None:
+        row["WhoId"] = whos[0] if whos else None
+    who, what = row.get("WhoId"), row.get("WhatId")
+    if who and what and object_for_id(who) == "Lead":
+        # Object Reference, Task: WhatId "If the WhoId refers to a lead, then the WhatId
+        # field must be empty". Error text is a guess.
+        raise data_error(
+            "FIELD_INTEGRITY_EXCEPTION",
+            "Related To ID: You can't associate a task with a lead and a Related To record.",
+            ["WhatId"],
+        )
+    row["AccountId"] = _task_account(org, who, what)
+    row["IsClosed"] = row.get("Status") in TASK_CLOSED_STATUSES
+    row["IsHighPriority"] = row.get("Priority") == "High"
+    if not row["IsClosed"]:
+        row["CompletedDateTime"] = None
+    elif old is None or not old.get("IsClosed"):
+        row["CompletedDateTime"] = format_datetime(org.now())
+    if whos is None:
+        whos = _current_whos(org, row, old)
+    if org.get_settings()["shared_activities"]:
+        row["WhoCount"] = len(whos)
+        row["WhatCount"] = 1 if what else 0
+    del task
+    return whos
+
+
+def _requested_whos(org: OrgData, raw: list[str] | None) -> list[str] | None:
+    """TaskWhoIds, checked: up to 50 contacts or one lead (Object Reference, Task)."""
+    if raw is None:
+        return None
+    who_field = org.schema["Task"].by_lower["whoid"]
+    whos: list[str] = []
+    for value in raw:
+        record_id = normalize_id(value)
+        if record_id is None:
+            raise data_error(
+                "MALFORMED_ID", f"Name ID: id value of incorrect type: {value}", ["TaskWhoIds"]
+            )
+        org.referenced(who_field, record_id)
+        if record_id not in whos:
+            whos.append(record_id)
+    leads = [w for w in whos if object_for_id(w) == "Lead"]
+    if (leads and len(whos) > 1) or len(whos) > MAX_TASK_WHOS:
+        # Guess at the wording; the rule is the Object Reference's.
+        raise data_error(
+            "FIELD_INTEGRITY_EXCEPTION",
+            "TaskWhoIds: a task can be related to one lead or up to 50 contacts",
+            ["TaskWhoIds"],
+        )
+    return whos
+
+
+def _current_whos(org: OrgData, row: Row, old: Row | None) -> list[str]:
+    """The people a task keeps when TaskWhoIds is not sent: its existing who relations,
+    with the primary (WhoId) replaced when WhoId changed."""
+    existing = []
+    if old is not None:
+        existing = [
+            r["RelationId"]
+            for r in org.live_rows("TaskRelation", "TaskId", row["Id"])
+            if not r["IsWhat"]
+        ]
+        if not existing and old.get("WhoId"):
+            existing = [old["WhoId"]]
+        if old.get("WhoId") != row.get("WhoId") and old.get("WhoId") in existing:
+            existing.remove(old["WhoId"])
+    who = row.get("WhoId")
+    if who and who not in existing:
+        existing.insert(0, who)
+    return existing
+
+
+def _task_account(org: OrgData, who: str | None, what: str | None) -> str | None:
+    """Object Reference, Task.AccountId: the WhatId's account (an Account itself, or an
+    Opportunity's AccountId); otherwise, if WhoId is a contact, the contact's account."""
+    if what:
+        kind = object_for_id(what)
+        if kind == "Account":
+            return what
+        if kind == "Opportunity":
+            opportunity = org.store.get("Opportunity", what)
+            return opportunity.get("AccountId") if opportunity else None
+    if who and object_for_id(who) == "Contact":
+        contact = org.store.get("Contact", who)
+        return contact.get("AccountId") if contact else None
+    return None
+
+
+def _task_relation_before(org: OrgData, row: Row) -> None:
+    relation = row.get("RelationId")
+    kind = object_for_id(relation) if relation else None
+    row["IsWhat"] = kind not in ("Contact", "Lead")
+    target = org.store.get(kind, relation) if kind and relation else None
+    if kind == "Account":
+        row["AccountId"] = relation
+    elif target is not None and kind in ("Contact", "Opportunity"):
+        row["AccountId"] = target.get("AccountId")
+
+
+def _sync_task_relations(org: OrgData, task: Row, whos: list[str], *, user_id: str) -> None:
+    """With Shared Activities, a task's people and its What are TaskRelation rows."""
+    wanted = {(w, False) for w in whos}
+    if task.get("WhatId"):
+        wanted.add((task["WhatId"], True))
+    current = {
+        (r["RelationId"], r["IsWhat"]): r
+        for r in org.live_rows("TaskRelation", "TaskId", task["Id"])
+    }
+    for key, relation in current.items():
+        if key not in wanted:
+            org.soft_delete(org.schema["TaskRelation"], relation, user_id=user_id)
+    for relation_id, is_what in sorted(
+        wanted - set(current), key=lambda k: whos.index(k[0]) if k[0] in whos else 99
+    ):
+        org.system_insert(
+            "TaskRelation",
+            {"TaskId": task["Id"], "RelationId": relation_id, "IsWhat": is_what},
+            user_id=user_id,
+        )
+
+
+def _counts_for_activity(task: Row | None) -> bool:
+    return bool(
+        task and not task["IsDeleted"] and task.get("IsClosed") and task.get("ActivityDate")
+    )
+
+
+def _task_activity_changed(org: OrgData, task: Row, old: Row | None) -> None:
+    """Keep LastActivityDate current cheaply: a newly counting task can only raise the
+    date of its parents; only a task that stopped counting (or moved) needs a rescan."""
+    if _counts_for_activity(old):
+        _refresh_activity(org, _task_parents(org, task) | _task_parents(org, old))
+    elif _counts_for_activity(task):
+        date = task["ActivityDate"]
+        for record_id in _task_parents(org, task):
+            kind = object_for_id(record_id)
+            if kind not in ("Contact", "Lead", "Account", "Opportunity"):
+                continue
+            target = org.store.get(kind, record_id)
+            if target is not None and (target.get("LastActivityDate") or "") < date:
+                org.set_derived(kind, target, {"LastActivityDate": date})
+
+
+def _task_parents(org: OrgData, task: Row | None) -> set[str]:
+    """Every record whose LastActivityDate a task counts toward."""
+    if task is None:
+        return set()
+    parents = {task.get("WhoId"), task.get("WhatId"), task.get("AccountId")}
+    for relation in org.store.lookup("TaskRelation", "TaskId", task["Id"]):
+        parents.add(relation["RelationId"])
+    return {p for p in parents if p}
+
+
+def _refresh_activity(org: OrgData, record_ids: set[str]) -> None:
+    """LastActivityDate: "the due date of the most recently closed task associated with
+    the record" (Object Reference, Contact/Lead/Account/Opportunity; events not modelled)."""
+    for record_id in record_ids:
+        kind = object_for_id(record_id)
+        if kind not in ("Contact", "Lead", "Account", "Opportunity"):
+            continue
+        target = org.store.get(kind, record_id)
+        if target is None:
+            continue
+        tasks = {t["Id"]: t for t in org.store.lookup("Task", "WhatId", record_id)}
+        if kind in ("Contact", "Lead"):
+            tasks.update((t["Id"], t) for t in org.store.lookup("Task", "WhoId", record_id))
+            for relation in org.live_rows("TaskRelation", "RelationId", record_id):
+                task = org.store.get("Task", relation["TaskId"])
+                if task is not None:
+                    tasks[task["Id"]] = task
+        if kind == "Account":
+            tasks.update((t["Id"], t) for t in org.store.lookup("Task", "AccountId", record_id))
+        dates = [
+            t["ActivityDate"]
+            for t in tasks.values()
+            if not t["IsDeleted"] and t.get("IsClosed") and t.get("ActivityDate")
+        ]
+        org.set_derived(kind, target, {"LastActivityDate": max(dates) if dates else None})

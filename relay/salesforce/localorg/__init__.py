@@ -1,1 +1,0 @@
-"""The local org: a real HTTPS server speaking the subset of Salesforce's REST API Relay uses."""
