@@ -213,6 +213,7 @@ class Tally:
     seconds: float = 0.0
     cpu: float = 0.0
     queries: int = 0
+    rounds: list[float] = dataclasses.field(default_factory=list)  # seconds of each
 
 
 def main() -> int:
@@ -292,7 +293,8 @@ def measure(
             queries, cpu = len(dns.queries), process_cpu_seconds(process.pid)
             started = time.perf_counter()
             send(setup, wires, ready["smtp_port"], args.connections)
-            tally.seconds += time.perf_counter() - started
+            tally.rounds.append(time.perf_counter() - started)
+            tally.seconds += tally.rounds[-1]
             tally.cpu += process_cpu_seconds(process.pid) - cpu
             tally.queries += len(dns.queries) - queries
     return tallies
@@ -305,11 +307,16 @@ def report(tallies: dict[str, Tally], args: argparse.Namespace, per_round: int) 
         f"sender checks at the edge: {total} messages of {args.size} B per configuration, "
         f"{args.connections} connections, {args.rounds} interleaved rounds"
     )
+    personal = tallies["personal_address"].rounds
     for name, tally in tallies.items():
         rate = total / tally.seconds
+        # The same ratio round by round: how much the shared machine moved it.
+        spread = " ".join(
+            f"{base / mine:.2f}" for base, mine in zip(personal, tally.rounds, strict=True)
+        )
         print(
-            f"  {name:24}: {rate:7.0f} emails/s   {rate / baseline:.2f} of personal_address   "
-            f"relay CPU {tally.cpu / total * 1000:.2f} ms/email   "
+            f"  {name:24}: {rate:6.0f} emails/s  {rate / baseline:.2f} of personal_address "
+            f"(by round: {spread})  relay CPU {tally.cpu / total * 1000:.2f} ms/email  "
             f"DNS {tally.queries / total:.2f} queries/email ({tally.queries} in all)"
         )
     headline = tallies["dmarc cached, SPF"]
