@@ -46,9 +46,14 @@ def to_wire(raw: bytes, sender: str, recipients: Sequence[str]) -> Wire:
     return Wire(sender, tuple(recipients), body + b".\r\n")
 
 
-def send_all(messages: Sequence[Wire], port: int, connections: int) -> None:
+def send_all(
+    messages: Sequence[Wire], port: int, connections: int, source_address: str | None = None
+) -> None:
     """Send every message to 127.0.0.1:``port`` over ``connections`` sessions at once;
-    returns when all were answered 250 (or raises on the first other answer)."""
+    returns when all were answered 250 (or raises on the first other answer).
+
+    ``source_address`` binds each connection's local end to that IP (any of 127.0.0.0/8
+    on loopback), so a server that checks the client's IP (SPF, RFC 7208 §2.4) sees it."""
     queue = list(reversed(messages))
     lock = threading.Lock()
     errors: list[BaseException] = []
@@ -59,7 +64,7 @@ def send_all(messages: Sequence[Wire], port: int, connections: int) -> None:
 
     def session() -> None:
         try:
-            with _Session(port) as smtp:
+            with _Session(port, source_address) as smtp:
                 while (message := take()) is not None:
                     smtp.send(message)
         except BaseException as error:  # handed to the caller below
@@ -76,8 +81,11 @@ def send_all(messages: Sequence[Wire], port: int, connections: int) -> None:
 
 
 class _Session:
-    def __init__(self, port: int) -> None:
-        self._socket = socket.create_connection(("127.0.0.1", port), timeout=30)
+    def __init__(self, port: int, source_address: str | None = None) -> None:
+        source = None if source_address is None else (source_address, 0)
+        self._socket = socket.create_connection(
+            ("127.0.0.1", port), timeout=30, source_address=source
+        )
         # Commands are small writes followed by a read: without TCP_NODELAY, Nagle's
         # algorithm would hold each one back for the previous one's ACK.
         self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

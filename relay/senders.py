@@ -19,7 +19,7 @@ import hmac
 import os
 import secrets
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -101,16 +101,6 @@ def address_tag(address: str) -> str | None:
     return tag if plus else None
 
 
-def user_for_token(token: str, reps: Iterable[Rep], secret: bytes) -> Rep | None:
-    """The rep whose token this is, compared in constant time (hmac.compare_digest)."""
-    candidate = token.strip().lower().encode()
-    found = None
-    for rep in reps:
-        if hmac.compare_digest(address_token(rep.user_id, secret).encode(), candidate):
-            found = rep
-    return found
-
-
 # --- the directory -----------------------------------------------------------------------
 
 
@@ -128,6 +118,7 @@ class SenderDirectory:
     secret: bytes = field(default=b"", repr=False)
     _by_address: Mapping[str, Rep] = field(default_factory=dict, repr=False)
     _by_id: Mapping[str, Rep] = field(default_factory=dict, repr=False)
+    _by_token: Mapping[str, Rep] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(
@@ -149,7 +140,12 @@ class SenderDirectory:
             # alias of a User no longer active is ignored, not an error.
             if alias.user_id in by_id:
                 by_address[alias.alias.lower()] = by_id[alias.user_id]
-        return cls(tuple(active), tuple(aliases), synced, secret, by_address, by_id)
+        # Every token once per snapshot, not once per rep per RCPT: the edge looks a token
+        # up for every personal-address message (docs/benchmarks.md, "Sender checks at the
+        # edge"). A dict lookup first compares the string's hash, keyed per process
+        # (SipHash, PEP 456), so its timing tells a guesser nothing about a near miss.
+        by_token = {address_token(rep.user_id, secret): rep for rep in active} if secret else {}
+        return cls(tuple(active), tuple(aliases), synced, secret, by_address, by_id, by_token)
 
     @classmethod
     def from_store(cls, store: Store, secret: bytes) -> SenderDirectory:
@@ -165,7 +161,7 @@ class SenderDirectory:
         return self._by_id.get(user_id)
 
     def rep_for_token(self, token: str) -> Rep | None:
-        return user_for_token(token, self.reps, self.secret) if self.secret else None
+        return self._by_token.get(token.strip().lower())
 
     def acceptable_addresses(self, user_id: str) -> tuple[str, ...]:
         """The User's Email first, then their aliases."""

@@ -256,6 +256,8 @@ class SenderPolicy:
         self.overrides: Mapping[str, Mapping[str, str]] = overrides or {}
         self.auth_checks = auth_checks
         self._refresh_lock = threading.Lock()
+        # Each rep's merged settings, for the overrides object they were merged from.
+        self._settings_cache: tuple[object, dict[str | None, SyncSettings]] = (None, {})
 
     @classmethod
     def from_store(
@@ -280,7 +282,20 @@ class SenderPolicy:
             self.directory, self.overrides = directory, overrides
 
     def settings(self, user_id: str | None) -> SyncSettings:
-        return settings_for(self._defaults, self.overrides, user_id)
+        """The rep's effective settings, merged once per snapshot: the edge asks for
+        every message to the shared address (twice: RCPT and DATA), and a merge costs
+        about as much as the cached DMARC check (docs/benchmarks.md, "Sender checks at
+        the edge"). A new ``overrides`` (``refresh``) starts a new cache; the pair is
+        swapped in one assignment, so a reader never mixes two snapshots."""
+        overrides = self.overrides
+        merged_from, cache = self._settings_cache
+        if merged_from is not overrides:
+            cache = {}
+            self._settings_cache = (overrides, cache)
+        found = cache.get(user_id)
+        if found is None:
+            found = cache[user_id] = settings_for(self._defaults, overrides, user_id)
+        return found
 
     def source_of(self, arrival: Arrival) -> Source:
         if arrival.inbound_source:

@@ -42,3 +42,12 @@ def test_a_refused_message_raises_with_the_reply() -> None:
         sink.reply = "550 5.7.1 Not a rep"
         with pytest.raises(SmtpLoadError, match=re.escape("550 5.7.1 Not a rep")):
             send_all([to_wire(RAW, "rep@acme.example", ["log@relay.example"])], sink.port, 1)
+
+
+def test_connections_come_from_the_source_address_asked_for() -> None:
+    """An SPF-checking server sees the client IP the bench binds (any of 127.0.0.0/8)."""
+    wires = [to_wire(RAW + b" %d" % n, "rep@acme.example", ["log@relay.example"]) for n in range(6)]
+    with capture_sink() as sink:
+        send_all(wires, sink.port, connections=3, source_address="127.0.0.10")
+        send_all(wires[:1], sink.port, connections=1)
+    assert [m.peer_ip for m in sink.messages] == ["127.0.0.10"] * 6 + ["127.0.0.1"]

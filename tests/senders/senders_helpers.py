@@ -23,6 +23,7 @@ class Captured:
     mail_from: str
     rcpt_tos: tuple[str, ...]
     data: bytes
+    peer_ip: str = ""
 
 
 @dataclass
@@ -48,7 +49,12 @@ class Sink:
         if self.capture.reply is not None:
             return self.capture.reply
         self.capture.messages.append(
-            Captured(envelope.mail_from, tuple(envelope.rcpt_tos), bytes(envelope.original_content))
+            Captured(
+                envelope.mail_from,
+                tuple(envelope.rcpt_tos),
+                bytes(envelope.original_content),
+                peer_ip=session.peer[0],
+            )
         )
         self.capture.received.set()
         return "250 2.0.0 Ok: captured"
