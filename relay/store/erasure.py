@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, delete, func, select
 
-from relay.store.delivery import deliveries, unresolved
+from relay.store.ledger import deliveries, unresolved
 from relay.store.model import Delivery, State, StoredMessage, UnresolvedItem
-from relay.store.senders import senders
+from relay.store.reps import senders
 from relay.store.tables import message_bodies, messages, transitions
 
 SCAN_PAGE = 20
@@ -83,7 +83,7 @@ class ErasureStore:
 
     def unresolved_containing(self, text: str) -> list[UnresolvedItem]:
         """Unresolved items whose sender or subject contains ``text`` (case-insensitively)."""
-        from relay.store.delivery import _to_unresolved
+        from relay.store.ledger import _to_unresolved
 
         needle = text.lower()
         query = select(unresolved).where(
@@ -95,7 +95,7 @@ class ErasureStore:
 
     def unresolved_of(self, queue_ids: Collection[str]) -> list[UnresolvedItem]:
         """The unresolved items these messages made."""
-        from relay.store.delivery import _to_unresolved
+        from relay.store.ledger import _to_unresolved
 
         ids = sorted(queue_ids)
         found: list[UnresolvedItem] = []
@@ -122,7 +122,7 @@ class ErasureStore:
 
     def deliveries_for_queue_ids(self, queue_ids: Collection[str]) -> list[Delivery]:
         """The ledger rows written for these messages (the Tasks Relay logged for them)."""
-        from relay.store.delivery import _to_delivery
+        from relay.store.ledger import _to_delivery
 
         ids = sorted(queue_ids)
         rows: list[Delivery] = []

@@ -308,7 +308,7 @@ class Store(abc.ABC):
         returns are allowed: always claim again after it. The default just sleeps."""
         time.sleep(max(timeout, 0.0))
 
-    # --- the delivery ledger and unresolved items (relay/store/delivery.py) --------------
+    # --- the delivery ledger and unresolved items (relay/store/ledger.py) --------------
 
     @abc.abstractmethod
     def finish_many(
@@ -355,7 +355,7 @@ class Store(abc.ABC):
     def resolve_unresolved(self, item_id: str, state: str, record_id: str | None = None) -> None:
         """Close an item as ``assigned`` (to ``record_id``) or ``discarded``."""
 
-    # --- senders, reps, settings, notices (relay/store/senders.py) ---------------------
+    # --- senders, reps, settings, notices (relay/store/reps.py) ---------------------
 
     @abc.abstractmethod
     def add_sender(self, alias: str, user_id: str, username: str) -> SenderAlias:

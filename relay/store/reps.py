@@ -86,7 +86,7 @@ def normalize_address(address: str) -> str:
     return address.strip().lower()
 
 
-class SenderStore:
+class RepStore:
     """Mixin for SqlStore: needs ``engine`` and ``_write_engine``."""
 
     engine: Engine

@@ -35,7 +35,7 @@ from relay.errors import StoreUnavailable
 from relay.logs import get_logger, one_write
 from relay.store.body_cache import BodyCache
 from relay.store.bulk import BulkInsert
-from relay.store.delivery import DeliveryLedger
+from relay.store.ledger import DeliveryLedger
 from relay.store.engine import write_engine
 from relay.store.erasure import ErasureStore
 from relay.store.errors import UnknownMessage, store_unavailable, unavailable_on_failure
@@ -44,7 +44,7 @@ from relay.store.headers import clean_text, summarize_headers
 from relay.store.lifecycle import FINISH_STATES, check_transition
 from relay.store.model import Outcome, State, Store, StoredMessage, Transition, UnresolvedItem
 from relay.store.retention import RetentionStore
-from relay.store.senders import SenderStore
+from relay.store.reps import RepStore
 from relay.store.tables import message_bodies, messages, transitions
 from relay.store.wakeup import PostgresListener, WorkSignal, channel_name
 
@@ -62,7 +62,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class SqlStore(DeliveryLedger, SenderStore, RetentionStore, ErasureStore, Store):
+class SqlStore(DeliveryLedger, RepStore, RetentionStore, ErasureStore, Store):
     """The durable queue. Build it with ``relay.store.open_store(url)``."""
 
     def __init__(self, engine: Engine) -> None:
