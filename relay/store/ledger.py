@@ -35,6 +35,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 
 from relay.store.errors import UnknownMessage
+from relay.store.history import log_change, transition_row
 from relay.store.lifecycle import check_transition
 from relay.store.model import INTENT, WRITTEN, Delivery, Outcome, State, UnresolvedItem
 from relay.store.tables import UTCDateTime, messages, metadata, transitions
@@ -97,8 +98,6 @@ class DeliveryLedger:
         unresolved items, in ONE transaction (one fsync per batch, not per message).
         A message no longer in ``processing`` (an admin acted, a lease expired and
         another node took it) raises InvalidTransition and nothing is recorded."""
-        from relay.store.sql_store import _log_change, _transition_row
-
         now = datetime.now(UTC)
         changes: list[tuple[str, State, State, str | None]] = []
         with self._write_engine.begin() as connection:
@@ -133,12 +132,12 @@ class DeliveryLedger:
                 )
                 connection.execute(
                     transitions.insert(),
-                    [_transition_row(q, now, old, new, why) for q, old, new, why in changes],
+                    [transition_row(q, now, old, new, why) for q, old, new, why in changes],
                 )
             self._mark_written(connection, written or {}, now)
             self._insert_unresolved(connection, unresolved_items)
         for queue_id, old, new, why in changes:
-            _log_change(queue_id, old, new, why)
+            log_change(queue_id, old, new, why)
 
     # --- the ledger ----------------------------------------------------------------------
 
@@ -206,7 +205,7 @@ class DeliveryLedger:
                     deliveries.c.relay_key.in_(keys[start : start + 500])
                 )
                 for row in connection.execute(query):
-                    found[row.relay_key] = _to_delivery(row)
+                    found[row.relay_key] = delivery_from_row(row)
         return found
 
     def deliveries_for_messages(self, message_keys: Collection[str]) -> list[Delivery]:
@@ -218,7 +217,7 @@ class DeliveryLedger:
                 query = select(deliveries).where(
                     deliveries.c.message_key.in_(keys[start : start + 500])
                 )
-                rows.extend(_to_delivery(row) for row in connection.execute(query))
+                rows.extend(delivery_from_row(row) for row in connection.execute(query))
         return rows
 
     def known_threads(self, message_keys: Collection[str]) -> dict[str, tuple[str, ...]]:
@@ -237,13 +236,13 @@ class DeliveryLedger:
         if states is not None:
             query = query.where(unresolved.c.state.in_(list(states)))
         with self.engine.connect() as connection:
-            return [_to_unresolved(row) for row in connection.execute(query)]
+            return [unresolved_from_row(row) for row in connection.execute(query)]
 
     def get_unresolved(self, item_id: str) -> UnresolvedItem | None:
         query = select(unresolved).where(unresolved.c.id == item_id)
         with self.engine.connect() as connection:
             row = connection.execute(query).first()
-        return None if row is None else _to_unresolved(row)
+        return None if row is None else unresolved_from_row(row)
 
     def resolve_unresolved(self, item_id: str, state: str, record_id: str | None = None) -> None:
         """Close an item: ``assigned`` (to ``record_id``) or ``discarded``. KeyError if
@@ -353,7 +352,7 @@ def _locked_states(connection: Connection, queue_ids: Sequence[str]) -> dict[str
     return found
 
 
-def _to_delivery(row: Row[Any]) -> Delivery:
+def delivery_from_row(row: Row[Any]) -> Delivery:
     return Delivery(
         relay_key=row.relay_key,
         message_key=row.message_key,
@@ -367,7 +366,7 @@ def _to_delivery(row: Row[Any]) -> Delivery:
     )
 
 
-def _to_unresolved(row: Row[Any]) -> UnresolvedItem:
+def unresolved_from_row(row: Row[Any]) -> UnresolvedItem:
     return UnresolvedItem(
         id=row.id,
         queue_id=row.queue_id,

@@ -36,6 +36,7 @@ from sqlalchemy import Connection, Engine, delete, exists, func, select
 
 from relay.errors import RelayError
 from relay.store.errors import UnknownMessage
+from relay.store.history import log_change, transition_row
 from relay.store.model import FINAL_STATES, State
 from relay.store.tables import message_bodies, messages, transitions
 
@@ -123,8 +124,6 @@ class RetentionStore:
         lock serialises writers), so an admin's concurrent ``retry`` either comes first
         (the message is queued and no longer matches) or sees the purge and is refused.
         """
-        from relay.store.sql_store import _log_change, _transition_row
-
         wanted = _state_values(states)
         due = (
             messages.c.id == message_bodies.c.queue_id,
@@ -159,12 +158,12 @@ class RetentionStore:
             connection.execute(
                 transitions.insert(),
                 [
-                    _transition_row(row.id, now, State(row.state), State(row.state), reason)
+                    transition_row(row.id, now, State(row.state), State(row.state), reason)
                     for row in rows
                 ],
             )
         for row in rows:
-            _log_change(row.id, State(row.state), State(row.state), reason)
+            log_change(row.id, State(row.state), State(row.state), reason)
         by_state: dict[str, int] = {}
         for row in rows:
             by_state[row.state] = by_state.get(row.state, 0) + 1

@@ -24,7 +24,11 @@ from sqlalchemy import (
     Table,
     Text,
 )
+from sqlalchemy.engine import Row
 from sqlalchemy.types import DateTime, TypeDecorator
+
+from relay.envelope import Envelope
+from relay.store.model import State, StoredMessage
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -94,3 +98,26 @@ transitions = Table(
     Column("reason", Text),
     Index("ix_transitions_queue_id", "queue_id", "id"),
 )
+
+
+def message_from_row(row: Row[Any]) -> StoredMessage:
+    """A ``messages`` row (or a query selecting its columns) as a StoredMessage."""
+    return StoredMessage(
+        id=row.id,
+        state=State(row.state),
+        received_at=row.received_at,
+        envelope=Envelope(
+            mail_from=row.mail_from,
+            rcpt_tos=tuple(row.rcpt_tos),
+            peer=row.peer,
+            helo=row.helo,
+            auth=row.auth,
+        ),
+        message_id=row.message_id,
+        subject=row.subject,
+        size=row.size,
+        attempts=row.attempts,
+        reason=row.reason,
+        not_before=row.not_before,
+        updated_at=row.updated_at,
+    )
