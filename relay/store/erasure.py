@@ -1,4 +1,8 @@
-"""The store's side of erasure (`relay forget EMAIL`), mixed into ``SqlStore``.
+"""The store's erasure part (`relay forget EMAIL`), mixed into ``SqlStore``; not part of
+the ``Store`` interface (only ``relay forget`` calls it, on a SqlStore).
+
+Owns no table: it reads and deletes rows of the queue's tables (tables.py), of the
+ledger's ``unresolved`` (ledger.py) and of ``senders`` (reps.py).
 
 Deciding *which* messages name an address needs the parser, a higher stage, so that is
 ``relay.erasure``; this module only reads what it needs and removes what it is told:

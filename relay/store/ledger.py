@@ -1,4 +1,8 @@
-"""The delivery ledger and unresolved items (migration 0002), mixed into ``SqlStore``.
+"""The store's ledger part: the delivery ledger and unresolved items, mixed into ``SqlStore``.
+
+Owns the tables ``deliveries`` and ``unresolved`` (migration 0002) and implements
+``DeliveryRecords`` (parts.py). It also finishes a batch of messages (``finish_many``),
+so it writes ``messages`` and ``transitions`` rows too, built by history.py.
 
 The ledger makes Task writes exactly-once from Relay's side (docs/delivery-guarantees.md):
 
@@ -38,6 +42,7 @@ from relay.store.errors import UnknownMessage
 from relay.store.history import log_change, transition_row
 from relay.store.lifecycle import check_transition
 from relay.store.model import INTENT, WRITTEN, Delivery, Outcome, State, UnresolvedItem
+from relay.store.parts import DeliveryRecords
 from relay.store.tables import UTCDateTime, messages, metadata, transitions
 
 deliveries = Table(
@@ -79,8 +84,8 @@ unresolved = Table(
 )
 
 
-class DeliveryLedger:
-    """Mixin for SqlStore: needs ``engine``, ``_write_engine`` and ``_change_in``."""
+class DeliveryLedger(DeliveryRecords):
+    """Mixin for SqlStore: needs ``engine`` and ``_write_engine``."""
 
     engine: Engine
     _write_engine: Engine

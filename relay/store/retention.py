@@ -1,4 +1,9 @@
-"""Retention: purge the raw bytes of finished messages, keep everything exactly-once needs.
+"""The store's retention part: purge the raw bytes of finished messages, keep everything
+exactly-once needs. Mixed into ``SqlStore``; not part of the ``Store`` interface (only the
+retention runner and ``relay queue purge`` call it, on a SqlStore).
+
+Owns no table: it deletes ``message_bodies`` rows and records each purge as a
+``transitions`` row (history.py), both tables of the queue (tables.py).
 
 A message's raw bytes (``message_bodies``) are what Relay holds of a customer's email.
 Once the message reached an outcome nobody still needs the bytes for, they are purged:

@@ -1,5 +1,11 @@
 """The store on SQLAlchemy Core: one implementation for SQLite and PostgreSQL.
 
+``SqlStore`` is the queue part (``MessageQueue`` in parts.py: enqueue, claim, finish,
+admin) over the tables ``messages``, ``message_bodies`` and ``transitions``
+(tables.py), with the other parts mixed in: the ledger (ledger.py), the rep records
+(reps.py), retention (retention.py) and erasure (erasure.py). Those mixins import only
+the modules below them, never this one.
+
 Differences between the backends stay small and explicit:
 
 - claiming: PostgreSQL locks due rows with ``SELECT ... FOR UPDATE SKIP LOCKED`` so nodes

@@ -1,4 +1,6 @@
-"""SQLAlchemy Core descriptions of the store's tables, for building queries.
+"""SQLAlchemy Core descriptions of the queue's tables (``messages``, ``message_bodies``,
+``transitions``), for building queries, and ``message_from_row`` to read one back.
+The ledger's tables are in ledger.py, the rep records' in reps.py.
 
 These objects never create anything: the schema comes only from the Alembic migrations
 in ``relay/store/migrations`` (docs/design.md §1: migrated, never edited by hand). Keep

@@ -16,6 +16,9 @@ STORE = Path(__file__).resolve().parents[2] / "relay" / "store"
 FORBIDDEN = ("relay.smtp", "relay.runners", "relay.cli", "relay.salesforce", "relay.matching")
 """The layers above the store: the store never reaches up into them."""
 
+ALLOWED = ("relay.envelope", "relay.errors", "relay.logs")
+"""The only relay modules outside the package the store may import."""
+
 
 def module_name(path: Path) -> str:
     parts = path.relative_to(STORE.parent.parent).with_suffix("").parts
@@ -98,6 +101,18 @@ def test_no_store_module_imports_a_layer_above_the_store() -> None:
         for module, path in store_modules().items()
         for imported, line in imported_names(path, package_of(module, path))
         if any(imported == layer or imported.startswith(layer + ".") for layer in FORBIDDEN)
+    ]
+    assert found == []
+
+
+def test_the_store_imports_only_what_its_package_docstring_allows() -> None:
+    allowed = ("relay.store", *ALLOWED)
+    found = [
+        f"{module}:{line} imports {imported}"
+        for module, path in store_modules().items()
+        for imported, line in imported_names(path, package_of(module, path))
+        if (imported == "relay" or imported.startswith("relay."))
+        and not any(imported == name or imported.startswith(name + ".") for name in allowed)
     ]
     assert found == []
 
