@@ -1,4 +1,8 @@
-"""The store's side of erasure (`relay forget EMAIL`), mixed into ``SqlStore``.
+"""The store's erasure part (`relay forget EMAIL`), mixed into ``SqlStore``; not part of
+the ``Store`` interface (only ``relay forget`` calls it, on a SqlStore).
+
+Owns no table: it reads and deletes rows of the queue's tables (tables.py), of the
+ledger's ``unresolved`` (ledger.py) and of ``senders`` (reps.py).
 
 Deciding *which* messages name an address needs the parser, a higher stage, so that is
 ``relay.erasure``; this module only reads what it needs and removes what it is told:
@@ -19,10 +23,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, delete, func, select
 
-from relay.store.delivery import deliveries, unresolved
+from relay.store.ledger import deliveries, delivery_from_row, unresolved, unresolved_from_row
 from relay.store.model import Delivery, State, StoredMessage, UnresolvedItem
-from relay.store.senders import senders
-from relay.store.tables import message_bodies, messages, transitions
+from relay.store.reps import senders
+from relay.store.tables import message_bodies, message_from_row, messages, transitions
 
 SCAN_PAGE = 20
 """Messages read per query while scanning: raw bodies may be 35 MB each."""
@@ -49,8 +53,6 @@ class ErasureStore:
     def scan_messages(self, page: int = SCAN_PAGE) -> Iterator[tuple[StoredMessage, bytes | None]]:
         """Every message, oldest id first, with its raw bytes (None: purged). Reads in
         short pages by id, so a long scan holds no transaction open."""
-        from relay.store.sql_store import _to_message
-
         last = ""
         while True:
             query = (
@@ -67,7 +69,7 @@ class ErasureStore:
             if not rows:
                 return
             for row in rows:
-                yield _to_message(row), None if row.raw is None else bytes(row.raw)
+                yield message_from_row(row), None if row.raw is None else bytes(row.raw)
             last = rows[-1].id
 
     def reasons_containing(self, text: str) -> list[tuple[str, str]]:
@@ -83,20 +85,16 @@ class ErasureStore:
 
     def unresolved_containing(self, text: str) -> list[UnresolvedItem]:
         """Unresolved items whose sender or subject contains ``text`` (case-insensitively)."""
-        from relay.store.delivery import _to_unresolved
-
         needle = text.lower()
         query = select(unresolved).where(
             func.lower(unresolved.c.mail_from).contains(needle, autoescape=True)
             | func.lower(unresolved.c.subject).contains(needle, autoescape=True)
         )
         with self.engine.connect() as connection:
-            return [_to_unresolved(row) for row in connection.execute(query)]
+            return [unresolved_from_row(row) for row in connection.execute(query)]
 
     def unresolved_of(self, queue_ids: Collection[str]) -> list[UnresolvedItem]:
         """The unresolved items these messages made."""
-        from relay.store.delivery import _to_unresolved
-
         ids = sorted(queue_ids)
         found: list[UnresolvedItem] = []
         with self.engine.connect() as connection:
@@ -104,7 +102,7 @@ class ErasureStore:
                 query = select(unresolved).where(
                     unresolved.c.queue_id.in_(ids[start : start + ERASE_CHUNK])
                 )
-                found.extend(_to_unresolved(row) for row in connection.execute(query))
+                found.extend(unresolved_from_row(row) for row in connection.execute(query))
         return found
 
     def messages_with_message_ids(self, message_ids: Collection[str]) -> dict[str, str]:
@@ -122,8 +120,6 @@ class ErasureStore:
 
     def deliveries_for_queue_ids(self, queue_ids: Collection[str]) -> list[Delivery]:
         """The ledger rows written for these messages (the Tasks Relay logged for them)."""
-        from relay.store.delivery import _to_delivery
-
         ids = sorted(queue_ids)
         rows: list[Delivery] = []
         with self.engine.connect() as connection:
@@ -133,7 +129,7 @@ class ErasureStore:
                     .where(deliveries.c.queue_id.in_(ids[start : start + ERASE_CHUNK]))
                     .order_by(deliveries.c.created_at, deliveries.c.relay_key)
                 )
-                rows.extend(_to_delivery(row) for row in connection.execute(query))
+                rows.extend(delivery_from_row(row) for row in connection.execute(query))
         return rows
 
     def erase(

@@ -1,401 +1,56 @@
-"""Values and the interface of the store. Implementations: SQLite (default), PostgreSQL.
+"""The store's values and its interface, in one place for callers.
 
-States (docs/design.md §3)::
-
-    queued ──claim──> processing ──finish──> logged | unresolved | held | quarantined | rejected
-       ^                  │
-       └──── deferred <───┘ (defer: not before a time)      recover(): processing -> queued
-
-``held`` waits for a person; ``release`` puts it back to ``queued``. Every change is
-recorded as a Transition with its reason and logged as one event with the queue id.
+``Store`` is what both backends (SQLite, the default, and PostgreSQL) offer through
+``SqlStore``: the queue, the delivery ledger and the rep records together
+(relay/store/parts.py has each part and the tables it owns). The values (states,
+messages, ledger rows, reps) are defined in relay/store/values.py and re-exported here.
 """
 
 from __future__ import annotations
 
 import abc
-import builtins
-import contextvars
-import threading
-import time
-from collections.abc import Collection, Mapping, Sequence
-from concurrent.futures import Future
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from enum import StrEnum
-from typing import Any
 
-from structlog.contextvars import bind_contextvars
-from ulid import ULID
+from relay.store.parts import DeliveryRecords, MessageQueue, RepRecords
+from relay.store.values import (
+    FINAL_STATES,
+    INTENT,
+    ORG_SCOPE,
+    WRITTEN,
+    Delivery,
+    Outcome,
+    Rep,
+    SenderAlias,
+    State,
+    StoredMessage,
+    Transition,
+    UnresolvedItem,
+    new_unresolved,
+)
 
-from relay.envelope import Envelope
-
-
-class State(StrEnum):
-    QUEUED = "queued"
-    PROCESSING = "processing"
-    DEFERRED = "deferred"
-    LOGGED = "logged"
-    UNRESOLVED = "unresolved"
-    HELD = "held"
-    QUARANTINED = "quarantined"
-    REJECTED = "rejected"
-
-
-FINAL_STATES = frozenset({State.LOGGED, State.UNRESOLVED, State.QUARANTINED, State.REJECTED})
-"""States a message leaves only by an explicit admin command (retry, delete)."""
-
-
-@dataclass(frozen=True)
-class StoredMessage:
-    """One accepted message as the queue sees it (without its raw bytes)."""
-
-    id: str
-    state: State
-    received_at: datetime
-    envelope: Envelope
-    message_id: str | None
-    subject: str | None
-    size: int
-    attempts: int
-    reason: str | None
-    not_before: datetime | None
-    updated_at: datetime
+__all__ = [
+    "FINAL_STATES",
+    "INTENT",
+    "ORG_SCOPE",
+    "WRITTEN",
+    "Delivery",
+    "DeliveryRecords",
+    "MessageQueue",
+    "Outcome",
+    "Rep",
+    "RepRecords",
+    "SenderAlias",
+    "State",
+    "Store",
+    "StoredMessage",
+    "Transition",
+    "UnresolvedItem",
+    "new_unresolved",
+]
 
 
-@dataclass(frozen=True)
-class Transition:
-    """One recorded state change of a message."""
+class Store(MessageQueue, DeliveryRecords, RepRecords, abc.ABC):
+    """The one interface both store backends implement: the three parts together.
 
-    at: datetime
-    from_state: State | None
-    to_state: State
-    reason: str | None
-
-
-# --- the delivery ledger and unresolved items (migration 0002) ----------------------
-
-INTENT = "intent"
-WRITTEN = "written"
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """One Task Relay writes (or wrote): its key, the email and every record it shows on."""
-
-    relay_key: str
-    message_key: str
-    record_id: str | None
-    records: tuple[str, ...]
-    queue_id: str
-    owner_id: str | None = None
-    task_id: str | None = None
-    state: str = INTENT
-    created_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """How processing one claimed message ended: a finish state, or ``deferred`` with
-    ``not_before``. ``reason`` is for a person and is recorded with the transition."""
-
-    queue_id: str
-    state: State
-    reason: str | None = None
-    not_before: datetime | None = None
-
-
-@dataclass(frozen=True)
-class UnresolvedItem:
-    """An email that matched nothing, logged as an open Task on its rep."""
-
-    id: str
-    queue_id: str
-    message_key: str
-    relay_key: str | None
-    task_id: str | None
-    owner_id: str | None
-    subject: str | None
-    mail_from: str | None
-    reason: str | None
-    state: str  # open | assigned | discarded
-    created_at: datetime
-    assigned_record: str | None = None
-    resolved_at: datetime | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "queue_id": self.queue_id,
-            "task_id": self.task_id,
-            "subject": self.subject,
-            "mail_from": self.mail_from,
-            "owner": self.owner_id,
-            "created_at": self.created_at.isoformat(),
-            "state": self.state,
-            "reason": self.reason,
-            "assigned_record": self.assigned_record,
-        }
-
-
-def new_unresolved(
-    *,
-    queue_id: str,
-    message_key: str,
-    relay_key: str,
-    task_id: str | None,
-    owner_id: str | None,
-    subject: str | None,
-    mail_from: str | None,
-    reason: str,
-) -> UnresolvedItem:
-    return UnresolvedItem(
-        id=str(ULID()),
-        queue_id=queue_id,
-        message_key=message_key,
-        relay_key=relay_key,
-        task_id=task_id,
-        owner_id=owner_id,
-        subject=subject,
-        mail_from=mail_from,
-        reason=reason,
-        state="open",
-        created_at=datetime.now(UTC),
-    )
-
-
-# --- senders, the rep snapshot, settings and notices (migration 0003) ----------------
-
-
-@dataclass(frozen=True)
-class Rep:
-    """An active Salesforce User as last synced (relay.senders.sync_reps)."""
-
-    user_id: str
-    username: str
-    email: str
-    name: str | None = None
-    is_active: bool = True
-
-
-@dataclass(frozen=True)
-class SenderAlias:
-    """An extra acceptable sender address of a rep (`relay senders add`)."""
-
-    alias: str
-    user_id: str
-    username: str
-    added_at: datetime
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "alias": self.alias,
-            "user_id": self.user_id,
-            "username": self.username,
-            "added_at": self.added_at.isoformat(),
-        }
-
-
-ORG_SCOPE = "org"
-"""The settings scope of org-wide overrides; a rep's scope is their User id."""
-
-
-class Store(abc.ABC):
-    """The one interface both store backends implement.
-
-    Methods are synchronous and thread-safe; the SMTP edge and the runners call them from
-    worker threads, never on the event loop. ``enqueue`` returns only after the message
-    is durably committed: its return is what lets the SMTP edge answer 250.
+    Every method of every part is abstract except ``enqueue_nowait`` and
+    ``wait_for_work``, which have working defaults; SqlStore overrides both.
     """
-
-    @abc.abstractmethod
-    def enqueue(self, raw: bytes, envelope: Envelope, received_at: datetime) -> str:
-        """Commit raw bytes + envelope durably and return the new queue id (state queued)."""
-
-    def enqueue_nowait(
-        self,
-        raw: bytes,
-        envelope: Envelope,
-        received_at: datetime,
-        log_fields: Mapping[str, Any] | None = None,
-    ) -> Future[str]:
-        """Start ``enqueue`` and return at once; the Future gets the queue id after the
-        durable commit, or the error (StoreUnavailable) if the commit failed.
-
-        For callers on an event loop (the SMTP edge awaits ``asyncio.wrap_future``), so
-        no thread has to block for them. ``log_fields`` are added to the
-        ``message_queued`` event (the edge's TLS version, for example). This default
-        runs ``enqueue`` on a thread of its own; SqlStore hands back its group-commit
-        Future instead.
-        """
-        done: Future[str] = Future()
-        context = contextvars.copy_context()
-        fields = dict(log_fields or {})
-
-        def run() -> None:
-            if fields:
-                bind_contextvars(**fields)
-            try:
-                done.set_result(self.enqueue(raw, envelope, received_at))
-            except BaseException as error:  # the caller hears of every failure
-                done.set_exception(error)
-
-        threading.Thread(target=context.run, args=(run,), name="relay-enqueue", daemon=True).start()
-        return done
-
-    @abc.abstractmethod
-    def get(self, queue_id: str) -> StoredMessage | None: ...
-
-    @abc.abstractmethod
-    def raw(self, queue_id: str) -> bytes:
-        """The raw bytes exactly as received. UnknownMessage (a KeyError) if unknown;
-        RawPurged (relay/store/retention.py) if retention or an admin purged them."""
-
-    @abc.abstractmethod
-    def list(
-        self, states: Collection[State] | None = None, limit: int | None = None
-    ) -> Sequence[StoredMessage]:
-        """Messages in the given states (all if None), oldest first."""
-
-    @abc.abstractmethod
-    def counts(self) -> dict[State, int]:
-        """Number of messages per state (for /metrics and `relay doctor`)."""
-
-    @abc.abstractmethod
-    def transitions(self, queue_id: str) -> Sequence[Transition]: ...
-
-    @abc.abstractmethod
-    def claim(self, limit: int, worker: str, lease_seconds: float) -> Sequence[StoredMessage]:
-        """Move up to ``limit`` due messages (queued, or deferred past not_before) to
-        processing under a lease, and return them; attempts is incremented."""
-
-    @abc.abstractmethod
-    def finish(self, queue_id: str, state: State, reason: str | None = None) -> None:
-        """Record the outcome of processing (logged/unresolved/held/quarantined/rejected)."""
-
-    @abc.abstractmethod
-    def defer(self, queue_id: str, not_before: datetime, reason: str) -> None:
-        """Processing failed transiently; retry not before ``not_before``."""
-
-    @abc.abstractmethod
-    def recover(self) -> int:
-        """At start-up: requeue messages left in processing (or with an expired lease).
-        Returns how many were requeued."""
-
-    @abc.abstractmethod
-    def retry(self, queue_id: str) -> None:
-        """Admin: requeue now (any state but processing)."""
-
-    @abc.abstractmethod
-    def hold(self, queue_id: str, reason: str) -> None:
-        """Admin or runner: hold for a person."""
-
-    @abc.abstractmethod
-    def release(self, queue_id: str) -> None:
-        """Admin: a held message goes back to queued."""
-
-    @abc.abstractmethod
-    def delete(self, queue_id: str) -> None:
-        """Admin: remove a message and its history for good."""
-
-    @abc.abstractmethod
-    def check_writable(self) -> None:
-        """Raise StoreUnavailable if a write cannot be committed now (/readyz)."""
-
-    def wait_for_work(self, timeout: float) -> None:
-        """Block until work may be due (a message was queued, retried, released or
-        recovered) or ``timeout`` seconds pass; return at once if work arrived since this
-        thread's previous wait. Runners call it when ``claim`` returned nothing. Spurious
-        returns are allowed: always claim again after it. The default just sleeps."""
-        time.sleep(max(timeout, 0.0))
-
-    # --- the delivery ledger and unresolved items (relay/store/delivery.py) --------------
-
-    @abc.abstractmethod
-    def finish_many(
-        self,
-        outcomes: Sequence[Outcome],
-        *,
-        written: Mapping[str, str] | None = None,
-        unresolved_items: Sequence[UnresolvedItem] = (),
-    ) -> None:
-        """Record many outcomes (finish or defer), mark Tasks written (relay key -> Task
-        id) and add unresolved items, all in one transaction."""
-
-    @abc.abstractmethod
-    def record_intents(self, intents: Sequence[Delivery]) -> None:
-        """Before writing Tasks: commit an ``intent`` per relay key not yet in the ledger."""
-
-    @abc.abstractmethod
-    def mark_written(self, written: Mapping[str, str]) -> None:
-        """relay key -> Task id: these Tasks exist in Salesforce."""
-
-    @abc.abstractmethod
-    def record_delivery(self, delivery: Delivery) -> None:
-        """Insert or replace one ledger row (an assigned unresolved Task)."""
-
-    @abc.abstractmethod
-    def deliveries_for_keys(self, relay_keys: Collection[str]) -> dict[str, Delivery]: ...
-
-    @abc.abstractmethod
-    def deliveries_for_messages(self, message_keys: Collection[str]) -> builtins.list[Delivery]: ...
-
-    @abc.abstractmethod
-    def known_threads(self, message_keys: Collection[str]) -> dict[str, tuple[str, ...]]:
-        """message key -> the record ids its written Tasks show on."""
-
-    @abc.abstractmethod
-    def list_unresolved(
-        self, states: Collection[str] | None = ("open",)
-    ) -> builtins.list[UnresolvedItem]: ...
-
-    @abc.abstractmethod
-    def get_unresolved(self, item_id: str) -> UnresolvedItem | None: ...
-
-    @abc.abstractmethod
-    def resolve_unresolved(self, item_id: str, state: str, record_id: str | None = None) -> None:
-        """Close an item as ``assigned`` (to ``record_id``) or ``discarded``."""
-
-    # --- senders, reps, settings, notices (relay/store/senders.py) ---------------------
-
-    @abc.abstractmethod
-    def add_sender(self, alias: str, user_id: str, username: str) -> SenderAlias:
-        """Register (or move) an acceptable sender address; addresses are lower-cased."""
-
-    @abc.abstractmethod
-    def remove_sender(self, alias: str) -> bool:
-        """Forget an alias; False if it was not registered."""
-
-    @abc.abstractmethod
-    def list_senders(self, user_id: str | None = None) -> builtins.list[SenderAlias]: ...
-
-    @abc.abstractmethod
-    def replace_reps(self, reps: Sequence[Rep], synced_at: datetime) -> None:
-        """Replace the rep snapshot with ``reps`` (one transaction) and record the sync."""
-
-    @abc.abstractmethod
-    def list_reps(self) -> builtins.list[Rep]: ...
-
-    @abc.abstractmethod
-    def reps_synced_at(self) -> datetime | None:
-        """When the rep snapshot was last replaced; None if never (fail open)."""
-
-    @abc.abstractmethod
-    def setting_overrides(self) -> dict[str, dict[str, str]]:
-        """scope (``org`` or a User id) -> key -> value, every stored override."""
-
-    @abc.abstractmethod
-    def set_setting(self, scope: str, key: str, value: str) -> None: ...
-
-    @abc.abstractmethod
-    def clear_setting(self, scope: str, key: str) -> bool:
-        """Remove one override; False if there was none."""
-
-    @abc.abstractmethod
-    def claim_notice(
-        self, user_id: str, problem: str, now: datetime, min_interval: timedelta
-    ) -> bool:
-        """True (and record ``now``) if no notice for this rep and problem was sent in the
-        last ``min_interval``: the caller then sends it. Atomic across nodes."""
-
-    @abc.abstractmethod
-    def close(self) -> None: ...

@@ -1,4 +1,9 @@
-"""Retention: purge the raw bytes of finished messages, keep everything exactly-once needs.
+"""The store's retention part: purge the raw bytes of finished messages, keep everything
+exactly-once needs. Mixed into ``SqlStore``; not part of the ``Store`` interface (only the
+retention runner and ``relay queue purge`` call it, on a SqlStore).
+
+Owns no table: it deletes ``message_bodies`` rows and records each purge as a
+``transitions`` row (history.py), both tables of the queue (tables.py).
 
 A message's raw bytes (``message_bodies``) are what Relay holds of a customer's email.
 Once the message reached an outcome nobody still needs the bytes for, they are purged:
@@ -36,6 +41,7 @@ from sqlalchemy import Connection, Engine, delete, exists, func, select
 
 from relay.errors import RelayError
 from relay.store.errors import UnknownMessage
+from relay.store.history import log_change, transition_row
 from relay.store.model import FINAL_STATES, State
 from relay.store.tables import message_bodies, messages, transitions
 
@@ -123,8 +129,6 @@ class RetentionStore:
         lock serialises writers), so an admin's concurrent ``retry`` either comes first
         (the message is queued and no longer matches) or sees the purge and is refused.
         """
-        from relay.store.sql_store import _log_change, _transition_row
-
         wanted = _state_values(states)
         due = (
             messages.c.id == message_bodies.c.queue_id,
@@ -159,12 +163,12 @@ class RetentionStore:
             connection.execute(
                 transitions.insert(),
                 [
-                    _transition_row(row.id, now, State(row.state), State(row.state), reason)
+                    transition_row(row.id, now, State(row.state), State(row.state), reason)
                     for row in rows
                 ],
             )
         for row in rows:
-            _log_change(row.id, State(row.state), State(row.state), reason)
+            log_change(row.id, State(row.state), State(row.state), reason)
         by_state: dict[str, int] = {}
         for row in rows:
             by_state[row.state] = by_state.get(row.state, 0) + 1

@@ -1,5 +1,11 @@
 """The store on SQLAlchemy Core: one implementation for SQLite and PostgreSQL.
 
+``SqlStore`` is the queue part (``MessageQueue`` in parts.py: enqueue, claim, finish,
+admin) over the tables ``messages``, ``message_bodies`` and ``transitions``
+(tables.py), with the other parts mixed in: the ledger (ledger.py), the rep records
+(reps.py), retention (retention.py) and erasure (erasure.py). Those mixins import only
+the modules below them, never this one.
+
 Differences between the backends stay small and explicit:
 
 - claiming: PostgreSQL locks due rows with ``SELECT ... FOR UPDATE SKIP LOCKED`` so nodes
@@ -27,33 +33,26 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, delete, func, or_, select, update
 from sqlalchemy.engine import Row
-from structlog.stdlib import BoundLogger
 from ulid import ULID
 
 from relay.envelope import Envelope
 from relay.errors import StoreUnavailable
-from relay.logs import get_logger, one_write
+from relay.logs import one_write
 from relay.store.body_cache import BodyCache
 from relay.store.bulk import BulkInsert
-from relay.store.delivery import DeliveryLedger
 from relay.store.engine import write_engine
 from relay.store.erasure import ErasureStore
 from relay.store.errors import UnknownMessage, store_unavailable, unavailable_on_failure
 from relay.store.group_commit import GroupCommitWriter, PendingWrite
 from relay.store.headers import clean_text, summarize_headers
+from relay.store.history import log_change, store_log, transition_row
+from relay.store.ledger import DeliveryLedger
 from relay.store.lifecycle import FINISH_STATES, check_transition
 from relay.store.model import Outcome, State, Store, StoredMessage, Transition, UnresolvedItem
+from relay.store.reps import RepStore
 from relay.store.retention import RetentionStore
-from relay.store.senders import SenderStore
-from relay.store.tables import message_bodies, messages, transitions
+from relay.store.tables import message_bodies, message_from_row, messages, transitions
 from relay.store.wakeup import PostgresListener, WorkSignal, channel_name
-
-
-def _log() -> BoundLogger:
-    # Fetched per event, not once per module: a logger cached under one structlog
-    # configuration ignores later ones (structlog.testing.capture_logs in tests).
-    return get_logger("relay.store")
-
 
 WriteFault = Callable[[Connection], None]
 
@@ -62,7 +61,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class SqlStore(DeliveryLedger, SenderStore, RetentionStore, ErasureStore, Store):
+class SqlStore(DeliveryLedger, RepStore, RetentionStore, ErasureStore, Store):
     """The durable queue. Build it with ``relay.store.open_store(url)``."""
 
     def __init__(self, engine: Engine) -> None:
@@ -155,7 +154,7 @@ class SqlStore(DeliveryLedger, SenderStore, RetentionStore, ErasureStore, Store)
             rows={
                 messages.name: [message_row],
                 message_bodies.name: [{"queue_id": queue_id, "raw": raw}],
-                transitions.name: [_transition_row(queue_id, now, None, State.QUEUED, None)],
+                transitions.name: [transition_row(queue_id, now, None, State.QUEUED, None)],
             },
             log_fields={
                 "size": len(raw),
@@ -171,7 +170,7 @@ class SqlStore(DeliveryLedger, SenderStore, RetentionStore, ErasureStore, Store)
     def _committed(self, batch: Sequence[PendingWrite]) -> None:
         """On the writer thread, after the commit and before any caller hears of it."""
         self._signal.notify()
-        log = _log()
+        log = store_log()
         with one_write():  # one write for the batch's lines, not one syscall per message
             for pending in batch:
                 log.info("message_queued", queue_id=pending.queue_id, **pending.log_fields)
@@ -200,7 +199,7 @@ class SqlStore(DeliveryLedger, SenderStore, RetentionStore, ErasureStore, Store)
     def get(self, queue_id: str) -> StoredMessage | None:
         with self.engine.connect() as connection:
             row = connection.execute(select(messages).where(messages.c.id == queue_id)).first()
-        return None if row is None else _to_message(row)
+        return None if row is None else message_from_row(row)
 
     @unavailable_on_failure
     def raw(self, queue_id: str) -> bytes:
@@ -224,7 +223,7 @@ class SqlStore(DeliveryLedger, SenderStore, RetentionStore, ErasureStore, Store)
         if limit is not None:
             query = query.limit(limit)
         with self.engine.connect() as connection:
-            return [_to_message(row) for row in connection.execute(query)]
+            return [message_from_row(row) for row in connection.execute(query)]
 
     @unavailable_on_failure
     def counts(self) -> dict[State, int]:
@@ -284,7 +283,7 @@ class SqlStore(DeliveryLedger, SenderStore, RetentionStore, ErasureStore, Store)
             connection.execute(
                 transitions.insert(),
                 [
-                    _transition_row(row.id, now, State(row.state), State.PROCESSING, _why(row))
+                    transition_row(row.id, now, State(row.state), State.PROCESSING, _why(row))
                     for row in rows
                 ],
             )
@@ -293,10 +292,13 @@ class SqlStore(DeliveryLedger, SenderStore, RetentionStore, ErasureStore, Store)
         claimed = []
         for row in rows:
             message = replace(
-                _to_message(row), state=State.PROCESSING, attempts=row.attempts + 1, updated_at=now
+                message_from_row(row),
+                state=State.PROCESSING,
+                attempts=row.attempts + 1,
+                updated_at=now,
             )
             claimed.append(message)
-            _log().info(
+            store_log().info(
                 "message_claimed",
                 queue_id=row.id,
                 worker=worker,
@@ -345,14 +347,14 @@ class SqlStore(DeliveryLedger, SenderStore, RetentionStore, ErasureStore, Store)
             connection.execute(
                 transitions.insert(),
                 [
-                    _transition_row(row.id, now, State.PROCESSING, State.QUEUED, reason)
+                    transition_row(row.id, now, State.PROCESSING, State.QUEUED, reason)
                     for row in rows
                 ],
             )
             self._notify_nodes(connection)
         self._signal.notify()
         for row in rows:
-            _log_change(row.id, State.PROCESSING, State.QUEUED, reason, owner=row.lease_owner)
+            log_change(row.id, State.PROCESSING, State.QUEUED, reason, owner=row.lease_owner)
         return len(rows)
 
     def wait_for_work(self, timeout: float) -> None:
@@ -385,7 +387,7 @@ class SqlStore(DeliveryLedger, SenderStore, RetentionStore, ErasureStore, Store)
             check_transition(queue_id, "delete", current)
             # message_bodies and transitions go with it (ON DELETE CASCADE).
             connection.execute(delete(messages).where(messages.c.id == queue_id))
-        _log().info("message_deleted", queue_id=queue_id, **{"from": current.value})
+        store_log().info("message_deleted", queue_id=queue_id, **{"from": current.value})
 
     def check_writable(self) -> None:
         """Write one message as enqueue does, then roll it back.
@@ -432,14 +434,14 @@ class SqlStore(DeliveryLedger, SenderStore, RetentionStore, ErasureStore, Store)
             )
             connection.execute(
                 transitions.insert().values(
-                    _transition_row(queue_id, now, current, to_state, reason)
+                    transition_row(queue_id, now, current, to_state, reason)
                 )
             )
             if to_state is State.QUEUED:
                 self._notify_nodes(connection)
         if to_state is State.QUEUED:
             self._signal.notify()
-        _log_change(queue_id, current, to_state, reason)
+        log_change(queue_id, current, to_state, reason)
 
     def _prefetch_bodies(
         self, connection: Connection, rows: Sequence[Row[Any]]
@@ -510,54 +512,7 @@ def _unavailable(error: BaseException) -> BaseException:
     return wrapped
 
 
-def _transition_row(
-    queue_id: str, at: datetime, from_state: State | None, to_state: State, reason: str | None
-) -> dict[str, Any]:
-    return {
-        "queue_id": queue_id,
-        "at": at,
-        "from_state": None if from_state is None else from_state.value,
-        "to_state": to_state.value,
-        "reason": reason,
-    }
-
-
 def _why(row: Row[Any]) -> str | None:
     if row.state == State.PROCESSING:
         return f"lease of {row.lease_owner} expired"
     return None
-
-
-def _log_change(
-    queue_id: str, from_state: State, to_state: State, reason: str | None, **extra: Any
-) -> None:
-    _log().info(
-        "message_state_changed",
-        queue_id=queue_id,
-        to=to_state.value,
-        reason=reason,
-        **{"from": from_state.value},
-        **extra,
-    )
-
-
-def _to_message(row: Row[Any]) -> StoredMessage:
-    return StoredMessage(
-        id=row.id,
-        state=State(row.state),
-        received_at=row.received_at,
-        envelope=Envelope(
-            mail_from=row.mail_from,
-            rcpt_tos=tuple(row.rcpt_tos),
-            peer=row.peer,
-            helo=row.helo,
-            auth=row.auth,
-        ),
-        message_id=row.message_id,
-        subject=row.subject,
-        size=row.size,
-        attempts=row.attempts,
-        reason=row.reason,
-        not_before=row.not_before,
-        updated_at=row.updated_at,
-    )

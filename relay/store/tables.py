@@ -1,4 +1,6 @@
-"""SQLAlchemy Core descriptions of the store's tables, for building queries.
+"""SQLAlchemy Core descriptions of the queue's tables (``messages``, ``message_bodies``,
+``transitions``), for building queries, and ``message_from_row`` to read one back.
+The ledger's tables are in ledger.py, the rep records' in reps.py.
 
 These objects never create anything: the schema comes only from the Alembic migrations
 in ``relay/store/migrations`` (docs/design.md §1: migrated, never edited by hand). Keep
@@ -24,7 +26,11 @@ from sqlalchemy import (
     Table,
     Text,
 )
+from sqlalchemy.engine import Row
 from sqlalchemy.types import DateTime, TypeDecorator
+
+from relay.envelope import Envelope
+from relay.store.model import State, StoredMessage
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -94,3 +100,26 @@ transitions = Table(
     Column("reason", Text),
     Index("ix_transitions_queue_id", "queue_id", "id"),
 )
+
+
+def message_from_row(row: Row[Any]) -> StoredMessage:
+    """A ``messages`` row (or a query selecting its columns) as a StoredMessage."""
+    return StoredMessage(
+        id=row.id,
+        state=State(row.state),
+        received_at=row.received_at,
+        envelope=Envelope(
+            mail_from=row.mail_from,
+            rcpt_tos=tuple(row.rcpt_tos),
+            peer=row.peer,
+            helo=row.helo,
+            auth=row.auth,
+        ),
+        message_id=row.message_id,
+        subject=row.subject,
+        size=row.size,
+        attempts=row.attempts,
+        reason=row.reason,
+        not_before=row.not_before,
+        updated_at=row.updated_at,
+    )

@@ -1,4 +1,8 @@
-"""The delivery ledger and unresolved items (migration 0002), mixed into ``SqlStore``.
+"""The store's ledger part: the delivery ledger and unresolved items, mixed into ``SqlStore``.
+
+Owns the tables ``deliveries`` and ``unresolved`` (migration 0002) and implements
+``DeliveryRecords`` (parts.py). It also finishes a batch of messages (``finish_many``),
+so it writes ``messages`` and ``transitions`` rows too, built by history.py.
 
 The ledger makes Task writes exactly-once from Relay's side (docs/delivery-guarantees.md):
 
@@ -35,8 +39,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 
 from relay.store.errors import UnknownMessage
+from relay.store.history import log_change, transition_row
 from relay.store.lifecycle import check_transition
 from relay.store.model import INTENT, WRITTEN, Delivery, Outcome, State, UnresolvedItem
+from relay.store.parts import DeliveryRecords
 from relay.store.tables import UTCDateTime, messages, metadata, transitions
 
 deliveries = Table(
@@ -78,8 +84,8 @@ unresolved = Table(
 )
 
 
-class DeliveryLedger:
-    """Mixin for SqlStore: needs ``engine``, ``_write_engine`` and ``_change_in``."""
+class DeliveryLedger(DeliveryRecords):
+    """Mixin for SqlStore: needs ``engine`` and ``_write_engine``."""
 
     engine: Engine
     _write_engine: Engine
@@ -97,8 +103,6 @@ class DeliveryLedger:
         unresolved items, in ONE transaction (one fsync per batch, not per message).
         A message no longer in ``processing`` (an admin acted, a lease expired and
         another node took it) raises InvalidTransition and nothing is recorded."""
-        from relay.store.sql_store import _log_change, _transition_row
-
         now = datetime.now(UTC)
         changes: list[tuple[str, State, State, str | None]] = []
         with self._write_engine.begin() as connection:
@@ -133,12 +137,12 @@ class DeliveryLedger:
                 )
                 connection.execute(
                     transitions.insert(),
-                    [_transition_row(q, now, old, new, why) for q, old, new, why in changes],
+                    [transition_row(q, now, old, new, why) for q, old, new, why in changes],
                 )
             self._mark_written(connection, written or {}, now)
             self._insert_unresolved(connection, unresolved_items)
         for queue_id, old, new, why in changes:
-            _log_change(queue_id, old, new, why)
+            log_change(queue_id, old, new, why)
 
     # --- the ledger ----------------------------------------------------------------------
 
@@ -206,7 +210,7 @@ class DeliveryLedger:
                     deliveries.c.relay_key.in_(keys[start : start + 500])
                 )
                 for row in connection.execute(query):
-                    found[row.relay_key] = _to_delivery(row)
+                    found[row.relay_key] = delivery_from_row(row)
         return found
 
     def deliveries_for_messages(self, message_keys: Collection[str]) -> list[Delivery]:
@@ -218,7 +222,7 @@ class DeliveryLedger:
                 query = select(deliveries).where(
                     deliveries.c.message_key.in_(keys[start : start + 500])
                 )
-                rows.extend(_to_delivery(row) for row in connection.execute(query))
+                rows.extend(delivery_from_row(row) for row in connection.execute(query))
         return rows
 
     def known_threads(self, message_keys: Collection[str]) -> dict[str, tuple[str, ...]]:
@@ -237,13 +241,13 @@ class DeliveryLedger:
         if states is not None:
             query = query.where(unresolved.c.state.in_(list(states)))
         with self.engine.connect() as connection:
-            return [_to_unresolved(row) for row in connection.execute(query)]
+            return [unresolved_from_row(row) for row in connection.execute(query)]
 
     def get_unresolved(self, item_id: str) -> UnresolvedItem | None:
         query = select(unresolved).where(unresolved.c.id == item_id)
         with self.engine.connect() as connection:
             row = connection.execute(query).first()
-        return None if row is None else _to_unresolved(row)
+        return None if row is None else unresolved_from_row(row)
 
     def resolve_unresolved(self, item_id: str, state: str, record_id: str | None = None) -> None:
         """Close an item: ``assigned`` (to ``record_id``) or ``discarded``. KeyError if
@@ -353,7 +357,7 @@ def _locked_states(connection: Connection, queue_ids: Sequence[str]) -> dict[str
     return found
 
 
-def _to_delivery(row: Row[Any]) -> Delivery:
+def delivery_from_row(row: Row[Any]) -> Delivery:
     return Delivery(
         relay_key=row.relay_key,
         message_key=row.message_key,
@@ -367,7 +371,7 @@ def _to_delivery(row: Row[Any]) -> Delivery:
     )
 
 
-def _to_unresolved(row: Row[Any]) -> UnresolvedItem:
+def unresolved_from_row(row: Row[Any]) -> UnresolvedItem:
     return UnresolvedItem(
         id=row.id,
         queue_id=row.queue_id,

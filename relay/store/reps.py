@@ -1,5 +1,8 @@
-"""Senders, the rep snapshot, sync settings and notices (migration 0003), mixed into
-``SqlStore``.
+"""The store's reps part: sender aliases, the rep snapshot, sync settings and notices,
+mixed into ``SqlStore``.
+
+Owns the tables ``senders``, ``reps``, ``reps_sync``, ``settings`` and ``notices``
+(migration 0003) and implements ``RepRecords`` (parts.py).
 
 Every method is one short transaction. The SMTP edge never calls these on the event loop:
 it reads an in-memory ``relay.senders.SenderDirectory`` refreshed from ``list_reps`` and
@@ -28,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from relay.store.model import Rep, SenderAlias
+from relay.store.parts import RepRecords
 from relay.store.tables import UTCDateTime, metadata
 
 senders = Table(
@@ -86,7 +90,7 @@ def normalize_address(address: str) -> str:
     return address.strip().lower()
 
 
-class SenderStore:
+class RepStore(RepRecords):
     """Mixin for SqlStore: needs ``engine`` and ``_write_engine``."""
 
     engine: Engine

@@ -1,0 +1,248 @@
+"""The store's interface in three parts, one per group of tables.
+
+``relay.store.model.Store`` is the three together and is what the daemon, the runners,
+the CLI and the tests hold. A caller that needs one part only may name that part
+instead: a structural type, so anything with those methods fits.
+
+- ``MessageQueue``: the queue (``messages``, ``message_bodies``, ``transitions``),
+  implemented in sql_store.py;
+- ``DeliveryRecords``: the delivery ledger and unresolved items (``deliveries``,
+  ``unresolved``), implemented in ledger.py;
+- ``RepRecords``: reps, sender aliases, sync settings and notices (``reps``,
+  ``reps_sync``, ``senders``, ``settings``, ``notices``), implemented in reps.py.
+
+Retention (retention.py) and erasure (erasure.py) are not part of ``Store``: only the
+retention runner and ``relay queue purge`` / ``relay forget`` use them, on a SqlStore.
+"""
+
+from __future__ import annotations
+
+import abc
+import builtins
+import contextvars
+import threading
+import time
+from collections.abc import Collection, Mapping, Sequence
+from concurrent.futures import Future
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from structlog.contextvars import bind_contextvars
+
+from relay.envelope import Envelope
+from relay.store.values import (
+    Delivery,
+    Outcome,
+    Rep,
+    SenderAlias,
+    State,
+    StoredMessage,
+    Transition,
+    UnresolvedItem,
+)
+
+
+class MessageQueue(Protocol):
+    """Accepting, claiming, finishing and administering messages.
+
+    Methods are synchronous and thread-safe; the SMTP edge and the runners call them from
+    worker threads, never on the event loop. ``enqueue`` returns only after the message
+    is durably committed: its return is what lets the SMTP edge answer 250.
+    """
+
+    @abc.abstractmethod
+    def enqueue(self, raw: bytes, envelope: Envelope, received_at: datetime) -> str:
+        """Commit raw bytes + envelope durably and return the new queue id (state queued)."""
+
+    def enqueue_nowait(
+        self,
+        raw: bytes,
+        envelope: Envelope,
+        received_at: datetime,
+        log_fields: Mapping[str, Any] | None = None,
+    ) -> Future[str]:
+        """Start ``enqueue`` and return at once; the Future gets the queue id after the
+        durable commit, or the error (StoreUnavailable) if the commit failed.
+
+        For callers on an event loop (the SMTP edge awaits ``asyncio.wrap_future``), so
+        no thread has to block for them. ``log_fields`` are added to the
+        ``message_queued`` event (the edge's TLS version, for example). This default
+        runs ``enqueue`` on a thread of its own; SqlStore hands back its group-commit
+        Future instead.
+        """
+        done: Future[str] = Future()
+        context = contextvars.copy_context()
+        fields = dict(log_fields or {})
+
+        def run() -> None:
+            if fields:
+                bind_contextvars(**fields)
+            try:
+                done.set_result(self.enqueue(raw, envelope, received_at))
+            except BaseException as error:  # the caller hears of every failure
+                done.set_exception(error)
+
+        threading.Thread(target=context.run, args=(run,), name="relay-enqueue", daemon=True).start()
+        return done
+
+    @abc.abstractmethod
+    def get(self, queue_id: str) -> StoredMessage | None: ...
+
+    @abc.abstractmethod
+    def raw(self, queue_id: str) -> bytes:
+        """The raw bytes exactly as received. UnknownMessage (a KeyError) if unknown;
+        RawPurged (relay/store/retention.py) if retention or an admin purged them."""
+
+    @abc.abstractmethod
+    def list(
+        self, states: Collection[State] | None = None, limit: int | None = None
+    ) -> Sequence[StoredMessage]:
+        """Messages in the given states (all if None), oldest first."""
+
+    @abc.abstractmethod
+    def counts(self) -> dict[State, int]:
+        """Number of messages per state (for /metrics and `relay doctor`)."""
+
+    @abc.abstractmethod
+    def transitions(self, queue_id: str) -> Sequence[Transition]: ...
+
+    @abc.abstractmethod
+    def claim(self, limit: int, worker: str, lease_seconds: float) -> Sequence[StoredMessage]:
+        """Move up to ``limit`` due messages (queued, or deferred past not_before) to
+        processing under a lease, and return them; attempts is incremented."""
+
+    @abc.abstractmethod
+    def finish(self, queue_id: str, state: State, reason: str | None = None) -> None:
+        """Record the outcome of processing (logged/unresolved/held/quarantined/rejected)."""
+
+    @abc.abstractmethod
+    def defer(self, queue_id: str, not_before: datetime, reason: str) -> None:
+        """Processing failed transiently; retry not before ``not_before``."""
+
+    @abc.abstractmethod
+    def recover(self) -> int:
+        """At start-up: requeue messages left in processing (or with an expired lease).
+        Returns how many were requeued."""
+
+    @abc.abstractmethod
+    def retry(self, queue_id: str) -> None:
+        """Admin: requeue now (any state but processing)."""
+
+    @abc.abstractmethod
+    def hold(self, queue_id: str, reason: str) -> None:
+        """Admin or runner: hold for a person."""
+
+    @abc.abstractmethod
+    def release(self, queue_id: str) -> None:
+        """Admin: a held message goes back to queued."""
+
+    @abc.abstractmethod
+    def delete(self, queue_id: str) -> None:
+        """Admin: remove a message and its history for good."""
+
+    @abc.abstractmethod
+    def check_writable(self) -> None:
+        """Raise StoreUnavailable if a write cannot be committed now (/readyz)."""
+
+    def wait_for_work(self, timeout: float) -> None:
+        """Block until work may be due (a message was queued, retried, released or
+        recovered) or ``timeout`` seconds pass; return at once if work arrived since this
+        thread's previous wait. Runners call it when ``claim`` returned nothing. Spurious
+        returns are allowed: always claim again after it. The default just sleeps."""
+        time.sleep(max(timeout, 0.0))
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+
+class DeliveryRecords(Protocol):
+    """The delivery ledger (exactly-once Task writes) and unresolved items."""
+
+    @abc.abstractmethod
+    def finish_many(
+        self,
+        outcomes: Sequence[Outcome],
+        *,
+        written: Mapping[str, str] | None = None,
+        unresolved_items: Sequence[UnresolvedItem] = (),
+    ) -> None:
+        """Record many outcomes (finish or defer), mark Tasks written (relay key -> Task
+        id) and add unresolved items, all in one transaction."""
+
+    @abc.abstractmethod
+    def record_intents(self, intents: Sequence[Delivery]) -> None:
+        """Before writing Tasks: commit an ``intent`` per relay key not yet in the ledger."""
+
+    @abc.abstractmethod
+    def mark_written(self, written: Mapping[str, str]) -> None:
+        """relay key -> Task id: these Tasks exist in Salesforce."""
+
+    @abc.abstractmethod
+    def record_delivery(self, delivery: Delivery) -> None:
+        """Insert or replace one ledger row (an assigned unresolved Task)."""
+
+    @abc.abstractmethod
+    def deliveries_for_keys(self, relay_keys: Collection[str]) -> dict[str, Delivery]: ...
+
+    @abc.abstractmethod
+    def deliveries_for_messages(self, message_keys: Collection[str]) -> builtins.list[Delivery]: ...
+
+    @abc.abstractmethod
+    def known_threads(self, message_keys: Collection[str]) -> dict[str, tuple[str, ...]]:
+        """message key -> the record ids its written Tasks show on."""
+
+    @abc.abstractmethod
+    def list_unresolved(
+        self, states: Collection[str] | None = ("open",)
+    ) -> builtins.list[UnresolvedItem]: ...
+
+    @abc.abstractmethod
+    def get_unresolved(self, item_id: str) -> UnresolvedItem | None: ...
+
+    @abc.abstractmethod
+    def resolve_unresolved(self, item_id: str, state: str, record_id: str | None = None) -> None:
+        """Close an item as ``assigned`` (to ``record_id``) or ``discarded``."""
+
+
+class RepRecords(Protocol):
+    """Sender aliases, the rep snapshot, settings overrides and notice throttling."""
+
+    @abc.abstractmethod
+    def add_sender(self, alias: str, user_id: str, username: str) -> SenderAlias:
+        """Register (or move) an acceptable sender address; addresses are lower-cased."""
+
+    @abc.abstractmethod
+    def remove_sender(self, alias: str) -> bool:
+        """Forget an alias; False if it was not registered."""
+
+    @abc.abstractmethod
+    def list_senders(self, user_id: str | None = None) -> builtins.list[SenderAlias]: ...
+
+    @abc.abstractmethod
+    def replace_reps(self, reps: Sequence[Rep], synced_at: datetime) -> None:
+        """Replace the rep snapshot with ``reps`` (one transaction) and record the sync."""
+
+    @abc.abstractmethod
+    def list_reps(self) -> builtins.list[Rep]: ...
+
+    @abc.abstractmethod
+    def reps_synced_at(self) -> datetime | None:
+        """When the rep snapshot was last replaced; None if never (fail open)."""
+
+    @abc.abstractmethod
+    def setting_overrides(self) -> dict[str, dict[str, str]]:
+        """scope (``org`` or a User id) -> key -> value, every stored override."""
+
+    @abc.abstractmethod
+    def set_setting(self, scope: str, key: str, value: str) -> None: ...
+
+    @abc.abstractmethod
+    def clear_setting(self, scope: str, key: str) -> bool:
+        """Remove one override; False if there was none."""
+
+    @abc.abstractmethod
+    def claim_notice(
+        self, user_id: str, problem: str, now: datetime, min_interval: timedelta
+    ) -> bool:
+        """True (and record ``now``) if no notice for this rep and problem was sent in the
+        last ``min_interval``: the caller then sends it. Atomic across nodes."""
