@@ -96,7 +96,10 @@ class Router:
             return Outcome(queue_id, State.REJECTED, f"logging is off for {rep.username}")
         if rep is not None and settings.needs_e2s_address:
             return self._forward_unless_inbound(routed)
-        if rep is None and self.reps.directory.synced and routed.email.machine_reason is None:
+        # Nobody proven: held, synced or not, and never left to the matcher's guess from
+        # the From (docs/operations.md, "Security model"); the re-check releases it once
+        # a rep sync knows the sender.
+        if rep is None and routed.email.machine_reason is None:
             return held(queue_id, unknown_sender(self.reps.sender_shown(routed.email)))
         return None
 
