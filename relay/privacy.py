@@ -26,6 +26,8 @@ IsOwn = Callable[[str], bool]
 
 OWN_ADDRESS_REMOVED = "[Relay address removed]"
 MASKED_TAG = "[redacted]"
+INBOUND_TAG = "inbound"
+"""The inbound source's tag (relay.smtp.senders.INBOUND_TAG): its name is no secret."""
 
 # An addr-spec as it appears in free text (RFC 5322 §3.4.1, without quoted local parts,
 # which a personal address never has). Wide on purpose: a match is only replaced when
@@ -89,7 +91,18 @@ def mask_tokens(text: str) -> str:
     name the shared address, never a rep's personal one."""
     if "+" not in text:
         return text
-    return _PERSONAL_TOKEN.sub(lambda m: m.group(1) + MASKED_TAG, text)
+    return _PERSONAL_TOKEN.sub(_masked_tag, text)
+
+
+def _masked_tag(match: re.Match[str]) -> str:
+    # The inbound source's address keeps its name, not its secret: ``log+inbound@`` (as
+    # stored) is shown as is, ``log+inbound-SECRET@`` as ``log+inbound-[redacted]@``.
+    tag = match.group(0)[len(match.group(1)) :]
+    if tag.lower() == INBOUND_TAG:
+        return match.group(0)
+    if tag.lower().startswith(INBOUND_TAG + "-"):
+        return match.group(1) + tag[: len(INBOUND_TAG) + 1] + MASKED_TAG
+    return match.group(1) + MASKED_TAG
 
 
 # --- the forwarded copy ------------------------------------------------------------------
