@@ -8,6 +8,7 @@ import functools
 import json
 import smtplib
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -87,8 +88,10 @@ def test_an_inbound_copy_is_never_logged_as_its_forged_senders(
 ) -> None:
     """A stranger mails a rep's mailbox with From: alice@ and Cc: a customer; the inbound
     source (recipient_bcc_maps, journaling) copies it to Relay. The source proves the
-    copy, not its sender: no rep among the recipients, so it is held, never alice's."""
+    copy, not its sender: no rep among the recipients, so it is held, never alice's, and
+    the re-check (every second here) does not release it for the From either."""
     settings = SAFE_DEFAULTS | INBOUND | {"RELAY_DNS_NAMESERVERS": dns.nameserver}
+    settings["RELAY_PIPELINE_HELD_RECHECK_SECONDS"] = "1"
     for serve in start(tmp_path / "relay", org, **settings):
         raw = message(REP, CUSTOMER, "Forged via the inbound source")
         code, reply = send(serve, "mallory@evil.example", raw, rcpt=INBOUND_RCPT)
@@ -97,6 +100,8 @@ def test_an_inbound_copy_is_never_logged_as_its_forged_senders(
         assert shown["envelope"]["auth"] == "source:network"  # type: ignore[index]
         assert shown["state"] == "held", shown
         assert str(shown["reason"]).startswith("unknown_sender")
+        time.sleep(4)
+        assert serve.events("held_released") == []
         assert owners(org, "Forged via the inbound source") == set()
 
 
@@ -235,3 +240,34 @@ def test_a_clients_authentication_results_are_not_stored(
         assert stored.returncode == 0, stored.stderr
         # The CLI's output is read as text here (universal newlines: CRLF reads as LF).
         assert stored.stdout == signed.decode().replace("\r\n", "\n")
+
+
+def test_nobody_proven_is_held_even_before_the_first_rep_sync(
+    tmp_path: Path, org: Org, dns: ZoneServer, key: DkimKey
+) -> None:
+    """Salesforce unreachable since Relay started: intern@ (no rep) signs with acme's key
+    and claims MAIL FROM:<alice@>. The edge proves only intern@; the runners find no rep
+    for it and hold it, instead of letting the matcher guess alice from the envelope."""
+    raw = dkim_sign(
+        message("intern@acme-widgets.example", CUSTOMER, "Guess the rep"),
+        "acme-widgets.example", "sel", key,
+    )  # fmt: skip
+    org.admin("/_localorg/faults", {"503": 1.0})
+    try:
+        settings = SAFE_DEFAULTS | {
+            "RELAY_DNS_NAMESERVERS": dns.nameserver,
+            "RELAY_PIPELINE_BACKOFF_INITIAL_SECONDS": "3",
+        }
+        for serve in start(tmp_path / "relay", org, wait="daemon_ready", **settings):
+            failed = functools.partial(serve.events, "reps_sync_failed")
+            wait_for(failed, timeout=120, what="the first rep sync failing")
+            code, reply = send(serve, REP, raw)
+            assert code == 250, reply
+            org.admin("/_localorg/faults", {})
+            shown = queued(serve, reply)
+            assert shown["envelope"]["auth"] == "dmarc:intern@acme-widgets.example"  # type: ignore[index]
+            assert shown["state"] == "held", shown
+            assert str(shown["reason"]).startswith("unknown_sender")
+            assert owners(org, "Guess the rep") == set()
+    finally:
+        org.admin("/_localorg/faults", {})
