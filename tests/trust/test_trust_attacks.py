@@ -271,3 +271,30 @@ def test_nobody_proven_is_held_even_before_the_first_rep_sync(
             assert owners(org, "Guess the rep") == set()
     finally:
         org.admin("/_localorg/faults", {})
+
+
+def test_the_inbound_secret_is_never_printed_by_the_cli(
+    tmp_path: Path, org: Org, dns: ZoneServer
+) -> None:
+    """A Microsoft 365 journal report is addressed To: log+inbound-SECRET@: the stored
+    bytes keep it, but `relay queue show` (plain, --json, --raw), `queue list` and
+    `explain` print log+inbound-[redacted]@."""
+    settings = SAFE_DEFAULTS | INBOUND | {"RELAY_DNS_NAMESERVERS": dns.nameserver}
+    for serve in start(tmp_path / "relay", org, **settings):
+        raw = message(CUSTOMER, INBOUND_RCPT, "Secret in To", after=f"Cc: {REP}\r\n")
+        code, reply = send(serve, CUSTOMER, raw, rcpt=INBOUND_RCPT)
+        assert code == 250, reply
+        queue_id = reply.rsplit(" ", 1)[-1]
+        queued(serve, reply)
+        commands = (
+            ("queue", "show", queue_id, "--json"),
+            ("queue", "show", queue_id),
+            ("queue", "show", queue_id, "--raw"),
+            ("queue", "list", "--state", "all", "--json"),
+            ("explain", queue_id),
+        )
+        for command in commands:
+            out = serve.cli(*command)
+            assert SECRET not in out.stdout + out.stderr, command
+        shown = json.loads(serve.cli("queue", "show", queue_id, "--json").stdout)
+        assert shown["headers"]["to"] == f"log+inbound-[redacted]@{DOMAIN}"
