@@ -203,6 +203,19 @@ def test_xforward_names_the_client_checked_only_from_a_trusted_hop(tmp_path: Pat
     ]
 
 
+def test_an_unknown_xforward_helo_is_checked_empty_not_as_the_hops(tmp_path: Path) -> None:
+    """XFORWARD HELO=[UNAVAILABLE] (Postfix did not see one): SPF gets the client's IP with
+    an empty HELO, never the trusted hop's own HELO, whose SPF may cover the IP."""
+    checks = TableChecks({"acme-widgets.example": "pass"})
+    raw = f"From: {ALICE.email}\r\nTo: hank@globex.example\r\nSubject: x\r\n\r\nHi\r\n".encode()
+    for edge in run_edge(tmp_path, checks, trusted_networks=LOOPBACK):
+        with smtplib.SMTP("127.0.0.1", edge.port, timeout=10) as client:
+            client.ehlo("mx.relay-host.example")
+            assert client.docmd("XFORWARD", "ADDR=192.0.2.25 HELO=[UNAVAILABLE]")[0] == 250
+            client.sendmail(ALICE.email, [LOG], raw)
+    assert [call[:2] for call in checks.calls] == [("192.0.2.25", "")]
+
+
 # --- inbound copies from an SMTP AUTH user (relay/smtp/protocol.py names the source) ------
 
 
