@@ -1,7 +1,9 @@
 """Who may be logged as a rep: one table of source x proof -> outcome. Pure, no I/O.
 
-The SMTP edge gathers the facts (``Evidence``: the personal address, the From, the DMARC
-verdict) and ``decide`` turns them into an outcome. docs/operations.md, "Security
+The SMTP edge gathers the facts (``Evidence``: the personal address, the one From
+address, the DMARC verdict for its domain) and ``decide`` turns them into an outcome.
+A header block the parsers could read differently never gets here: relay/smtp/header_block.py
+refuses it first. docs/operations.md, "Security
 model", shows the same table for admins.
 
 Sources (``Source``):
@@ -13,7 +15,8 @@ Sources (``Source``):
   vouches for its own authenticated users, named by the envelope sender.
 - ``inbound``: a source of inbound copies the admin named (SMTP AUTH, a pinned client
   certificate, or an inbound network plus the shared secret). Only such copies may be
-  logged as the receiving rep's: anyone can put a rep in To.
+  logged as the receiving rep's: anyone can put a rep in To. It proves the copy, never
+  its sender: the runners attribute it only to a rep among its recipients.
 
 Proofs (``Proof``), evaluated to a ``Finding``:
 
