@@ -17,7 +17,9 @@ $(STAMP): pyproject.toml
 # fails on the local org without it), and localhost plays the reps' own mail server, which
 # vouches for its senders (trusted_only), so the README's swaks example is logged.
 # Production trusts no network by default and proves each sender (docs/operations.md,
-# "Security model"); never copy these two settings there.
+# "Security model"); never copy these two settings there, and never use trusted_only
+# behind an MTA that accepts the relay domain from the internet (deploy/postfix as
+# shipped): it is safe only for an MTA that hands Relay just its SASL users' mail.
 TRIAL := RELAY_SF_LOCAL=1 RELAY_SMTP_TRUSTED_NETWORKS=127.0.0.1/32,::1/128 RELAY_SMTP_SENDER_AUTH=trusted_only
 run: $(STAMP)
 	$(TRIAL) $(BIN)/relay org seed --sample

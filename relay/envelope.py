@@ -12,7 +12,9 @@ class Envelope:
     ``mail_from`` is ``""`` for the null reverse-path ``<>`` (bounces, DSNs).
     ``rcpt_tos`` keeps the order the client gave. ``peer`` is ``host:port`` of the client.
     ``auth`` is what the SMTP edge proved about the sender (relay/smtp/sender_checks.py):
-    ``dmarc:DOMAIN``, ``personal_address``, ``trusted:envelope``, ``source:NAME`` (a named
+    ``dmarc:ADDRESS`` (the From address whose domain passed; ``dmarc:DOMAIN`` in mail
+    stored before the address was kept), ``personal_address``, ``trusted:envelope``,
+    ``source:NAME`` (a named
     inbound source), ``none`` (an acceptable From only), or ``unverified`` (accepted by a
     release that recorded nothing). The runners attribute only what it proved.
     """

@@ -10,7 +10,10 @@ where the rest of the company can read it must therefore leave Relay's addresses
   (``redact_own``);
 - the copy forwarded to Email to Salesforce (relay/outbound.py): the header fields that
   name recipients lose them (``strip_own_from_headers``), every other byte is kept;
-- logs and `relay explain`: the token of any ``log+TOKEN@`` is masked (``mask_tokens``).
+- logs and `relay explain`: the token of any ``log+TOKEN@`` is masked (``mask_tokens``);
+- `relay queue show`: the inbound source's secret (``log+inbound-SECRET@``, e.g. the To
+  of a Microsoft 365 journal report) is masked in what it prints
+  (``mask_inbound_secret``, ``mask_inbound_secret_bytes``).
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ IsOwn = Callable[[str], bool]
 
 OWN_ADDRESS_REMOVED = "[Relay address removed]"
 MASKED_TAG = "[redacted]"
+INBOUND_TAG = "inbound"
+"""The inbound source's tag (relay.smtp.senders.INBOUND_TAG): its name is no secret."""
 
 # An addr-spec as it appears in free text (RFC 5322 §3.4.1, without quoted local parts,
 # which a personal address never has). Wide on purpose: a match is only replaced when
@@ -35,6 +40,10 @@ _ADDRESS_IN_TEXT = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9](?:[
 # The inbound source's address keeps its kind in the mask (``log+inbound-[redacted]@``):
 # an admin reading a log must tell a journal copy from a rep's personal address.
 _PERSONAL_TOKEN = re.compile(r"(?i)(?<![A-Za-z0-9.+_-])(log\+(?:inbound-)?)[^@\s<>\"',;()]+(?=@)")
+
+# ``log+inbound-SECRET@``: the inbound source's address and its shared secret.
+_INBOUND_SECRET = re.compile(r"(?i)(?<![A-Za-z0-9.+_-])(log\+inbound-)[^@\s<>\"',;()]+(?=@)")
+_INBOUND_SECRET_BYTES = re.compile(rb"(?i)(?<![A-Za-z0-9.+_-])(log\+inbound-)[^@\s<>\"',;()]+(?=@)")
 
 # Header fields that name recipients or envelope recipients (RFC 5322 §3.6.3 and
 # §3.6.6; Delivered-To, X-Original-To and Envelope-To are added by Postfix, qmail and
@@ -91,7 +100,32 @@ def mask_tokens(text: str) -> str:
     name the shared address, never a rep's personal one."""
     if "+" not in text:
         return text
-    return _PERSONAL_TOKEN.sub(lambda m: m.group(1) + MASKED_TAG, text)
+    return _PERSONAL_TOKEN.sub(_masked_tag, text)
+
+
+def mask_inbound_secret(text: str) -> str:
+    """``text`` with every ``log+inbound-SECRET@`` shown as ``log+inbound-[redacted]@``."""
+    if "+" not in text:
+        return text
+    return _INBOUND_SECRET.sub(lambda m: m.group(1) + MASKED_TAG, text)
+
+
+def mask_inbound_secret_bytes(raw: bytes) -> bytes:
+    """``mask_inbound_secret`` on a message's bytes (every other byte unchanged)."""
+    if b"+" not in raw:
+        return raw
+    return _INBOUND_SECRET_BYTES.sub(lambda m: m.group(1) + MASKED_TAG.encode(), raw)
+
+
+def _masked_tag(match: re.Match[str]) -> str:
+    # The inbound source's address keeps its name, not its secret: ``log+inbound@`` (as
+    # stored) is shown as is, ``log+inbound-SECRET@`` as ``log+inbound-[redacted]@``.
+    tag = match.group(0)[len(match.group(1)) :]
+    if tag.lower() == INBOUND_TAG:
+        return match.group(0)
+    if tag.lower().startswith(INBOUND_TAG + "-"):
+        return match.group(1) + tag[: len(INBOUND_TAG) + 1] + MASKED_TAG
+    return match.group(1) + MASKED_TAG
 
 
 # --- the forwarded copy ------------------------------------------------------------------

@@ -22,6 +22,7 @@ from relay.cli.context import PROBLEM_FOUND, AppContext, console, pass_app, prin
 from relay.cli.local_org import BANNER, on_local_org, state_label
 from relay.cli.safe_text import cells, clean
 from relay.errors import RelayError
+from relay.privacy import mask_inbound_secret, mask_inbound_secret_bytes
 from relay.store import NOT_FINAL, SqlStore, State, StoredMessage, open_store
 from relay.store.headers import header_details
 from relay.store.retention import PURGEABLE_STATES, RETENTION_STATES, RawPurged
@@ -75,14 +76,20 @@ def summary(message: StoredMessage) -> dict[str, Any]:
         "received_at": iso(message.received_at),
         "mail_from": message.envelope.mail_from,
         "rcpt_tos": list(message.envelope.rcpt_tos),
-        "message_id": message.message_id,
-        "subject": message.subject,
+        "message_id": _shown(message.message_id),
+        "subject": _shown(message.subject),
         "attempts": message.attempts,
         "reason": message.reason,
         "size": message.size,
         "not_before": iso(message.not_before),
         "updated_at": iso(message.updated_at),
     }
+
+
+def _shown(value: str | None) -> str | None:
+    """A stored header as printed: the inbound source's secret masked (docs/operations.md,
+    "Security model"); the stored envelope already holds ``log+inbound@`` only."""
+    return None if value is None else mask_inbound_secret(value)
 
 
 @queue.command("list")
@@ -159,8 +166,9 @@ def show(app: AppContext, queue_id: str, as_json: bool, raw_only: bool) -> None:
                 raise  # "... raw bytes purged under retention (N days) on DATE ...", exit 1
             raw, purged = b"", gone.note  # the row and its history are still shown
         if raw_only:
-            # The bytes as accepted: `relay queue show ID --raw > m.eml; relay explain m.eml`.
-            sys.stdout.buffer.write(raw)
+            # The bytes as accepted: `relay queue show ID --raw > m.eml; relay explain m.eml`,
+            # but for the inbound source's secret (a journal report's To names it).
+            sys.stdout.buffer.write(mask_inbound_secret_bytes(raw))
             sys.stdout.buffer.flush()
             return
         headers = header_details(raw)
@@ -175,11 +183,11 @@ def show(app: AppContext, queue_id: str, as_json: bool, raw_only: bool) -> None:
             "auth": message.envelope.auth,
         },
         "headers": {
-            "message_id": headers.message_id,
-            "subject": headers.subject,
-            "from": headers.from_,
-            "to": headers.to,
-            "date": headers.date,
+            "message_id": _shown(headers.message_id),
+            "subject": _shown(headers.subject),
+            "from": _shown(headers.from_),
+            "to": _shown(headers.to),
+            "date": _shown(headers.date),
         },
         "transitions": [
             {
@@ -211,11 +219,11 @@ def show(app: AppContext, queue_id: str, as_json: bool, raw_only: bool) -> None:
         ("MAIL FROM", f"<{message.envelope.mail_from}>"),
         ("proved", message.envelope.auth),
         ("RCPT TO", ", ".join(f"<{r}>" for r in message.envelope.rcpt_tos)),
-        ("Message-ID", headers.message_id or "-"),
-        ("From", headers.from_ or "-"),
-        ("To", headers.to or "-"),
-        ("Date", headers.date or "-"),
-        ("Subject", headers.subject or "-"),
+        ("Message-ID", _shown(headers.message_id) or "-"),
+        ("From", _shown(headers.from_) or "-"),
+        ("To", _shown(headers.to) or "-"),
+        ("Date", _shown(headers.date) or "-"),
+        ("Subject", _shown(headers.subject) or "-"),
     ]:
         out.print(Text.assemble((f"{label:>11}", "bold"), "  ", clean(value)))
     if purged is not None:

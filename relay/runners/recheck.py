@@ -19,6 +19,7 @@ from relay.e2s import find_e2s_addresses
 from relay.errors import ApiDisabled, RelayError
 from relay.logs import get_logger
 from relay.outbound import Outbound
+from relay.parsing import parse
 from relay.runners.base import sleep_or_stop
 from relay.runners.holds import envelope_rep, problem_of
 from relay.runners.reps import Reps
@@ -119,9 +120,12 @@ class HeldRecheckRunner:
         return True
 
     def _fixed(self, message: StoredMessage, problem: str, api_works: bool | None) -> bool:
-        rep = self._rep(message)
         if problem == "unknown_sender":
-            return rep is not None
+            # What the delivery would attribute, from what the edge proved: a From naming
+            # a rep on a copy from an inbound source must not release it each minute.
+            email = parse(self.store.raw(message.id), message.envelope, message.received_at)
+            return self.reps.attribute(email, message.envelope.auth).rep is not None
+        rep = self._rep(message)
         if problem == "sending_disabled":
             return self.outbound.enabled
         if rep is None:

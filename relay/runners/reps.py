@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -86,15 +87,17 @@ class Reps:
         relay.envelope.Envelope):
 
         - ``personal_address``: the token's rep, if the From or envelope sender is theirs;
-        - ``dmarc:DOMAIN``: the rep whose address is the From, in that authenticated domain;
+        - ``dmarc:ADDRESS``: the rep whose address the edge proved (the From it checked);
         - ``trusted:envelope``: the rep of the envelope sender (the MTA in front vouches
           for its own authenticated users);
-        - ``source:NAME`` (a named inbound source): a personal address's owner, then the
-          From, Sender and envelope sender, then a journal report's sender, and failing
-          those the first rep among the recipients: an inbound copy, a customer's email to
-          the rep (a journal report's recipients, else To then Cc; relay/matching/match.py
-          finds the same rep);
-        - anything else (``none``, ``unverified``): the same, without inbound copies.
+        - ``source:NAME`` (a named inbound source): only the first rep among the
+          recipients (a journal report's recipients, else To then Cc; relay/matching/match.py
+          finds the same rep), as an inbound copy. The source is a copy channel that proves
+          who delivered the copy, never who wrote it: anyone on the internet can put a
+          rep's address in From or Sender, or a journal report's Sender line, of mail to a
+          rep's mailbox (docs/operations.md, "Security model");
+        - anything else (``none``, ``unverified``): a personal address's owner, then the
+          From, Sender and envelope sender.
         """
         directory = self.directory
         mail_from = email.envelope.mail_from
@@ -109,22 +112,35 @@ class Reps:
                 return Attribution(owner, False)
             return Attribution(None, False)
         if auth.startswith("dmarc:"):
-            author = email.from_.email if email.from_ else ""
-            in_domain = author.rpartition("@")[2].lower() == auth.partition(":")[2]
-            return Attribution(directory.rep_for(author) if in_domain else None, False)
+            return Attribution(self._dmarc_author(email, auth.partition(":")[2]), False)
         if auth == "trusted:envelope":
             return Attribution(directory.rep_for(mail_from) if mail_from else None, False)
+        senders_found, recipients = rep_addresses(email)
+        if auth.startswith("source:"):
+            recipient = self._first_rep(recipients)
+            return Attribution(recipient, recipient is not None)
         owner = self._token_owner(email)
         if owner is not None:
             return Attribution(owner, False)
-        vouched = auth.startswith("source:")
-        senders_found, recipients = rep_addresses(email)
-        for addresses, inbound in ((senders_found, False), (recipients if vouched else [], True)):
-            for address in addresses:
-                rep = directory.rep_for(address) if address else None
-                if rep is not None:
-                    return Attribution(rep, inbound)
-        return Attribution(None, False)
+        return Attribution(self._first_rep(senders_found), False)
+
+    def _first_rep(self, addresses: Sequence[str | None]) -> Rep | None:
+        for address in addresses:
+            rep = self.directory.rep_for(address) if address else None
+            if rep is not None:
+                return rep
+        return None
+
+    def _dmarc_author(self, email: Email, proven: str) -> Rep | None:
+        """``dmarc:ADDRESS``: the edge proved the domain of this exact From address, read
+        by the same parse that gave DMARC its domain; only that address names the rep.
+        ``dmarc:DOMAIN`` (stored before the address was kept): the parsed From, if it is
+        in that domain."""
+        if "@" in proven:
+            return self.directory.rep_for(proven)
+        author = email.from_.email if email.from_ else ""
+        in_domain = author.rpartition("@")[2].lower() == proven
+        return self.directory.rep_for(author) if in_domain else None
 
     def _token_owner(self, email: Email) -> Rep | None:
         for rcpt in email.envelope.rcpt_tos:

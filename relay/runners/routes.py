@@ -96,9 +96,21 @@ class Router:
             return Outcome(queue_id, State.REJECTED, f"logging is off for {rep.username}")
         if rep is not None and settings.needs_e2s_address:
             return self._forward_unless_inbound(routed)
-        if rep is None and self.reps.directory.synced and routed.email.machine_reason is None:
-            return held(queue_id, unknown_sender(self.reps.sender_shown(routed.email)))
+        # Nobody proven: held, synced or not, and never left to the matcher's guess from
+        # the From (docs/operations.md, "Security model"); the re-check releases it once
+        # a rep sync knows the sender.
+        if rep is None and routed.email.machine_reason is None:
+            shown = self.reps.sender_shown(routed.email)
+            return held(queue_id, unknown_sender(shown), self._not_synced_yet())
         return None
+
+    def _not_synced_yet(self) -> str:
+        if self.reps.directory.synced:
+            return ""
+        return (
+            "Relay has not read its reps from Salesforce yet: the API has not answered since "
+            "it started; the message is released after the first rep sync if a rep is found"
+        )
 
     def after_api_disabled(self, routed: Routed) -> Outcome | RelayError:
         return self._forward_unless_inbound(routed, api_disabled=True)

@@ -28,12 +28,19 @@ from relay.errors import StoreUnavailable
 from relay.logs import get_logger
 from relay.metrics import Metrics
 from relay.smtp import replies
+from relay.smtp.authentication.results_header import strip_authentication_results
+from relay.smtp.header_block import repeated_field, stray_control
 from relay.smtp.policy import check_recipient, rejection_reason
-from relay.smtp.sender_replies import refuse_inbound_source
+from relay.smtp.sender_replies import (
+    refuse_inbound_source,
+    refuse_repeated_field,
+    refuse_stray_control,
+)
 from relay.smtp.senders import (
     Arrival,
     SenderPolicy,
     inbound_recipient,
+    is_trusted,
     masked_recipient,
 )
 from relay.store.model import Store
@@ -41,6 +48,8 @@ from relay.store.model import Store
 log = get_logger("relay.smtp")
 
 SENDER_REFUSED = "sender_refused"
+MALFORMED_HEADER = "malformed_header"
+"""Metric and log label of a header block refused by relay/smtp/header_block.py."""
 """Metric and log label of every sender-policy refusal (relay/smtp/senders.py)."""
 NULL_SENDER = "<>"  # aiosmtpd reports the null reverse-path of MAIL FROM:<> as "<>"
 
@@ -112,6 +121,15 @@ def arrival(session: Any, envelope: Any) -> Arrival:
     )
 
 
+def header_refusal(raw: bytes) -> str | None:
+    """The refusal of a header block the parsers could read differently, or None."""
+    stray = stray_control(raw)
+    if stray is not None:
+        return refuse_stray_control(stray)
+    repeated = repeated_field(raw)
+    return None if repeated is None else refuse_repeated_field(repeated)
+
+
 class RelayHandler:
     """aiosmtpd hooks (``handle_MAIL``, ``handle_RCPT``, ``handle_DATA``) for Relay."""
 
@@ -175,6 +193,15 @@ class RelayHandler:
         raw: bytes = envelope.original_content
         mail_from: str = envelope.mail_from
         auth = "none"
+        refusal = header_refusal(raw)
+        if refusal is not None:
+            return self.reject(refusal, session, MALFORMED_HEADER, sender=mail_from)
+        # RFC 8601 §5: Authentication-Results are believed only from the trusted hop's
+        # topmost one of our authserv-id; every other one is removed before the message
+        # is checked or stored, so no later reader can take a client's claim for ours.
+        smtp = self._config.smtp
+        trusted = is_trusted(peer_host(session.peer), smtp.trusted_networks)
+        raw = strip_authentication_results(raw, smtp.authserv_id if trusted else None)
         if self.sender_policy is not None:
             refusal, auth = await self.sender_policy.check_data(arrival(session, envelope), raw)
             if refusal is not None:

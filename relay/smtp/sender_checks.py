@@ -1,7 +1,9 @@
 """Who may be logged as a rep: one table of source x proof -> outcome. Pure, no I/O.
 
-The SMTP edge gathers the facts (``Evidence``: the personal address, the From, the DMARC
-verdict) and ``decide`` turns them into an outcome. docs/operations.md, "Security
+The SMTP edge gathers the facts (``Evidence``: the personal address, the one From
+address, the DMARC verdict for its domain) and ``decide`` turns them into an outcome.
+A header block the parsers could read differently never gets here: relay/smtp/header_block.py
+refuses it first. docs/operations.md, "Security
 model", shows the same table for admins.
 
 Sources (``Source``):
@@ -13,7 +15,8 @@ Sources (``Source``):
   vouches for its own authenticated users, named by the envelope sender.
 - ``inbound``: a source of inbound copies the admin named (SMTP AUTH, a pinned client
   certificate, or an inbound network plus the shared secret). Only such copies may be
-  logged as the receiving rep's: anyone can put a rep in To.
+  logged as the receiving rep's: anyone can put a rep in To. It proves the copy, never
+  its sender: the runners attribute it only to a rep among its recipients.
 
 Proofs (``Proof``), evaluated to a ``Finding``:
 
@@ -24,10 +27,12 @@ source      always (the source was proven)         -
 envelope    the envelope sender is a rep's address absent: unknown sender
 personal    log+TOKEN@ and the From (or envelope)  no token: absent; forged
             is one of that token's rep's addresses token or another sender:
-                                                   refused
+                                                   refused; a token nobody
+                                                   owns while the reps were
+                                                   never synced: temporary
 dmarc       aligned SPF or DKIM pass (RFC 7489     fail: refused; DNS
-            §4.2) and the From is a rep's address  temperror: temporary;
-                                                   else absent
+            §4.2) for the one From's domain, and   temperror: temporary;
+            that From is a rep's address           else absent
 from        the From or envelope is a rep's        absent: unknown sender
 ==========  =====================================  ===========================
 
@@ -35,7 +40,9 @@ from        the From or envelope is a rep's        absent: unknown sender
 certain failure: DMARC fail, a forged token), then the first proven one, then a
 temporary one (451: the client retries), then the last absent one; no proof at all is
 ``trusted_only``'s refusal. While the rep snapshot was never synced, "is a rep's
-address" is not knowable and is taken as true (the runners check it again); the
+address" is not knowable and is taken as true (the runners attribute the message again
+and hold it when nobody is proven: relay/runners/routes.py); a personal address is never
+taken on trust (its owner is unknown, so the client is asked to retry); the
 authentication itself never fails open.
 """
 
@@ -67,6 +74,7 @@ class Token(StrEnum):
     OWNER_SENT = "owner_sent"  # a rep's token, and the From is that rep's address
     OTHER_SENT = "other_sent"  # a rep's token, but the From is not that rep's
     FORGED = "forged"  # a token that is nobody's
+    UNSYNCED = "unsynced"  # nobody's as far as a never-synced snapshot knows: ask again later
 
 
 class Dmarc(StrEnum):
@@ -89,6 +97,7 @@ class Refusal(StrEnum):
     DMARC_FAIL = "dmarc_fail"
     NOT_AUTHENTICATED = "not_authenticated"
     DNS_TEMPORARY = "dns_temporary"
+    REPS_NOT_SYNCED = "reps_not_synced"
     TRUSTED_ONLY = "trusted_only"
 
 
@@ -128,6 +137,8 @@ class Evidence:
     token: Token = Token.NONE
     dmarc: Dmarc = Dmarc.UNCHECKED
     dmarc_domain: str = ""
+    author: str = ""
+    """The one From address, whose domain DMARC checked (what ``dmarc:`` proves)."""
     source_name: str = ""
 
 
@@ -145,7 +156,7 @@ class Decision:
 
     @property
     def temporary(self) -> bool:
-        return self.refusal is Refusal.DNS_TEMPORARY
+        return self.refusal in (Refusal.DNS_TEMPORARY, Refusal.REPS_NOT_SYNCED)
 
 
 def evaluate(proof: Proof, facts: Evidence) -> tuple[Finding, Refusal | None]:
@@ -163,6 +174,7 @@ def evaluate(proof: Proof, facts: Evidence) -> tuple[Finding, Refusal | None]:
             Token.OTHER_SENT: (Finding.REFUSED, Refusal.NOT_ACCEPTABLE),
             Token.FORGED: (Finding.REFUSED, Refusal.UNKNOWN_PERSONAL),
             Token.NONE: (Finding.ABSENT, Refusal.PERSONAL_REQUIRED),
+            Token.UNSYNCED: (Finding.TEMPORARY, Refusal.REPS_NOT_SYNCED),
         }[facts.token]
     if proof is Proof.DMARC:
         if facts.dmarc is Dmarc.PASS:
@@ -185,7 +197,7 @@ def auth_label(proof: Proof, facts: Evidence) -> str:
         Proof.SOURCE: f"source:{facts.source_name}",
         Proof.ENVELOPE: "trusted:envelope",
         Proof.PERSONAL: "personal_address",
-        Proof.DMARC: f"dmarc:{facts.dmarc_domain}",
+        Proof.DMARC: f"dmarc:{facts.author or facts.dmarc_domain}",
         Proof.FROM: "none",
     }[proof]
 

@@ -82,6 +82,15 @@ def defer_dns(domain: str) -> str:
     )
 
 
+def defer_reps_not_synced(rcpt: str) -> str:
+    # RFC 3463 §3.8 X.7.0 with a 4xx: Relay has not read its reps from Salesforce yet,
+    # so it cannot tell whose personal address this is; the sending server retries.
+    return (
+        f"451 4.7.0 <{_shown(rcpt)}>: Relay has not read its reps from Salesforce yet and "
+        "cannot tell whose personal address this is: try again later"
+    )
+
+
 def refuse_untrusted_client() -> str:
     return (
         "550 5.7.1 Relay accepts mail only from its own mail server here: send through your "
@@ -94,6 +103,24 @@ def refuse_inbound_source() -> str:
     return (
         "550 5.7.1 log+inbound-...@ is accepted only from the inbound source your admin "
         "named (RELAY_SMTP_INBOUND_NETWORKS with its secret)"
+    )
+
+
+def refuse_repeated_field(name: str) -> str:
+    # RFC 5322 §3.6: at most one of each of these fields. A repeated one is how an
+    # unsigned field is put in front of a DKIM-signed one (RFC 6376 §8.15).
+    return (
+        f"550 5.7.1 The message has more than one {_shown(name.title())} header field; "
+        "RFC 5322 §3.6 allows one: send it again as your mail program wrote it"
+    )
+
+
+def refuse_stray_control(what: str) -> str:
+    # RFC 5322 §2.2: a header field ends with CRLF; a lone CR or a NUL is not allowed
+    # there, and parsers disagree on where such a field ends.
+    return (
+        f"550 5.7.1 The message's header holds a {_shown(what)} character, which RFC 5322 "
+        "§2.2 does not allow: send it again as your mail program wrote it"
     )
 
 
@@ -130,5 +157,6 @@ def refusal_reply(refusal: Refusal, reasons: Reasons) -> str:
             reasons.sender, reasons.dmarc_domain
         ),
         Refusal.DNS_TEMPORARY: lambda: defer_dns(reasons.dmarc_domain),
+        Refusal.REPS_NOT_SYNCED: lambda: defer_reps_not_synced(reasons.token_rcpt),
         Refusal.TRUSTED_ONLY: refuse_untrusted_client,
     }[refusal]()

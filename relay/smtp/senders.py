@@ -40,6 +40,7 @@ from typing import Protocol
 from relay.config import Config, SmtpConfig, SyncConfig
 from relay.logs import get_logger
 from relay.senders import SenderDirectory, address_tag, load_address_secret
+from relay.smtp.authentication.headers import from_address
 from relay.smtp.sender_checks import (
     Dmarc,
     Evidence,
@@ -133,10 +134,12 @@ class AuthChecks:
     reported: Callable[[bytes, str], Verdict | None]
 
 
-def dmarc_of(verdict: Verdict | None) -> Dmarc:
+def dmarc_of(verdict: Verdict | None, author_domain: str) -> Dmarc:
+    """The verdict, reduced; a pass counts only for the From domain the edge read (a
+    reported verdict names its own header.from, RFC 8601 §2.7.2)."""
     if verdict is None:
         return Dmarc.UNCHECKED
-    if verdict.aligned_pass:
+    if verdict.aligned_pass and author_domain and verdict.from_domain == author_domain:
         return Dmarc.PASS
     if verdict.dmarc == "fail":
         return Dmarc.FAIL
@@ -168,8 +171,11 @@ class Arrival:
             ipaddress.ip_address(addr)
         except ValueError:
             return self.peer_host, self.helo
+        # An unknown HELO (XFORWARD_README: [UNAVAILABLE]) stays empty for SPF, never
+        # Postfix's own: that would pair the client's IP with another host's name, whose
+        # SPF may cover it (RFC 7208 §2.3, §2.4).
         helo = forwarded.get("helo", "")
-        return addr, ("" if helo.upper() == "[UNAVAILABLE]" else helo) or self.helo
+        return addr, "" if helo.upper() == "[UNAVAILABLE]" else helo
 
 
 def _same(rep: Rep | None, owner: Rep) -> bool:
@@ -182,14 +188,18 @@ def token_finding(
     """What the personal addresses among the recipients show (the worst of them), the
     recipient that shows it and the token's rep."""
     worst: tuple[Token, str, Rep | None] = (Token.NONE, "", None)
-    rank = [Token.NONE, Token.OWNER_SENT, Token.OTHER_SENT, Token.FORGED]
+    rank = [Token.NONE, Token.OWNER_SENT, Token.UNSYNCED, Token.OTHER_SENT, Token.FORGED]
     for rcpt in rcpt_tos:
         tag = address_tag(rcpt)
         if tag is None or tag == INBOUND_TAG:
             continue
         owner = directory.rep_for_token(tag)
-        if not directory.synced:
-            found = Token.OWNER_SENT  # fail open on the snapshot (module docstring)
+        if owner is None and not directory.synced:
+            # Nobody's token, or a rep Relay has not read yet: never taken on trust, as
+            # the runners would find no owner either; the client retries (451).
+            found = Token.UNSYNCED
+        elif not directory.synced:
+            found = Token.OWNER_SENT  # fail open on the senders only (module docstring)
         elif owner is None:
             found = Token.FORGED
         elif any(_same(directory.rep_for(a), owner) for a in senders):
@@ -315,21 +325,25 @@ class SenderPolicy:
         """The refusal (None: accept) and what the edge proved (relay.envelope's auth)."""
         directory, mode = self.directory, self._smtp.sender_auth
         source = self.source_of(arrival)
-        header_from = from_addresses(raw)
+        # One parse for both the rep's address and the DMARC domain (the verifier reads
+        # the same way), so the address attributed is the one whose domain was checked.
+        author = from_address(raw) or ""
         mail_from = "" if arrival.mail_from == "<>" else arrival.mail_from
-        senders = [a for a in (mail_from, *header_from) if a]
+        senders = [a for a in (mail_from, author) if a]
         token, token_rcpt, owner = token_finding(directory, arrival.rcpt_tos, senders)
         verdict = None
         if needs_dmarc(source, mode, token):
             verdict = await self._verdict(source, arrival, raw, mail_from)
-        shown = header_from[0] if header_from else mail_from
+        shown = author or mail_from
+        author_domain = author.rpartition("@")[2]
         facts = Evidence(
             synced=directory.synced,
             envelope_rep=bool(mail_from) and directory.rep_for(mail_from) is not None,
-            from_rep=bool(header_from) and directory.rep_for(header_from[0]) is not None,
+            from_rep=bool(author) and directory.rep_for(author) is not None,
             token=token,
-            dmarc=dmarc_of(verdict),
-            dmarc_domain=(verdict and verdict.from_domain) or shown.rpartition("@")[2].lower(),
+            dmarc=dmarc_of(verdict, author_domain),
+            dmarc_domain=author_domain or shown.rpartition("@")[2].lower(),
+            author=author,
             source_name=arrival.inbound_source or "",
         )
         if not directory.synced:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dkim
 from auth_checks_helpers import STRANGER, Checker, message, signed
 from dns_zone import DkimKey
 
@@ -118,3 +119,20 @@ def test_a_signature_naming_an_impossible_domain_is_a_dkim_permerror(check: Chec
     verdict = check(raw, client_ip=STRANGER, mail_from="x@elsewhere.example")
     assert verdict.dkim == "permerror"
     assert not verdict.temporary
+
+
+def test_a_signature_with_a_body_length_limit_is_not_trusted(
+    check: Checker, acme_key: DkimKey
+) -> None:
+    """l= lets anyone append to the signed body (RFC 6376 §8.2): such a signature is
+    treated as not verifying, so DMARC cannot pass on it."""
+    original = message()
+    signature = dkim.sign(
+        original, b"sel", b"acme.example", acme_key.private_pem,
+        canonicalize=(b"relaxed", b"relaxed"), length=True,
+    )  # fmt: skip
+    extended = bytes(signature) + original + b"\r\nPay Mallory instead.\r\n"
+    verdict = check(extended, client_ip=STRANGER, mail_from="bounces@elsewhere.example")
+    assert verdict.dkim == "fail"
+    assert verdict.dkim_domains == ()
+    assert not verdict.aligned_pass

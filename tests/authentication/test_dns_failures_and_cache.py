@@ -202,3 +202,24 @@ def test_many_concurrent_checks_all_finish(zone: ZoneServer, acme_key: DkimKey) 
     finally:
         verifier.close()
     assert results == ["pass"] * 40
+
+
+def test_a_check_given_up_on_stops_asking_dns(zone: ZoneServer, check: Checker) -> None:
+    """Five DKIM signatures whose key servers never answer: the check gives up at its
+    deadline (twice the 1 s lookup timeout), and its worker thread stops looking up the
+    remaining keys then, instead of holding the thread for one timeout per key."""
+    names = [f"sel._domainkey.s{n}.silent.example" for n in range(1, 6)]
+    zone.silent.update(names)
+    signatures = "".join(
+        f"DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=s{n}.silent.example; "
+        "s=sel; h=from:to:subject; bh=AAAA; b=AAAA\r\n"
+        for n in range(1, 6)
+    )
+    raw = signatures.encode() + message()
+    started = time.monotonic()
+    verdict = check(raw, client_ip=STRANGER, mail_from="bounces@elsewhere.example")
+    assert time.monotonic() - started < 3
+    assert verdict.temporary
+    time.sleep(3.5)  # long enough for the old code to ask for the 4th and 5th keys
+    assert zone.queries_for(names[3]) == []
+    assert zone.queries_for(names[4]) == []

@@ -165,9 +165,9 @@ def test_an_added_sender_is_released_at_once_not_held_again(org: Org, serve: Ser
     """`relay senders add` then `relay queue release`: logged on that release, although
     the runners' rep snapshot is refreshed from the store only every minute."""
     alias = "alice.home@personal.example"
-    message = email(["peter@initech.example"], "From home", sender=alias)
-    # Journaling's copy (a named inbound source) is accepted whoever sent it; nobody
-    # known sent it or received it, so the runner holds it as an unknown sender.
+    message = email([alias], "From home", sender="peter@initech.example")
+    # A customer's mail to the rep's other mailbox, copied by a named inbound source: no
+    # known rep among its recipients yet, so the runner holds it as an unknown sender.
     serve.send(message, rcpt=(INBOUND_LOG,))
     wait_for(lambda: _state_of(serve, message["Message-ID"]) == "held", what="held")
     (item,) = [i for i in _queue(serve) if i["message_id"] == message["Message-ID"]]
@@ -200,9 +200,12 @@ def test_customers_email_to_a_rep_copied_by_the_mail_server_is_the_reps(
 
 
 def test_bcc_and_journal_copy_make_one_task(org: Org, serve: Serve) -> None:
-    """A BCC copy and an Exchange journal report of the same email: one Task."""
-    original = email(["mindy@globex.example"], "Journaled", message_id="<jr-1@acme.example>")
-    serve.send(original)
+    """A customer's email to a rep, copied by the mail server (recipient_bcc_maps) and by
+    an Exchange journal report, both named inbound sources: one Task, the rep's."""
+    original = email(
+        [REP], "Journaled", sender="mindy@globex.example", message_id="<jr-1@acme.example>"
+    )
+    serve.send(original, rcpt=(INBOUND_LOG,))
     report = EmailMessage()
     report["From"] = "journal@acme-widgets.example"
     report["To"] = LOG
@@ -210,8 +213,8 @@ def test_bcc_and_journal_copy_make_one_task(org: Org, serve: Serve) -> None:
     report["Message-ID"] = "<journal-wrapper-1@acme.example>"
     report["X-MS-Journal-Report"] = ""
     report.set_content(
-        f"Sender: {REP}\nSubject: Journaled\nMessage-Id: <jr-1@acme.example>\n"
-        "To: mindy@globex.example\n"
+        "Sender: mindy@globex.example\nSubject: Journaled\nMessage-Id: <jr-1@acme.example>\n"
+        f"To: {REP}\n"
     )
     report.add_attachment(original)
     serve.send(report, rcpt=(INBOUND_LOG,))  # journaling is a named inbound source

@@ -54,7 +54,15 @@ def test_a_copy_from_a_named_inbound_source_belongs_to_the_rep_it_was_sent_to(
 
 
 @pytest.mark.parametrize(
-    "auth", ["trusted:envelope", "none", "unverified", "dmarc:globex.example", "personal_address"]
+    "auth",
+    [
+        "trusted:envelope",
+        "none",
+        "unverified",
+        "dmarc:globex.example",
+        "dmarc:hank@globex.example",
+        "personal_address",
+    ],
 )
 def test_a_copy_from_anywhere_else_belongs_to_nobody(tmp_path: Path, auth: str) -> None:
     """Even from a trusted network's address: only a named source proves an inbound copy."""
@@ -62,15 +70,28 @@ def test_a_copy_from_anywhere_else_belongs_to_nobody(tmp_path: Path, auth: str) 
     assert _attribute(tmp_path, auth, peer="::1:25000") == Attribution(None, inbound=False)
 
 
-def test_the_rep_who_sent_an_email_still_owns_it(tmp_path: Path) -> None:
-    """Outbound mail is the sender's, even when another rep is in Cc (E2S)."""
+@pytest.mark.parametrize("auth", ["source:network", "source:auth:journal", "source:cert:ab12"])
+def test_a_named_source_never_proves_a_sender(tmp_path: Path, auth: str) -> None:
+    """A copy channel proves who delivered the copy, not who wrote it: a stranger's mail
+    to a rep's mailbox saying From: alice@ and Sender: alice@ (or a journal report's
+    Sender line) is nobody's when no rep is among its recipients."""
     reps = _reps(tmp_path)
     raw = (
-        f"From: {ALICE.email}\r\nTo: {CUSTOMER}\r\nCc: bob@acme-widgets.example\r\n"
+        f"From: {ALICE.email}\r\nSender: {ALICE.email}\r\nTo: {CUSTOMER}\r\n"
         "Subject: quote\r\n\r\nHi\r\n"
     ).encode()
-    email = parse(raw, Envelope(ALICE.email, ("log@relay.example",), peer="192.0.2.7:1"), NOW)
-    assert reps.attribute(email, "source:network") == Attribution(ALICE, inbound=False)
+    envelope = Envelope(ALICE.email, ("log+inbound@relay.example",), peer="192.0.2.7:1")
+    email = parse(raw, envelope, NOW)
+    assert reps.attribute(email, auth) == Attribution(None, inbound=False)
+
+
+def test_a_dmarc_proof_names_exactly_the_address_it_proved(tmp_path: Path) -> None:
+    """``dmarc:ADDRESS`` attributes that address's rep, whatever the parser shows."""
+    reps = _reps(tmp_path)
+    envelope = Envelope(CUSTOMER, ("log@relay.example",), peer="192.0.2.7:1")
+    email = parse(INBOUND, envelope, NOW)  # From: hank@
+    assert reps.attribute(email, f"dmarc:{ALICE.email}") == Attribution(ALICE, inbound=False)
+    assert reps.attribute(email, "dmarc:hank@globex.example") == Attribution(None, False)
 
 
 def test_an_inbound_copy_never_goes_to_email_to_salesforce(tmp_path: Path) -> None:

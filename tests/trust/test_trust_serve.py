@@ -130,7 +130,7 @@ def test_a_reps_real_mail_through_postfix_is_logged(
     assert code == 250, reply
     shown = queued(behind_postfix, reply)
     assert shown["state"] == "logged"
-    assert shown["envelope"]["auth"] == "dmarc:acme-widgets.example"  # type: ignore[index]
+    assert shown["envelope"]["auth"] == "dmarc:alice@acme-widgets.example"  # type: ignore[index]
     tasks = org.tasks("Subject = 'Email: Signed renewal'")
     assert tasks
     assert {t["OwnerId"] for t in tasks} == {org.seeded.sample.users[REP]}

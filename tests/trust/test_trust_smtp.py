@@ -69,9 +69,9 @@ def test_an_aligned_pass_for_a_rep_is_accepted_and_recorded(direct: Edge) -> Non
     with capture_logs() as logs:
         code, _ = direct.send("alice@acme-widgets.example", LOG)
     assert code == 250
-    assert direct.auths() == ["dmarc:acme-widgets.example"]
+    assert direct.auths() == ["dmarc:alice@acme-widgets.example"]
     queued = [e for e in logs if e["event"] == "message_queued"]
-    assert [e["auth"] for e in queued] == ["dmarc:acme-widgets.example"]
+    assert [e["auth"] for e in queued] == ["dmarc:alice@acme-widgets.example"]
 
 
 def test_an_aligned_pass_for_a_stranger_is_still_no_rep(direct: Edge) -> None:
@@ -120,7 +120,7 @@ def test_dmarc_never_fails_open_before_the_first_rep_sync(tmp_path: Path) -> Non
     for edge in run_edge(tmp_path, checks, synced=False):
         assert edge.send(ALICE.email, LOG)[0] == 550
         assert edge.send("hank@globex.example", LOG)[0] == 250
-        assert edge.auths() == ["dmarc:globex.example"]
+        assert edge.auths() == ["dmarc:hank@globex.example"]
 
 
 # --- inbound copies from a named network with the secret --------------------------------
@@ -175,7 +175,7 @@ def test_a_trusted_hops_authentication_results_of_our_authserv_id_are_used(
         tmp_path, checks, trusted_networks=LOOPBACK, authserv_id="mx.acme-widgets.example"
     ):
         assert edge.send(ALICE.email, LOG)[0] == 250
-        assert edge.auths() == ["dmarc:acme-widgets.example"]
+        assert edge.auths() == ["dmarc:alice@acme-widgets.example"]
         assert checks.calls == []
 
 
@@ -196,11 +196,24 @@ def test_xforward_names_the_client_checked_only_from_a_trusted_hop(tmp_path: Pat
         for peer in ("127.0.0.1", "192.0.2.9"):
             arrival = Arrival(peer, "mx.local", ALICE.email, (LOG,), xforward=xforward)
             refusal, auth = asyncio.run(edge.policy.check_data(arrival, raw))
-            assert (refusal, auth) == (None, "dmarc:acme-widgets.example")
+            assert (refusal, auth) == (None, "dmarc:alice@acme-widgets.example")
     assert [call[:2] for call in checks.calls] == [
         ("2001:db8::25", "mail.acme-widgets.example"),
         ("192.0.2.9", "mx.local"),  # an untrusted peer's XFORWARD is not believed
     ]
+
+
+def test_an_unknown_xforward_helo_is_checked_empty_not_as_the_hops(tmp_path: Path) -> None:
+    """XFORWARD HELO=[UNAVAILABLE] (Postfix did not see one): SPF gets the client's IP with
+    an empty HELO, never the trusted hop's own HELO, whose SPF may cover the IP."""
+    checks = TableChecks({"acme-widgets.example": "pass"})
+    raw = f"From: {ALICE.email}\r\nTo: hank@globex.example\r\nSubject: x\r\n\r\nHi\r\n".encode()
+    for edge in run_edge(tmp_path, checks, trusted_networks=LOOPBACK):
+        with smtplib.SMTP("127.0.0.1", edge.port, timeout=10) as client:
+            client.ehlo("mx.relay-host.example")
+            assert client.docmd("XFORWARD", "ADDR=192.0.2.25 HELO=[UNAVAILABLE]")[0] == 250
+            client.sendmail(ALICE.email, [LOG], raw)
+    assert [call[:2] for call in checks.calls] == [("192.0.2.25", "")]
 
 
 # --- inbound copies from an SMTP AUTH user (relay/smtp/protocol.py names the source) ------

@@ -78,6 +78,13 @@ ROWS = [
     (D, "dmarc", Evidence(synced=False, dmarc=Dmarc.FAIL), no(Refusal.DMARC_FAIL)),
     (D, "either", Evidence(synced=False, dmarc=Dmarc.NONE), no(Refusal.NOT_AUTHENTICATED)),
     (D, "trusted_only", Evidence(synced=False), no(Refusal.TRUSTED_ONLY)),
+    # ...but a personal address nobody owns is never taken on trust: retry after a sync.
+    (D, "either", Evidence(synced=False, token=Token.UNSYNCED), no(Refusal.REPS_NOT_SYNCED)),
+    (T, "personal_address", Evidence(synced=False, token=Token.UNSYNCED),
+     no(Refusal.REPS_NOT_SYNCED)),
+    # dmarc proves the one From address, and records it.
+    (D, "either", facts(dmarc=Dmarc.PASS, author="alice@acme.example"),
+     ok("dmarc:alice@acme.example")),
 ]  # fmt: skip
 
 
@@ -87,11 +94,12 @@ def test_table_row(source: Source, mode: str, evidence: Evidence, expected: Deci
     assert decide(source, mode, evidence) == expected
 
 
-def test_only_a_dns_temperror_is_temporary() -> None:
-    """451 only for a DNS temperror: every other refusal is a certain 550."""
+def test_only_dns_and_the_first_sync_are_temporary() -> None:
+    """451 only for a DNS temperror or a rep snapshot never synced: every other refusal
+    is a certain 550."""
     refused = [decide(source, mode, e) for source, mode, e, _ in ROWS]
     temporary = {d.refusal for d in refused if d.temporary}
-    assert temporary == {Refusal.DNS_TEMPORARY}
+    assert temporary == {Refusal.DNS_TEMPORARY, Refusal.REPS_NOT_SYNCED}
     assert any(d.refusal is not None and not d.temporary for d in refused)
 
 

@@ -144,6 +144,10 @@ def _verify_signature(resolver: DnsLookups, message: Any, index: int) -> tuple[s
         return records[0]
 
     message.domain = None
+    if _limits_body_length(message, index):
+        # RFC 6376 §8.2: with l= anything may be appended after the signed body, so the
+        # signature vouches for no whole message; treated as not verifying.
+        return "fail", _signer(message)
     try:
         verified = message.verify(idx=index, dnsfunc=key_txt)
     except dkim.ValidationError:
@@ -156,6 +160,15 @@ def _verify_signature(resolver: DnsLookups, message: Any, index: int) -> tuple[s
     if key_state["missing"]:
         return PERMERROR, domain  # RFC 6376 §6.1.2: no key for the signature
     return ("pass" if verified else "fail"), domain
+
+
+def _limits_body_length(message: Any, index: int) -> bool:
+    """Whether the ``index``-th DKIM-Signature has an ``l=`` tag; also records its d=."""
+    try:
+        prep = message.verify_headerprep(idx=index)
+    except dkim.DKIMException:
+        return False  # verify() reports the malformed signature itself
+    return bool(prep) and b"l" in prep[0]
 
 
 def _signer(message: Any) -> str | None:

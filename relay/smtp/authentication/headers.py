@@ -54,10 +54,11 @@ def header_fields(raw: bytes) -> tuple[list[HeaderField], int]:
     return fields, header_end
 
 
-def from_domain(raw: bytes, fields: list[HeaderField] | None = None) -> str | None:
-    """The domain of the one RFC 5322.From address, lowercased; None if absent or several.
+def from_address(raw: bytes, fields: list[HeaderField] | None = None) -> str | None:
+    """The one RFC 5322.From address with a domain; None if absent, several, or malformed.
 
-    RFC 7489 §6.6.1: a message with no From or several From addresses has no domain to check.
+    The edge reads the rep's address and the DMARC domain from this one parse, so the
+    address it attributes is the address whose domain was checked.
     """
     if fields is None:
         fields = header_fields(raw)[0]
@@ -76,7 +77,16 @@ def from_domain(raw: bytes, fields: list[HeaderField] | None = None) -> str | No
     domain = domain.strip().rstrip(".").lower()
     if not at or not local or not domain or not _looks_like_domain(domain):
         return None
-    return domain
+    return f"{local}@{domain}"
+
+
+def from_domain(raw: bytes, fields: list[HeaderField] | None = None) -> str | None:
+    """The domain of the one RFC 5322.From address, lowercased; None if absent or several.
+
+    RFC 7489 §6.6.1: a message with no From or several From addresses has no domain to check.
+    """
+    address = from_address(raw, fields)
+    return address.rpartition("@")[2] if address else None
 
 
 def _looks_like_domain(domain: str) -> bool:

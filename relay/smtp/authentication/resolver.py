@@ -15,9 +15,9 @@ import socket
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 import dns.exception
 import dns.message
@@ -27,6 +27,8 @@ import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
 import dns.resolver
+
+T = TypeVar("T")
 
 # A failed server is asked again after this long at most.
 _TEMPERROR_SECONDS = 5.0
@@ -139,6 +141,18 @@ class CachingResolver:
         self._resolver.timeout = timeout_seconds
         self._resolver.lifetime = timeout_seconds
         self._resolver.cache = None
+        self._timeout_seconds = timeout_seconds
+        self._deadline = threading.local()
+
+    def until(self, deadline: float, job: Callable[..., T], *args: Any) -> T:
+        """Run ``job(*args)`` on this thread with no lookup past ``deadline`` (monotonic):
+        a check its caller gave up on stops asking DNS instead of holding a worker thread
+        for every remaining lookup (an SPF record may take ten, RFC 7208 §4.6.4)."""
+        self._deadline.at = deadline
+        try:
+            return job(*args)
+        finally:
+            self._deadline.at = None
 
     def cached(self) -> CachedAnswers:
         """The same lookups from the cache alone: a miss raises NotCached, nothing is sent."""
@@ -170,7 +184,14 @@ class CachingResolver:
                 return entry
         if cached_only:
             raise NotCached(name)
-        entry = self._query(key, now)
+        deadline: float | None = getattr(self._deadline, "at", None)
+        if deadline is not None and deadline - now <= 0:
+            # Not cached: the name did not fail, the check ran out of time.
+            raise DnsTemporaryError(f"no time left to look up {name}")
+        left = None if deadline is None else deadline - now
+        entry = self._query(key, now, left)
+        if entry.failure and left is not None and left < self._timeout_seconds:
+            return entry  # timed out on the check's deadline, not its own: not cached
         with self._lock:
             if entry.expires > now:
                 self._cache[key] = entry
@@ -183,15 +204,24 @@ class CachingResolver:
         """Each TXT record of ``name`` as one string (RFC 7208 §3.3: its strings joined)."""
         return _joined(self.lookup(name, "TXT", cached_only))
 
-    def _query(self, key: tuple[str, dns.rdatatype.RdataType], now: float) -> CacheEntry:
+    def _query(
+        self, key: tuple[str, dns.rdatatype.RdataType], now: float, left: float | None = None
+    ) -> CacheEntry:
         name, rdtype = key
+        lifetime = self._timeout_seconds if left is None else min(left, self._timeout_seconds)
         try:
             qname = dns.name.from_text(name)
         except (dns.exception.DNSException, UnicodeError):
             # Not a name DNS can carry (a label over 63 bytes, bad IDNA): it has no records.
             return CacheEntry(now + self._cache_seconds, ())
         try:
-            answer = self._resolver.resolve(qname, rdtype, search=False, raise_on_no_answer=False)
+            answer = self._resolver.resolve(
+                qname,
+                rdtype,
+                search=False,
+                raise_on_no_answer=False,
+                lifetime=lifetime,
+            )
         except dns.resolver.NXDOMAIN as error:
             responses = error.kwargs.get("responses") or {}
             return CacheEntry(now + self._negative_ttl(responses.get(qname)), ())

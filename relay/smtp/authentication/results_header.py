@@ -96,6 +96,10 @@ def _verdict_from_results(
     spf, spf_domain = _spf(by_method.get("spf", []))
     dkim, dkim_domains = _dkim(by_method.get("dkim", []))
     dmarc = _result(by_method["dmarc"][0]) if "dmarc" in by_method else "none"
+    if dmarc == "pass" and not _for_domain(by_method["dmarc"][0], domain):
+        # A DMARC pass is for the domain in its header.from (RFC 8601 §2.7.2); for any
+        # other domain, or a message without one From domain, it proves nothing.
+        dmarc = "none"
     reported = "; ".join(
         f"{r.method}={_result(r)}" for r in results if str(r.method).lower() in by_method
     )
@@ -113,6 +117,11 @@ def _verdict_from_results(
         # SPF or DKIM may be what kept the aligned pass away.
         dns_temperror=dmarc == TEMPERROR or (dmarc == "none" and TEMPERROR in (spf, dkim)),
     )
+
+
+def _for_domain(result: authres.core.AuthenticationResult, domain: str | None) -> bool:
+    reported = _property(result, "header", "from")
+    return domain is not None and (reported or "").lower().rstrip(".") == domain
 
 
 def _result(result: authres.core.AuthenticationResult) -> str:

@@ -54,10 +54,10 @@ class AuthVerdict:
     @property
     def aligned_pass(self) -> bool:
         """DMARC pass: an aligned SPF pass or an aligned DKIM pass (RFC 7489 §4.2)."""
+        if self.from_domain is None:
+            return False  # RFC 7489 §6.6.1: no single From domain, nothing to pass for
         if self.dmarc == "pass":
             return True
-        if self.from_domain is None:
-            return False
         return aligned_spf_pass(self) or bool(aligned_dkim_domains(self))
 
     @property

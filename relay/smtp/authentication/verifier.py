@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import threading
 import time
 from collections import OrderedDict
@@ -118,14 +119,20 @@ class SenderVerifier:
     ) -> AuthVerdict:
         loop = asyncio.get_running_loop()
         run = self._executor
-        spf_job = loop.run_in_executor(run, self._check_spf, client_ip, helo, mail_from, False)
+        # Work queued behind a DNS outage must not outlive this check's deadline either.
+        until = functools.partial(self._resolver.until, time.monotonic() + self._deadline)
+        spf_job = loop.run_in_executor(
+            run, until, self._check_spf, client_ip, helo, mail_from, False
+        )
         record: tuple[DmarcRecord | None, str | None] = (None, None)
         if domain:
-            record = await loop.run_in_executor(run, dmarc_record_or_error, self._resolver, domain)
+            record = await loop.run_in_executor(
+                run, until, dmarc_record_or_error, self._resolver, domain
+            )
         spf: SpfOutcome = await spf_job
         # DKIM after SPF, so that the cached and the uncached path report the same verdict.
         if self._dkim_needed(has_dkim, spf, domain, record[0]):
-            dkim = await loop.run_in_executor(run, check_dkim, self._resolver, raw)
+            dkim = await loop.run_in_executor(run, until, check_dkim, self._resolver, raw)
             return _decide(domain, spf, dkim, record)
         return _decide(domain, spf, self._dkim_not_checked(has_dkim), record)
 
