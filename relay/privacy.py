@@ -37,9 +37,7 @@ INBOUND_TAG = "inbound"
 # the predicate says it is Relay's own.
 _ADDRESS_IN_TEXT = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*)")
 # ``log+TOKEN@``: the personal-address mailbox (relay/senders.py MAILBOX) and its tag.
-# The inbound source's address keeps its kind in the mask (``log+inbound-[redacted]@``):
-# an admin reading a log must tell a journal copy from a rep's personal address.
-_PERSONAL_TOKEN = re.compile(r"(?i)(?<![A-Za-z0-9.+_-])(log\+(?:inbound-)?)[^@\s<>\"',;()]+(?=@)")
+_PERSONAL_TOKEN = re.compile(r"(?i)(?<![A-Za-z0-9.+_-])(log\+)[^@\s<>\"',;()]+(?=@)")
 
 # ``log+inbound-SECRET@``: the inbound source's address and its shared secret.
 _INBOUND_SECRET = re.compile(r"(?i)(?<![A-Za-z0-9.+_-])(log\+inbound-)[^@\s<>\"',;()]+(?=@)")

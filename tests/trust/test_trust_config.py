@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from relay.config import load_config
 from relay.errors import ConfigError
 from relay.logs import redact_text
+from relay.privacy import mask_inbound_secret, mask_tokens
 
 
 def test_the_defaults_trust_no_network_and_prove_every_sender() -> None:
@@ -70,3 +73,13 @@ def test_the_inbound_secret_is_masked_in_any_log_text() -> None:
     """Belt and braces: even a library line quoting the recipient shows no secret."""
     text = "RCPT TO:<log+inbound-s3cret-inbound-0123456789@relay.example> refused"
     assert redact_text(text) == "RCPT TO:<log+inbound-[redacted]@relay.example> refused"
+
+
+@pytest.mark.parametrize("mask", [mask_tokens, mask_inbound_secret, redact_text])
+def test_no_part_of_the_inbound_secret_survives_a_mask(mask: Callable[[str], str]) -> None:
+    """Every mask shows the inbound address by its kind only: not one character of the
+    secret, not even a prefix (an admin pastes log lines into tickets)."""
+    secret = "Zq8xW2vK9mLp4Rt7"
+    shown = mask(f"To: <log+inbound-{secret}@relay.example>, log+INBOUND-{secret}@relay.example")
+    assert "log+inbound-[redacted]@" in shown.lower()
+    assert all(secret[i : i + 4] not in shown for i in range(len(secret) - 3))
