@@ -101,16 +101,17 @@ def setups(size: int, token_address: str, key: DkimKey) -> list[Setup]:
         return to_wire(raw, ALICE.email, [token_address]), "personal_address"
 
     def spf(n: int) -> tuple[Wire, str]:
-        return to_wire(raw_message(ALICE.email, n, size), ALICE.email, [shared]), f"dmarc:{SENDER}"
+        return to_wire(
+            raw_message(ALICE.email, n, size), ALICE.email, [shared]
+        ), f"dmarc:{ALICE.email}"
 
     def dkim(n: int) -> tuple[Wire, str]:
         raw = dkim_sign(raw_message(ALICE.email, n, size), SENDER, SELECTOR, key)
-        return to_wire(raw, ALICE.email, [shared]), f"dmarc:{SENDER}"
+        return to_wire(raw, ALICE.email, [shared]), f"dmarc:{ALICE.email}"
 
     def uncached(n: int) -> tuple[Wire, str]:
         rep = uncached_rep(n).email
-        domain = rep.rpartition("@")[2]
-        return to_wire(raw_message(rep, n, size), rep, [shared]), f"dmarc:{domain}"
+        return to_wire(raw_message(rep, n, size), rep, [shared]), f"dmarc:{rep}"
 
     return [
         Setup("personal_address", "personal_address", MTA, personal),
