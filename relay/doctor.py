@@ -287,6 +287,26 @@ def a_family(address: str, net: ipaddress.IPv4Network | ipaddress.IPv6Network) -
     return ipaddress.ip_address(address.split("%")[0]).version == net.version
 
 
+def _trust_fix(why: str) -> str:
+    """What reduces the risk: a narrower network where one server is not named; where it
+    is (Postfix beside Relay on this host), only that no one else can reach the port --
+    narrowing to the same /32 changes nothing (docs/operations.md, "Security model")."""
+    isolate = (
+        "make sure only the mail server in front can reach Relay's port (run Relay in a "
+        "container network or behind a firewall rule on its listening address) and trust "
+        "only that server's one address"
+    )
+    if why.startswith(("loopback", "this host's own address")):
+        return (
+            f"Every process on this host can connect from there: {isolate}; see "
+            'docs/operations.md, "Security model".'
+        )
+    return (
+        f"Trust only the mail server in front of Relay (its one address), and {isolate}; "
+        'see docs/operations.md, "Security model".'
+    )
+
+
 def check_trust(
     networks: Sequence[str], sender_auth: str, host_addresses: Sequence[str] = ()
 ) -> list[Check]:
@@ -295,13 +315,21 @@ def check_trust(
     for network in networks:
         why = _too_wide(network, host_addresses)
         if why is not None:
-            fix = (
-                "Trust only the mail server in front of Relay (its own address, /32), and "
-                "make Relay listen where only it can connect; see docs/operations.md, "
-                '"Security model".',
-            )
             detail = f"RELAY_SMTP_TRUSTED_NETWORKS has {network}, which covers {why}"
-            checks.append(Check("trusted networks", "warn", detail, fix))
+            checks.append(Check("trusted networks", "warn", detail, (_trust_fix(why),)))
+    if sender_auth == "trusted_only" and not networks:
+        # Every client is then untrusted, and trusted_only refuses untrusted clients: only
+        # a named inbound source's copies still get through (docs/operations.md §13).
+        detail = (
+            "RELAY_SMTP_SENDER_AUTH=trusted_only with no RELAY_SMTP_TRUSTED_NETWORKS: "
+            "every message is refused (but a named inbound source's copies)"
+        )
+        fix = (
+            "Set RELAY_SMTP_TRUSTED_NETWORKS to the one address of the mail server in front "
+            "of Relay, or use RELAY_SMTP_SENDER_AUTH=either (the default); see "
+            'docs/operations.md, "Security model".',
+        )
+        checks.append(Check("sender authentication", "fail", detail, fix))
     if sender_auth == "none":
         detail = (
             "RELAY_SMTP_SENDER_AUTH=none: anyone who writes a rep's address in From is "

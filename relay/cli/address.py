@@ -4,6 +4,7 @@ Email-to-Salesforce address exists, with the steps if it does not."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import click
@@ -19,6 +20,26 @@ from relay.runners.holds import held_for_rep
 from relay.senders import personal_address, shared_address
 from relay.store.model import State
 from relay.sync_settings import settings_for
+
+
+def shared_address_use(
+    sender_auth: str, trusted_networks: Sequence[str], require_personal: bool, email: str
+) -> tuple[bool, str]:
+    """Whether the shared log@ can log this rep's mail under the edge's sender check, and
+    when (docs/operations.md, "Security model", the sender table)."""
+    domain = email.rpartition("@")[2]
+    if require_personal:
+        return False, "not accepted for this rep (require_personal_address)"
+    if sender_auth == "personal_address":
+        return False, "not accepted here (RELAY_SMTP_SENDER_AUTH=personal_address)"
+    if sender_auth == "trusted_only":
+        if not trusted_networks:
+            return False, "not accepted here (trusted_only with no trusted network)"
+        return True, "works only through the mail server in front (trusted_only)"
+    if sender_auth in ("either", "dmarc"):
+        # RFC 7489 §4.2: the From domain's SPF or DKIM must pass aligned.
+        return True, f"works only when {domain}'s mail passes DMARC (aligned SPF or DKIM)"
+    return True, "works for any From (RELAY_SMTP_SENDER_AUTH=none)"
 
 
 @click.command()
@@ -42,6 +63,12 @@ def address(app: AppContext, email: str, as_json: bool) -> None:
         senders = directory(app, store)
         secret = senders.secret
         held = held_for_rep(store.list([State.HELD]), senders, rep.user_id)
+    shared_ok, shared_when = shared_address_use(
+        config.smtp.sender_auth,
+        config.smtp.trusted_networks,
+        sync.require_personal_address,
+        email,
+    )
     document: dict[str, Any] = {
         "email": email,
         "known": True,
@@ -49,7 +76,8 @@ def address(app: AppContext, email: str, as_json: bool) -> None:
         "username": rep.username,
         "personal_address": personal_address(rep.user_id, secret, config.domain),
         "shared_address": shared_address(config.domain),
-        "shared_address_accepted": not sync.require_personal_address,
+        "shared_address_accepted": shared_ok,
+        "shared_address_when": shared_when,
         "logging": sync.logging,
     }
     problem = None
@@ -76,8 +104,8 @@ def address(app: AppContext, email: str, as_json: bool) -> None:
         out = console()
         out.print(text(f"{rep.name or rep.username} ({rep.username})"))
         out.print(text(f"  BCC this address: {document['personal_address']}"))
-        shared_note = "" if document["shared_address_accepted"] else "  (not accepted here)"
-        out.print(text(f"  shared address:   {document['shared_address']}{shared_note}"))
+        shared = f"{document['shared_address']}  ({shared_when})"
+        out.print(text(f"  shared address:   {shared}"))
         if sync.needs_e2s_address:
             shown = document["e2s_address"] or "(none)"
             out.print(text(f"  email is forwarded to Email to Salesforce: {shown}"))

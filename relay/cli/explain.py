@@ -34,6 +34,16 @@ from relay.salesforce.client import SalesforceClient
 
 UNKNOWN_REP = "(unknown rep)"
 
+SENDER_PROOF_NOTE = (
+    "sender proof: explain sees neither the envelope (MAIL FROM, RCPT TO) nor what the "
+    "SMTP edge proved, so its rep is read from the From header only; the daemon attributes "
+    "by what the edge proved (a personal address's owner, a DMARC-proven From, a trusted "
+    "hop's envelope sender, a named inbound source's rep among the recipients) and may "
+    'refuse the message or log it as another rep\'s (docs/operations.md, "Security model")'
+)
+"""Why explain's rep is not the daemon's attribution: the edge decides that from the
+session (relay.smtp.sender_checks), which a saved .eml does not carry."""
+
 
 def envelope_for(raw: bytes, domain: str) -> Envelope:
     """MAIL FROM the From header, RCPT TO log@domain: what a BCC copy would carry."""
@@ -64,6 +74,7 @@ def build_report(
     )
     # Defects first: a header that could not be read explains a candidate that is missing.
     trace = [*notes, *(f"parse defect: {defect}" for defect in email.defects), *plan.trace]
+    trace.append(SENDER_PROOF_NOTE)
     if plan.rep is None and drafts:
         trace.append("no Salesforce User sends from this address: OwnerId is unknown")
     if plan.inbound:

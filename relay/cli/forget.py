@@ -99,4 +99,6 @@ def _print_human(plan: ErasurePlan, document: dict[str, object]) -> None:
             records = task["records"]
             assert isinstance(records, list)
             click.echo(f"  Task {task['task_id']}  on {', '.join(records) or 'no record'}")
-    click.echo(f"logged as address_hash={document['address_hash']}")
+    # The erasure's log line names the address by this hash only; a dry run logs nothing.
+    logged = "" if document["dry_run"] else "logged as "
+    click.echo(f"{logged}address_hash={document['address_hash']}")

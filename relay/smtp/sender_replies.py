@@ -32,12 +32,15 @@ def refuse_unknown_sender(address: str) -> str:
     )
 
 
-def refuse_not_acceptable(address: str, rep: Rep) -> str:
+def refuse_not_acceptable(address: str) -> str:
+    # The owner is never named (the token would then say whose it is), and an outsider
+    # is never told to ask for `relay senders add`: a personal address is its rep's own.
     shown = _shown(address) or "(null sender)"
     return (
-        f"550 5.7.1 <{shown}> is not one of {_shown(rep.username)}'s acceptable addresses: "
-        f"ask your admin to add it with `relay senders add {shown} --user "
-        f"{_shown(rep.username)}`"
+        f"550 5.7.1 <{shown}> may not use this personal Relay address: it is not yours. "
+        "If you are a rep, send to your own (`relay address YOUR-EMAIL` prints it; ask "
+        "your admin); if this is another address of the rep it belongs to, your admin "
+        "adds it for that rep"
     )
 
 
@@ -65,11 +68,19 @@ def refuse_dmarc_fail(address: str, domain: str) -> str:
     )
 
 
-def refuse_not_authenticated(address: str, domain: str) -> str:
+def refuse_not_authenticated(address: str, domain: str, via_trusted_hop: bool = False) -> str:
+    # From a trusted hop the mail already came through the organisation's server (which
+    # then needs a DKIM signer or a DMARC report, docs/operations.md §13), so "send from
+    # your organisation's mail server" would be wrong advice there.
+    where = (
+        "your organisation's mail server must sign it with DKIM (ask your admin)"
+        if via_trusted_hop
+        else "send from your organisation's mail server"
+    )
     return (
         f"550 5.7.26 <{_shown(address)}> is not authenticated: {_shown(domain) or 'its domain'} "
-        "gave no aligned SPF or DKIM pass (RFC 7489); send from your organisation's mail "
-        "server, or to your personal Relay address (`relay address YOUR-EMAIL` prints it)"
+        f"gave no aligned SPF or DKIM pass (RFC 7489); {where}, or send to your personal "
+        "Relay address (`relay address YOUR-EMAIL` prints it; ask your admin)"
     )
 
 
@@ -141,12 +152,13 @@ class Reasons:
     dmarc_domain: str = ""
     token_rcpt: str = ""
     owner: Rep | None = None
+    via_trusted_hop: bool = False
 
 
 def refusal_reply(refusal: Refusal, reasons: Reasons) -> str:
     """The SMTP reply for one refusal of relay.smtp.sender_checks."""
     if refusal is Refusal.NOT_ACCEPTABLE and reasons.owner is not None:
-        return refuse_not_acceptable(reasons.sender, reasons.owner)
+        return refuse_not_acceptable(reasons.sender)
     return {
         Refusal.UNKNOWN_SENDER: lambda: refuse_unknown_sender(reasons.sender),
         Refusal.NOT_ACCEPTABLE: lambda: refuse_unknown_sender(reasons.sender),
@@ -154,7 +166,7 @@ def refusal_reply(refusal: Refusal, reasons: Reasons) -> str:
         Refusal.PERSONAL_REQUIRED: lambda: refuse_shared_address(reasons.domain),
         Refusal.DMARC_FAIL: lambda: refuse_dmarc_fail(reasons.sender, reasons.dmarc_domain),
         Refusal.NOT_AUTHENTICATED: lambda: refuse_not_authenticated(
-            reasons.sender, reasons.dmarc_domain
+            reasons.sender, reasons.dmarc_domain, reasons.via_trusted_hop
         ),
         Refusal.DNS_TEMPORARY: lambda: defer_dns(reasons.dmarc_domain),
         Refusal.REPS_NOT_SYNCED: lambda: defer_reps_not_synced(reasons.token_rcpt),

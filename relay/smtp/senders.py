@@ -365,7 +365,14 @@ class SenderPolicy:
                 dmarc=facts.dmarc.value,
                 checks=verdict.reason if verdict else None,
             )
-            reasons = Reasons(self._domain, shown, facts.dmarc_domain, token_rcpt, owner)
+            reasons = Reasons(
+                self._domain,
+                shown,
+                facts.dmarc_domain,
+                token_rcpt,
+                owner,
+                via_trusted_hop=source is Source.TRUSTED,
+            )
             return refusal_reply(decision.refusal, reasons), ""
         auth = decision.auth or ""
         if token is Token.NONE and source is not Source.INBOUND and directory.synced:

@@ -192,3 +192,25 @@ def test_forget_refuses_what_is_not_an_address(run_relay: RunRelay) -> None:
     result = run_relay("forget", "not-an-address")
     assert result.returncode == 2
     assert "not an email address" in result.stderr
+
+
+def test_forget_dry_run_says_nothing_was_logged(queue_store: SqlStore, run_relay: RunRelay) -> None:
+    """A dry run changes and logs nothing: its hash line must not read "logged as"; the
+    real run's does (its address_forgotten log line carries that hash)."""
+    _message(queue_store, "Quote", to=HANK)
+    dry = run_relay("forget", HANK, "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "would remove 1 message(s)" in dry.stdout
+    assert dry.stdout.splitlines()[-1] == f"address_hash={address_hash(HANK)}"
+    assert "logged as" not in dry.stdout
+    done = run_relay("forget", HANK)
+    assert done.stdout.splitlines()[-1] == f"logged as address_hash={address_hash(HANK)}"
+
+
+def test_queue_show_of_an_unknown_id_ends_its_error_with_a_newline(
+    queue_store: SqlStore, run_relay: RunRelay
+) -> None:
+    for args in (("NOPE",), ("NOPE", "--json"), ("NOPE", "--raw")):
+        result = run_relay("queue", "show", *args)
+        assert result.returncode == 1
+        assert result.stderr.endswith("`relay queue list --state all` shows them\n"), args

@@ -134,3 +134,16 @@ def test_known_threads_come_from_the_store(tmp_path: Path) -> None:
     known, note = _known_threads(config, reply)
     assert known == {"x0@acme.test": (contact_id,)}
     assert "1 earlier email(s)" in note
+
+
+def test_the_trace_says_the_rep_is_not_the_daemons_attribution() -> None:
+    """A saved .eml carries no envelope and no sender proof: the trace says so, and that
+    the daemon attributes by what the edge proved, so explain's rep is not taken for it."""
+    report = build_report(
+        _email(), directory(), POLICY, org_timezone="UTC", shared_activities=False
+    )
+    (note,) = [line for line in report["trace"] if line.startswith("sender proof: ")]
+    assert "sees neither the envelope" in note
+    assert "the daemon attributes by what the edge proved" in note
+    assert "a personal address's owner" in note
+    assert "a DMARC-proven From" in note

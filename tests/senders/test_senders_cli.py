@@ -139,3 +139,35 @@ def test_address_says_when_the_e2s_address_is_missing(relay_cli: RelayCli) -> No
     fixed = relay_cli("address", user, "--json")
     assert fixed.exit_code == 0, fixed.output
     assert json.loads(fixed.output)["e2s_address"] == "bob@e2s.example"
+
+
+def test_address_says_when_the_shared_address_works(relay_cli: RelayCli) -> None:
+    """The shared log@ is named with the condition the edge's sender check sets: refused
+    under personal_address (and trusted_only with no trusted network), only through the
+    mail server in front under trusted_only, only with a DMARC pass under either/dmarc."""
+    user = "alice@acme-widgets.example"
+    cases = {
+        "either": (True, "works only when acme-widgets.example's mail passes DMARC"),
+        "dmarc": (True, "works only when acme-widgets.example's mail passes DMARC"),
+        "personal_address": (False, "not accepted here"),
+        "trusted_only": (False, "not accepted here"),
+    }
+    for sender_auth, (accepted, when) in cases.items():
+        result = relay_cli("address", user, "--json", RELAY_SMTP_SENDER_AUTH=sender_auth)
+        assert result.exit_code == 0, result.output
+        document = json.loads(result.output)
+        assert document["shared_address_accepted"] is accepted, sender_auth
+        assert when in document["shared_address_when"]
+        shown = relay_cli("address", user, RELAY_SMTP_SENDER_AUTH=sender_auth).output
+        (line,) = [row for row in shown.splitlines() if "shared address:" in row]
+        assert when in line
+    behind = relay_cli(
+        "address",
+        user,
+        "--json",
+        RELAY_SMTP_SENDER_AUTH="trusted_only",
+        RELAY_SMTP_TRUSTED_NETWORKS="192.0.2.25/32",
+    )
+    document = json.loads(behind.output)
+    assert document["shared_address_accepted"] is True
+    assert "only through the mail server in front" in document["shared_address_when"]

@@ -58,3 +58,52 @@ def test_relay_doctor_reports_the_trust_checks(tmp_path: object) -> None:
         ("trusted networks", "warn"),
         ("sender authentication", "warn"),
     ]
+
+
+@pytest.mark.parametrize("network", ["127.0.0.1/32", "::1/128", "192.0.2.10/32"])
+def test_the_one_address_of_postfix_beside_relay_is_not_the_fix(network: str) -> None:
+    """Postfix on this host is trusted by exactly the /32 docs/operations.md §13 says to
+    set: the fix must say what reduces the risk (only Postfix reaches Relay's port), not
+    ask for that same /32 again."""
+    (check,) = check_trust([network], "either", ["192.0.2.10"])
+    assert check.status == "warn"
+    (fix,) = check.fix
+    assert "/32" not in fix
+    assert "only the mail server in front can reach Relay's port" in fix
+    assert "container network" in fix
+    assert "firewall" in fix
+
+
+def test_a_wide_network_is_told_to_narrow_and_isolate() -> None:
+    (check,) = check_trust(["10.0.0.0/8"], "either")
+    (fix,) = check.fix
+    assert "Trust only the mail server in front of Relay (its one address)" in fix
+    assert "can reach Relay's port" in fix
+
+
+def test_trusted_only_without_a_trusted_network_fails() -> None:
+    """Every client is then refused: that is a failure, with the fix."""
+    checks = run_checks(Facts(sender_auth="trusted_only"))
+    (check,) = [c for c in checks if c.name == "sender authentication"]
+    assert check.status == "fail"
+    assert "every message is refused" in check.detail
+    assert "RELAY_SMTP_TRUSTED_NETWORKS" in check.fix[0]
+    assert "RELAY_SMTP_SENDER_AUTH=either" in check.fix[0]
+    (trusted,) = [
+        c
+        for c in run_checks(Facts(sender_auth="trusted_only", trusted_networks=("192.0.2.25/32",)))
+        if c.name == "sender authentication"
+    ]
+    assert trusted.status == "ok"
+
+
+def test_relay_doctor_exits_1_for_trusted_only_without_a_trusted_network(
+    tmp_path: object,
+) -> None:
+    env = {"RELAY_HOME": str(tmp_path), "RELAY_SMTP_SENDER_AUTH": "trusted_only"}
+    result = CliRunner().invoke(cli, ["doctor", "--json"], env=env)
+    assert result.exit_code == 1
+    document = json.loads(result.stdout)
+    checks = document["checks"] if isinstance(document, dict) else document
+    (check,) = [c for c in checks if c["name"] == "sender authentication"]
+    assert check["status"] == "fail"
