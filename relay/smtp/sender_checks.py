@@ -2,9 +2,9 @@
 
 The SMTP edge gathers the facts (``Evidence``: the personal address, the one From
 address, the DMARC verdict for its domain) and ``decide`` turns them into an outcome.
-A header block the parsers could read differently never gets here: relay/smtp/header_block.py
-refuses it first. docs/operations.md, "Security
-model", shows the same table for admins.
+A header block the parsers could read differently never gets here:
+relay/smtp/header_block.py refuses it first. docs/operations.md, "Security model", shows
+the same table for admins.
 
 Sources (``Source``):
 
