@@ -53,7 +53,7 @@ from dns_zone import DkimKey, ZoneServer, dkim_sign, make_dkim_key, serve_zone  
 from ingest import LINE, Server, start  # noqa: E402
 
 from relay.config import load_config  # noqa: E402
-from relay.senders import load_address_secret, personal_address  # noqa: E402
+from relay.reps.directory import load_address_secret, personal_address  # noqa: E402
 from relay.store import open_store  # noqa: E402
 from relay.store.model import Rep  # noqa: E402
 

@@ -164,7 +164,7 @@ class PipelineConfig:
 @dataclass(frozen=True)
 class SyncConfig:
     """Org defaults of the sync settings; the store holds per-org and per-rep
-    overrides and ``relay.sync_settings`` merges them. Each default is what Email to
+    overrides and ``relay.reps.settings`` merges them. Each default is what Email to
     Salesforce does, or the safe choice (see SYNC_PARSERS)."""
 
     logging: str = "api"
@@ -472,7 +472,7 @@ SYNC_PARSERS: dict[str, Callable[[object], Any]] = {
     "require_personal_address": parse_bool,
 }
 """The sync settings' org defaults ([sync] KEY / RELAY_SYNC_KEY) and their validation;
-relay.sync_settings validates per-org and per-rep overrides with the same parsers."""
+relay.reps.settings validates per-org and per-rep overrides with the same parsers."""
 
 
 # --- the table of settings -------------------------------------------------------------

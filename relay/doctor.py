@@ -13,10 +13,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from relay.e2s import E2sAddresses
-from relay.guidance import api_disabled, e2s_address_missing, e2s_inactive, sending_disabled
+from relay.reps.e2s_addresses import E2sAddresses
+from relay.reps.guidance import api_disabled, e2s_address_missing, e2s_inactive, sending_disabled
+from relay.reps.settings import SyncSettings
 from relay.store.model import Rep
-from relay.sync_settings import SyncSettings
 
 Mark = Literal["ok", "warn", "fail"]
 

@@ -17,9 +17,9 @@ from email.utils import formatdate, make_msgid
 
 from relay.config import Config
 from relay.errors import NeedsAttention, TemporaryError, Unprocessable
-from relay.guidance import sending_disabled
 from relay.matching.model import relay_domain_predicate
 from relay.privacy import strip_own_from_headers
+from relay.reps.guidance import sending_disabled
 
 TIMEOUT_SECONDS = 30.0
 NOTICE_MAILBOX = "relay"

@@ -1,7 +1,7 @@
 """Relay's own addresses stay out of what other people read. Pure: no I/O.
 
 A rep's personal address ``log+TOKEN@RELAY_DOMAIN`` is a credential: whoever knows it
-can send mail that Relay logs as that rep's (relay/senders.py). Everything Relay writes
+can send mail that Relay logs as that rep's (relay/reps/directory.py). Everything Relay writes
 where the rest of the company can read it must therefore leave Relay's addresses out
 (docs/delivery-guarantees.md, "Relay's own addresses"):
 
@@ -36,7 +36,7 @@ INBOUND_TAG = "inbound"
 # which a personal address never has). Wide on purpose: a match is only replaced when
 # the predicate says it is Relay's own.
 _ADDRESS_IN_TEXT = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*)")
-# ``log+TOKEN@``: the personal-address mailbox (relay/senders.py MAILBOX) and its tag.
+# ``log+TOKEN@``: the personal-address mailbox (relay/reps/directory.py MAILBOX) and its tag.
 _PERSONAL_TOKEN = re.compile(r"(?i)(?<![A-Za-z0-9.+_-])(log\+)[^@\s<>\"',;()]+(?=@)")
 
 # ``log+inbound-SECRET@``: the inbound source's address and its shared secret.

@@ -9,6 +9,10 @@
    ``relay.config`` and ``relay.logs``, and only ``relay/cli`` (which starts it) imports
    ``relay.localorg`` -- at any depth, function-level imports included. The Salesforce
    adapter reaches the org over HTTPS, like any org (docs/design.md §7).
+3. The SMTP edge and the delivery loops meet only in what they share: ``relay/runners``
+   never imports ``relay.smtp``, ``relay/smtp`` never imports ``relay.runners``, and
+   ``relay/reps`` (the reps and their snapshot, read by both) imports neither, nor
+   ``relay.cli`` -- at any depth, function-level imports included.
 """
 
 from __future__ import annotations
@@ -23,6 +27,13 @@ RELAY = Path(__file__).resolve().parent.parent / "relay"
 LOCALORG = "relay.localorg"
 LOCALORG_MAY_IMPORT = ("relay.config", "relay.logs", LOCALORG)
 LOCALORG_IMPORTED_ONLY_BY = ("relay.cli", LOCALORG)
+
+SMTP, RUNNERS, REPS, CLI = "relay.smtp", "relay.runners", "relay.reps", "relay.cli"
+NEVER_IMPORTS: dict[str, tuple[str, ...]] = {
+    RUNNERS: (SMTP,),
+    SMTP: (RUNNERS,),
+    REPS: (SMTP, RUNNERS, CLI),
+}
 
 
 @dataclass(frozen=True)
@@ -183,6 +194,9 @@ def test_the_walk_sees_relay() -> None:
     assert "relay.localorg.server" in MODULES
     assert "relay.cli.org" in MODULES
     assert any(i.source == "relay.cli.org" and _within(i.target, (LOCALORG,)) for i in IMPORTS)
+    assert "relay.reps.snapshot" in MODULES
+    assert any(i.source == "relay.smtp.senders" and _within(i.target, (REPS,)) for i in IMPORTS)
+    assert any(i.source.startswith(RUNNERS) and _within(i.target, (REPS,)) for i in IMPORTS)
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c", "a"]]
 
 
@@ -215,4 +229,27 @@ def test_only_the_cli_imports_the_local_org() -> None:
         for i in IMPORTS
         if _within(i.target, (LOCALORG,)) and not _within(i.source, LOCALORG_IMPORTED_ONLY_BY)
     ]
+    assert not stray, "\n".join(stray)
+
+
+def _stray(source: str, forbidden: tuple[str, ...]) -> list[str]:
+    return [
+        f"{i.source}:{i.line} imports {i.target}"
+        for i in IMPORTS
+        if _within(i.source, (source,)) and _within(i.target, forbidden)
+    ]
+
+
+def test_the_runners_never_import_the_smtp_edge() -> None:
+    stray = _stray(RUNNERS, NEVER_IMPORTS[RUNNERS])
+    assert not stray, "\n".join(stray)
+
+
+def test_the_smtp_edge_never_imports_the_runners() -> None:
+    stray = _stray(SMTP, NEVER_IMPORTS[SMTP])
+    assert not stray, "\n".join(stray)
+
+
+def test_the_reps_import_neither_the_edge_nor_the_runners_nor_the_cli() -> None:
+    stray = _stray(REPS, NEVER_IMPORTS[REPS])
     assert not stray, "\n".join(stray)

@@ -13,13 +13,13 @@ from relay.cli.context import PROBLEM_FOUND, AppContext, console, pass_app, prin
 from relay.cli.queue import opened_store
 from relay.cli.reps import directory, org_client, resolve_rep
 from relay.cli.safe_text import clean, text
-from relay.e2s import find_e2s_addresses
 from relay.errors import RelayError
-from relay.guidance import e2s_address_missing, e2s_inactive, unknown_sender
+from relay.reps.directory import personal_address, shared_address
+from relay.reps.e2s_addresses import find_e2s_addresses
+from relay.reps.guidance import e2s_address_missing, e2s_inactive, unknown_sender
+from relay.reps.settings import settings_for
 from relay.runners.holds import held_for_rep
-from relay.senders import personal_address, shared_address
 from relay.store.model import State
-from relay.sync_settings import settings_for
 
 
 def shared_address_use(

@@ -19,14 +19,14 @@ from relay.cli.org_access import open_org
 from relay.cli.safe_text import text
 from relay.config import Config, load_config, unknown_variables
 from relay.doctor import Check, Facts, check_config, failed, run_checks
-from relay.e2s import find_e2s_addresses
 from relay.errors import ConfigError, RelayError
+from relay.reps.directory import ACTIVE_USERS_SOQL, SenderDirectory, rep_from_record
+from relay.reps.e2s_addresses import find_e2s_addresses
+from relay.reps.settings import settings_for
 from relay.salesforce.client import SalesforceClient
-from relay.senders import ACTIVE_USERS_SOQL, SenderDirectory, rep_from_record
 from relay.store import SqlStore, open_store
 from relay.store.integrity import StoreDamaged, check_store_file
 from relay.store.model import Rep, State
-from relay.sync_settings import settings_for
 
 MARKS = {"ok": "[green]ok  [/]", "warn": "[yellow]warn[/]", "fail": "[red]FAIL[/]"}
 

@@ -16,9 +16,9 @@ from relay.cli.context import PROBLEM_FOUND, AppContext
 from relay.cli.org_access import open_org
 from relay.cli.safe_text import clean
 from relay.errors import RelayError
+from relay.reps.directory import USER_FIELDS, SenderDirectory, load_address_secret, rep_from_record
+from relay.reps.directory import sync_reps as sync_reps_from
 from relay.salesforce.client import SalesforceClient
-from relay.senders import USER_FIELDS, SenderDirectory, load_address_secret, rep_from_record
-from relay.senders import sync_reps as sync_reps_from
 from relay.store import SqlStore
 from relay.store.model import Rep
 

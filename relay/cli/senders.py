@@ -12,8 +12,8 @@ from relay.cli.queue import opened_store
 from relay.cli.reps import fail, find_user, org_client
 from relay.cli.safe_text import clean, text
 from relay.errors import RelayError
-from relay.senders import sync_reps
-from relay.sync_settings import parse_e2s_address
+from relay.reps.directory import sync_reps
+from relay.reps.settings import parse_e2s_address
 
 
 @click.group()

@@ -14,15 +14,15 @@ from relay.cli.queue import opened_store
 from relay.cli.reps import fail, resolve_rep
 from relay.cli.safe_text import text
 from relay.errors import RelayError
-from relay.store import SqlStore
-from relay.store.model import ORG_SCOPE
-from relay.sync_settings import (
+from relay.reps.settings import (
     ALLOWED,
     InvalidSetting,
     settings_for,
     stored_text,
     validate,
 )
+from relay.store import SqlStore
+from relay.store.model import ORG_SCOPE
 
 
 @click.group()

@@ -393,7 +393,7 @@ class OrgData:
         """The org switch as the API shows it: EmailServicesFunction.IsActive of the
         function 'EmailToSalesforce'. A guess: Salesforce documents the Setup checkbox
         ("Email to Salesforce" -> Active), not how the API exposes it; Relay reads this
-        field (relay/e2s.py), so the local org keeps the two in step."""
+        field (relay/reps/e2s_addresses.py), so the local org keeps the two in step."""
         with self.transaction():
             for row in self.live_rows("EmailServicesFunction", "FunctionName", "EmailToSalesforce"):
                 self.set_derived("EmailServicesFunction", row, {"IsActive": active})

@@ -231,7 +231,7 @@ class MatchPolicy:
     @classmethod
     def from_config(cls, config: Config, **overrides: Any) -> MatchPolicy:
         """E2S defaults plus the configured internal domains and Relay's own domain;
-        ``overrides`` are per-org or per-rep sync settings (relay/sync_settings.py)."""
+        ``overrides`` are per-org or per-rep sync settings (relay/reps/settings.py)."""
         values: dict[str, Any] = {
             "internal_domains": config.internal_domains,
             "is_relay_address": relay_domain_predicate(config.domain),

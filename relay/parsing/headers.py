@@ -11,7 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from email.utils import getaddresses, parsedate_to_datetime
 
 _MSG_ID = re.compile(r"<([^<>]*)>")
 _COMMENT = re.compile(r"\([^()]*\)")
@@ -28,6 +30,13 @@ def normalise_message_id(raw: str) -> str | None:
         return None
     left, at, right = value.rpartition("@")
     return f"{left}@{right.lower()}" if at else value
+
+
+def from_addresses(raw: bytes) -> tuple[str, ...]:
+    """The addresses of the From header(s) of a raw message; headers only, so it is cheap
+    (the SMTP edge's checks and the held re-check read only the From)."""
+    headers = BytesHeaderParser(policy=compat32).parsebytes(raw, headersonly=True)
+    return tuple(a for _, a in getaddresses([str(v) for v in headers.get_all("From", [])]) if a)
 
 
 def message_id_list(raw: str) -> tuple[str, ...]:

@@ -11,8 +11,9 @@ and one rep view:
 - ``HeldRecheckRunner``: releases held messages whose problem is fixed, every
   ``pipeline.held_recheck_seconds``.
 
-The sender policy is the daemon's (``RunnerContext.sender_policy``, the one the SMTP
-handler consults), so one refresh serves the edge and the runners.
+The rep snapshot is the daemon's sender policy (``RunnerContext.sender_policy``, a
+``RepSnapshot``, the one the SMTP handler consults), so one refresh serves the edge and
+the runners.
 """
 
 from __future__ import annotations
@@ -22,13 +23,13 @@ from typing import Any
 
 from relay.daemon import Runner, RunnerContext
 from relay.outbound import Outbound
+from relay.reps.snapshot import RepSnapshot
 from relay.runners.base import BatchResult, BatchRunner
 from relay.runners.deliver import DeliveryRunner
 from relay.runners.recheck import HeldRecheckRunner
 from relay.runners.rep_sync import RepSyncRunner
 from relay.runners.reps import Reps
 from relay.salesforce.client import SalesforceClient
-from relay.smtp.senders import SenderPolicy
 
 __all__ = [
     "BatchResult",
@@ -53,10 +54,10 @@ def delivery_runner() -> Runner:
                 metrics.api_calls.inc()
 
             client.http.hooks["response"].append(count_call)
-        policy = context.sender_policy
-        if policy is None:
-            policy = await asyncio.to_thread(SenderPolicy.from_store, config, store)
-        reps = Reps(policy, config.home)
+        snapshot: RepSnapshot | None = context.sender_policy
+        if snapshot is None:
+            snapshot = await asyncio.to_thread(RepSnapshot.from_store, config, store)
+        reps = Reps(snapshot, config.home)
         outbound = Outbound(config)
         pipeline = config.pipeline
         outage = context.store_outage

@@ -17,16 +17,16 @@ once, where the API path is exactly once.
 from __future__ import annotations
 
 from relay.errors import NeedsAttention, RelayError
-from relay.guidance import Guidance, api_disabled, sending_disabled, unknown_sender
 from relay.logs import get_logger
 from relay.matching import relay_key
 from relay.outbound import Outbound
 from relay.parsing import Email
+from relay.reps.guidance import Guidance, api_disabled, sending_disabled, unknown_sender
+from relay.reps.settings import SyncSettings
 from relay.runners.holds import held
 from relay.runners.notices import Notifier
 from relay.runners.reps import Reps
 from relay.store.model import WRITTEN, Delivery, Outcome, Rep, State, Store, StoredMessage
-from relay.sync_settings import SyncSettings
 
 log = get_logger("relay.runners.fallback")
 

@@ -3,7 +3,7 @@ rep a held message belongs to. Pure.
 
 A hold reason for a problem with guidance reads ``PROBLEM: <guidance.one_line()>``, for
 example ``e2s_address_missing: Relay cannot log alice's email ...``. The prefix is the
-stable ``Guidance.problem`` name (relay/guidance.py): `relay queue show` prints the whole
+stable ``Guidance.problem`` name (relay/reps/guidance.py): `relay queue show` prints the whole
 line, and the re-check (relay/runners/recheck.py), `relay doctor` and `relay address`
 read the problem back from it. Reasons without a known prefix are left to a person.
 """
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from relay.guidance import Guidance
-from relay.senders import SenderDirectory, address_tag
+from relay.reps.directory import SenderDirectory, address_tag
+from relay.reps.guidance import Guidance
 from relay.store.model import Outcome, Rep, State, StoredMessage
 
 FIXABLE = frozenset(

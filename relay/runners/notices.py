@@ -19,9 +19,9 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 
 from relay.errors import RelayError
-from relay.guidance import Guidance
 from relay.logs import get_logger
 from relay.outbound import Outbound
+from relay.reps.guidance import Guidance
 from relay.store.model import Rep, Store
 
 log = get_logger("relay.runners.notices")

@@ -19,11 +19,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from relay.errors import RelayError, TemporaryError
-from relay.guidance import unknown_sender, untrusted_inbound_copy
 from relay.matching import Directory, MatchPlan, MatchPolicy, TaskDraft, draft_tasks, match
 from relay.matching.model import User
 from relay.parsing import Email
 from relay.parsing.headers import normalise_message_id
+from relay.reps.guidance import unknown_sender, untrusted_inbound_copy
 from relay.runners.attachments import note_oversize
 from relay.runners.holds import held, hold_reason
 from relay.runners.policy import worst
@@ -138,7 +138,7 @@ def plan_message(
 
 
 def unknown_sender_reason(email: Email) -> str:
-    """The hold reason of mail no rep sent (relay/guidance.py's text in the
+    """The hold reason of mail no rep sent (relay/reps/guidance.py's text in the
     relay/runners/holds.py format, so the re-check releases it once the sender is a rep)."""
     return hold_reason(unknown_sender(_shown_sender(email)))
 

@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import asyncio
 
-from relay.e2s import find_e2s_addresses
 from relay.errors import ApiDisabled, RelayError
 from relay.logs import get_logger
 from relay.outbound import Outbound
 from relay.parsing import parse
+from relay.parsing.headers import from_addresses
+from relay.reps.e2s_addresses import find_e2s_addresses
 from relay.runners.base import sleep_or_stop
 from relay.runners.holds import envelope_rep, problem_of
 from relay.runners.reps import Reps
 from relay.salesforce.client import SalesforceClient
-from relay.smtp.senders import from_addresses
 from relay.store.errors import InvalidTransition, UnknownMessage, as_store_unavailable
 from relay.store.model import Rep, State, Store, StoredMessage
 from relay.store_outage import StoreOutage

@@ -1,6 +1,7 @@
 """Keep the rep snapshot fresh: ``sync_reps`` at start-up and every
 ``pipeline.rep_sync_seconds`` (five minutes), then the Email-to-Salesforce addresses of
-every rep, then the SMTP edge's and the runners' snapshot (``SenderPolicy.refresh``).
+every rep, then the SMTP edge's and the runners' snapshot (``RepSnapshot.refresh``,
+relay/reps/snapshot.py).
 
 Three API calls per sync (the Users, the EmailToSalesforce function, the addresses):
 every five minutes that is about 860 calls a day, under 1% of the smallest Enterprise
@@ -18,13 +19,13 @@ from __future__ import annotations
 
 import asyncio
 
-from relay.e2s import find_e2s_addresses
 from relay.errors import RelayError
 from relay.logs import get_logger
+from relay.reps.directory import sync_reps
+from relay.reps.e2s_addresses import find_e2s_addresses
 from relay.runners.base import sleep_or_stop
 from relay.runners.reps import Reps
 from relay.salesforce.client import SalesforceClient
-from relay.senders import sync_reps
 from relay.store.errors import as_store_unavailable
 from relay.store.model import Store
 from relay.store_outage import StoreOutage

@@ -1,7 +1,7 @@
 """The runners' view of reps: who sent a message, their sync settings, and
 their Email-to-Salesforce address. Shared by the delivery, rep-sync and re-check runners.
 
-- Reps and settings come from the ``SenderPolicy`` the SMTP edge uses (one snapshot for
+- Reps and settings come from the ``RepSnapshot`` the SMTP edge uses too (one snapshot for
   both, refreshed from the store by the rep-sync runner).
 - Email-to-Salesforce addresses are looked up through the API at each rep sync and kept
   here and in ``RELAY_HOME/e2s_addresses.json``. The cache is what makes the fallback
@@ -20,16 +20,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from relay.e2s import E2sAddresses
 from relay.errors import RelayError
-from relay.guidance import Guidance, e2s_address_missing, e2s_inactive
 from relay.logs import get_logger
 from relay.matching.match import rep_addresses
 from relay.parsing import Email
-from relay.senders import SenderDirectory, address_tag
-from relay.smtp.senders import SenderPolicy
+from relay.reps.directory import SenderDirectory, address_tag
+from relay.reps.e2s_addresses import E2sAddresses
+from relay.reps.guidance import Guidance, e2s_address_missing, e2s_inactive
+from relay.reps.settings import SyncSettings
+from relay.reps.snapshot import RepSnapshot
 from relay.store.model import Rep, Store
-from relay.sync_settings import SyncSettings
 
 log = get_logger("relay.runners.reps")
 
@@ -45,7 +45,7 @@ class Attribution(NamedTuple):
 
 
 class Reps:
-    def __init__(self, policy: SenderPolicy, home: Path) -> None:
+    def __init__(self, policy: RepSnapshot, home: Path) -> None:
         self.policy = policy
         self._path = home / E2S_CACHE_FILE
         self._lock = threading.Lock()

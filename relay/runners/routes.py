@@ -19,18 +19,18 @@ from dataclasses import dataclass, replace
 
 from relay.config import Config
 from relay.errors import RelayError
-from relay.guidance import unknown_sender
 from relay.matching import Directory, MatchPolicy
 from relay.matching.model import User, object_for_id, relay_domain_predicate
 from relay.outbound import Outbound
 from relay.parsing import Email, parse
+from relay.reps.guidance import unknown_sender
+from relay.reps.settings import SyncSettings
+from relay.reps.snapshot import RepSnapshot
 from relay.runners.fallback import EmailToSalesforce
 from relay.runners.holds import held
 from relay.runners.notices import Notifier
 from relay.runners.reps import Reps
-from relay.smtp.senders import SenderPolicy
 from relay.store.model import Outcome, Rep, State, Store, StoredMessage
-from relay.sync_settings import SyncSettings
 
 STALE_REPS_SECONDS = 2.0
 
@@ -54,7 +54,7 @@ class Router:
     ) -> None:
         self.store = store
         self.config = config
-        self.reps = reps or Reps(SenderPolicy.from_store(config, store), config.home)
+        self.reps = reps or Reps(RepSnapshot.from_store(config, store), config.home)
         outbound = outbound or Outbound(config)
         self.notifier = Notifier(store, outbound, config.pipeline.notice_interval_seconds)
         self.e2s = EmailToSalesforce(store, self.reps, outbound, self.notifier)

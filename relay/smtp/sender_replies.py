@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from relay.guidance import (
+from relay.reps.guidance import (
     personal_address_required,
     unknown_personal_address,
     unknown_sender,
@@ -140,7 +140,7 @@ REFUSAL_GUIDANCE = {
     "unknown_personal_address": unknown_personal_address,
     "personal_address_required": personal_address_required,
 }
-"""The full guidance behind each refusal (relay.guidance), for logs and `relay doctor`."""
+"""The full guidance behind each refusal (relay.reps.guidance), for logs and `relay doctor`."""
 
 
 @dataclass(frozen=True)

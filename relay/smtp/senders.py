@@ -2,8 +2,9 @@
 
 Decisions are relay.smtp.sender_checks' table over facts gathered here: the envelope,
 the From header, the personal address, the DMARC verdict and a ``SenderDirectory``
-snapshot; the edge never calls Salesforce. ``SenderPolicy`` holds the
-current snapshot and is what ``RelayHandler`` consults (its ``sender_policy`` hook).
+snapshot; the edge never calls Salesforce. ``SenderPolicy`` is the shared rep snapshot
+(relay.reps.snapshot.RepSnapshot) with these checks on top, and is what ``RelayHandler``
+consults (its ``sender_policy`` hook).
 
 - A refusal is given in the session, never by a later bounce, so Relay sends nothing to
   an unverified address (no backscatter): ``550`` when the failure is certain, with a
@@ -29,17 +30,15 @@ import functools
 import hashlib
 import hmac
 import ipaddress
-import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from email.parser import BytesHeaderParser
-from email.policy import compat32
-from email.utils import getaddresses
 from typing import Protocol
 
-from relay.config import Config, SmtpConfig, SyncConfig
+from relay.config import Config, SmtpConfig
 from relay.logs import get_logger
-from relay.senders import SenderDirectory, address_tag, load_address_secret
+from relay.reps.directory import SenderDirectory, address_tag
+from relay.reps.settings import SyncSettings
+from relay.reps.snapshot import RepSnapshot
 from relay.smtp.authentication.headers import from_address
 from relay.smtp.sender_checks import (
     Dmarc,
@@ -57,7 +56,6 @@ from relay.smtp.sender_replies import (
     refuse_unknown_token,
 )
 from relay.store.model import Rep, Store
-from relay.sync_settings import SyncSettings, settings_for
 
 log = get_logger("relay.smtp")
 
@@ -85,12 +83,6 @@ def _parsed(networks: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddres
     # Asked for every SMTP session and every message the runners attribute: parse the
     # configured networks once, not each time.
     return tuple(ipaddress.ip_network(net, strict=False) for net in networks)
-
-
-def from_addresses(raw: bytes) -> tuple[str, ...]:
-    """The addresses of the From header(s); headers only, so it is cheap."""
-    headers = BytesHeaderParser(policy=compat32).parsebytes(raw, headersonly=True)
-    return tuple(a for _, a in getaddresses([str(v) for v in headers.get_all("From", [])]) if a)
 
 
 def check_rcpt(
@@ -242,14 +234,10 @@ def masked_recipient(domain: str) -> str:
 # --- the policy ------------------------------------------------------------------------
 
 
-class SenderPolicy:
-    """The edge's view of senders: a snapshot swapped whole by ``refresh``, and the
-    decision of relay.smtp.sender_checks for each message.
-
-    Reads are lock-free: ``refresh`` builds a new snapshot and replaces the attribute in
-    one assignment. Call ``refresh`` from a thread (it reads the store), e.g. every minute
-    and after `relay senders add`.
-    """
+class SenderPolicy(RepSnapshot):
+    """The edge's view of senders: the shared rep snapshot (relay.reps.snapshot, swapped
+    whole by ``refresh``) and the decision of relay.smtp.sender_checks for each message.
+    The daemon hands this same object to the runners as their snapshot."""
 
     def __init__(
         self,
@@ -258,16 +246,10 @@ class SenderPolicy:
         overrides: Mapping[str, Mapping[str, str]] | None = None,
         auth_checks: AuthChecks | None = None,
     ) -> None:
+        super().__init__(config, directory, overrides)
         self._domain = config.domain
         self._smtp = config.smtp
-        self._defaults: SyncConfig = config.sync
-        self._secret = b""
-        self.directory = directory or SenderDirectory()
-        self.overrides: Mapping[str, Mapping[str, str]] = overrides or {}
         self.auth_checks = auth_checks
-        self._refresh_lock = threading.Lock()
-        # Each rep's merged settings, for the overrides object they were merged from.
-        self._settings_cache: tuple[object, dict[str | None, SyncSettings]] = (None, {})
 
     @classmethod
     def from_store(
@@ -276,36 +258,8 @@ class SenderPolicy:
         if auth_checks is None and uses_dmarc(config.smtp.sender_auth):
             auth_checks = default_auth_checks(config)  # no resolver for modes without DNS
         policy = cls(config, auth_checks=auth_checks)
-        policy._secret = load_address_secret(config.home)
-        policy.refresh(store)
+        policy.load(config, store)
         return policy
-
-    def refresh(self, store: Store) -> None:
-        """Re-read reps, aliases and settings from the store (blocking: use a thread).
-        Serialised: the rep-sync, re-check and delivery threads all refresh, and without
-        the lock an older read could be assigned after a newer one."""
-        with self._refresh_lock:
-            if not self._secret:
-                self._secret = self.directory.secret
-            directory = SenderDirectory.from_store(store, self._secret)
-            overrides = store.setting_overrides()
-            self.directory, self.overrides = directory, overrides
-
-    def settings(self, user_id: str | None) -> SyncSettings:
-        """The rep's effective settings, merged once per snapshot: the edge asks for
-        every message to the shared address (twice: RCPT and DATA), and a merge costs
-        about as much as the cached DMARC check (docs/benchmarks.md, "Sender checks at
-        the edge"). A new ``overrides`` (``refresh``) starts a new cache; the pair is
-        swapped in one assignment, so a reader never mixes two snapshots."""
-        overrides = self.overrides
-        merged_from, cache = self._settings_cache
-        if merged_from is not overrides:
-            cache = {}
-            self._settings_cache = (overrides, cache)
-        found = cache.get(user_id)
-        if found is None:
-            found = cache[user_id] = settings_for(self._defaults, overrides, user_id)
-        return found
 
     def source_of(self, arrival: Arrival) -> Source:
         if arrival.inbound_source:

@@ -5,7 +5,7 @@ Owns the tables ``senders``, ``reps``, ``reps_sync``, ``settings`` and ``notices
 (migration 0003) and implements ``RepRecords`` (parts.py).
 
 Every method is one short transaction. The SMTP edge never calls these on the event loop:
-it reads an in-memory ``relay.senders.SenderDirectory`` refreshed from ``list_reps`` and
+it reads an in-memory ``relay.reps.directory.SenderDirectory`` refreshed from ``list_reps`` and
 ``list_senders``.
 """
 

@@ -165,7 +165,7 @@ def new_unresolved(
 
 @dataclass(frozen=True)
 class Rep:
-    """An active Salesforce User as last synced (relay.senders.sync_reps)."""
+    """An active Salesforce User as last synced (relay.reps.directory.sync_reps)."""
 
     user_id: str
     username: str

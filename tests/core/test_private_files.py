@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from relay.localorg.auth import write_private
-from relay.senders import ADDRESS_KEY_FILE, load_address_secret
+from relay.reps.directory import ADDRESS_KEY_FILE, load_address_secret
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 from click.testing import Result
 from senders_helpers import SampleOrgRunning
 
-from relay.senders import load_address_secret, personal_address
+from relay.reps.directory import load_address_secret, personal_address
 
 RelayCli = Callable[..., Result]
 DOMAIN = "relay.acme-widgets.example"

@@ -11,9 +11,9 @@ from click.testing import Result
 from senders_helpers import SampleOrgRunning
 
 from relay.doctor import check_external_id, check_picklists, check_rep, check_sending
-from relay.e2s import E2sAddresses
+from relay.reps.e2s_addresses import E2sAddresses
+from relay.reps.settings import SyncSettings
 from relay.store.model import Rep
-from relay.sync_settings import SyncSettings
 
 RelayCli = Callable[..., Result]
 BOB = Rep("005B", "bob@acme-widgets.example", "bob@acme-widgets.example")

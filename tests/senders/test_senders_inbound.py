@@ -14,13 +14,13 @@ from relay.config import Config, SmtpConfig
 from relay.envelope import Envelope
 from relay.outbound import Outbound
 from relay.parsing import parse
+from relay.reps.directory import SenderDirectory
+from relay.reps.settings import SyncSettings
 from relay.runners.reps import Attribution, Reps
 from relay.runners.routes import Routed, Router
-from relay.senders import SenderDirectory
 from relay.smtp.senders import SenderPolicy
 from relay.store import open_store
 from relay.store.model import Outcome, Rep, State
-from relay.sync_settings import SyncSettings
 
 ALICE = Rep("0055g0000000002AAA", "alice@acme-widgets.example", "alice@acme-widgets.example")
 CUSTOMER = "hank@globex.example"

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-import relay.smtp.senders
+import relay.reps.snapshot
 from relay.config import Config
+from relay.reps.settings import SyncSettings, settings_for
 from relay.smtp.senders import SenderPolicy
 from relay.store import open_store
 from relay.store.model import Rep
-from relay.sync_settings import SyncSettings, settings_for
 
 ALICE = Rep("0055g0000000002AAA", "alice@acme-widgets.example", "alice@acme-widgets.example")
 LOG = "log@relay.example"
@@ -34,7 +34,7 @@ def test_settings_are_merged_once_per_snapshot_and_refresh_renews_them(
             merges.append(args[2])  # type: ignore[arg-type]
             return settings_for(*args)  # type: ignore[arg-type]
 
-        monkeypatch.setattr(relay.smtp.senders, "settings_for", counting_merge)
+        monkeypatch.setattr(relay.reps.snapshot, "settings_for", counting_merge)
         for _ in range(50):
             assert policy.check_rcpt(ALICE.email, LOG) is None
         assert merges == [ALICE.user_id]

@@ -19,7 +19,7 @@ import pytest
 
 from relay.config import Config, SmtpConfig
 from relay.metrics import Metrics
-from relay.senders import load_address_secret, personal_address
+from relay.reps.directory import load_address_secret, personal_address
 from relay.smtp.senders import AuthChecks, SenderPolicy, Verdict
 from relay.smtp.server import SmtpServer
 from relay.store import SqlStore, open_store

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-import relay.senders
-from relay.senders import SenderDirectory, address_token
+import relay.reps.directory
+from relay.reps.directory import SenderDirectory, address_token
 from relay.store.model import Rep
 
 SECRET = bytes(range(32))
@@ -25,7 +25,7 @@ def test_each_token_finds_its_rep_without_hashing_every_reps_id(
         hashed.append(user_id)
         return address_token(user_id, secret)
 
-    monkeypatch.setattr(relay.senders, "address_token", counting_token)
+    monkeypatch.setattr(relay.reps.directory, "address_token", counting_token)
     found = [directory.rep_for_token(f" {token.upper()} ") for token in tokens]
     assert found == REPS[::100]
     assert hashed == []
