@@ -33,6 +33,9 @@ from relay.store_outage import StoreOutage
 log = get_logger("relay.runners.rep_sync")
 
 LOCAL_REFRESH_SECONDS = 60.0
+FIRST_RETRY_SECONDS = 5.0
+"""After a failed sync, the first retry; each further failure doubles it, up to the
+interval."""
 
 
 class RepSyncRunner:
@@ -51,21 +54,23 @@ class RepSyncRunner:
         self.reps = reps
         self.interval_seconds = interval_seconds
         self.outage = outage if outage is not None else StoreOutage()
+        self._retry_seconds: float | None = None
+        """Set while the last sync failed: the wait before the next try, doubling."""
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Sync every interval (the first sync at start-up is the caller's); refresh
         from the store in between."""
         tick = min(self.interval_seconds, LOCAL_REFRESH_SECONDS)
         since_sync = 0.0
-        wait = tick
+        wait = min(tick, self._retry_seconds or tick)
         while not await sleep_or_stop(stopping, wait):
             since_sync += wait
-            if since_sync >= self.interval_seconds:
+            if since_sync >= self.interval_seconds or self._retry_seconds is not None:
                 since_sync = 0.0
                 await asyncio.to_thread(self.sync_once)
             else:
                 await asyncio.to_thread(self.refresh_from_store)
-            wait = min(tick, self.outage.retry_wait(self.name) or tick)
+            wait = min(tick, self._retry_seconds or tick, self.outage.retry_wait(self.name) or tick)
 
     def refresh_from_store(self) -> None:
         """Aliases and settings changed by the CLI, without calling Salesforce."""
@@ -99,5 +104,13 @@ class RepSyncRunner:
                 reason=problem.reason,
                 keeping="the last rep snapshot" if not synced else "the last E2S addresses",
             )
+        # A failed sync is tried again soon, not at the next interval: until Relay knows
+        # its reps, mail that nobody is proven to have sent is held (docs/design.md §4),
+        # so a Salesforce outage at start-up must not hold mail for a whole interval.
+        if synced:
+            self._retry_seconds = None
+        else:
+            doubled = 2 * self._retry_seconds if self._retry_seconds else FIRST_RETRY_SECONDS
+            self._retry_seconds = min(doubled, self.interval_seconds)
         self.refresh_from_store()
         return synced
