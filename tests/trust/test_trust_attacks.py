@@ -13,37 +13,18 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 _TESTS = Path(__file__).resolve().parents[1]
 for _folder in ("pipeline", "trust"):
     if str(_TESTS / _folder) not in sys.path:
         sys.path.insert(0, str(_TESTS / _folder))
 
-from dns_zone import DkimKey, ZoneServer, dkim_sign, make_dkim_key, serve_zone  # noqa: E402
-from pipeline_helpers import DOMAIN, LOG, REP, Org, Serve, running_org, wait_for  # noqa: E402
-from test_trust_serve import CUSTOMER, SAFE_DEFAULTS, queued, zone  # noqa: E402
+from dns_zone import DkimKey, ZoneServer, dkim_sign  # noqa: E402
+from pipeline_helpers import DOMAIN, LOG, REP, Org, Serve, wait_for  # noqa: E402
+from trust_serve_helpers import CUSTOMER, SAFE_DEFAULTS, queued  # noqa: E402
 
 SECRET = "inbound-test-secret-0123456789abcdef"
 INBOUND = {"RELAY_SMTP_INBOUND_NETWORKS": "127.0.0.1/32", "RELAY_SMTP_INBOUND_SECRET": SECRET}
 INBOUND_RCPT = f"log+inbound-{SECRET}@{DOMAIN}"
-
-
-@pytest.fixture(scope="module")
-def key() -> DkimKey:
-    return make_dkim_key()
-
-
-@pytest.fixture(scope="module")
-def dns(key: DkimKey) -> Iterator[ZoneServer]:
-    with serve_zone(zone(key)) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Org]:
-    with running_org(tmp_path_factory.mktemp("org")) as running:
-        yield running
 
 
 def start(path: Path, org: Org, wait: str = "reps_synced", **env: str) -> Iterator[Serve]:

@@ -18,48 +18,16 @@ _TESTS = Path(__file__).resolve().parents[1]
 if str(_TESTS / "pipeline") not in sys.path:
     sys.path.insert(0, str(_TESTS / "pipeline"))
 
-from dns_zone import DkimKey, ZoneServer, dkim_sign, make_dkim_key, serve_zone  # noqa: E402
-from pipeline_helpers import LOG, REP, Org, Serve, running_org, wait_for  # noqa: E402
-
-ACME_MTA = "127.0.0.10"  # acme-widgets.example's outbound mail server (its SPF)
-STRANGER = "127.0.0.66"  # anyone else on the internet
-POSTFIX = "127.0.0.1"  # the Postfix in front, on Relay's host
-CUSTOMER = "hank@globex.example"
-SAFE_DEFAULTS = {
-    "RELAY_SMTP_TRUSTED_NETWORKS": "none",
-    "RELAY_SMTP_SENDER_AUTH": "either",
-    "RELAY_SMTP_INBOUND_NETWORKS": "none",
-    "RELAY_SMTP_INBOUND_SECRET": "",
-}
-"""Relay's defaults, over the pipeline launcher's trial trust."""
-
-
-def zone(key: DkimKey) -> dict[str, dict[str, list[str]]]:
-    return {
-        "acme-widgets.example": {"TXT": [f"v=spf1 ip4:{ACME_MTA} -all"]},
-        "sel._domainkey.acme-widgets.example": {"TXT": [key.dns_txt]},
-        "_dmarc.acme-widgets.example": {"TXT": ["v=DMARC1; p=reject"]},
-        "globex.example": {"TXT": ["v=spf1 ip4:127.0.0.20 -all"]},
-        "_dmarc.globex.example": {"TXT": ["v=DMARC1; p=reject"]},
-        "evil.example": {"TXT": ["v=spf1 +all"]},
-    }
-
-
-@pytest.fixture(scope="module")
-def key() -> DkimKey:
-    return make_dkim_key()
-
-
-@pytest.fixture(scope="module")
-def dns(key: DkimKey) -> Iterator[ZoneServer]:
-    with serve_zone(zone(key)) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Org]:
-    with running_org(tmp_path_factory.mktemp("org")) as running:
-        yield running
+from dns_zone import DkimKey, ZoneServer, dkim_sign  # noqa: E402
+from pipeline_helpers import LOG, REP, Org, Serve, wait_for  # noqa: E402
+from trust_serve_helpers import (  # noqa: E402
+    ACME_MTA,
+    CUSTOMER,
+    POSTFIX,
+    SAFE_DEFAULTS,
+    STRANGER,
+    queued,
+)
 
 
 def start(path: Path, org: Org, **env: str) -> Iterator[Serve]:
@@ -105,20 +73,6 @@ def send(serve: Serve, mail_from: str, raw: bytes, xforward: str | None = None) 
             return code, reply.decode()
         code, reply = client.data(raw)
         return code, reply.decode()
-
-
-def queued(serve: Serve, reply: str) -> dict[str, object]:
-    queue_id = reply.rsplit(" ", 1)[-1]
-    wait_for(lambda: state(serve, queue_id) in ("logged", "held", "unresolved"), what="done")
-    shown = serve.cli("queue", "show", queue_id, "--json")
-    assert shown.returncode == 0, shown.stderr
-    document: dict[str, object] = json.loads(shown.stdout)
-    return document
-
-
-def state(serve: Serve, queue_id: str) -> object:
-    listed = json.loads(serve.cli("queue", "list", "--state", "all", "--json").stdout)
-    return next((item["state"] for item in listed if item["id"] == queue_id), None)
 
 
 def test_a_reps_real_mail_through_postfix_is_logged(
