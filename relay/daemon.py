@@ -39,9 +39,9 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from relay.config import Config
@@ -49,6 +49,7 @@ from relay.errors import ConfigError
 from relay.health import HealthServer
 from relay.logs import get_logger
 from relay.metrics import Metrics
+from relay.runners.context import Runner, RunnerContext
 from relay.smtp.senders import SenderPolicy
 from relay.smtp.server import SmtpServer
 from relay.store.model import Store
@@ -62,21 +63,6 @@ _FORCED_EXIT_GRACE_SECONDS = 2.0
 FORCED_EXIT_STATUS = 130  # 128 + SIGINT, what shells report for Ctrl-C
 
 
-@dataclass(frozen=True)
-class RunnerContext:
-    """What a runner receives: the effective config, the store, the stop signal, the
-    daemon's metrics (to add its counters to /metrics), and where to report that the
-    store fails (``/readyz`` shows it)."""
-
-    config: Config
-    store: Store
-    stopping: asyncio.Event
-    metrics: Metrics | None = None
-    sender_policy: SenderPolicy | None = None
-    store_outage: StoreOutage = field(default_factory=StoreOutage)
-
-
-Runner = Callable[[RunnerContext], Awaitable[None]]
 LocalOrg = Callable[[Config], AbstractAsyncContextManager[Config]]
 StoreFactory = Callable[[str], Store]
 SenderPolicyFactory = Callable[[Config, Store], SenderPolicy]

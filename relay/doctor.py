@@ -245,7 +245,7 @@ def check_rep(
 
 def check_held(reason: str, count: int) -> Check:
     """Held messages waiting for a person; a fixable problem (its guidance named in the
-    reason, relay/runners/holds.py) fails, others warn."""
+    reason, relay/delivery/holds.py) fails, others warn."""
     problem, colon, _ = reason.partition(":")
     status: Mark = "fail" if colon and problem in HELD_PROBLEMS else "warn"
     fix = (

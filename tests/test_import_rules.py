@@ -10,9 +10,18 @@
    ``relay.localorg`` -- at any depth, function-level imports included. The Salesforce
    adapter reaches the org over HTTPS, like any org (docs/design.md §7).
 3. The SMTP edge and the delivery loops meet only in what they share: ``relay/runners``
-   never imports ``relay.smtp``, ``relay/smtp`` never imports ``relay.runners``, and
-   ``relay/reps`` (the reps and their snapshot, read by both) imports neither, nor
-   ``relay.cli`` -- at any depth, function-level imports included.
+   never imports ``relay.smtp``, ``relay/smtp`` never imports ``relay.runners`` nor
+   ``relay.delivery``, and ``relay/reps`` (the reps and their snapshot, read by both)
+   imports neither, nor ``relay.cli`` -- at any depth, function-level imports included.
+4. The delivery steps are below their loop: ``relay/delivery`` never imports
+   ``relay.smtp``, ``relay.runners``, ``relay.daemon`` or ``relay.cli`` (as in rule 3).
+5. Loading the runners or the delivery steps loads neither the daemon nor the SMTP edge,
+   through any chain of modules: the closure of the imports that run at load time (a
+   module's parent packages included, as Python loads them first) from ``relay/runners``
+   never reaches ``relay.smtp`` or ``relay.daemon``, from ``relay/delivery`` none of the
+   modules of rule 4, and from ``relay/smtp`` neither ``relay.delivery`` nor
+   ``relay.runners``. (``relay.config`` checks SMTP password hashes with an import inside
+   a function: the configuration, below every package, stays out of these loops.)
 """
 
 from __future__ import annotations
@@ -29,10 +38,17 @@ LOCALORG_MAY_IMPORT = ("relay.config", "relay.logs", LOCALORG)
 LOCALORG_IMPORTED_ONLY_BY = ("relay.cli", LOCALORG)
 
 SMTP, RUNNERS, REPS, CLI = "relay.smtp", "relay.runners", "relay.reps", "relay.cli"
+DELIVERY, DAEMON = "relay.delivery", "relay.daemon"
 NEVER_IMPORTS: dict[str, tuple[str, ...]] = {
     RUNNERS: (SMTP,),
-    SMTP: (RUNNERS,),
+    SMTP: (RUNNERS, DELIVERY),
     REPS: (SMTP, RUNNERS, CLI),
+    DELIVERY: (SMTP, RUNNERS, DAEMON, CLI),
+}
+NEVER_LOADS: dict[str, tuple[str, ...]] = {
+    RUNNERS: (SMTP, DAEMON),
+    DELIVERY: (SMTP, RUNNERS, DAEMON, CLI),
+    SMTP: (DELIVERY, RUNNERS),
 }
 
 
@@ -253,3 +269,60 @@ def test_the_smtp_edge_never_imports_the_runners() -> None:
 def test_the_reps_import_neither_the_edge_nor_the_runners_nor_the_cli() -> None:
     stray = _stray(REPS, NEVER_IMPORTS[REPS])
     assert not stray, "\n".join(stray)
+
+
+def test_the_delivery_steps_import_no_loop_edge_daemon_or_cli() -> None:
+    stray = _stray(DELIVERY, NEVER_IMPORTS[DELIVERY])
+    assert not stray, "\n".join(stray)
+
+
+def _parents(module: str) -> list[str]:
+    parts = module.split(".")
+    return [p for i in range(1, len(parts)) if (p := ".".join(parts[:i])) in MODULES]
+
+
+def _loaded_by(source: str, edges: dict[str, set[str]]) -> dict[str, str | None]:
+    """Every module loading ``source``'s modules loads, each with the module that
+    imports it (None for a module of ``source`` itself), breadth first."""
+    start = [m for m in MODULES if _within(m, (source,))]
+    via: dict[str, str | None] = dict.fromkeys(start)
+    frontier = start
+    while frontier:
+        following: list[str] = []
+        for node in frontier:
+            for nxt in [*sorted(edges.get(node, ())), *_parents(node)]:
+                if nxt not in via:
+                    via[nxt] = node
+                    following.append(nxt)
+        frontier = following
+    return via
+
+
+def _chains(source: str, forbidden: tuple[str, ...], edges: dict[str, set[str]]) -> list[str]:
+    via = _loaded_by(source, edges)
+    chains = []
+    for module in sorted(m for m in via if _within(m, forbidden)):
+        chain = [module]
+        while (previous := via[chain[-1]]) is not None:
+            chain.append(previous)
+        chains.append(" <- ".join(chain))
+    return chains
+
+
+LOAD_EDGES = _edges([i for i in IMPORTS if i.at_load])
+
+
+def test_the_closure_finds_a_chain() -> None:
+    """Guards the guard: the closure follows chains and parent packages."""
+    assert _chains("relay.cli.serve", (DAEMON,), LOAD_EDGES)
+    assert "relay.runners" in _loaded_by(DAEMON, LOAD_EDGES)  # the parent of runners.context
+    assert any(c.startswith("relay.smtp") for c in _chains(DAEMON, (SMTP,), LOAD_EDGES))
+
+
+def test_loading_the_runners_or_the_steps_never_loads_the_daemon_or_the_edge() -> None:
+    stray = [
+        chain
+        for source, forbidden in NEVER_LOADS.items()
+        for chain in _chains(source, forbidden, LOAD_EDGES)
+    ]
+    assert not stray, "loaded through:\n" + "\n".join(stray)

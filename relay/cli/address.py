@@ -13,12 +13,12 @@ from relay.cli.context import PROBLEM_FOUND, AppContext, console, pass_app, prin
 from relay.cli.queue import opened_store
 from relay.cli.reps import directory, org_client, resolve_rep
 from relay.cli.safe_text import clean, text
+from relay.delivery.holds import held_for_rep
 from relay.errors import RelayError
 from relay.reps.directory import personal_address, shared_address
 from relay.reps.e2s_addresses import find_e2s_addresses
 from relay.reps.guidance import e2s_address_missing, e2s_inactive, unknown_sender
 from relay.reps.settings import settings_for
-from relay.runners.holds import held_for_rep
 from relay.store.model import State
 
 

@@ -241,7 +241,7 @@ def _lookup(
     policy: MatchPolicy,
     known_threads: dict[str, tuple[str, ...]],
 ) -> Directory:
-    from relay.runners.plan import lookup_keys
+    from relay.delivery.plan import lookup_keys
     from relay.salesforce.directory import fetch_directory
 
     # The runners' own lookup keys, so that explain sees what delivery would see.

@@ -14,7 +14,7 @@ Email to Salesforce"):
    An inbound copy (no rep sent it, a rep is in its To or Cc: a customer's mail that a
    mail server copied to Relay, e.g. Postfix ``recipient_bcc_maps``) is treated as that
    rep forwarding it: From, To and CC (Relay's own extension; the runners accept such
-   copies only from trusted networks, relay/runners/reps.py).
+   copies only from trusted networks, relay/delivery/reps.py).
 3. Drop the rep (the sender), Relay's own addresses, internal domains and the excluded
    addresses and domains; keep the first 50 unique ("processes only the first 50 unique
    addresses").
@@ -155,7 +155,7 @@ def rep_addresses(email: Email) -> tuple[list[str | None], list[str | None]]:
     """Where the rep may be, in order, as (senders, recipients): the From, Sender and
     envelope sender (and a journal report's sender); then the recipients, which make it
     an inbound copy: a journal report's recipients, or else the To then the Cc (none for
-    a forward: a forward is always the forwarder's). The runners (relay/runners/reps.py)
+    a forward: a forward is always the forwarder's). The runners (relay/delivery/reps.py)
     look these up among Relay's reps, the matcher among the directory's Users."""
     senders: list[str | None] = [
         email.from_.email if email.from_ else None,

@@ -1,4 +1,4 @@
-"""Reps' Email-to-Salesforce addresses: where the fallback (relay/runners/fallback.py)
+"""Reps' Email-to-Salesforce addresses: where the fallback (relay/delivery/fallback.py)
 forwards a rep's email.
 
 Salesforce keeps a rep's "Email to Salesforce address" as an ``EmailServicesAddress``

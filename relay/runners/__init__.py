@@ -1,4 +1,12 @@
-"""The runners: claim queued messages and move them through the pipeline (docs/design.md §1).
+"""The runners: Relay's loops, and nothing else (docs/design.md §1).
+
+The delivery loop claims batches and hands each to the delivery steps
+(``relay.delivery``); the rep sync, the held re-check and the retention purge run
+periodically (relay/runners/base.py has the loops, ``sleep_or_stop`` and the store-outage
+handling; relay/runners/context.py what the daemon hands each). The runners may import
+``relay.delivery`` and every package below it (store, salesforce, reps, matching,
+parsing), never ``relay.smtp``, ``relay.daemon`` or ``relay.cli``, not even through
+another module: the daemon imports them, and the SMTP edge is its own world.
 
 ``delivery_runner()`` is what ``relay serve`` passes to the Daemon: it builds the
 Salesforce client from the effective configuration (the embedded local org's when no
@@ -21,14 +29,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from relay.daemon import Runner, RunnerContext
+from relay.delivery.reps import Reps
 from relay.outbound import Outbound
 from relay.reps.snapshot import RepSnapshot
 from relay.runners.base import BatchResult, BatchRunner
+from relay.runners.context import Runner, RunnerContext
 from relay.runners.deliver import DeliveryRunner
 from relay.runners.recheck import HeldRecheckRunner
 from relay.runners.rep_sync import RepSyncRunner
-from relay.runners.reps import Reps
 from relay.salesforce.client import SalesforceClient
 
 __all__ = [
@@ -37,6 +45,8 @@ __all__ = [
     "DeliveryRunner",
     "HeldRecheckRunner",
     "RepSyncRunner",
+    "Runner",
+    "RunnerContext",
     "delivery_runner",
 ]
 

@@ -1,7 +1,9 @@
-"""The shared base of Relay's runners: claim, process, finish, defer, crash.
+"""The shared base of Relay's runners: the batch loop (claim, process, finish, defer,
+crash), the periodic loop, ``sleep_or_stop`` and the store-outage handling.
 
 Modelled on GNU Mailman 3's ``core/runner.py``: the base owns the loop, the claim and
-finish steps and the shunt-on-crash path; a stage runner only says what one batch does.
+finish steps and the shunt-on-crash path; a stage runner only says what one batch does
+(``BatchRunner.process``), or what one pass does (``PeriodicRunner.tick``).
 
 - Claim: whatever is due, up to ``batch_size``, at once: a lone email never waits for a
   batch to fill. Batches form by themselves while the previous one is in flight. Only
@@ -27,28 +29,19 @@ import os
 import socket
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from structlog.contextvars import bound_contextvars
 
 from relay.config import PipelineConfig
+from relay.delivery.outcomes import BatchResult, Happening, backoff_until, decided
 from relay.errors import StoreUnavailable
 from relay.logs import get_logger
-from relay.runners.policy import backoff_until
 from relay.store.errors import InvalidTransition, UnknownMessage, as_store_unavailable
-from relay.store.model import Outcome, State, Store, StoredMessage, UnresolvedItem
+from relay.store.model import Outcome, Store, StoredMessage
 from relay.store_outage import StoreOutage
 
-
-@dataclass
-class BatchResult:
-    """What a stage did with a batch: one outcome per message (in any order)."""
-
-    outcomes: list[Outcome] = field(default_factory=list)
-    unresolved_items: list[UnresolvedItem] = field(default_factory=list)
-    pause_seconds: float = 0.0
-    """Stop claiming this long (RateLimited, API budget): mail waits in the queue."""
+__all__ = ["BatchResult", "BatchRunner", "PeriodicRunner", "sleep_or_stop", "store_failed"]
 
 
 class BatchRunner(abc.ABC):
@@ -89,10 +82,10 @@ class BatchRunner(abc.ABC):
                     self.pipeline.lease_seconds,
                 )
             except Exception as error:
-                failure = as_store_unavailable(error)
-                if failure is None:
+                wait = store_failed(self.outage, self.name, error)
+                if wait is None:
                     raise
-                await sleep_or_stop(stopping, self.outage.failed(self.name, failure.reason))
+                await sleep_or_stop(stopping, wait)
                 continue
             self.outage.succeeded(self.name)
             if not batch:
@@ -157,16 +150,24 @@ class BatchRunner(abc.ABC):
         takes that write), without counting it as a crash of the message."""
         wait = self.outage.failed(self.name, failure.reason)
         until = datetime.now(UTC) + timedelta(seconds=wait)
-        reason = f"store unavailable: {failure.reason}"
-        return BatchResult([Outcome(m.id, State.DEFERRED, reason, until) for m in batch])
+        return BatchResult(
+            [
+                decided(m.id, Happening.STORE_UNAVAILABLE, until=until, reason=failure.reason)
+                for m in batch
+            ]
+        )
 
     def _crashed(self, message: StoredMessage, error: Exception) -> Outcome:
         summary = _summary(error)
         if message.attempts >= self.pipeline.crash_attempts:
-            reason = f"processing crashed {message.attempts} times; last: {summary}"
-            return Outcome(message.id, State.QUARANTINED, reason)
+            return decided(
+                message.id,
+                Happening.CRASHED_TOO_OFTEN,
+                attempts=message.attempts,
+                summary=summary,
+            )
         until = backoff_until(message.attempts, self.pipeline)
-        return Outcome(message.id, State.DEFERRED, f"processing crashed: {summary}", until)
+        return decided(message.id, Happening.CRASHED, until=until, summary=summary)
 
     def _finish(self, result: BatchResult) -> None:
         try:
@@ -197,8 +198,45 @@ def _summary(error: BaseException | None) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
+class PeriodicRunner(abc.ABC):
+    """A loop that waits, runs one pass, and waits again until the daemon stops: the rep
+    sync, the held re-check and the retention purge. ``tick`` runs a pass and returns
+    the wait before the next one."""
+
+    name = "periodic"
+
+    def __init__(self, outage: StoreOutage | None = None) -> None:
+        self.outage = outage if outage is not None else StoreOutage()
+
+    def first_wait(self) -> float:
+        """Seconds before the first pass (0: at once)."""
+        return 0.0
+
+    @abc.abstractmethod
+    async def tick(self, stopping: asyncio.Event) -> float:
+        """One pass; returns the seconds to wait before the next one."""
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        wait = self.first_wait()
+        while not await sleep_or_stop(stopping, wait):
+            wait = await self.tick(stopping)
+
+
+def store_failed(outage: StoreOutage, name: str, error: Exception) -> float | None:
+    """If ``error`` is the store failing, report it to the daemon's ``StoreOutage`` and
+    return the backoff before the next try; None for any other error."""
+    failure = as_store_unavailable(error)
+    if failure is None:
+        return None
+    return outage.failed(name, failure.reason)
+
+
 async def sleep_or_stop(stopping: asyncio.Event, seconds: float) -> bool:
-    """Sleep up to ``seconds``; True if asked to stop meanwhile."""
+    """Sleep up to ``seconds``; True if asked to stop meanwhile (or before)."""
+    if stopping.is_set():
+        return True
+    if seconds <= 0:
+        return False
     try:
         await asyncio.wait_for(stopping.wait(), timeout=seconds)
     except TimeoutError:

@@ -3,7 +3,7 @@
 released message is queued again and processed normally (and held again, with the same
 reason and no second notice that day, if it still cannot go).
 
-Only holds whose reason names a fixable problem (relay/runners/holds.py) are looked at;
+Only holds whose reason names a fixable problem (relay/delivery/holds.py) are looked at;
 the others wait for `relay queue release`. Per pass, at most two API calls, and only
 when such holds exist: the Email-to-Salesforce lookup for their reps (which also tells
 whether the API answers again). `relay queue retry ID` needs nothing from here: it
@@ -15,24 +15,24 @@ from __future__ import annotations
 
 import asyncio
 
+from relay.delivery.holds import envelope_rep, problem_of
+from relay.delivery.reps import Reps
 from relay.errors import ApiDisabled, RelayError
 from relay.logs import get_logger
 from relay.outbound import Outbound
 from relay.parsing import parse
 from relay.parsing.headers import from_addresses
 from relay.reps.e2s_addresses import find_e2s_addresses
-from relay.runners.base import sleep_or_stop
-from relay.runners.holds import envelope_rep, problem_of
-from relay.runners.reps import Reps
+from relay.runners.base import PeriodicRunner, store_failed
 from relay.salesforce.client import SalesforceClient
-from relay.store.errors import InvalidTransition, UnknownMessage, as_store_unavailable
+from relay.store.errors import InvalidTransition, UnknownMessage
 from relay.store.model import Rep, State, Store, StoredMessage
 from relay.store_outage import StoreOutage
 
 log = get_logger("relay.runners.recheck")
 
 
-class HeldRecheckRunner:
+class HeldRecheckRunner(PeriodicRunner):
     name = "recheck"
 
     def __init__(
@@ -44,29 +44,31 @@ class HeldRecheckRunner:
         interval_seconds: float,
         outage: StoreOutage | None = None,
     ) -> None:
+        super().__init__(outage)
         self.store = store
         self.client = client
         self.reps = reps
         self.outbound = outbound
         self.interval_seconds = interval_seconds
-        self.outage = outage if outage is not None else StoreOutage()
 
-    async def run(self, stopping: asyncio.Event) -> None:
+    def first_wait(self) -> float:
+        return self.interval_seconds
+
+    async def tick(self, stopping: asyncio.Event) -> float:
         wait = self.interval_seconds
-        while not await sleep_or_stop(stopping, wait):
-            wait = self.interval_seconds
-            try:
-                await asyncio.to_thread(self.recheck_once)
-            except Exception as error:
-                failure = as_store_unavailable(error)
-                if failure is not None:
-                    wait = min(wait, self.outage.failed(self.name, failure.reason))
-                elif isinstance(error, RelayError):
-                    log.warning("recheck_failed", reason=error.reason)
-                else:
-                    raise
+        try:
+            await asyncio.to_thread(self.recheck_once)
+        except Exception as error:
+            backoff = store_failed(self.outage, self.name, error)
+            if backoff is not None:
+                wait = min(wait, backoff)
+            elif isinstance(error, RelayError):
+                log.warning("recheck_failed", reason=error.reason)
             else:
-                self.outage.succeeded(self.name)
+                raise
+        else:
+            self.outage.succeeded(self.name)
+        return wait
 
     def recheck_once(self) -> int:
         """Release every held message whose problem is gone; returns how many."""

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import asyncio
 
+from relay.delivery.reps import Reps
 from relay.errors import RelayError
 from relay.logs import get_logger
 from relay.reps.directory import sync_reps
 from relay.reps.e2s_addresses import find_e2s_addresses
-from relay.runners.base import sleep_or_stop
-from relay.runners.reps import Reps
+from relay.runners.base import PeriodicRunner, store_failed
 from relay.salesforce.client import SalesforceClient
 from relay.store.errors import as_store_unavailable
 from relay.store.model import Store
@@ -38,7 +38,10 @@ FIRST_RETRY_SECONDS = 5.0
 interval."""
 
 
-class RepSyncRunner:
+class RepSyncRunner(PeriodicRunner):
+    """Syncs every interval (the first sync at start-up is the caller's); refreshes
+    from the store in between."""
+
     name = "rep_sync"
 
     def __init__(
@@ -49,41 +52,47 @@ class RepSyncRunner:
         interval_seconds: float,
         outage: StoreOutage | None = None,
     ) -> None:
+        super().__init__(outage)
         self.store = store
         self.client = client
         self.reps = reps
         self.interval_seconds = interval_seconds
-        self.outage = outage if outage is not None else StoreOutage()
         self._retry_seconds: float | None = None
         """Set while the last sync failed: the wait before the next try, doubling."""
+        self._waited = 0.0
+        self._since_sync = 0.0
 
-    async def run(self, stopping: asyncio.Event) -> None:
-        """Sync every interval (the first sync at start-up is the caller's); refresh
-        from the store in between."""
-        tick = min(self.interval_seconds, LOCAL_REFRESH_SECONDS)
-        since_sync = 0.0
-        wait = min(tick, self._retry_seconds or tick)
-        while not await sleep_or_stop(stopping, wait):
-            since_sync += wait
-            if since_sync >= self.interval_seconds or self._retry_seconds is not None:
-                since_sync = 0.0
-                await asyncio.to_thread(self.sync_once)
-            else:
-                await asyncio.to_thread(self.refresh_from_store)
-            wait = min(tick, self._retry_seconds or tick, self.outage.retry_wait(self.name) or tick)
+    @property
+    def _tick(self) -> float:
+        return min(self.interval_seconds, LOCAL_REFRESH_SECONDS)
+
+    def first_wait(self) -> float:
+        self._since_sync = 0.0
+        self._waited = min(self._tick, self._retry_seconds or self._tick)
+        return self._waited
+
+    async def tick(self, stopping: asyncio.Event) -> float:
+        self._since_sync += self._waited
+        if self._since_sync >= self.interval_seconds or self._retry_seconds is not None:
+            self._since_sync = 0.0
+            await asyncio.to_thread(self.sync_once)
+        else:
+            await asyncio.to_thread(self.refresh_from_store)
+        tick = self._tick
+        self._waited = min(
+            tick, self._retry_seconds or tick, self.outage.retry_wait(self.name) or tick
+        )
+        return self._waited
 
     def refresh_from_store(self) -> None:
         """Aliases and settings changed by the CLI, without calling Salesforce."""
         try:
             self.reps.refresh(self.store)
         except Exception as error:
-            failure = as_store_unavailable(error)
-            if failure is not None:
-                self.outage.failed(self.name, failure.reason)
-            elif isinstance(error, RelayError):
+            if store_failed(self.outage, self.name, error) is None:
+                if not isinstance(error, RelayError):
+                    raise
                 log.warning("reps_refresh_failed", reason=error.reason)
-            else:
-                raise
             return
         self.outage.succeeded(self.name)
 

@@ -17,10 +17,10 @@ import asyncio
 from collections.abc import Callable, Collection
 from datetime import UTC, datetime, timedelta
 
-from relay.daemon import Runner, RunnerContext
 from relay.errors import RelayError
 from relay.logs import get_logger
-from relay.runners.base import sleep_or_stop
+from relay.runners.base import PeriodicRunner
+from relay.runners.context import Runner, RunnerContext
 from relay.store.model import State
 from relay.store.retention import PURGE_BATCH, RETENTION_STATES, PurgeCount, RetentionStore
 
@@ -66,8 +66,10 @@ def _log_purge(total: PurgeCount, how: str) -> None:
         )
 
 
-class RetentionRunner:
+class RetentionRunner(PeriodicRunner):
     """Purges in batches, one transaction each, and stops between batches when asked."""
+
+    name = "retention"
 
     def __init__(
         self,
@@ -77,6 +79,7 @@ class RetentionRunner:
         batch: int = PURGE_BATCH,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        super().__init__()
         self.store = store
         self.clock = clock
         self.days = days
@@ -85,24 +88,25 @@ class RetentionRunner:
         self.how = f"under retention ({days} days)"
 
     async def run(self, stopping: asyncio.Event) -> None:
-        log = get_logger("relay.runners.retention")
         if self.days == 0:
+            log = get_logger("relay.runners.retention")
             log.info("retention_off", reason="retention_days = 0 keeps raw bytes forever")
             await stopping.wait()
             return
-        while not stopping.is_set():
-            total = PurgeCount()
-            try:
-                while not stopping.is_set():
-                    done = await asyncio.to_thread(self.purge_batch)
-                    total += done
-                    if done.messages < self.batch:
-                        break
-            except RelayError as error:  # StoreUnavailable: the next pass tries again
-                log.warning("retention_failed", reason=error.reason)
-            _log_purge(total, self.how)
-            if await sleep_or_stop(stopping, self.interval_seconds):
-                break
+        await super().run(stopping)  # a pass at once, then every interval
+
+    async def tick(self, stopping: asyncio.Event) -> float:
+        total = PurgeCount()
+        try:
+            while not stopping.is_set():
+                done = await asyncio.to_thread(self.purge_batch)
+                total += done
+                if done.messages < self.batch:
+                    break
+        except RelayError as error:  # StoreUnavailable: the next pass tries again
+            get_logger("relay.runners.retention").warning("retention_failed", reason=error.reason)
+        _log_purge(total, self.how)
+        return self.interval_seconds
 
     def purge_batch(self, now: datetime | None = None) -> PurgeCount:
         """One transaction: up to ``batch`` messages past the window at ``now``."""

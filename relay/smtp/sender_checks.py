@@ -41,7 +41,7 @@ certain failure: DMARC fail, a forged token), then the first proven one, then a
 temporary one (451: the client retries), then the last absent one; no proof at all is
 ``trusted_only``'s refusal. While the rep snapshot was never synced, "is a rep's
 address" is not knowable and is taken as true (the runners attribute the message again
-and hold it when nobody is proven: relay/runners/routes.py); a personal address is never
+and hold it when nobody is proven: relay/delivery/decide.py); a personal address is never
 taken on trust (its owner is unknown, so the client is asked to retry); the
 authentication itself never fails open.
 """

@@ -9,10 +9,10 @@ from datetime import date
 from pathlib import Path
 
 from relay.config import SalesforceConfig
+from relay.delivery.write import Job, TaskWriter
 from relay.localorg.data import OrgData
 from relay.localorg.runner import LocalOrg
 from relay.matching import TaskDraft
-from relay.runners.writer import Job, TaskWriter
 from relay.salesforce.client import SalesforceClient
 from relay.store import open_store
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from matching_builders import REP, T0, contact, email, rid
 
+from relay.delivery.plan import Planned, lookup_keys, plan_message
 from relay.envelope import Envelope
 from relay.matching import Directory, MatchPolicy
 from relay.matching.model import Person, User
 from relay.parsing.model import Email
-from relay.runners.plan import Planned, lookup_keys, plan_message
 from relay.store.model import Outcome, State, StoredMessage
 
 CUSTOMER = "alice@customer.test"

@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 from matching_builders import OURS, RELAY_DOMAIN, REP, contact, directory
 
 from relay.cli.explain import build_report, envelope_for
+from relay.delivery.attachments import note_oversize
 from relay.logs import redact_secrets
 from relay.matching import MatchPolicy, draft_tasks, match
 from relay.parsing import parse
 from relay.privacy import OWN_ADDRESS_REMOVED, mask_tokens, strip_own_from_headers
-from relay.runners.attachments import note_oversize
 
 TOKEN = "k3xq7m2a9bcd"
 PERSONAL = f"log+{TOKEN}@{RELAY_DOMAIN}"

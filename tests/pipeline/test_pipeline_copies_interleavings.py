@@ -16,12 +16,12 @@ import pytest
 from pipeline_helpers import REP, Org
 
 from relay.config import SalesforceConfig
+from relay.delivery.plan import Planned
+from relay.delivery.write import Job, KeyResult, TaskWriter, outcome_after_write
 from relay.envelope import Envelope
 from relay.matching import TaskDraft
 from relay.matching.model import MatchedRecord, MatchPlan, Reason
 from relay.parsing import parse
-from relay.runners.plan import Planned, outcome_after_write
-from relay.runners.writer import Job, KeyResult, TaskWriter
 from relay.salesforce.client import SalesforceClient
 from relay.store import SqlStore, State
 from relay.store.model import WRITTEN

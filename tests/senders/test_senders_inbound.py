@@ -11,13 +11,16 @@ from pathlib import Path
 import pytest
 
 from relay.config import Config, SmtpConfig
+from relay.delivery.decide import Decider
+from relay.delivery.fallback import EmailToSalesforce
+from relay.delivery.notices import Notifier
+from relay.delivery.reps import Attribution, Reps
+from relay.delivery.route import Routed
 from relay.envelope import Envelope
 from relay.outbound import Outbound
 from relay.parsing import parse
 from relay.reps.directory import SenderDirectory
 from relay.reps.settings import SyncSettings
-from relay.runners.reps import Attribution, Reps
-from relay.runners.routes import Routed, Router
 from relay.smtp.senders import SenderPolicy
 from relay.store import open_store
 from relay.store.model import Outcome, Rep, State
@@ -104,7 +107,8 @@ def test_an_inbound_copy_never_goes_to_email_to_salesforce(tmp_path: Path) -> No
     store = open_store(config.effective_store_url)
     try:
         reps = _reps(tmp_path)
-        router = Router(store, config, reps, Outbound(config))
+        notifier = Notifier(store, Outbound(config), config.pipeline.notice_interval_seconds)
+        router = Decider(reps, EmailToSalesforce(store, reps, Outbound(config), notifier))
         envelope = Envelope(CUSTOMER, ("log@relay.example",), peer="10.1.2.3:25")
         queue_id = store.enqueue(INBOUND, envelope, NOW)
         message = store.get(queue_id)

@@ -6,6 +6,7 @@ example ``e2s_address_missing: Relay cannot log alice's email ...``. The prefix 
 stable ``Guidance.problem`` name (relay/reps/guidance.py): `relay queue show` prints the whole
 line, and the re-check (relay/runners/recheck.py), `relay doctor` and `relay address`
 read the problem back from it. Reasons without a known prefix are left to a person.
+The outcome table (relay/delivery/outcomes.py) writes its held rows in this format.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Iterable, Sequence
 
 from relay.reps.directory import SenderDirectory, address_tag
 from relay.reps.guidance import Guidance
-from relay.store.model import Outcome, Rep, State, StoredMessage
+from relay.store.model import Rep, StoredMessage
 
 FIXABLE = frozenset(
     {
@@ -31,10 +32,6 @@ FIXABLE = frozenset(
 def hold_reason(guidance: Guidance, because: str = "") -> str:
     reason = f"{guidance.problem}: {guidance.one_line()}"
     return f"{reason} ({because})" if because else reason
-
-
-def held(queue_id: str, guidance: Guidance, because: str = "") -> Outcome:
-    return Outcome(queue_id, State.HELD, hold_reason(guidance, because))
 
 
 def problem_of(reason: str | None) -> str | None:

@@ -1,34 +1,32 @@
-"""Per-message decisions of the delivery stage, as pure functions (no I/O).
+"""The plan step: match a routed email and draft its Tasks. Pure (no I/O).
 
-``plan_message`` turns a parsed email and a directory into drafts or a final outcome;
-``outcome_after_write`` turns the write results of its drafts into the message's outcome.
-The states follow docs/design.md §3 (docs/delivery-guarantees.md says why each one):
+``plan_message`` turns a parsed email and a directory into drafts, or into what ends it
+without a write (relay/delivery/outcomes.py gives the state and reason of each):
 
-- machine mail, and unmatched mail under the ``drop`` policy: ``rejected`` (Relay decided
-  not to log it; nothing is wrong with it and nobody needs to act);
-- MIME that cannot be parsed: ``quarantined`` (the raw bytes are kept);
-- an unknown sender, or unmatched mail under the ``hold`` policy: ``held``; so is an
-  inbound copy (a rep among the recipients only) that no trusted network sent, as
-  anyone can put a rep in To (its own reason, so nobody adds the customer as a sender);
-- an inbound copy that matched nothing: ``rejected`` (not the rep's choice to log).
+- machine mail, and unmatched mail under the ``drop`` policy: ``machine_mail``,
+  ``unmatched_drop`` (Relay decided not to log it; nobody needs to act);
+- unmatched mail under the ``hold`` policy, and mail no rep sent: ``unmatched_hold``,
+  ``unknown_sender``; an inbound copy (a rep among the recipients only) that no trusted
+  network sent: ``untrusted_inbound_copy``, as anyone can put a rep in To (its own
+  reason, so nobody adds the customer as a sender);
+- an inbound copy that matched nothing: ``inbound_unmatched`` (not the rep's choice).
+
+``lookup_keys`` says what one email needs from the directory.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from relay.errors import RelayError, TemporaryError
+from relay.delivery.attachments import note_oversize
+from relay.delivery.outcomes import Happening, decided
 from relay.matching import Directory, MatchPlan, MatchPolicy, TaskDraft, draft_tasks, match
 from relay.matching.model import User
 from relay.parsing import Email
 from relay.parsing.headers import normalise_message_id
 from relay.reps.guidance import unknown_sender, untrusted_inbound_copy
-from relay.runners.attachments import note_oversize
-from relay.runners.holds import held, hold_reason
-from relay.runners.policy import worst
-from relay.runners.writer import KeyResult
-from relay.store.model import Outcome, State, StoredMessage
+from relay.store.model import Outcome, StoredMessage
 
 
 @dataclass(frozen=True)
@@ -96,25 +94,20 @@ def plan_message(
     the runner's rep and whether the email is inbound (relay.matching.match)."""
     plan = match(email, directory, policy, attribution)
     if plan.outcome == "machine":
-        reason = f"machine mail ({email.machine_reason}): never logged as a rep's email"
-        return Outcome(message.id, State.REJECTED, reason)
+        return decided(message.id, Happening.MACHINE_MAIL, why=email.machine_reason)
     if plan.inbound and not vouched:
-        return held(message.id, untrusted_inbound_copy(_shown_sender(email)))
+        guidance = untrusted_inbound_copy(_shown_sender(email))
+        return decided(message.id, Happening.UNTRUSTED_INBOUND_COPY, guidance=guidance)
     if plan.inbound and not plan.records:
         # The unmatched policy is for the rep's own mail: a stranger's email to a rep
         # (spam, a cold inquiry) was never the rep's choice to log.
-        reason = "a customer's email to the rep that matched no record: not logged"
-        return Outcome(message.id, State.REJECTED, reason)
+        return decided(message.id, Happening.INBOUND_UNMATCHED)
     if plan.outcome == "drop":
-        return Outcome(message.id, State.REJECTED, "matched no record; unmatched policy is drop")
+        return decided(message.id, Happening.UNMATCHED_DROP)
     if plan.outcome == "hold":
-        reason = (
-            "matched no record; unmatched policy is hold: add the customer to Salesforce "
-            "and `relay queue release` it, or `relay queue delete` it"
-        )
-        return Outcome(message.id, State.HELD, reason)
+        return decided(message.id, Happening.UNMATCHED_HOLD)
     if plan.rep is None or (plan.inbound and not vouched):
-        return Outcome(message.id, State.HELD, unknown_sender_reason(email))
+        return unknown_sender_outcome(message.id, email)
     drafts = draft_tasks(
         email,
         plan,
@@ -137,10 +130,12 @@ def plan_message(
     return Planned(message, email, plan, tuple(drafts))
 
 
-def unknown_sender_reason(email: Email) -> str:
-    """The hold reason of mail no rep sent (relay/reps/guidance.py's text in the
-    relay/runners/holds.py format, so the re-check releases it once the sender is a rep)."""
-    return hold_reason(unknown_sender(_shown_sender(email)))
+def unknown_sender_outcome(queue_id: str, email: Email) -> Outcome:
+    """The hold of mail no rep sent (relay/reps/guidance.py's text in the
+    relay/delivery/holds.py format, so the re-check releases it once the sender is a rep)."""
+    return decided(
+        queue_id, Happening.UNKNOWN_SENDER, guidance=unknown_sender(_shown_sender(email))
+    )
 
 
 def _shown_sender(email: Email) -> str:
@@ -149,39 +144,6 @@ def _shown_sender(email: Email) -> str:
     if email.envelope.mail_from:
         tried.append(email.envelope.mail_from)
     return tried[0].lower() if tried else "(no sender address)"
-
-
-def outcome_after_write(planned: Planned, results: Mapping[str, KeyResult]) -> Outcome | RelayError:
-    """The message's outcome from its drafts' results, or the error that decides it.
-
-    ``logged`` needs a result without error for EVERY draft: a draft the write did not
-    report on (which TaskWriter.write never does) defers the message rather than
-    claiming a Task that may not exist (docs/delivery-guarantees.md, "Copies at the
-    same moment")."""
-    missing = [d.relay_key for d in planned.drafts if d.relay_key not in results]
-    if missing:
-        return TemporaryError(f"no write result for Task key(s) {', '.join(missing)}")
-    mine = [results[d.relay_key] for d in planned.drafts]
-    errors = [r.error for r in mine if r.error is not None]
-    decisive = worst(errors)
-    if decisive is not None:
-        return decisive
-    queue_id = planned.message.id
-    already = sum(1 for r in mine if r.already)
-    if planned.plan.outcome == "unresolved":
-        task_id = mine[0].task_id if mine else None
-        reason = (
-            f"matched no record: open Task {task_id} on the rep's unresolved items; "
-            "review with `relay unresolved list`"
-        )
-        return Outcome(queue_id, State.UNRESOLVED, reason)
-    records = {r for d in planned.drafts for r in d.record_ids}
-    reason = f"logged to {len(records)} record(s) in {len(planned.drafts)} Task(s)"
-    if already == len(mine) and mine:
-        reason = f"already logged: a copy of this email was logged before ({reason})"
-    elif already:
-        reason += f"; {already} of them were already logged by an earlier copy"
-    return Outcome(queue_id, State.LOGGED, reason)
 
 
 def record_keys(planned: Sequence[Planned]) -> set[str]:

@@ -1,4 +1,5 @@
-"""Write a batch's Task drafts exactly once per (email, record) (docs/design.md §5).
+"""The write step: a batch's Task drafts, exactly once per (email, record)
+(docs/design.md §5), and what the write means for each message (``outcome_after_write``).
 
 1. Drafts whose relay key the ledger already marks ``written`` are skipped: the same
    email again (BCC + journal copy, a client retry, two reps on one thread) writes
@@ -18,17 +19,19 @@ key; the upsert leaves one Task, and the later write records that Task as its ow
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from relay.errors import RelayError
+from relay.delivery.outcomes import Happening, decided, worst
+from relay.delivery.plan import Planned
+from relay.errors import RelayError, TemporaryError
 from relay.logs import get_logger
 from relay.matching import TaskDraft
 from relay.salesforce.client import SalesforceClient
 from relay.salesforce.writes import find_recent_owner_tasks, find_tasks_by_keys, upsert_tasks
-from relay.store.model import INTENT, WRITTEN, Delivery, Store
+from relay.store.model import INTENT, WRITTEN, Delivery, Outcome, Store
 
 log = get_logger("relay.runners.writer")
 
@@ -141,6 +144,34 @@ class TaskWriter:
                     log.info("task_reconciled", relay_key=draft.relay_key, task_id=task["Id"])
                     break
         return found
+
+
+def outcome_after_write(planned: Planned, results: Mapping[str, KeyResult]) -> Outcome | RelayError:
+    """The message's outcome from its drafts' results, or the error that decides it.
+
+    ``logged`` needs a result without error for EVERY draft: a draft the write did not
+    report on (which TaskWriter.write never does) defers the message rather than
+    claiming a Task that may not exist (docs/delivery-guarantees.md, "Copies at the
+    same moment")."""
+    missing = [d.relay_key for d in planned.drafts if d.relay_key not in results]
+    if missing:
+        return TemporaryError(f"no write result for Task key(s) {', '.join(missing)}")
+    mine = [results[d.relay_key] for d in planned.drafts]
+    errors = [r.error for r in mine if r.error is not None]
+    decisive = worst(errors)
+    if decisive is not None:
+        return decisive
+    queue_id = planned.message.id
+    already = sum(1 for r in mine if r.already)
+    if planned.plan.outcome == "unresolved":
+        task_id = mine[0].task_id if mine else None
+        return decided(queue_id, Happening.UNRESOLVED, task_id=task_id)
+    records = len({r for d in planned.drafts for r in d.record_ids})
+    tasks = len(planned.drafts)
+    if already == len(mine) and mine:
+        return decided(queue_id, Happening.ALREADY_LOGGED, records=records, tasks=tasks)
+    partly = f"; {already} of them were already logged by an earlier copy" if already else ""
+    return decided(queue_id, Happening.LOGGED, records=records, tasks=tasks, partly=partly)
 
 
 def _same_task(task: dict[str, Any], draft: TaskDraft) -> bool:
