@@ -1,4 +1,4 @@
-"""relay/runners/plan.py on inbound copies (a customer's email with a rep among the
+"""relay/delivery/plan.py on inbound copies (a customer's email with a rep among the
 recipients only): logged as the rep's when a trusted network sent it, held otherwise,
 since anyone can put a rep in To."""
 
