@@ -10,18 +10,19 @@
    ``relay.localorg`` -- at any depth, function-level imports included. The Salesforce
    adapter reaches the org over HTTPS, like any org (docs/design.md §7).
 3. The SMTP edge and the delivery loops meet only in what they share: ``relay/runners``
-   never imports ``relay.smtp``, ``relay/smtp`` never imports ``relay.runners`` nor
-   ``relay.delivery``, and ``relay/reps`` (the reps and their snapshot, read by both)
-   imports neither, nor ``relay.cli`` -- at any depth, function-level imports included.
+   never imports ``relay.smtp`` (nor ``relay.daemon`` or ``relay.cli``, which start
+   it), ``relay/smtp`` never imports ``relay.runners`` nor ``relay.delivery``, and
+   ``relay/reps`` (the reps and their snapshot, read by both) imports neither, nor
+   ``relay.cli`` -- at any depth, function-level imports included.
 4. The delivery steps are below their loop: ``relay/delivery`` never imports
    ``relay.smtp``, ``relay.runners``, ``relay.daemon`` or ``relay.cli`` (as in rule 3).
 5. Loading the runners or the delivery steps loads neither the daemon nor the SMTP edge,
    through any chain of modules: the closure of the imports that run at load time (a
    module's parent packages included, as Python loads them first) from ``relay/runners``
-   never reaches ``relay.smtp`` or ``relay.daemon``, from ``relay/delivery`` none of the
-   modules of rule 4, and from ``relay/smtp`` neither ``relay.delivery`` nor
-   ``relay.runners``. (``relay.config`` checks SMTP password hashes with an import inside
-   a function: the configuration, below every package, stays out of these loops.)
+   never reaches the modules rule 3 forbids it, from ``relay/delivery`` those of rule 4,
+   and from ``relay/smtp`` neither ``relay.delivery`` nor ``relay.runners``.
+   (``relay.config`` checks SMTP password hashes with an import inside a function: the
+   configuration, below every package, stays out of these loops.)
 """
 
 from __future__ import annotations
@@ -40,13 +41,13 @@ LOCALORG_IMPORTED_ONLY_BY = ("relay.cli", LOCALORG)
 SMTP, RUNNERS, REPS, CLI = "relay.smtp", "relay.runners", "relay.reps", "relay.cli"
 DELIVERY, DAEMON = "relay.delivery", "relay.daemon"
 NEVER_IMPORTS: dict[str, tuple[str, ...]] = {
-    RUNNERS: (SMTP,),
+    RUNNERS: (SMTP, DAEMON, CLI),
     SMTP: (RUNNERS, DELIVERY),
     REPS: (SMTP, RUNNERS, CLI),
     DELIVERY: (SMTP, RUNNERS, DAEMON, CLI),
 }
 NEVER_LOADS: dict[str, tuple[str, ...]] = {
-    RUNNERS: (SMTP, DAEMON),
+    RUNNERS: (SMTP, DAEMON, CLI),
     DELIVERY: (SMTP, RUNNERS, DAEMON, CLI),
     SMTP: (DELIVERY, RUNNERS),
 }
@@ -256,7 +257,7 @@ def _stray(source: str, forbidden: tuple[str, ...]) -> list[str]:
     ]
 
 
-def test_the_runners_never_import_the_smtp_edge() -> None:
+def test_the_runners_never_import_the_smtp_edge_the_daemon_or_the_cli() -> None:
     stray = _stray(RUNNERS, NEVER_IMPORTS[RUNNERS])
     assert not stray, "\n".join(stray)
 
