@@ -11,11 +11,13 @@ Differences between the backends stay small and explicit:
 - claiming: PostgreSQL locks due rows with ``SELECT ... FOR UPDATE SKIP LOCKED`` so nodes
   never wait on each other; on SQLite the same statement runs inside ``BEGIN IMMEDIATE``
   (``with_for_update`` renders nothing there), which serialises claimers.
-- ``recover()`` at start-up: on SQLite one node owns the file, so every ``processing``
-  message is left over from a crash and is requeued. On PostgreSQL other nodes may be
-  working, so only messages whose lease has expired are requeued. On both, ``claim`` also
-  takes over messages whose lease expired (a node died mid-work).
-- wakeups: PostgreSQL uses LISTEN/NOTIFY across nodes (see wakeup.py).
+- ``recover()`` at start-up follows one rule on both backends, since several worker
+  processes may share a SQLite file as nodes share PostgreSQL: requeue expired leases and
+  those of processes of this host that are gone (leases.py), never a live one. On both,
+  ``claim`` also takes over messages whose lease expired (a node died mid-work), and
+  ``renew_leases`` keeps a running batch's leases alive.
+- wakeups: PostgreSQL uses LISTEN/NOTIFY across nodes, for new work and for change
+  versions (see wakeup.py, changes.py); on SQLite change versions are polled.
 
 Times are taken from this process's clock; nodes sharing PostgreSQL need NTP.
 """
