@@ -376,14 +376,14 @@ class SqlStore(DeliveryLedger, RepStore, RetentionStore, ErasureStore, Store):
     ) -> frozenset[str]:
         """Extend ``worker``'s leases on these messages to ``lease_seconds`` from now and
         return the ids it still holds: those still ``processing`` under its name. An id
-        missing from the result is lost (finished by an admin's hold, or claimed by
-        another worker after the lease expired): stop working on it; ``finish_many``
-        with ``worker`` refuses its outcome.
+        missing from the result is lost (an admin held it, or another worker claimed it
+        after the lease expired): stop working on it; ``finish_many`` with ``worker``
+        refuses its outcome.
 
         A lease that expired but that nobody claimed yet is renewed: no one else acted on
         the message, so the worker still holds it. One short write transaction, not one
         per message; call it every third of the lease while a batch runs (docs/design.md
-        §2), so two missed renewals still leave the lease alive.
+        §2), so one late or failed renewal does not lose the lease.
         """
         ids = sorted(set(queue_ids))
         if not ids:

@@ -47,12 +47,12 @@ def test_a_renewed_lease_outlives_its_first_term(
     """A batch that runs longer than the lease keeps its messages while it renews, and
     they are claimable soon after it stops renewing."""
     queue_id = enqueue()
-    store.claim(1, "a", lease_seconds=0.6)
-    for _ in range(5):  # 1.5 s: two and a half terms
+    store.claim(1, "a", lease_seconds=1.0)
+    for _ in range(6):  # 1.8 s, nearly two terms, renewing every third of one
         time.sleep(0.3)
-        assert store.renew_leases([queue_id], "a", 0.6) == {queue_id}
+        assert store.renew_leases([queue_id], "a", 1.0) == {queue_id}
         assert store.claim(1, "b", 60) == []
-    time.sleep(0.7)
+    time.sleep(1.1)
     [taken] = store.claim(1, "b", 60)
     assert (taken.id, taken.attempts) == (queue_id, 2)
 
