@@ -135,7 +135,9 @@ class PipelineConfig:
     # sObject Collections take 200 records per call; one claim feeds at most one call's
     # worth of messages (most messages make one Task).
     batch_size: int = 200
-    lease_seconds: float = 300.0
+    # A claim's lease; the runner renews it while its batch runs (a third of it at a time),
+    # so only a dead worker's messages wait this long for another (docs/design.md §2).
+    lease_seconds: float = 30.0
     # Never waited for on an idle relay: a lone email is claimed at once. Under API budget
     # pressure the runner waits up to this long before claiming, to batch harder.
     max_batch_window_seconds: float = 2.0

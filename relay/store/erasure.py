@@ -10,7 +10,8 @@ Deciding *which* messages name an address needs the parser, a higher stage, so t
 - ``scan_messages`` pages through every message with its raw bytes (None once purged);
 - ``reasons_containing`` and ``unresolved_containing`` find rows that quote some text;
 - ``erase`` deletes messages (their raw bytes and history go with them), unresolved items
-  and sender aliases in ONE transaction, and leaves the delivery ledger alone: its rows
+  and sender aliases in ONE transaction (bumping the ``queue`` and ``reps`` change
+  versions, changes.py), and leaves the delivery ledger alone: its rows
   hold relay keys, Message-IDs (or a hash) and Salesforce ids, no address, and they are
   what keeps a late copy of an erased email from being logged twice
   (docs/delivery-guarantees.md).
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, delete, func, select
 
+from relay.store.changes import QUEUE, REPS, bump
 from relay.store.ledger import deliveries, delivery_from_row, unresolved, unresolved_from_row
 from relay.store.model import Delivery, State, StoredMessage, UnresolvedItem
 from relay.store.reps import senders
@@ -45,10 +47,11 @@ class Erased:
 
 
 class ErasureStore:
-    """Mixin for SqlStore: needs ``engine`` and ``_write_engine``."""
+    """Mixin for SqlStore: needs ``engine``, ``_write_engine`` and ``_changes_channel``."""
 
     engine: Engine
     _write_engine: Engine
+    _changes_channel: str
 
     def scan_messages(self, page: int = SCAN_PAGE) -> Iterator[tuple[StoredMessage, bytes | None]]:
         """Every message, oldest id first, with its raw bytes (None: purged). Reads in
@@ -174,4 +177,9 @@ class ErasureStore:
                 removed_senders = connection.execute(
                     delete(senders).where(senders.c.alias.in_(sorted(aliases)))
                 ).rowcount
+            # Other processes drop the erased aliases and messages within a second.
+            if removed_senders:
+                bump(connection, REPS, self._changes_channel)
+            if erased:
+                bump(connection, QUEUE, self._changes_channel)
         return Erased(erased, removed_items, removed_senders, tuple(busy))

@@ -5,6 +5,8 @@
     RelayError
     ├── UnknownMessage (also KeyError)       no message has this queue id
     ├── InvalidTransition (also ValueError)  the message is not in a state that allows it
+    │   └── LeaseLost                        another worker claimed it after this
+    │                                        worker's lease expired
     └── TemporaryError
         └── StoreUnavailable                 the database failed: locked, down, disk full,
                                              damaged (see describe_failure); also what
@@ -50,6 +52,24 @@ class InvalidTransition(RelayError, ValueError):
         self.queue_id = queue_id
         self.operation = operation
         self.current = current
+
+
+class LeaseLost(InvalidTransition):
+    """The worker finishing a message no longer holds its lease: the lease expired and
+    another worker claimed the message (docs/design.md §2). Its outcome belongs to the new
+    owner; the stale one is refused, as any other outcome of a message that moved on."""
+
+    def __init__(self, queue_id: str, operation: str, worker: str, owner: str | None) -> None:
+        RelayError.__init__(
+            self,
+            f"cannot {operation} message {queue_id}: {worker} lost its lease on it; "
+            f"{owner or 'another worker'} claimed it after the lease expired",
+        )
+        self.queue_id = queue_id
+        self.operation = operation
+        self.current = "processing"
+        self.worker = worker
+        self.owner = owner
 
 
 def describe_failure(error: BaseException) -> str:

@@ -38,9 +38,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 
-from relay.store.errors import UnknownMessage
-from relay.store.history import log_change, transition_row
-from relay.store.lifecycle import check_transition
+from relay.store.errors import LeaseLost, UnknownMessage
+from relay.store.history import log_change, store_log, transition_row
+from relay.store.lifecycle import check_lease, check_transition
 from relay.store.model import INTENT, WRITTEN, Delivery, Outcome, State, UnresolvedItem
 from relay.store.parts import DeliveryRecords
 from relay.store.tables import UTCDateTime, messages, metadata, transitions
@@ -98,11 +98,19 @@ class DeliveryLedger(DeliveryRecords):
         *,
         written: Mapping[str, str] | None = None,
         unresolved_items: Sequence[UnresolvedItem] = (),
+        worker: str | None = None,
     ) -> None:
         """Record every outcome, mark ``written`` (relay key -> Task id) and add the
         unresolved items, in ONE transaction (one fsync per batch, not per message).
         A message no longer in ``processing`` (an admin acted, a lease expired and
-        another node took it) raises InvalidTransition and nothing is recorded."""
+        another node took it) raises InvalidTransition and nothing is recorded.
+
+        With ``worker`` (the runner's lease owner id), a message still ``processing``
+        but under another worker's lease raises LeaseLost (an InvalidTransition) and
+        nothing is recorded: the lease expired and the other worker claimed it, so the
+        outcome is the new owner's to record. Tasks stay exactly-once either way: they
+        are in the ledger (``record_intents``/``mark_written``), which the new owner
+        reads before writing."""
         now = datetime.now(UTC)
         changes: list[tuple[str, State, State, str | None]] = []
         with self._write_engine.begin() as connection:
@@ -110,12 +118,21 @@ class DeliveryLedger(DeliveryRecords):
             # statements per message: on PostgreSQL each statement is a round trip, and
             # per-message statements made finishing cost more than the work
             # (docs/benchmarks.md, "Fewer PostgreSQL round trips per message").
-            states = _locked_states(connection, [outcome.queue_id for outcome in outcomes])
+            locked = _locked_states(connection, [outcome.queue_id for outcome in outcomes])
+            states = {queue_id: state for queue_id, (state, _) in locked.items()}
             for outcome in outcomes:
                 current = states.get(outcome.queue_id)
                 if current is None:
                     raise UnknownMessage(outcome.queue_id)
                 operation = "defer" if outcome.state is State.DEFERRED else "finish"
+                owner = locked[outcome.queue_id][1]
+                try:
+                    check_lease(outcome.queue_id, operation, current, owner, worker)
+                except LeaseLost:
+                    store_log().warning(
+                        "lease_lost", queue_id=outcome.queue_id, worker=worker, owner=owner
+                    )
+                    raise
                 check_transition(outcome.queue_id, operation, current)
                 # A queue id listed twice meets the state its first outcome set, as it
                 # did when each outcome was its own UPDATE.
@@ -341,19 +358,23 @@ LOCK_CHUNK = 500
 """Ids per locking SELECT: well under SQLite's bound-parameter limit."""
 
 
-def _locked_states(connection: Connection, queue_ids: Sequence[str]) -> dict[str, State]:
+def _locked_states(
+    connection: Connection, queue_ids: Sequence[str]
+) -> dict[str, tuple[State, str | None]]:
     """Lock these messages' rows (FOR UPDATE; in id order, so two finishers cannot
-    deadlock) and return their states; absent ids are missing from the result."""
+    deadlock) and return their states and lease owners; absent ids are missing."""
     ids = sorted(set(queue_ids))
-    found: dict[str, State] = {}
+    found: dict[str, tuple[State, str | None]] = {}
     for start in range(0, len(ids), LOCK_CHUNK):
         query = (
-            select(messages.c.id, messages.c.state)
+            select(messages.c.id, messages.c.state, messages.c.lease_owner)
             .where(messages.c.id.in_(ids[start : start + LOCK_CHUNK]))
             .order_by(messages.c.id)
             .with_for_update()
         )
-        found.update({row.id: State(row.state) for row in connection.execute(query)})
+        found.update(
+            {row.id: (State(row.state), row.lease_owner) for row in connection.execute(query)}
+        )
     return found
 
 

@@ -20,11 +20,15 @@ Pure data and one check (no I/O), in the manner of h11's state tables. docs/desi
 
 ``processing`` is excluded from the admin operations because a runner owns the message
 under a lease; it becomes eligible again when the lease expires (``claim``/``recover``).
+
+``finish`` and ``defer`` by a runner that names itself also need the lease: a worker
+whose lease expired and whose message another worker then claimed must not record an
+outcome over the new owner's work (``check_lease``, docs/design.md §2).
 """
 
 from __future__ import annotations
 
-from relay.store.errors import InvalidTransition
+from relay.store.errors import InvalidTransition, LeaseLost
 from relay.store.model import State
 
 ALL_STATES = frozenset(State)
@@ -56,3 +60,13 @@ def check_transition(queue_id: str, operation: str, current: State) -> None:
     if current not in allowed:
         names = ", ".join(sorted(state.value for state in allowed))
         raise InvalidTransition(queue_id, operation, current.value, names)
+
+
+def check_lease(
+    queue_id: str, operation: str, current: State, owner: str | None, worker: str | None
+) -> None:
+    """Raise LeaseLost if ``worker`` (None: not checked, an admin acting) records an
+    outcome for a message that is ``processing`` under another worker's lease. A message
+    no longer processing at all is ``check_transition``'s to refuse."""
+    if worker is not None and current is State.PROCESSING and owner != worker:
+        raise LeaseLost(queue_id, operation, worker, owner)

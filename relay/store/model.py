@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import abc
 
-from relay.store.parts import DeliveryRecords, MessageQueue, RepRecords
+from relay.store.parts import ChangeFeed, DeliveryRecords, MessageQueue, RepRecords
 from relay.store.values import (
     FINAL_STATES,
     INTENT,
     ORG_SCOPE,
     WRITTEN,
+    ChangeVersions,
     Delivery,
     Outcome,
     Rep,
@@ -32,6 +33,8 @@ __all__ = [
     "INTENT",
     "ORG_SCOPE",
     "WRITTEN",
+    "ChangeFeed",
+    "ChangeVersions",
     "Delivery",
     "DeliveryRecords",
     "MessageQueue",
@@ -48,8 +51,8 @@ __all__ = [
 ]
 
 
-class Store(MessageQueue, DeliveryRecords, RepRecords, abc.ABC):
-    """The one interface both store backends implement: the three parts together.
+class Store(MessageQueue, DeliveryRecords, RepRecords, ChangeFeed, abc.ABC):
+    """The one interface both store backends implement: the four parts together.
 
     Every method of every part is abstract except ``enqueue_nowait`` and
     ``wait_for_work``, which have working defaults; SqlStore overrides both.

@@ -1,6 +1,6 @@
-"""The store's interface in three parts, one per group of tables.
+"""The store's interface in four parts, one per group of tables.
 
-``relay.store.model.Store`` is the three together and is what the daemon, the runners,
+``relay.store.model.Store`` is the four together and is what the daemon, the runners,
 the CLI and the tests hold. A caller that needs one part only may name that part
 instead: a structural type, so anything with those methods fits.
 
@@ -9,7 +9,9 @@ instead: a structural type, so anything with those methods fits.
 - ``DeliveryRecords``: the delivery ledger and unresolved items (``deliveries``,
   ``unresolved``), implemented in ledger.py;
 - ``RepRecords``: reps, sender aliases, sync settings and notices (``reps``,
-  ``reps_sync``, ``senders``, ``settings``, ``notices``), implemented in reps.py.
+  ``reps_sync``, ``senders``, ``settings``, ``notices``), implemented in reps.py;
+- ``ChangeFeed``: the change versions (``change_versions``) that tell every process
+  that the reps or the queue changed, implemented in sql_store.py over changes.py.
 
 Retention (retention.py) and erasure (erasure.py) are not part of ``Store``: only the
 retention runner and ``relay queue purge`` / ``relay forget`` use them, on a SqlStore.
@@ -31,6 +33,7 @@ from structlog.contextvars import bind_contextvars
 
 from relay.envelope import Envelope
 from relay.store.values import (
+    ChangeVersions,
     Delivery,
     Outcome,
     Rep,
@@ -112,17 +115,37 @@ class MessageQueue(Protocol):
         processing under a lease, and return them; attempts is incremented."""
 
     @abc.abstractmethod
-    def finish(self, queue_id: str, state: State, reason: str | None = None) -> None:
-        """Record the outcome of processing (logged/unresolved/held/quarantined/rejected)."""
+    def renew_leases(
+        self, queue_ids: Collection[str], worker: str, lease_seconds: float
+    ) -> frozenset[str]:
+        """Extend ``worker``'s leases on these messages to ``lease_seconds`` from now;
+        return the ids it still holds (``processing`` under its name). A missing id is a
+        lost lease: another worker claimed the message, or a person acted on it."""
 
     @abc.abstractmethod
-    def defer(self, queue_id: str, not_before: datetime, reason: str) -> None:
-        """Processing failed transiently; retry not before ``not_before``."""
+    def finish(
+        self,
+        queue_id: str,
+        state: State,
+        reason: str | None = None,
+        *,
+        worker: str | None = None,
+    ) -> None:
+        """Record the outcome of processing (logged/unresolved/held/quarantined/rejected).
+        With ``worker``, LeaseLost if another worker holds the message's lease now."""
+
+    @abc.abstractmethod
+    def defer(
+        self, queue_id: str, not_before: datetime, reason: str, *, worker: str | None = None
+    ) -> None:
+        """Processing failed transiently; retry not before ``not_before``. With
+        ``worker``, LeaseLost if another worker holds the message's lease now."""
 
     @abc.abstractmethod
     def recover(self) -> int:
-        """At start-up: requeue messages left in processing (or with an expired lease).
-        Returns how many were requeued."""
+        """At start-up, before claiming: requeue messages left in processing whose lease
+        expired or whose owner is a process of this host that is gone (never a live
+        process's lease). Returns how many were requeued."""
 
     @abc.abstractmethod
     def retry(self, queue_id: str) -> None:
@@ -165,9 +188,11 @@ class DeliveryRecords(Protocol):
         *,
         written: Mapping[str, str] | None = None,
         unresolved_items: Sequence[UnresolvedItem] = (),
+        worker: str | None = None,
     ) -> None:
         """Record many outcomes (finish or defer), mark Tasks written (relay key -> Task
-        id) and add unresolved items, all in one transaction."""
+        id) and add unresolved items, all in one transaction. With ``worker``, LeaseLost
+        (and nothing recorded) if another worker holds one of the messages' lease now."""
 
     @abc.abstractmethod
     def record_intents(self, intents: Sequence[Delivery]) -> None:
@@ -246,3 +271,23 @@ class RepRecords(Protocol):
     ) -> bool:
         """True (and record ``now``) if no notice for this rep and problem was sent in the
         last ``min_interval``: the caller then sends it. Atomic across nodes."""
+
+
+class ChangeFeed(Protocol):
+    """Change versions: a counter per topic (``reps``: aliases, the reps sync, settings;
+    ``queue``: retry, hold, release, delete), bumped in the transaction of each change,
+    so every process of every node can tell within a second that it must re-read."""
+
+    @abc.abstractmethod
+    def change_versions(self) -> ChangeVersions:
+        """The current versions (one indexed read)."""
+
+    @abc.abstractmethod
+    def wait_for_change(
+        self,
+        since: ChangeVersions,
+        timeout: float,
+        topics: Collection[str] | None = None,
+    ) -> ChangeVersions:
+        """Block until a version of ``topics`` (all if None) differs from ``since`` or
+        ``timeout`` passes; return the current versions (at once if they already differ)."""

@@ -2,7 +2,10 @@
 mixed into ``SqlStore``.
 
 Owns the tables ``senders``, ``reps``, ``reps_sync``, ``settings`` and ``notices``
-(migration 0003) and implements ``RepRecords`` (parts.py).
+(migration 0003) and implements ``RepRecords`` (parts.py). Every write to aliases, reps
+or settings bumps the ``reps`` change version in its transaction (changes.py), so every
+process re-reads its snapshot within a second; a write that changed nothing (removing an
+unknown alias) bumps nothing.
 
 Every method is one short transaction. The SMTP edge never calls these on the event loop:
 it reads an in-memory ``relay.reps.directory.SenderDirectory`` refreshed from ``list_reps`` and
@@ -30,6 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
+from relay.store.changes import REPS, bump
 from relay.store.model import Rep, SenderAlias
 from relay.store.parts import RepRecords
 from relay.store.tables import UTCDateTime, metadata
@@ -91,10 +95,12 @@ def normalize_address(address: str) -> str:
 
 
 class RepStore(RepRecords):
-    """Mixin for SqlStore: needs ``engine`` and ``_write_engine``."""
+    """Mixin for SqlStore: needs ``engine``, ``_write_engine`` and ``_changes_channel``
+    (the PostgreSQL channel change versions are announced on; empty on SQLite)."""
 
     engine: Engine
     _write_engine: Engine
+    _changes_channel: str
 
     # --- aliases -------------------------------------------------------------------------
 
@@ -105,6 +111,7 @@ class RepStore(RepRecords):
             connection.execute(
                 senders.insert().values(added.to_dict() | {"added_at": added.added_at})
             )
+            bump(connection, REPS, self._changes_channel)
         return added
 
     def remove_sender(self, alias: str) -> bool:
@@ -112,6 +119,8 @@ class RepStore(RepRecords):
             result = connection.execute(
                 delete(senders).where(senders.c.alias == normalize_address(alias))
             )
+            if result.rowcount:
+                bump(connection, REPS, self._changes_channel)
         return bool(result.rowcount)
 
     def list_senders(self, user_id: str | None = None) -> list[SenderAlias]:
@@ -146,6 +155,9 @@ class RepStore(RepRecords):
             connection.execute(
                 reps_sync.insert().values(id=_SYNC_ROW, synced_at=synced_at, count=len(rows))
             )
+            # Every sync, even one that found the same reps: ``reps_synced_at`` moved, and
+            # the snapshot's "never synced" (fail open, relay/smtp/senders.py) ends with it.
+            bump(connection, REPS, self._changes_channel)
 
     def list_reps(self) -> list[Rep]:
         with self.engine.connect() as connection:
@@ -179,12 +191,15 @@ class RepStore(RepRecords):
                     scope=scope, key=key, value=value, updated_at=datetime.now(UTC)
                 )
             )
+            bump(connection, REPS, self._changes_channel)
 
     def clear_setting(self, scope: str, key: str) -> bool:
         with self._write_engine.begin() as connection:
             result = connection.execute(
                 delete(settings).where((settings.c.scope == scope) & (settings.c.key == key))
             )
+            if result.rowcount:
+                bump(connection, REPS, self._changes_channel)
         return bool(result.rowcount)
 
     # --- notices -------------------------------------------------------------------------

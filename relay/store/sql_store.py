@@ -11,11 +11,13 @@ Differences between the backends stay small and explicit:
 - claiming: PostgreSQL locks due rows with ``SELECT ... FOR UPDATE SKIP LOCKED`` so nodes
   never wait on each other; on SQLite the same statement runs inside ``BEGIN IMMEDIATE``
   (``with_for_update`` renders nothing there), which serialises claimers.
-- ``recover()`` at start-up: on SQLite one node owns the file, so every ``processing``
-  message is left over from a crash and is requeued. On PostgreSQL other nodes may be
-  working, so only messages whose lease has expired are requeued. On both, ``claim`` also
-  takes over messages whose lease expired (a node died mid-work).
-- wakeups: PostgreSQL uses LISTEN/NOTIFY across nodes (see wakeup.py).
+- ``recover()`` at start-up follows one rule on both backends, since several worker
+  processes may share a SQLite file as nodes share PostgreSQL: requeue expired leases and
+  those of processes of this host that are gone (leases.py), never a live one. On both,
+  ``claim`` also takes over messages whose lease expired (a node died mid-work), and
+  ``renew_leases`` keeps a running batch's leases alive.
+- wakeups: PostgreSQL uses LISTEN/NOTIFY across nodes, for new work and for change
+  versions (see wakeup.py, changes.py); on SQLite change versions are polled.
 
 Times are taken from this process's clock; nodes sharing PostgreSQL need NTP.
 """
@@ -40,19 +42,41 @@ from relay.errors import StoreUnavailable
 from relay.logs import one_write
 from relay.store.body_cache import BodyCache
 from relay.store.bulk import BulkInsert
+from relay.store.changes import (
+    POSTGRES_POLL_SECONDS,
+    QUEUE,
+    SQLITE_POLL_SECONDS,
+    bump,
+    moved,
+    read_versions,
+)
 from relay.store.engine import write_engine
 from relay.store.erasure import ErasureStore
-from relay.store.errors import UnknownMessage, store_unavailable, unavailable_on_failure
+from relay.store.errors import (
+    LeaseLost,
+    UnknownMessage,
+    store_unavailable,
+    unavailable_on_failure,
+)
 from relay.store.group_commit import GroupCommitWriter, PendingWrite
 from relay.store.headers import clean_text, summarize_headers
 from relay.store.history import log_change, store_log, transition_row
+from relay.store.leases import owner_gone, this_host
 from relay.store.ledger import DeliveryLedger
-from relay.store.lifecycle import FINISH_STATES, check_transition
-from relay.store.model import Outcome, State, Store, StoredMessage, Transition, UnresolvedItem
+from relay.store.lifecycle import FINISH_STATES, check_lease, check_transition
+from relay.store.model import (
+    ChangeVersions,
+    Outcome,
+    State,
+    Store,
+    StoredMessage,
+    Transition,
+    UnresolvedItem,
+)
 from relay.store.reps import RepStore
 from relay.store.retention import RetentionStore
 from relay.store.tables import message_bodies, message_from_row, messages, transitions
-from relay.store.wakeup import PostgresListener, WorkSignal, channel_name
+from relay.store.wakeup import CHANGES_PREFIX, PostgresListener, WorkSignal, channel_name
 
 WriteFault = Callable[[Connection], None]
 
@@ -69,10 +93,15 @@ class SqlStore(DeliveryLedger, RepStore, RetentionStore, ErasureStore, Store):
         self._write_engine = write_engine(engine)
         self._postgres = engine.dialect.name == "postgresql"
         self._channel = ""
+        self._changes_channel = ""
         if self._postgres:
             with engine.connect() as connection:
-                self._channel = channel_name(str(connection.scalar(select(func.current_schema()))))
+                schema = str(connection.scalar(select(func.current_schema())))
+            self._channel = channel_name(schema)
+            self._changes_channel = channel_name(schema, CHANGES_PREFIX)
         self._signal = WorkSignal()
+        self._changes = WorkSignal()
+        self._host = this_host()
         self._bodies = BodyCache()
         self._listener: PostgresListener | None = None
         self._listener_lock = threading.Lock()
@@ -307,11 +336,18 @@ class SqlStore(DeliveryLedger, RepStore, RetentionStore, ErasureStore, Store):
             )
         return claimed
 
-    def finish(self, queue_id: str, state: State, reason: str | None = None) -> None:
+    def finish(
+        self,
+        queue_id: str,
+        state: State,
+        reason: str | None = None,
+        *,
+        worker: str | None = None,
+    ) -> None:
         if State(state) not in FINISH_STATES:
             names = ", ".join(sorted(s.value for s in FINISH_STATES))
             raise ValueError(f"finish records an outcome ({names}), not {state}")
-        self._change(queue_id, "finish", State(state), reason)
+        self._change(queue_id, "finish", State(state), reason, worker=worker)
 
     @unavailable_on_failure
     def finish_many(
@@ -320,22 +356,98 @@ class SqlStore(DeliveryLedger, RepStore, RetentionStore, ErasureStore, Store):
         *,
         written: Mapping[str, str] | None = None,
         unresolved_items: Sequence[UnresolvedItem] = (),
+        worker: str | None = None,
     ) -> None:
         self._bodies.forget(outcome.queue_id for outcome in outcomes)
-        super().finish_many(outcomes, written=written, unresolved_items=unresolved_items)
+        super().finish_many(
+            outcomes, written=written, unresolved_items=unresolved_items, worker=worker
+        )
 
-    def defer(self, queue_id: str, not_before: datetime, reason: str) -> None:
-        self._change(queue_id, "defer", State.DEFERRED, reason, not_before=not_before)
+    def defer(
+        self, queue_id: str, not_before: datetime, reason: str, *, worker: str | None = None
+    ) -> None:
+        self._change(
+            queue_id, "defer", State.DEFERRED, reason, worker=worker, not_before=not_before
+        )
+
+    @unavailable_on_failure
+    def renew_leases(
+        self, queue_ids: Collection[str], worker: str, lease_seconds: float
+    ) -> frozenset[str]:
+        """Extend ``worker``'s leases on these messages to ``lease_seconds`` from now and
+        return the ids it still holds: those still ``processing`` under its name. An id
+        missing from the result is lost (an admin held it, or another worker claimed it
+        after the lease expired): stop working on it; ``finish_many`` with ``worker``
+        refuses its outcome.
+
+        A lease that expired but that nobody claimed yet is renewed: no one else acted on
+        the message, so the worker still holds it. One short write transaction, not one
+        per message; call it every third of the lease while a batch runs (docs/design.md
+        §2), so one late or failed renewal does not lose the lease.
+        """
+        ids = sorted(set(queue_ids))
+        if not ids:
+            return frozenset()
+        now = utc_now()
+        held: set[str] = set()
+        with self._write_engine.begin() as connection:
+            for start in range(0, len(ids), LEASE_CHUNK):
+                renewed = connection.execute(
+                    update(messages)
+                    .where(
+                        messages.c.id.in_(ids[start : start + LEASE_CHUNK]),
+                        messages.c.state == State.PROCESSING.value,
+                        messages.c.lease_owner == worker,
+                    )
+                    .values(lease_expires_at=now + timedelta(seconds=lease_seconds))
+                    .returning(messages.c.id)
+                )
+                held.update(str(queue_id) for queue_id in renewed.scalars())
+        lost = [queue_id for queue_id in ids if queue_id not in held]
+        if lost:
+            store_log().warning("lease_lost", worker=worker, queue_ids=lost)
+        return frozenset(held)
 
     @unavailable_on_failure
     def recover(self) -> int:
+        """At start-up, before this process claims anything: requeue the ``processing``
+        messages whose owner is gone. Returns how many were requeued.
+
+        The rule, the same on both backends: a lease is taken back if it expired (its
+        owner stopped renewing it: anyone may claim it anyway), or if its owner is a
+        process of this host that is provably gone (relay/store/leases.py: no such PID,
+        a zombie, or a PID reused by a process that started after the claim). A lease
+        of a live process, on this host or another, is never taken: several worker
+        processes share one SQLite file or one PostgreSQL schema, and a restarted one
+        must not steal the batches its siblings are working on. A crashed single daemon
+        is still recovered at once at its next start (its PID is dead, or reused by the
+        new daemon itself, which started after the claim); a dead node elsewhere is
+        taken over when its lease expires (``claim``).
+        """
         now = utc_now()
-        stale = messages.c.state == State.PROCESSING
-        if self._postgres:
-            stale = and_(stale, messages.c.lease_expires_at < now)
-        query = select(messages.c.id, messages.c.lease_owner).where(stale)
+        # Only the rows that can qualify are locked: expired leases and this host's.
+        # Live leases of other hosts are not touched, so their owners never wait on this.
+        candidates = and_(
+            messages.c.state == State.PROCESSING,
+            or_(
+                messages.c.lease_expires_at < now,
+                messages.c.lease_owner.startswith(f"{self._host}:", autoescape=True),
+            ),
+        )
+        query = select(
+            messages.c.id,
+            messages.c.lease_owner,
+            messages.c.lease_expires_at,
+            messages.c.updated_at,
+        ).where(candidates)
         with self._write_engine.begin() as connection:
-            rows = connection.execute(query.with_for_update(skip_locked=True)).all()
+            rows = [
+                row
+                for row in connection.execute(query.with_for_update(skip_locked=True)).all()
+                if row.lease_expires_at is None
+                or row.lease_expires_at < now
+                or owner_gone(row.lease_owner, row.updated_at, self._host)
+            ]
             if not rows:
                 return 0
             reason = "recovered at start-up: processing was interrupted"
@@ -360,33 +472,71 @@ class SqlStore(DeliveryLedger, RepStore, RetentionStore, ErasureStore, Store):
     def wait_for_work(self, timeout: float) -> None:
         started = time.monotonic()
         if self._postgres:
-            with self._listener_lock:
-                if self._listener is None:
-                    url = self.engine.url.render_as_string(hide_password=False)
-                    self._listener = PostgresListener(url, self._channel, self._signal)
             # The first wait returns once LISTEN is active, so no NOTIFY after it is lost.
-            self._listener.listening.wait(timeout)
+            self._listening().listening.wait(timeout)
         self._signal.wait(timeout - (time.monotonic() - started))
+
+    # --- change versions (changes.py) ----------------------------------------------------
+
+    @unavailable_on_failure
+    def change_versions(self) -> ChangeVersions:
+        """The current change versions: one read of a two-row table's primary key."""
+        with self.engine.connect() as connection:
+            return read_versions(connection)
+
+    def wait_for_change(
+        self,
+        since: ChangeVersions,
+        timeout: float,
+        topics: Collection[str] | None = None,
+    ) -> ChangeVersions:
+        """Block until a version of ``topics`` (all if None) differs from ``since``, or
+        ``timeout`` seconds pass; return the current versions either way (compare them
+        with ``since`` to tell). Returns at once if they already differ, so a change
+        between reading the versions and waiting is never lost.
+
+        PostgreSQL: woken by the changes channel's NOTIFY (one listener connection per
+        store, shared with ``wait_for_work``), with a read every POSTGRES_POLL_SECONDS in
+        case the listener lost its connection silently. SQLite: one read every
+        SQLITE_POLL_SECONDS, which sees commits of every process on the file. Raises
+        StoreUnavailable if the store cannot be read.
+        """
+        deadline = time.monotonic() + max(timeout, 0.0)
+        poll = SQLITE_POLL_SECONDS
+        if self._postgres:
+            poll = POSTGRES_POLL_SECONDS
+            # Once LISTEN is active, a change committed after the next read wakes us.
+            self._listening().listening.wait(max(timeout, 0.0))
+        while True:
+            generation = self._changes.generation
+            current = self.change_versions()
+            remaining = deadline - time.monotonic()
+            if moved(current, since, topics) or remaining <= 0:
+                return current
+            self._changes.wait_after(generation, min(remaining, poll))
 
     # --- admin ---------------------------------------------------------------------------
 
+    # retry, hold, release and delete bump the ``queue`` change version (changes.py).
+
     def retry(self, queue_id: str) -> None:
-        self._change(queue_id, "retry", State.QUEUED, "retry requested")
+        self._change(queue_id, "retry", State.QUEUED, "retry requested", topic=QUEUE)
 
     def hold(self, queue_id: str, reason: str) -> None:
-        self._change(queue_id, "hold", State.HELD, reason)
+        self._change(queue_id, "hold", State.HELD, reason, topic=QUEUE)
 
     def release(self, queue_id: str) -> None:
-        self._change(queue_id, "release", State.QUEUED, "released")
+        self._change(queue_id, "release", State.QUEUED, "released", topic=QUEUE)
 
     @unavailable_on_failure
     def delete(self, queue_id: str) -> None:
         self._bodies.forget([queue_id])
         with self._write_engine.begin() as connection:
-            current = self._locked_state(connection, queue_id)
+            current, _ = self._locked_state(connection, queue_id)
             check_transition(queue_id, "delete", current)
             # message_bodies and transitions go with it (ON DELETE CASCADE).
             connection.execute(delete(messages).where(messages.c.id == queue_id))
+            bump(connection, QUEUE, self._changes_channel)
         store_log().info("message_deleted", queue_id=queue_id, **{"from": current.value})
 
     def check_writable(self) -> None:
@@ -416,13 +566,28 @@ class SqlStore(DeliveryLedger, RepStore, RetentionStore, ErasureStore, Store):
 
     @unavailable_on_failure
     def _change(
-        self, queue_id: str, operation: str, to_state: State, reason: str | None, **values: Any
+        self,
+        queue_id: str,
+        operation: str,
+        to_state: State,
+        reason: str | None,
+        *,
+        worker: str | None = None,
+        topic: str | None = None,
+        **values: Any,
     ) -> None:
-        """One checked state change: update, transition row and NOTIFY in one transaction."""
+        """One checked state change: update, transition row, the ``topic``'s change
+        version and NOTIFY in one transaction. With ``worker``, the message must still be
+        under that worker's lease (LeaseLost otherwise, lifecycle.check_lease)."""
         self._bodies.forget([queue_id])
         now = utc_now()
         with self._write_engine.begin() as connection:
-            current = self._locked_state(connection, queue_id)
+            current, owner = self._locked_state(connection, queue_id)
+            try:
+                check_lease(queue_id, operation, current, owner, worker)
+            except LeaseLost:
+                store_log().warning("lease_lost", queue_id=queue_id, worker=worker, owner=owner)
+                raise
             check_transition(queue_id, operation, current)
             if to_state is State.QUEUED:
                 self._require_body(connection, queue_id, operation)
@@ -439,6 +604,8 @@ class SqlStore(DeliveryLedger, RepStore, RetentionStore, ErasureStore, Store):
             )
             if to_state is State.QUEUED:
                 self._notify_nodes(connection)
+            if topic is not None:
+                bump(connection, topic, self._changes_channel)
         if to_state is State.QUEUED:
             self._signal.notify()
         log_change(queue_id, current, to_state, reason)
@@ -461,12 +628,27 @@ class SqlStore(DeliveryLedger, RepStore, RetentionStore, ErasureStore, Store):
         )
         return {queue_id: bytes(raw) for queue_id, raw in connection.execute(query)}
 
-    def _locked_state(self, connection: Connection, queue_id: str) -> State:
-        query = select(messages.c.state).where(messages.c.id == queue_id).with_for_update()
-        state = connection.execute(query).scalar_one_or_none()
-        if state is None:
+    def _locked_state(self, connection: Connection, queue_id: str) -> tuple[State, str | None]:
+        """The message's state and lease owner, its row locked until the transaction ends."""
+        query = (
+            select(messages.c.state, messages.c.lease_owner)
+            .where(messages.c.id == queue_id)
+            .with_for_update()
+        )
+        row = connection.execute(query).first()
+        if row is None:
             raise UnknownMessage(queue_id)
-        return State(state)
+        return State(row.state), row.lease_owner
+
+    def _listening(self) -> PostgresListener:
+        """The store's one LISTEN connection (both channels), started on first use."""
+        with self._listener_lock:
+            if self._listener is None:
+                url = self.engine.url.render_as_string(hide_password=False)
+                self._listener = PostgresListener(
+                    url, {self._channel: self._signal, self._changes_channel: self._changes}
+                )
+            return self._listener
 
     def _notify_nodes(self, connection: Connection) -> None:
         if self._postgres:
@@ -474,6 +656,9 @@ class SqlStore(DeliveryLedger, RepStore, RetentionStore, ErasureStore, Store):
 
 
 _NO_LEASE: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None}
+
+LEASE_CHUNK = 500
+"""Ids per lease-renewal UPDATE: well under SQLite's bound-parameter limit."""
 
 READINESS_LOCK_WAIT_SECONDS = 2.0
 """Under the 4 s the container's HEALTHCHECK allows (deploy/container/Containerfile)."""

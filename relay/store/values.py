@@ -194,3 +194,16 @@ class SenderAlias:
 
 ORG_SCOPE = "org"
 """The settings scope of org-wide overrides; a rep's scope is their User id."""
+
+
+# --- change versions (migration 0005) ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChangeVersions:
+    """How many changes each topic has seen (relay/store/changes.py): ``reps`` (aliases,
+    the reps sync, settings) and ``queue`` (retry, hold, release, delete). Compare two
+    for inequality: a changed number means "read again", nothing more."""
+
+    reps: int = 0
+    queue: int = 0

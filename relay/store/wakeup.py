@@ -1,16 +1,22 @@
-"""Waking idle runners when work arrives, instead of polling fast.
+"""Waking idle runners when work arrives, and waiters when something changed, instead of
+polling fast.
 
 In one process a ``WorkSignal`` is enough: enqueue, retry, release and recover call
 ``notify()``. Across PostgreSQL nodes, those operations also run ``pg_notify`` in their
 transaction (delivered only at commit), and a ``PostgresListener`` thread turns each
 notification into ``notify()`` (LISTEN/NOTIFY,
 https://www.postgresql.org/docs/current/sql-notify.html).
+
+One listener connection serves both channels of a store: new work
+(``relay_work:SCHEMA``) and change versions (``relay_changes:SCHEMA``,
+relay/store/changes.py), each with its own signal.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping
 
 import psycopg
 from psycopg import sql
@@ -19,12 +25,13 @@ from sqlalchemy.engine import make_url
 from relay.logs import get_logger
 
 CHANNEL_PREFIX = "relay_work:"
+CHANGES_PREFIX = "relay_changes:"
 
 
-def channel_name(schema: str) -> str:
+def channel_name(schema: str, prefix: str = CHANNEL_PREFIX) -> str:
     """One channel per schema: NOTIFY is database-wide, queues are per schema.
     Channel names are identifiers, at most 63 bytes (NAMEDATALEN - 1)."""
-    return (CHANNEL_PREFIX + schema).encode()[:63].decode(errors="ignore")
+    return (prefix + schema).encode()[:63].decode(errors="ignore")
 
 
 RECONNECT_SECONDS = 2.0
@@ -43,6 +50,23 @@ class WorkSignal:
             self._generation += 1
             self._condition.notify_all()
 
+    @property
+    def generation(self) -> int:
+        """How many notifications so far: read it before checking for news, then
+        ``wait_after`` it, and a notification in between is not lost."""
+        with self._condition:
+            return self._generation
+
+    def wait_after(self, generation: int, timeout: float) -> None:
+        """Block until a notification after ``generation``, or ``timeout`` seconds."""
+        deadline = time.monotonic() + max(timeout, 0.0)
+        with self._condition:
+            while self._generation == generation:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._condition.wait(remaining)
+
     def wait(self, timeout: float) -> None:
         deadline = time.monotonic() + max(timeout, 0.0)
         with self._condition:
@@ -56,15 +80,15 @@ class WorkSignal:
 
 
 class PostgresListener:
-    """A daemon thread that LISTENs on the store's channel and notifies a WorkSignal."""
+    """A daemon thread that LISTENs on the store's channels and notifies each channel's
+    WorkSignal."""
 
-    def __init__(self, url: str, channel: str, signal: WorkSignal) -> None:
+    def __init__(self, url: str, signals: Mapping[str, WorkSignal]) -> None:
         # psycopg wants a libpq URL: drop SQLAlchemy's "+psycopg" driver suffix.
         self._conninfo = (
             make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
         )
-        self._channel = channel
-        self._signal = signal
+        self._signals = dict(signals)
         self.listening = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="relay-store-listen", daemon=True)
@@ -79,16 +103,23 @@ class PostgresListener:
         while not self._stop.is_set():
             try:
                 with psycopg.connect(self._conninfo, autocommit=True, connect_timeout=10) as conn:
-                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
+                    for channel in self._signals:
+                        conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
                     self.listening.set()
-                    if reconnecting:  # work may have arrived while we were not listening
-                        self._signal.notify()
+                    if reconnecting:  # news may have arrived while we were not listening
+                        self._notify_all()
                     reconnecting = True
                     while not self._stop.is_set():
-                        for _ in conn.notifies(timeout=0.25, stop_after=1):
-                            self._signal.notify()
+                        for notice in conn.notifies(timeout=0.25, stop_after=1):
+                            signal = self._signals.get(notice.channel)
+                            if signal is not None:
+                                signal.notify()
             except psycopg.Error as error:
-                # While disconnected, wake the runners so they poll rather than sleep.
+                # While disconnected, wake the waiters so they poll rather than sleep.
                 get_logger("relay.store").warning("store_listen_failed", reason=str(error).strip())
-                self._signal.notify()
+                self._notify_all()
                 self._stop.wait(RECONNECT_SECONDS)
+
+    def _notify_all(self) -> None:
+        for signal in self._signals.values():
+            signal.notify()
