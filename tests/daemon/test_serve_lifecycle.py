@@ -11,9 +11,8 @@ import sys
 import time
 import urllib.request
 
-from serve_process import LOG
-
 from relay.store import open_store
+from tests.support.serve import INBOUND_LOG as LOG
 
 
 def in_data(port: int) -> smtplib.SMTP:

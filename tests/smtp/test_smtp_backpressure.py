@@ -8,10 +8,18 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 
-from smtp_session_helpers import LOG, connect, http_get, message, read_line, send, start_data
 from structlog.testing import capture_logs
 
 from relay.store.model import Store
+from tests.smtp.smtp_session_helpers import (
+    LOG,
+    connect,
+    http_get,
+    message,
+    read_line,
+    send,
+    start_data,
+)
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 10) -> bool:

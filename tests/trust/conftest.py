@@ -3,19 +3,14 @@ the zone of tests/trust/trust_serve_helpers.py, and the local org, each per modu
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-_PIPELINE = Path(__file__).resolve().parents[1] / "pipeline"
-if str(_PIPELINE) not in sys.path:
-    sys.path.insert(0, str(_PIPELINE))
-
-from dns_zone import DkimKey, ZoneServer, make_dkim_key, serve_zone  # noqa: E402
-from pipeline_helpers import Org, running_org  # noqa: E402
-from trust_serve_helpers import zone  # noqa: E402
+from tests.support.dns_zone import DkimKey, ZoneServer, make_dkim_key, serve_zone
+from tests.support.localorg import RunningOrg, running_org
+from tests.support.pipeline import seed_pipeline
+from tests.trust.trust_serve_helpers import zone
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +25,6 @@ def dns(key: DkimKey) -> Iterator[ZoneServer]:
 
 
 @pytest.fixture(scope="module")
-def org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Org]:
-    with running_org(tmp_path_factory.mktemp("org")) as running:
+def org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningOrg]:
+    with running_org(tmp_path_factory.mktemp("org"), seed_pipeline) as running:
         yield running

@@ -7,28 +7,26 @@ from __future__ import annotations
 import functools
 import json
 import smtplib
-import sys
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-_TESTS = Path(__file__).resolve().parents[1]
-for _folder in ("pipeline", "trust"):
-    if str(_TESTS / _folder) not in sys.path:
-        sys.path.insert(0, str(_TESTS / _folder))
-
-from dns_zone import DkimKey, ZoneServer, dkim_sign  # noqa: E402
-from pipeline_helpers import DOMAIN, LOG, REP, Org, Serve, wait_for  # noqa: E402
-from trust_serve_helpers import CUSTOMER, SAFE_DEFAULTS, queued  # noqa: E402
+from tests.support.dns_zone import DkimKey, ZoneServer, dkim_sign
+from tests.support.localorg import RunningOrg
+from tests.support.pipeline import REP, wait_for
+from tests.support.serve import DOMAIN, LOG, RelayServe
+from tests.trust.trust_serve_helpers import CUSTOMER, SAFE_DEFAULTS, queued
 
 SECRET = "inbound-test-secret-0123456789abcdef"
 INBOUND = {"RELAY_SMTP_INBOUND_NETWORKS": "127.0.0.1/32", "RELAY_SMTP_INBOUND_SECRET": SECRET}
 INBOUND_RCPT = f"log+inbound-{SECRET}@{DOMAIN}"
 
 
-def start(path: Path, org: Org, wait: str = "reps_synced", **env: str) -> Iterator[Serve]:
-    process = Serve(path, env=org.env() | env).start()
+def start(
+    path: Path, org: RunningOrg, wait: str = "reps_synced", **env: str
+) -> Iterator[RelayServe]:
+    process = RelayServe(path, env=org.env() | env).start()
     try:
         wait_for(lambda: process.events(wait), timeout=90, what=wait)
         yield process
@@ -46,7 +44,7 @@ def message(sender: str, to: str, subject: str, before: str = "", after: str = "
 
 
 def send(
-    serve: Serve, mail_from: str, raw: bytes, rcpt: str = LOG, xforward: str | None = None
+    serve: RelayServe, mail_from: str, raw: bytes, rcpt: str = LOG, xforward: str | None = None
 ) -> tuple[int, str]:
     with smtplib.SMTP("127.0.0.1", serve.smtp_port, timeout=60) as client:
         client.ehlo("mx.relay-host.example")
@@ -60,12 +58,12 @@ def send(
         return code, reply.decode()
 
 
-def owners(org: Org, subject: str) -> set[str]:
+def owners(org: RunningOrg, subject: str) -> set[str]:
     return {t["OwnerId"] for t in org.tasks(f"Subject = 'Email: {subject}'")}
 
 
 def test_an_inbound_copy_is_never_logged_as_its_forged_senders(
-    tmp_path: Path, org: Org, dns: ZoneServer
+    tmp_path: Path, org: RunningOrg, dns: ZoneServer
 ) -> None:
     """A stranger mails a rep's mailbox with From: alice@ and Cc: a customer; the inbound
     source (recipient_bcc_maps, journaling) copies it to Relay. The source proves the
@@ -87,7 +85,7 @@ def test_an_inbound_copy_is_never_logged_as_its_forged_senders(
 
 
 def test_a_journal_reports_sender_line_is_not_believed(
-    tmp_path: Path, org: Org, dns: ZoneServer
+    tmp_path: Path, org: RunningOrg, dns: ZoneServer
 ) -> None:
     """The journal-report form of the same attack: anyone can write X-MS-Journal-Report
     and a Sender: line naming alice in the body; still nobody's."""
@@ -108,7 +106,7 @@ def test_a_journal_reports_sender_line_is_not_believed(
 
 
 def test_a_made_up_personal_address_waits_for_the_first_rep_sync(
-    tmp_path: Path, org: Org, dns: ZoneServer
+    tmp_path: Path, org: RunningOrg, dns: ZoneServer
 ) -> None:
     """Salesforce unreachable since Relay started: log+zzzz@ names nobody Relay knows, so
     the edge asks the client to retry (451) instead of letting anyone through."""
@@ -129,7 +127,7 @@ def test_a_made_up_personal_address_waits_for_the_first_rep_sync(
 
 
 def test_unsigned_fields_put_in_front_of_a_signed_message_are_refused(
-    tmp_path: Path, org: Org, dns: ZoneServer, key: DkimKey
+    tmp_path: Path, org: RunningOrg, dns: ZoneServer, key: DkimKey
 ) -> None:
     """DKIM replay: a genuine mail alice signed, with a new Subject, To and Message-ID put
     in front. The verifier checks the signed (bottom) fields, a parser shows the new
@@ -156,7 +154,7 @@ def test_unsigned_fields_put_in_front_of_a_signed_message_are_refused(
 
 
 def test_a_bare_cr_cannot_hide_a_second_from(
-    tmp_path: Path, org: Org, dns: ZoneServer, key: DkimKey
+    tmp_path: Path, org: RunningOrg, dns: ZoneServer, key: DkimKey
 ) -> None:
     """intern@ (no rep) signs with acme's key; "X-Note: hi<CR>From: alice@" reads as one
     field to the DMARC check and as a From to a mail parser: refused, never alice's."""
@@ -178,7 +176,7 @@ def test_a_bare_cr_cannot_hide_a_second_from(
 
 
 def test_a_reported_pass_for_another_domain_proves_nothing(
-    tmp_path: Path, org: Org, dns: ZoneServer
+    tmp_path: Path, org: RunningOrg, dns: ZoneServer
 ) -> None:
     """Behind a trusted hop with RELAY_SMTP_AUTHSERV_ID: "dmarc=pass header.from=
     evil.example" on mail From: alice@acme is a pass for evil.example, not for acme
@@ -199,7 +197,7 @@ def test_a_reported_pass_for_another_domain_proves_nothing(
 
 
 def test_a_clients_authentication_results_are_not_stored(
-    tmp_path: Path, org: Org, dns: ZoneServer, key: DkimKey
+    tmp_path: Path, org: RunningOrg, dns: ZoneServer, key: DkimKey
 ) -> None:
     """RFC 8601 §5: a direct client's Authentication-Results claiming any id are removed
     before the message is stored; the rest of the message is kept byte for byte."""
@@ -224,7 +222,7 @@ def test_a_clients_authentication_results_are_not_stored(
 
 
 def test_nobody_proven_is_held_even_before_the_first_rep_sync(
-    tmp_path: Path, org: Org, dns: ZoneServer, key: DkimKey
+    tmp_path: Path, org: RunningOrg, dns: ZoneServer, key: DkimKey
 ) -> None:
     """Salesforce unreachable since Relay started: intern@ (no rep) signs with acme's key
     and claims MAIL FROM:<alice@>. The edge proves only intern@; the runners find no rep
@@ -255,7 +253,7 @@ def test_nobody_proven_is_held_even_before_the_first_rep_sync(
 
 
 def test_the_inbound_secret_is_never_printed_by_the_cli(
-    tmp_path: Path, org: Org, dns: ZoneServer
+    tmp_path: Path, org: RunningOrg, dns: ZoneServer
 ) -> None:
     """A Microsoft 365 journal report is addressed To: log+inbound-SECRET@: the stored
     bytes keep it, but `relay queue show` (plain, --json, --raw), `queue list` and

@@ -7,7 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from trust_edge import ALICE, BOB, DOMAIN, TableChecks, run_edge
+
+from tests.trust.trust_edge import ALICE, BOB, DOMAIN, TableChecks, run_edge
 
 LOG = f"log@{DOMAIN}"
 

@@ -7,20 +7,17 @@ from __future__ import annotations
 import json
 import re
 import smtplib
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-_TESTS = Path(__file__).resolve().parents[1]
-if str(_TESTS / "pipeline") not in sys.path:
-    sys.path.insert(0, str(_TESTS / "pipeline"))
-
-from dns_zone import DkimKey, ZoneServer, dkim_sign  # noqa: E402
-from pipeline_helpers import LOG, REP, Org, Serve, wait_for  # noqa: E402
-from trust_serve_helpers import (  # noqa: E402
+from tests.support.dns_zone import DkimKey, ZoneServer, dkim_sign
+from tests.support.localorg import RunningOrg
+from tests.support.pipeline import REP, wait_for
+from tests.support.serve import LOG, RelayServe
+from tests.trust.trust_serve_helpers import (
     ACME_MTA,
     CUSTOMER,
     POSTFIX,
@@ -29,9 +26,11 @@ from trust_serve_helpers import (  # noqa: E402
     queued,
 )
 
+_TESTS = Path(__file__).resolve().parents[1]
 
-def start(path: Path, org: Org, **env: str) -> Iterator[Serve]:
-    process = Serve(path, env=org.env() | env).start()
+
+def start(path: Path, org: RunningOrg, **env: str) -> Iterator[RelayServe]:
+    process = RelayServe(path, env=org.env() | env).start()
     try:
         wait_for(lambda: process.events("reps_synced"), what="the first rep sync")
         yield process
@@ -41,8 +40,8 @@ def start(path: Path, org: Org, **env: str) -> Iterator[Serve]:
 
 @pytest.fixture(scope="module")
 def behind_postfix(
-    tmp_path_factory: pytest.TempPathFactory, org: Org, dns: ZoneServer
-) -> Iterator[Serve]:
+    tmp_path_factory: pytest.TempPathFactory, org: RunningOrg, dns: ZoneServer
+) -> Iterator[RelayServe]:
     """deploy/postfix's settings: Postfix on this host is trusted for what it reports
     (XFORWARD), everything else is checked; sender_auth is the default."""
     yield from start(
@@ -61,7 +60,9 @@ def message(sender: str, to: str, subject: str) -> bytes:
     ).encode()
 
 
-def send(serve: Serve, mail_from: str, raw: bytes, xforward: str | None = None) -> tuple[int, str]:
+def send(
+    serve: RelayServe, mail_from: str, raw: bytes, xforward: str | None = None
+) -> tuple[int, str]:
     """One transaction, as Postfix hands it over (XFORWARD first) or as a client would."""
     with smtplib.SMTP("127.0.0.1", serve.smtp_port, timeout=30) as client:
         client.ehlo("mx.relay-host.example")
@@ -76,7 +77,7 @@ def send(serve: Serve, mail_from: str, raw: bytes, xforward: str | None = None) 
 
 
 def test_a_reps_real_mail_through_postfix_is_logged(
-    behind_postfix: Serve, org: Org, key: DkimKey
+    behind_postfix: RelayServe, org: RunningOrg, key: DkimKey
 ) -> None:
     """Signed by acme-widgets.example and sent from its MTA (XFORWARD): logged as Alice's."""
     raw = dkim_sign(message(REP, CUSTOMER, "Signed renewal"), "acme-widgets.example", "sel", key)
@@ -90,7 +91,9 @@ def test_a_reps_real_mail_through_postfix_is_logged(
     assert {t["OwnerId"] for t in tasks} == {org.seeded.sample.users[REP]}
 
 
-def test_a_forged_reps_mail_through_postfix_is_refused(behind_postfix: Serve, org: Org) -> None:
+def test_a_forged_reps_mail_through_postfix_is_refused(
+    behind_postfix: RelayServe, org: RunningOrg
+) -> None:
     """From: alice@ from a stranger's server, unsigned: DMARC fail, 550 5.7.26, nothing kept."""
     raw = message(REP, CUSTOMER, "Forged renewal")
     code, reply = send(behind_postfix, REP, raw, f"ADDR={STRANGER} HELO=spoof.example")
@@ -100,7 +103,7 @@ def test_a_forged_reps_mail_through_postfix_is_refused(behind_postfix: Serve, or
 
 
 def test_the_internets_mail_from_the_postfix_in_front_is_not_a_reps(
-    behind_postfix: Serve, org: Org
+    behind_postfix: RelayServe, org: RunningOrg
 ) -> None:
     """Envelope mallory@evil.example, From hank@, To alice@, handed over by the Postfix on
     127.0.0.1: refused, never logged as Alice's."""
@@ -114,7 +117,7 @@ def test_the_internets_mail_from_the_postfix_in_front_is_not_a_reps(
 
 
 def test_a_clients_xforward_is_not_believed_from_an_untrusted_peer(
-    tmp_path: Path, org: Org, dns: ZoneServer, key: DkimKey
+    tmp_path: Path, org: RunningOrg, dns: ZoneServer, key: DkimKey
 ) -> None:
     """No trusted network (the default): XFORWARD naming acme's MTA changes nothing, so
     an unsigned From: alice@ from here fails SPF and DMARC; a DKIM-signed one passes."""
@@ -130,7 +133,9 @@ def test_a_clients_xforward_is_not_believed_from_an_untrusted_peer(
         assert queued(serve, reply)["state"] == "logged"
 
 
-def test_a_dns_outage_asks_the_sender_to_retry(tmp_path: Path, org: Org, dns: ZoneServer) -> None:
+def test_a_dns_outage_asks_the_sender_to_retry(
+    tmp_path: Path, org: RunningOrg, dns: ZoneServer
+) -> None:
     """SERVFAIL for the From domain's records: 451 4.7.0, so the sending MTA retries."""
     dns.servfail.update({"_dmarc.acme-widgets.example", "acme-widgets.example"})
     try:
@@ -151,7 +156,7 @@ def trial_settings() -> dict[str, str]:
     return dict(item.split("=", 1) for item in line.split())
 
 
-def test_the_readmes_quick_start_logs_its_example(tmp_path: Path, org: Org) -> None:
+def test_the_readmes_quick_start_logs_its_example(tmp_path: Path, org: RunningOrg) -> None:
     """`make run`'s trial settings and the README's Python example: logged on Hank."""
     settings = trial_settings()
     assert settings["RELAY_SF_LOCAL"] == "1"
@@ -164,7 +169,7 @@ def test_the_readmes_quick_start_logs_its_example(tmp_path: Path, org: Org) -> N
 
 
 def test_the_safe_defaults_refuse_the_quick_start_example(
-    tmp_path: Path, org: Org, dns: ZoneServer
+    tmp_path: Path, org: RunningOrg, dns: ZoneServer
 ) -> None:
     """Without the trial settings, localhost claiming alice@ proves nothing: refused."""
     for serve in start(

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 from structlog.testing import capture_logs
-from tls_certificates import make_certificate
-from trust_edge import ALICE, BOB, DOMAIN, INBOUND_SECRET, Edge, TableChecks, run_edge
 
 from relay.smtp.credentials import hash_password
 from relay.smtp.senders import Arrival
+from tests.support.tls_certificates import make_certificate
+from tests.trust.trust_edge import ALICE, BOB, DOMAIN, INBOUND_SECRET, Edge, TableChecks, run_edge
 
 LOG = f"log@{DOMAIN}"
 LOOPBACK = ("127.0.0.0/8", "::1/128")

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 
-from dns_zone import DkimKey
-from pipeline_helpers import Serve, wait_for
+from tests.support.dns_zone import DkimKey
+from tests.support.pipeline import wait_for
+from tests.support.serve import RelayServe
 
 ACME_MTA = "127.0.0.10"  # acme-widgets.example's outbound mail server (its SPF)
 STRANGER = "127.0.0.66"  # anyone else on the internet
@@ -33,7 +34,7 @@ def zone(key: DkimKey) -> dict[str, dict[str, list[str]]]:
     }
 
 
-def queued(serve: Serve, reply: str) -> dict[str, object]:
+def queued(serve: RelayServe, reply: str) -> dict[str, object]:
     queue_id = reply.rsplit(" ", 1)[-1]
     wait_for(lambda: state(serve, queue_id) in ("logged", "held", "unresolved"), what="done")
     shown = serve.cli("queue", "show", queue_id, "--json")
@@ -42,6 +43,6 @@ def queued(serve: Serve, reply: str) -> dict[str, object]:
     return document
 
 
-def state(serve: Serve, queue_id: str) -> object:
+def state(serve: RelayServe, queue_id: str) -> object:
     listed = json.loads(serve.cli("queue", "list", "--state", "all", "--json").stdout)
     return next((item["state"] for item in listed if item["id"] == queue_id), None)
