@@ -22,7 +22,7 @@ def fast_env(capture: CaptureSmtp) -> dict[str, str]:
         "RELAY_SMTP_TRUSTED_NETWORKS": "192.0.2.0/24",
         # Localhost is a direct client here, checked by its From alone (as Email to
         # Salesforce does without its advanced security settings): these tests are about
-        # forwarding, tests/trust about proving the sender.
+        # forwarding, tests/smtp/trust about proving the sender.
         "RELAY_SMTP_SENDER_AUTH": "none",
         "RELAY_PIPELINE_REP_SYNC_SECONDS": "0.5",
         "RELAY_PIPELINE_HELD_RECHECK_SECONDS": "0.5",

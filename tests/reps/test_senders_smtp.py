@@ -2,7 +2,7 @@
 a real SQLite store holding the rep snapshot and aliases.
 
 These run the ``none`` and ``trusted_only`` rows of the sender table (an acceptable From;
-a trusted server's envelope sender), which need no DNS; tests/trust runs the DMARC rows
+a trusted server's envelope sender), which need no DNS; tests/smtp/trust runs the DMARC rows
 against a DNS server."""
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ LOCAL_TRIAL: Mapping[str, str] = {
 TRIAL_TRUST: Mapping[str, str] = {**LOCAL_TRIAL, **INBOUND_ONLY}
 """The trial trust and the named inbound source: the end-to-end tests send from
 localhost as the reps' own mail server would, and inbound copies as an inbound source.
-tests/trust covers the safe defaults."""
+tests/smtp/trust covers the safe defaults."""
 
 
 def relay_env(home: Path, trust: Mapping[str, str] = TRIAL_TRUST, **env: str) -> dict[str, str]:

@@ -1,7 +1,7 @@
 """A real SMTP edge (Relay's SmtpServer on an ephemeral port, a real SQLite store with
 Alice and Bob as reps) whose SPF/DKIM/DMARC seam is a small function answering from a
 table of verdicts, so each row of the sender table can be driven over real SMTP.
-tests/trust/test_trust_serve.py runs the real checks against a DNS server."""
+tests/smtp/trust/test_trust_serve.py runs the real checks against a DNS server."""
 
 from __future__ import annotations
 

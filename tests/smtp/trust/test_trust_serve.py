@@ -13,11 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.dns_zone import DkimKey, ZoneServer, dkim_sign
-from tests.support.localorg import RunningOrg
-from tests.support.pipeline import REP, wait_for
-from tests.support.serve import LOG, RelayServe
-from tests.trust.trust_serve_helpers import (
+from tests.smtp.trust.trust_serve_helpers import (
     ACME_MTA,
     CUSTOMER,
     POSTFIX,
@@ -25,8 +21,12 @@ from tests.trust.trust_serve_helpers import (
     STRANGER,
     queued,
 )
+from tests.support.dns_zone import DkimKey, ZoneServer, dkim_sign
+from tests.support.localorg import RunningOrg
+from tests.support.pipeline import REP, wait_for
+from tests.support.serve import LOG, RelayServe
 
-_TESTS = Path(__file__).resolve().parents[1]
+_TESTS = Path(__file__).resolve().parents[2]
 
 
 def start(path: Path, org: RunningOrg, **env: str) -> Iterator[RelayServe]:

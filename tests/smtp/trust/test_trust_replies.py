@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.trust.trust_edge import ALICE, BOB, DOMAIN, TableChecks, run_edge
+from tests.smtp.trust.trust_edge import ALICE, BOB, DOMAIN, TableChecks, run_edge
 
 LOG = f"log@{DOMAIN}"
 

@@ -12,11 +12,11 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+from tests.smtp.trust.trust_serve_helpers import CUSTOMER, SAFE_DEFAULTS, queued
 from tests.support.dns_zone import DkimKey, ZoneServer, dkim_sign
 from tests.support.localorg import RunningOrg
 from tests.support.pipeline import REP, wait_for
 from tests.support.serve import DOMAIN, LOG, RelayServe
-from tests.trust.trust_serve_helpers import CUSTOMER, SAFE_DEFAULTS, queued
 
 SECRET = "inbound-test-secret-0123456789abcdef"
 INBOUND = {"RELAY_SMTP_INBOUND_NETWORKS": "127.0.0.1/32", "RELAY_SMTP_INBOUND_SECRET": SECRET}

@@ -1,5 +1,5 @@
 """Fixtures of the end-to-end trust tests: one DKIM key, the loopback DNS server serving
-the zone of tests/trust/trust_serve_helpers.py, and the local org, each per module."""
+the zone of tests/smtp/trust/trust_serve_helpers.py, and the local org, each per module."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.smtp.trust.trust_serve_helpers import zone
 from tests.support.dns_zone import DkimKey, ZoneServer, make_dkim_key, serve_zone
 from tests.support.localorg import RunningOrg, running_org
 from tests.support.pipeline import seed_pipeline
-from tests.trust.trust_serve_helpers import zone
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,16 @@ from structlog.testing import capture_logs
 
 from relay.smtp.credentials import hash_password
 from relay.smtp.senders import Arrival
+from tests.smtp.trust.trust_edge import (
+    ALICE,
+    BOB,
+    DOMAIN,
+    INBOUND_SECRET,
+    Edge,
+    TableChecks,
+    run_edge,
+)
 from tests.support.tls_certificates import make_certificate
-from tests.trust.trust_edge import ALICE, BOB, DOMAIN, INBOUND_SECRET, Edge, TableChecks, run_edge
 
 LOG = f"log@{DOMAIN}"
 LOOPBACK = ("127.0.0.0/8", "::1/128")
