@@ -54,7 +54,7 @@ def test_timeout_on_a_read_is_retried_then_deferred(org: Any) -> None:
         elapsed = time.monotonic() - started
     assert type(caught.value) is TemporaryError
     assert _retries(logs) == FAST_RETRY.attempts - 1
-    assert elapsed < 5  # the timeout applied to every attempt
+    assert elapsed >= FAST_RETRY.attempts * 0.3  # the read timeout ended every attempt
 
 
 def test_timeout_on_a_create_is_an_unknown_outcome(org: Any) -> None:
