@@ -1,5 +1,5 @@
 """What the pipeline and scale benches share: the chaos harness (tests/chaos), the
-pipeline test helpers (tests/pipeline), relay's /metrics, and the 250-to-Task latencies.
+tests' launchers (tests/support), relay's /metrics, and the 250-to-Task latencies.
 
 The latency of an email is the Task's CreatedDate (stamped by the org, in milliseconds,
 when it commits the record, after which a query finds it) minus the wall-clock time the
@@ -18,15 +18,15 @@ from pathlib import Path
 
 from simple_salesforce import format_soql
 
+# The repository root, so the benches import the tests' helpers as tests.* (a script's
+# sys.path starts at bench/).
 ROOT = Path(__file__).resolve().parents[1]
-for folder in ("tests/chaos", "tests/pipeline"):
-    if str(ROOT / folder) not in sys.path:
-        sys.path.insert(0, str(ROOT / folder))
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
-from chaos_harness import (  # noqa: E402
+from tests.chaos.chaos_harness import (  # noqa: E402
     TASK_SUBJECT_PREFIX,
     Node,
-    OrgProcess,
     Outgoing,
     SendLog,
     make_messages,
@@ -36,15 +36,17 @@ from chaos_harness import (  # noqa: E402
     seed_customers,
     send_messages,
 )
-from pipeline_helpers import LOG, REP, Org  # noqa: E402
+from tests.support.localorg import OrgProcess, RunningOrg  # noqa: E402
+from tests.support.pipeline import REP  # noqa: E402
+from tests.support.serve import LOG  # noqa: E402
 
 __all__ = [
     "LOG",
     "REP",
     "Node",
-    "Org",
     "OrgProcess",
     "Outgoing",
+    "RunningOrg",
     "SendLog",
     "api_calls",
     "make_messages",
@@ -70,7 +72,7 @@ def api_calls(node: Node) -> float:
     )
 
 
-def task_times(org: Org, messages: Sequence[Outgoing], prefix: str) -> dict[int, float]:
+def task_times(org: RunningOrg, messages: Sequence[Outgoing], prefix: str) -> dict[int, float]:
     """Message number -> the epoch time its Task was created, for the Tasks that exist."""
     by_subject = {TASK_SUBJECT_PREFIX + m.subject: m.n for m in messages}
     times: dict[int, float] = {}
@@ -82,14 +84,14 @@ def task_times(org: Org, messages: Sequence[Outgoing], prefix: str) -> dict[int,
     return times
 
 
-def org_tasks_with_dates(org: Org, prefix: str) -> list[dict[str, object]]:
+def org_tasks_with_dates(org: RunningOrg, prefix: str) -> list[dict[str, object]]:
     soql = "SELECT Id, Subject, CreatedDate FROM Task"
     wanted = TASK_SUBJECT_PREFIX + prefix
     return [t for t in org.sf().query_all(soql)["records"] if t["Subject"].startswith(wanted)]
 
 
 def wait_for_tasks(
-    org: Org, messages: Sequence[Outgoing], prefix: str, timeout: float, poll: float = 0.5
+    org: RunningOrg, messages: Sequence[Outgoing], prefix: str, timeout: float, poll: float = 0.5
 ) -> dict[int, float]:
     """Poll the org until every message has a Task (or ``timeout``); returns task_times.
 

@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/authentication.py [--messages N] [--rounds R]
 
-A loopback DNS server (tests/dns_zone.py) serves SPF, a 2048-bit DKIM key and a DMARC
+A loopback DNS server (tests/support/dns_zone.py) serves SPF, a 2048-bit DKIM key and a DMARC
 record for acme.example. Each message is DKIM-signed by acme.example and checked as if
 received from acme's SPF-listed server, so SPF, DKIM and DMARC all run to a pass.
 
@@ -28,11 +28,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
-
-from dns_zone import dkim_sign, make_dkim_key, serve_zone  # noqa: E402
 
 from relay.smtp.authentication import SenderVerifier  # noqa: E402
+from tests.support.dns_zone import dkim_sign, make_dkim_key, serve_zone  # noqa: E402
 
 MTA = "127.0.0.10"  # listed in acme.example's SPF
 FORWARDER = "127.0.0.66"  # not listed: SPF fails, DKIM alone can pass

@@ -20,8 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import _harness  # noqa: F401  (puts tests/chaos on sys.path)
-from chaos_harness import postgres_schema, run_chaos, run_cluster_chaos
+import _harness  # noqa: F401  (puts the repository root on sys.path)
+
+from tests.chaos.chaos_harness import postgres_schema, run_chaos, run_cluster_chaos
 
 
 def main() -> int:

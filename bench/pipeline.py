@@ -31,9 +31,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _harness import (
-    Org,
+    REP,
     OrgProcess,
     Outgoing,
+    RunningOrg,
     api_calls,
     latencies,
     make_messages,
@@ -43,7 +44,6 @@ from _harness import (
     send_messages,
     wait_for_tasks,
 )
-from chaos_harness import REP
 
 
 def main() -> int:
@@ -71,7 +71,7 @@ def main() -> int:
 
 
 def phase(
-    org: Org,
+    org: RunningOrg,
     node: object,
     messages: list[Outgoing],
     prefix: str,
@@ -101,7 +101,7 @@ def phase(
 
 
 def run(
-    args: argparse.Namespace, org: Org, node: object, contacts: dict[str, str], clock: float
+    args: argparse.Namespace, org: RunningOrg, node: object, contacts: dict[str, str], clock: float
 ) -> bool:
     customers = sorted(contacts)
     run_id = uuid.uuid4().hex[:6]
@@ -155,7 +155,7 @@ def run(
 
 
 def naive_path(
-    org: Org, customers: list[str], count: int, threads: int, run_id: str
+    org: RunningOrg, customers: list[str], count: int, threads: int, run_id: str
 ) -> tuple[float, float]:
     """One SOQL lookup of the email's contacts and one Task create, per email."""
     messages = make_messages(count, customers, 4, f"{run_id}n")

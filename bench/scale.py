@@ -42,8 +42,8 @@ from _cpu import CpuLimitUnavailable, CpuMeter, cpu_groups, postgres_pids
 from _harness import (
     LOG,
     REP,
-    Org,
     OrgProcess,
+    RunningOrg,
     api_calls,
     make_messages,
     postgres_schema,
@@ -71,7 +71,7 @@ class Measure:
 
 
 def measure(
-    org: Org,
+    org: RunningOrg,
     org_pid: int,
     base: Path,
     customers: list[str],

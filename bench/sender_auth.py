@@ -18,7 +18,7 @@ each seeded with the same reps, so the only difference is the sender check:
 - ``dmarc``, uncached: every message (warm-up included) From a domain of its own,
   d<N>.example, each with SPF and DMARC records, so every check asks the DNS server.
 
-The DNS server is the tests' loopback server (tests/dns_zone.py), in this process; it
+The DNS server is the tests' loopback server (tests/support/dns_zone.py), in this process; it
 counts the queries it answers, per configuration. The client is bench/_smtp_load.py,
 bound to the source IP of each configuration. Before the clock starts every edge takes a
 smoke batch, which must be answered 250 and stored with the expected ``auth`` (what the
@@ -45,17 +45,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
 
 from _cpu import process_cpu_seconds  # noqa: E402
 from _smtp_load import SmtpLoadError, Wire, send_all, to_wire  # noqa: E402
-from dns_zone import DkimKey, ZoneServer, dkim_sign, make_dkim_key, serve_zone  # noqa: E402
 from ingest import LINE, Server, start  # noqa: E402
 
 from relay.config import load_config  # noqa: E402
 from relay.reps.directory import load_address_secret, personal_address  # noqa: E402
 from relay.store import open_store  # noqa: E402
 from relay.store.model import Rep  # noqa: E402
+from tests.support.dns_zone import DkimKey, ZoneServer, dkim_sign, make_dkim_key, serve_zone  # noqa: E402
 
 DOMAIN = "relay.example"
 SENDER = "acme.example"

@@ -28,13 +28,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "localorg" / "soql"))
 
 from simple_salesforce.format import format_soql  # noqa: E402
-from soql_memory_catalog import NOW, MemoryCatalog  # noqa: E402
 
 from relay.localorg.soql import parse_soql, run_query  # noqa: E402
 from relay.localorg.soql.parser import _parse_uncached  # noqa: E402
+from tests.localorg.soql.soql_memory_catalog import NOW, MemoryCatalog  # noqa: E402
 
 TARGET_MS = {"uncached": 4.0, "cached": 1.0}
 

@@ -1,4 +1,5 @@
-"""Repository-wide test settings. Area fixtures live in tests/<area>/conftest.py."""
+"""Repository-wide test settings. Folder fixtures live in tests/<folder>/conftest.py;
+shared helpers in tests/support (see tests/README.md)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import os
 
 import pytest
 
-# The store fixtures (SQLite and PostgreSQL) every area may use.
-pytest_plugins = ["store_backends"]
+# The fixtures every folder may use (store backends, the SMTP sink); tests/support is
+# importable because pyproject's pytest settings put the repository on sys.path.
+pytest_plugins = ["tests.support.plugin"]
 
 
 @pytest.fixture(autouse=True)

@@ -5,18 +5,11 @@ error, so a bench never counts a message the server did not take."""
 from __future__ import annotations
 
 import re
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-for folder in (ROOT / "bench", ROOT / "tests" / "senders"):
-    if str(folder) not in sys.path:
-        sys.path.insert(0, str(folder))
-
-from _smtp_load import SmtpLoadError, send_all, to_wire  # noqa: E402
-from senders_helpers import capture_sink  # noqa: E402
+from bench._smtp_load import SmtpLoadError, send_all, to_wire
+from tests.support.smtp_sink import capture_sink
 
 RAW = (
     b"From: rep@acme.example\nTo: buyer@customer.example\nSubject: dots\n\n"

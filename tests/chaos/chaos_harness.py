@@ -3,18 +3,15 @@ its own process (`relay org serve`), `relay serve` nodes started and SIGKILLed, 
 senders that record which messages were answered 250, the drain, and the audit that
 counts Tasks per (email, record).
 
-It reuses tests/pipeline/pipeline_helpers.py (``Org``, ``Serve``, ``email``): the org's
-client and admin calls and the `relay serve` subprocess are the same as the pipeline's.
+It uses the tests' launchers (tests/support/serve.py, tests/support/localorg.py): the
+org's client and admin calls and the `relay serve` subprocess are the pipeline's.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import random
 import smtplib
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -25,17 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-_TESTS = Path(__file__).resolve().parents[1]
-for _folder in (_TESTS / "pipeline", _TESTS):  # pipeline_helpers; store_backends
-    if str(_folder) not in sys.path:
-        sys.path.insert(0, str(_folder))
-
-import store_backends  # noqa: E402
-from pipeline_helpers import LOG, REP, Org, Serve, email  # noqa: E402
-
-from relay.localorg.data import OrgData  # noqa: E402
-from relay.localorg.runner import LocalOrg, LocalOrgInfo  # noqa: E402
-from relay.localorg.seed import seed_sample  # noqa: E402
+from relay.localorg.data import OrgData
+from relay.localorg.seed import seed_sample
+from tests.support import store_backends
+from tests.support.localorg import OrgProcess, RunningOrg, running_org
+from tests.support.pipeline import REP, email
+from tests.support.serve import LOG, RelayServe
 
 # 10 % transient faults in all (docs/benchmarks.md, "Chaos").
 CHAOS_FAULTS = "503:0.04,UNABLE_TO_LOCK_ROW:0.03,timeout:0.01,reset:0.02"
@@ -77,63 +69,9 @@ def seed_customers(data_dir: Path, count: int) -> dict[str, str]:
             for n in range(count)
         }
 
-    org = LocalOrg(data_dir)
-    org.start()
-    try:
-        contacts: dict[str, str] = org.call(seed)
-    finally:
-        org.stop()
+    with running_org(data_dir, seed) as org:
+        contacts: dict[str, str] = org.seeded
     return contacts
-
-
-@dataclass
-class OrgProcess:
-    """`relay org serve` in its own process, so SIGKILLing the relay never touches it."""
-
-    data_dir: Path
-    latency_ms: float = 0.0
-    faults: str = ""
-    process: subprocess.Popen[str] | None = None
-    info: LocalOrgInfo | None = None
-
-    def start(self, timeout: float = 30) -> Org:
-        home = self.data_dir.parent / "org-home"
-        home.mkdir(parents=True, exist_ok=True)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("RELAY_", "PYTEST_"))}
-        env |= {"RELAY_HOME": str(home), "RELAY_LOG_FORMAT": "json"}
-        command = [sys.executable, "-m", "relay", "org", "serve", "--data", str(self.data_dir)]
-        command += ["--latency-ms", str(self.latency_ms), "--faults", self.faults]
-        with (home / "org.stderr").open("ab") as stderr:
-            self.process = subprocess.Popen(
-                command, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True
-            )
-        line: list[str] = []
-        reader = threading.Thread(target=lambda: line.append(self._stdout().readline()))
-        reader.start()
-        reader.join(timeout)
-        if not line or not line[0].startswith("{"):
-            self.stop()
-            raise RuntimeError(f"relay org serve did not start: {line}")
-        self.info = LocalOrgInfo(**json.loads(line[0]))
-        return self.org
-
-    def _stdout(self) -> Any:
-        assert self.process is not None
-        assert self.process.stdout is not None
-        return self.process.stdout
-
-    @property
-    def org(self) -> Org:
-        assert self.info is not None
-        return Org(org=None, info=self.info, seeded=None)  # type: ignore[arg-type]
-
-    def set_faults(self, faults: Mapping[str, float]) -> None:
-        self.org.admin("/_localorg/faults", faults)
-
-    def stop(self) -> None:
-        stop_process(self.process)
-        if self.process is not None and self.process.stdout is not None:
-            self.process.stdout.close()
 
 
 def parse_faults(spec: str) -> dict[str, float]:
@@ -141,24 +79,14 @@ def parse_faults(spec: str) -> dict[str, float]:
     return {kind: float(rate) for kind, rate in pairs}
 
 
-def stop_process(process: subprocess.Popen[Any] | None) -> None:
-    if process is not None and process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
-
-
 # --- relay nodes -----------------------------------------------------------------------
 
 
 @dataclass
 class Node:
-    """One `relay serve` (pipeline_helpers.Serve) that can be SIGKILLed and restarted."""
+    """One `relay serve` (tests.support.serve.RelayServe) that can be SIGKILLed and restarted."""
 
-    serve: Serve
+    serve: RelayServe
     up: threading.Event = field(default_factory=threading.Event)
     kills: int = 0
 
@@ -187,7 +115,7 @@ class Node:
 def running_nodes(homes: Sequence[Path], env: Mapping[str, str]) -> Iterator[list[Node]]:
     """Start one node per home (each with ``env``); stop every one of them at the end,
     whatever happened (no orphaned `relay serve`)."""
-    nodes = [Node(Serve(home, env=dict(env))) for home in homes]
+    nodes = [Node(RelayServe(home, env=dict(env))) for home in homes]
     try:
         for node in nodes:
             node.start()
@@ -342,7 +270,7 @@ def kill_and_restart(
     return story
 
 
-def queue_states(serve: Serve) -> dict[str, list[str]]:
+def queue_states(serve: RelayServe) -> dict[str, list[str]]:
     """``relay queue list --json --state all`` of the store ``serve`` uses: Message-ID ->
     the states of its copies (a retried transaction can store an email twice)."""
     done = serve.cli("queue", "list", "--json", "--state", "all")
@@ -354,7 +282,9 @@ def queue_states(serve: Serve) -> dict[str, list[str]]:
     return dict(states)
 
 
-def drain(serve: Serve, deadline_seconds: float, poll_seconds: float = 1.0) -> dict[str, list[str]]:
+def drain(
+    serve: RelayServe, deadline_seconds: float, poll_seconds: float = 1.0
+) -> dict[str, list[str]]:
     """Wait until no message is queued, processing or deferred; returns the states."""
     deadline = time.monotonic() + deadline_seconds
     while True:
@@ -389,14 +319,14 @@ class Audit:
         )
 
 
-def org_tasks(org: Org, subject_prefix: str) -> list[dict[str, Any]]:
+def org_tasks(org: RunningOrg, subject_prefix: str) -> list[dict[str, Any]]:
     soql = "SELECT Id, Subject, WhoId, WhatId, Relay_Key__c FROM Task"
     prefix = TASK_SUBJECT_PREFIX + subject_prefix
     return [t for t in org.sf().query_all(soql)["records"] if t["Subject"].startswith(prefix)]
 
 
 def audit(
-    org: Org,
+    org: RunningOrg,
     messages: Sequence[Outgoing],
     log: SendLog,
     states: Mapping[str, list[str]],
@@ -432,7 +362,7 @@ def audit(
 
 
 def postgres_schema(base_url: str) -> AbstractContextManager[str]:
-    """A fresh PostgreSQL schema per run (tests/store_backends.py), named relay_chaos_*."""
+    """A fresh PostgreSQL schema per run (tests/support/store_backends.py), named relay_chaos_*."""
     return store_backends.postgres_schema(base_url, prefix="relay_chaos")
 
 
@@ -523,7 +453,9 @@ def run_chaos(
             states = drain(live.serve, drain_seconds)
             drained = time.monotonic() - drain_started
             result = audit(org, outgoing, log, states, contacts, f"Chaos {run} ")
-            retries = sum(len(n.serve.events("salesforce_call_retry")) for n in running)
+            retries = sum(
+                len(n.serve.events("salesforce_call_retry", every_start=True)) for n in running
+            )
         story = [f"seed {seed}", *killer_story, *twins]
         seconds = time.monotonic() - started
         return ChaosResult(outgoing, log, story, result, seconds, drained, retries)

@@ -13,7 +13,8 @@ import os
 from pathlib import Path
 
 import pytest
-from chaos_harness import postgres_schema, run_cluster_chaos
+
+from tests.chaos.chaos_harness import postgres_schema, run_cluster_chaos
 
 POSTGRES_URL_VARIABLE = "RELAY_TEST_POSTGRES_URL"
 

@@ -12,7 +12,8 @@ import os
 from pathlib import Path
 
 import pytest
-from chaos_harness import run_chaos
+
+from tests.chaos.chaos_harness import run_chaos
 
 
 @pytest.mark.slow

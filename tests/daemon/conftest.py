@@ -6,16 +6,19 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from serve_process import ServeProcess
+
+from tests.support.serve import INBOUND_ONLY, RelayServe
 
 
 @pytest.fixture
-def serve(tmp_path: Path) -> Iterator[Callable[..., ServeProcess]]:
+def serve(tmp_path: Path) -> Iterator[Callable[..., RelayServe]]:
     """Start `relay serve` with extra RELAY_* variables; killed at teardown if still up."""
-    processes: list[ServeProcess] = []
+    processes: list[RelayServe] = []
 
-    def start(**env: str) -> ServeProcess:
-        process = ServeProcess(home=tmp_path / f"home{len(processes)}", env=env).start()
+    def start(**env: str) -> RelayServe:
+        process = RelayServe(
+            home=tmp_path / f"home{len(processes)}", env=env, trust=INBOUND_ONLY
+        ).start()
         processes.append(process)
         return process
 

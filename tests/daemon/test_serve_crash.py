@@ -9,9 +9,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import pytest
-from serve_process import LOG, ServeProcess
 
 from relay.store import open_store
+from tests.support.serve import INBOUND_LOG as LOG
+from tests.support.serve import RelayServe
 
 MESSAGES = 500
 CONNECTIONS = 8
@@ -41,7 +42,7 @@ def attempt_raw(message_id: str) -> bytes:
     ).encode()
 
 
-def client(number: int, relay: ServeProcess, queue: list[int], outcomes: Outcomes) -> None:
+def client(number: int, relay: RelayServe, queue: list[int], outcomes: Outcomes) -> None:
     """Send messages from ``queue`` until it is empty, reconnecting across crashes."""
     session: smtplib.SMTP | None = None
     attempt = 0

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from damaged_sqlite import damaged_store
-from serve_process import DOMAIN, ServeProcess
 
 from relay.health import HealthServer
 from relay.metrics import Metrics
 from relay.store import open_store
+from tests.support.damaged_sqlite import damaged_store
+from tests.support.serve import DOMAIN, INBOUND_ONLY, RelayServe
 
 
 def relay_env(home: Path) -> dict[str, str]:
@@ -30,7 +30,7 @@ def test_serve_refuses_to_start_on_a_damaged_store(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
     damaged_store(home / "relay.db")
-    relay = ServeProcess(home=home)
+    relay = RelayServe(home=home, trust=INBOUND_ONLY)
     with pytest.raises(RuntimeError, match="exited early"):
         relay.start()
     assert relay.wait() == 1

@@ -7,11 +7,11 @@ import os
 import stat
 from collections.abc import Callable
 
-from serve_process import ServeProcess
+from tests.support.serve import RelayServe
 
 
 def test_everything_serve_creates_is_private_under_umask_022(
-    serve: Callable[..., ServeProcess],
+    serve: Callable[..., RelayServe],
 ) -> None:
     """Files 0600 and directories 0700 (or tighter), the WAL and running.json included."""
     previous = os.umask(0o022)  # inherited by the `relay serve` subprocess

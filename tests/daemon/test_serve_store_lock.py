@@ -15,9 +15,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from serve_process import LOG, ServeProcess
-
 from relay.store import State, open_store
+from tests.support.serve import INBOUND_LOG as LOG
+from tests.support.serve import RelayServe
 
 WAITING = {State.QUEUED, State.PROCESSING, State.DEFERRED}
 
@@ -25,7 +25,7 @@ BUSY_TIMEOUT_SECONDS = 1
 LOCK_HELD_SECONDS = 6 * BUSY_TIMEOUT_SECONDS
 
 
-def readyz(relay: ServeProcess) -> tuple[int, dict[str, Any]]:
+def readyz(relay: RelayServe) -> tuple[int, dict[str, Any]]:
     url = f"http://127.0.0.1:{relay.http_port}/readyz"
     try:
         with urllib.request.urlopen(url, timeout=10) as response:
@@ -34,7 +34,7 @@ def readyz(relay: ServeProcess) -> tuple[int, dict[str, Any]]:
         return error.code, json.load(error)
 
 
-def send(relay: ServeProcess, message_id: str) -> tuple[int, str]:
+def send(relay: RelayServe, message_id: str) -> tuple[int, str]:
     raw = (
         f"From: rep@customer.example\r\nTo: buyer@prospect.example\r\n"
         f"Subject: sent during a lock\r\nMessage-ID: {message_id}\r\n\r\nHello.\r\n"
@@ -47,7 +47,7 @@ def send(relay: ServeProcess, message_id: str) -> tuple[int, str]:
     return code, text.decode()
 
 
-def wait_for(condition: Any, what: str, relay: ServeProcess, timeout: float = 20) -> Any:
+def wait_for(condition: Any, what: str, relay: RelayServe, timeout: float = 20) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert relay.process is not None
@@ -59,11 +59,11 @@ def wait_for(condition: Any, what: str, relay: ServeProcess, timeout: float = 20
     raise AssertionError(f"timed out waiting for {what}:\n{relay.stderr()[-3000:]}")
 
 
-def events(relay: ServeProcess, name: str) -> list[dict[str, object]]:
+def events(relay: RelayServe, name: str) -> list[dict[str, object]]:
     return [event for event in relay.events() if event["event"] == name]
 
 
-def processed_state(relay: ServeProcess, message_id: str) -> str | None:
+def processed_state(relay: RelayServe, message_id: str) -> str | None:
     """The state the runner left the message in (None while it waits for a runner)."""
     store = open_store(relay.store_url)
     try:
@@ -77,7 +77,7 @@ def processed_state(relay: ServeProcess, message_id: str) -> str | None:
 def test_a_lock_held_past_the_busy_timeout_keeps_serve_up_and_says_why(
     serve: Any, tmp_path: Path
 ) -> None:
-    """Serve stays up, SMTP answers 451 4.3.0, /readyz names the lock; after it, mail flows."""
+    """RelayServe stays up, SMTP answers 451 4.3.0, /readyz names the lock; after it, mail flows."""
     database = tmp_path / "home0" / "relay.db"  # the fixture's first RELAY_HOME
     relay = serve(RELAY_STORE_URL=f"sqlite:///{database}?timeout={BUSY_TIMEOUT_SECONDS}")
     assert readyz(relay)[0] == 200

@@ -9,9 +9,10 @@ import subprocess
 import sys
 
 import pytest
-from deploy_helpers import DEPLOY, RunningRelay
 
 from relay.config import SETTINGS, SmtpConfig
+from tests.deploy.deploy_helpers import DEPLOY
+from tests.support.serve import RelayServe
 
 CONTAINERFILE = DEPLOY / "container" / "Containerfile"
 COMPOSE = DEPLOY / "container" / "compose.yaml"
@@ -43,7 +44,7 @@ def run_healthcheck(port: int) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_healthcheck_passes_on_a_ready_relay(running_relay: RunningRelay) -> None:
+def test_healthcheck_passes_on_a_ready_relay(running_relay: RelayServe) -> None:
     """The HEALTHCHECK command exits 0 against a real relay serve's /readyz."""
     result = run_healthcheck(running_relay.http_port)
     assert result.returncode == 0, result.stderr

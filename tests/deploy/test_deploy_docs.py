@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 
-from deploy_helpers import REPO
-
 from relay.metrics import Metrics
+from tests.deploy.deploy_helpers import REPO
 
 OPERATIONS = (REPO / "docs" / "operations.md").read_text()
 

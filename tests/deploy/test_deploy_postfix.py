@@ -8,7 +8,9 @@ import shutil
 import subprocess
 
 import pytest
-from deploy_helpers import DEPLOY, RELAY_DOMAIN, REP, RunningRelay
+
+from tests.deploy.deploy_helpers import DEPLOY, RELAY_DOMAIN, REP
+from tests.support.serve import RelayServe
 
 POSTFIX = DEPLOY / "postfix"
 SWAKS = shutil.which("swaks")
@@ -26,7 +28,7 @@ def swaks(port: int, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @needs_swaks
-def test_swaks_message_shows_in_relay_queue_list(running_relay: RunningRelay) -> None:
+def test_swaks_message_shows_in_relay_queue_list(running_relay: RelayServe) -> None:
     """README step 1 and 3: swaks gets 250 queued, and `relay queue list` shows the message."""
     result = swaks(
         running_relay.smtp_port,
@@ -38,7 +40,7 @@ def test_swaks_message_shows_in_relay_queue_list(running_relay: RunningRelay) ->
     assert result.returncode == 0, result.stdout + result.stderr
     queued = re.search(r"<-\s+250 2\.0\.0 Ok: queued as (\S+)", result.stdout)
     assert queued is not None, result.stdout
-    listing = running_relay.relay("queue", "list", "--state", "all", "--json")
+    listing = running_relay.cli("queue", "list", "--state", "all", "--json")
     assert listing.returncode == 0, listing.stderr
     by_id = {item["id"]: item for item in json.loads(listing.stdout)}
     message = by_id[queued.group(1)]
@@ -47,7 +49,7 @@ def test_swaks_message_shows_in_relay_queue_list(running_relay: RunningRelay) ->
 
 
 @needs_swaks
-def test_swaks_to_another_domain_is_refused(running_relay: RunningRelay) -> None:
+def test_swaks_to_another_domain_is_refused(running_relay: RelayServe) -> None:
     """README step 1: another domain gets 550 5.7.1 (never an open relay)."""
     result = swaks(running_relay.smtp_port, "--from", REP, "--to", "buyer@customer.example")
     assert result.returncode != 0

@@ -7,9 +7,8 @@ import tomllib
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from deploy_helpers import DEPLOY, REPO
-
 from relay.config import PipelineConfig
+from tests.deploy.deploy_helpers import DEPLOY, REPO
 
 SF = DEPLOY / "salesforce"
 SOURCE = SF / "force-app" / "main" / "default"

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from deploy_helpers import DEPLOY
 
 from relay.config import SETTINGS, SmtpConfig, load_config
+from tests.deploy.deploy_helpers import DEPLOY
 
 UNIT = DEPLOY / "systemd" / "relay.service"
 ENV_FILE = DEPLOY / "systemd" / "relay.env"

@@ -8,8 +8,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from deploy_helpers import RELAY_DOMAIN, REP, serve
-from tls_certificates import make_certificate
+
+from tests.deploy.deploy_helpers import RELAY_DOMAIN, REP, serve
+from tests.support.tls_certificates import make_certificate
 
 SWAKS = shutil.which("swaks")
 

@@ -16,8 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from localorg_helpers import RunningOrg, start_org
 from simple_salesforce import Salesforce
+
+from tests.support.localorg import RunningOrg, start_org
 
 
 @pytest.fixture(scope="session")

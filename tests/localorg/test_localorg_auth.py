@@ -13,9 +13,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
-from localorg_helpers import RunningOrg, https_session, start_org
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceExpiredSession
+
+from tests.support.localorg import RunningOrg, https_session, start_org
 
 PARTNER = "{urn:partner.soap.sforce.com}"
 SOAP_LOGIN = """<?xml version="1.0" encoding="utf-8" ?>

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import requests
 from click.testing import CliRunner
-from localorg_helpers import RunningOrg, start_org
 from simple_salesforce import Salesforce
 
 from relay.cli.main import cli
 from relay.config import Config
 from relay.localorg.runner import embedded_org
 from relay.localorg.seed import COMPANY_DOMAIN, seed_sample
+from tests.support.localorg import RunningOrg, start_org
 
 SAMPLE_COUNTS = {"users": 3, "accounts": 2, "contacts": 4, "leads": 2, "opportunities": 2}
 

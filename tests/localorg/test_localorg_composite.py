@@ -6,10 +6,11 @@ import uuid
 from typing import Any
 
 import pytest
-from localorg_helpers import RunningOrg
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 from simple_salesforce.format import format_soql
+
+from tests.support.localorg import RunningOrg
 
 ROLLED_BACK = "ALL_OR_NONE_OPERATION_ROLLED_BACK"
 

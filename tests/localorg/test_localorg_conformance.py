@@ -9,9 +9,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from localorg_helpers import RunningOrg
 from simple_salesforce import Salesforce
 from simple_salesforce.format import format_soql
+
+from tests.support.localorg import RunningOrg
 
 # "Execute a SOQL Query" (developer.salesforce.com/docs/atlas.en-us.api_rest.meta/
 # api_rest/dome_query.htm), example response body.

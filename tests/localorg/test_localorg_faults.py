@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import requests
-from localorg_helpers import RunningOrg, start_org
 from simple_salesforce.exceptions import (
     SalesforceError,
     SalesforceExpiredSession,
@@ -15,6 +14,7 @@ from simple_salesforce.exceptions import (
 )
 
 from relay.localorg.faults import FaultSpecError, parse_fault_spec
+from tests.support.localorg import RunningOrg, start_org
 
 
 @pytest.mark.parametrize(

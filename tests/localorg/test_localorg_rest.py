@@ -10,7 +10,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from localorg_helpers import RunningOrg
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import (
     SalesforceError,
@@ -18,6 +17,8 @@ from simple_salesforce.exceptions import (
     SalesforceResourceNotFound,
 )
 from simple_salesforce.format import format_soql
+
+from tests.support.localorg import RunningOrg
 
 
 def _unique(prefix: str) -> str:

@@ -15,13 +15,14 @@ from click.testing import CliRunner
 from simple_salesforce.api import Salesforce
 
 from relay.cli.main import cli
-from relay.localorg.runner import LocalOrg, LocalOrgInfo
+from relay.localorg.runner import LocalOrgInfo
 from relay.salesforce.directory import (
     MAX_QUERIES_PER_COMPOSITE,
     DirectoryCache,
     _queries,
     fetch_directory,
 )
+from tests.support.localorg import running_org
 
 VERSION = "62.0"
 
@@ -56,12 +57,8 @@ def _client(info: LocalOrgInfo, counting: Counting | None = None) -> Salesforce:
 
 @pytest.fixture(scope="module")
 def org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalOrgInfo]:
-    local = LocalOrg(tmp_path_factory.mktemp("matching-org"))
-    info = local.start()
-    try:
-        yield info
-    finally:
-        local.stop()
+    with running_org(tmp_path_factory.mktemp("matching-org")) as running:
+        yield running.info
 
 
 @pytest.fixture(scope="module")

@@ -8,11 +8,20 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from matching_builders import OURS, REP, contact, directory, email, lead, opportunity, rid
 
 from relay.matching import MatchPolicy, RecordRef, TaskDraft, draft_tasks, match, relay_key
 from relay.matching.drafts import DESCRIPTION_MAX, TRUNCATION_MARKER
 from relay.parsing.model import Attachment
+from tests.support.matching_builders import (
+    OURS,
+    REP,
+    contact,
+    directory,
+    email,
+    lead,
+    opportunity,
+    rid,
+)
 
 ALICE = "alice@customer.test"
 

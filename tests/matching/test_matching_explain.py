@@ -8,13 +8,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from click.testing import CliRunner
-from matching_builders import REP, contact, directory, lead, opportunity, rid
 
 from relay.cli.explain import build_report, envelope_for
 from relay.cli.main import cli
 from relay.matching import MatchPolicy
 from relay.matching.model import relay_domain_predicate
 from relay.parsing import parse
+from tests.support.matching_builders import REP, contact, directory, lead, opportunity, rid
 
 RAW = b"""\
 From: Rep <rep@acme.test>

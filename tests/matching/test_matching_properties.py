@@ -7,9 +7,18 @@ from collections import Counter
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from matching_builders import OURS, REP, contact, directory, email, lead, opportunity, rid
 
 from relay.matching import MatchPolicy, draft_tasks, match
+from tests.support.matching_builders import (
+    OURS,
+    REP,
+    contact,
+    directory,
+    email,
+    lead,
+    opportunity,
+    rid,
+)
 
 ADDRESSES = [f"u{i}@d{i % 3}.test" for i in range(12)]
 

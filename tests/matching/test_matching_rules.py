@@ -8,7 +8,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 import pytest
-from matching_builders import (
+
+from relay.matching import Directory, MatchPolicy, RecordRef, match
+from relay.matching.model import relay_domain_predicate
+from relay.parsing.model import Email, ForwardedOriginal, JournalReport
+from tests.support.matching_builders import (
     REP,
     addr,
     contact,
@@ -18,10 +22,6 @@ from matching_builders import (
     opportunity,
     rid,
 )
-
-from relay.matching import Directory, MatchPolicy, RecordRef, match
-from relay.matching.model import relay_domain_predicate
-from relay.parsing.model import Email, ForwardedOriginal, JournalReport
 
 ALICE = "alice@customer.test"
 BOB = "bob@customer.test"

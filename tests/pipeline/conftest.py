@@ -11,16 +11,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pipeline_helpers import Org, Serve, running_org
+
+from tests.support.localorg import RunningOrg, running_org
+from tests.support.pipeline import seed_pipeline
+from tests.support.serve import RelayServe
 
 
-def _org(path: Path) -> Iterator[Org]:
-    with running_org(path) as org:
+def _org(path: Path) -> Iterator[RunningOrg]:
+    with running_org(path, seed_pipeline) as org:
         yield org
 
 
-def _serve(path: Path, org: Org, **env: str) -> Iterator[Serve]:
-    process = Serve(path, env=org.env() | env).start()
+def _serve(path: Path, org: RunningOrg, **env: str) -> Iterator[RelayServe]:
+    process = RelayServe(path, env=org.env() | env).start()
     try:
         yield process
     finally:
@@ -28,22 +31,22 @@ def _serve(path: Path, org: Org, **env: str) -> Iterator[Serve]:
 
 
 @pytest.fixture(scope="module")
-def org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Org]:
+def org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningOrg]:
     yield from _org(tmp_path_factory.mktemp("org"))
 
 
 @pytest.fixture(scope="module")
-def serve(tmp_path_factory: pytest.TempPathFactory, org: Org) -> Iterator[Serve]:
+def serve(tmp_path_factory: pytest.TempPathFactory, org: RunningOrg) -> Iterator[RelayServe]:
     yield from _serve(tmp_path_factory.mktemp("relay"), org)
 
 
 @pytest.fixture
-def fresh_org(tmp_path: Path) -> Iterator[Org]:
+def fresh_org(tmp_path: Path) -> Iterator[RunningOrg]:
     yield from _org(tmp_path / "org")
 
 
 @pytest.fixture
-def fresh_serve(tmp_path: Path, fresh_org: Org) -> Iterator[Serve]:
+def fresh_serve(tmp_path: Path, fresh_org: RunningOrg) -> Iterator[RelayServe]:
     # Short backoff so deferred messages come back within the test.
     yield from _serve(
         tmp_path / "relay",

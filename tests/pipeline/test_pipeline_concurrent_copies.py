@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import smtplib
-import sys
 import threading
 import time
 import uuid
@@ -22,13 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from pipeline_helpers import LOG, REP, Org, Serve, email
 
-_TESTS = Path(__file__).resolve().parents[1]
-if str(_TESTS) not in sys.path:
-    sys.path.insert(0, str(_TESTS))
-
-import store_backends  # noqa: E402
+from tests.support import store_backends
+from tests.support.localorg import RunningOrg
+from tests.support.pipeline import REP, email
+from tests.support.serve import LOG, RelayServe
 
 pytestmark = pytest.mark.slow
 
@@ -101,7 +98,7 @@ def _send_together(round_: Round, ports: Sequence[int]) -> list[int]:
     return codes
 
 
-def _states(serve: Serve) -> dict[str, list[str]]:
+def _states(serve: RelayServe) -> dict[str, list[str]]:
     listed = serve.cli("queue", "list", "--state", "all", "--json")
     assert listed.returncode == 0, listed.stderr
     states: dict[str, list[str]] = {}
@@ -110,7 +107,7 @@ def _states(serve: Serve) -> dict[str, list[str]]:
     return states
 
 
-def _run(org: Org, nodes: Sequence[Serve], tag: str) -> None:
+def _run(org: RunningOrg, nodes: Sequence[RelayServe], tag: str) -> None:
     rounds = _rounds(tag)
     ports = [node.smtp_port for node in nodes]
     # Rounds overlap too: one round's copies are still being written while the next
@@ -138,7 +135,7 @@ def _run(org: Org, nodes: Sequence[Serve], tag: str) -> None:
     _audit(org, rounds, states)
 
 
-def _audit(org: Org, rounds: Sequence[Round], states: dict[str, list[str]]) -> None:
+def _audit(org: RunningOrg, rounds: Sequence[Round], states: dict[str, list[str]]) -> None:
     """Exactly one Task per (email, record), on the right records; every copy logged."""
     seeded = org.seeded
     peter = seeded.sample.contacts["peter@initech.example"]
@@ -172,25 +169,27 @@ def postgres_url() -> Iterator[str]:
         yield url
 
 
-def _nodes(tmp_path: Path, org: Org, count: int, **env: str) -> Iterator[list[Serve]]:
-    started: list[Serve] = []
+def _nodes(tmp_path: Path, org: RunningOrg, count: int, **env: str) -> Iterator[list[RelayServe]]:
+    started: list[RelayServe] = []
     try:
         for n in range(count):
-            started.append(Serve(tmp_path / f"node{n}", env=org.env() | env).start())
+            started.append(RelayServe(tmp_path / f"node{n}", env=org.env() | env).start())
         yield started
     finally:
         for node in started:
             node.stop()
 
 
-def test_concurrent_copies_on_sqlite(tmp_path: Path, org: Org) -> None:
+def test_concurrent_copies_on_sqlite(tmp_path: Path, org: RunningOrg) -> None:
     """SQLite, one node: 30 emails, 2-5 copies each at once: one Task per record."""
     for nodes in _nodes(tmp_path, org, 1):
         _run(org, nodes, "sqlite-" + uuid.uuid4().hex[:6])
 
 
 @pytest.mark.postgres
-def test_concurrent_copies_on_postgresql(tmp_path: Path, org: Org, postgres_url: str) -> None:
+def test_concurrent_copies_on_postgresql(
+    tmp_path: Path, org: RunningOrg, postgres_url: str
+) -> None:
     """PostgreSQL, one node: 30 emails, 2-5 copies each at once: one Task per record."""
     for nodes in _nodes(tmp_path, org, 1, RELAY_STORE_URL=postgres_url):
         _run(org, nodes, "pg-" + uuid.uuid4().hex[:6])
@@ -198,7 +197,7 @@ def test_concurrent_copies_on_postgresql(tmp_path: Path, org: Org, postgres_url:
 
 @pytest.mark.postgres
 def test_concurrent_copies_on_two_postgresql_nodes(
-    tmp_path: Path, org: Org, postgres_url: str
+    tmp_path: Path, org: RunningOrg, postgres_url: str
 ) -> None:
     """PostgreSQL, two nodes sharing the store, the org failing some calls (so copies
     are deferred and retried between the other copies' writes): the copies of each

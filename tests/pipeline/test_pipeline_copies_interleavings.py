@@ -13,7 +13,6 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
-from pipeline_helpers import REP, Org
 
 from relay.config import SalesforceConfig
 from relay.delivery.plan import Planned
@@ -25,6 +24,8 @@ from relay.parsing import parse
 from relay.salesforce.client import SalesforceClient
 from relay.store import SqlStore, State
 from relay.store.model import WRITTEN
+from tests.support.localorg import RunningOrg
+from tests.support.pipeline import REP
 
 KEY_FIELD = "Relay_Key__c"
 
@@ -66,7 +67,7 @@ class Interleaved:
 
 
 @pytest.fixture
-def client(org: Org) -> Any:
+def client(org: RunningOrg) -> Any:
     info = org.info
     config = SalesforceConfig(
         instance_url=info.instance_url, access_token=info.access_token, ca_file=info.ca_file
@@ -75,7 +76,7 @@ def client(org: Org) -> Any:
         yield sf
 
 
-def _draft(org: Org, subject: str) -> TaskDraft:
+def _draft(org: RunningOrg, subject: str) -> TaskDraft:
     contact = org.seeded.sample.contacts["peter@initech.example"]
     return TaskDraft(
         relay_key=uuid.uuid4().hex,
@@ -115,7 +116,7 @@ def _one_task_both_recorded(
 
 
 def test_other_copy_writes_while_this_copy_is_in_flight(
-    org: Org, client: SalesforceClient, store: SqlStore
+    org: RunningOrg, client: SalesforceClient, store: SqlStore
 ) -> None:
     """A has committed its intent; B writes the Task before A's upsert reaches the org;
     A's upsert meets B's Task (update path) and records it."""
@@ -132,7 +133,7 @@ def test_other_copy_writes_while_this_copy_is_in_flight(
 
 
 def test_other_copy_reads_after_the_commit_before_the_ledger_says_so(
-    org: Org, client: SalesforceClient, store: SqlStore
+    org: RunningOrg, client: SalesforceClient, store: SqlStore
 ) -> None:
     """A's Task is committed in the org but A has not marked it written: B sees only
     A's intent, writes the key itself and finds A's Task; nothing assumes the other."""
@@ -150,7 +151,7 @@ def test_other_copy_reads_after_the_commit_before_the_ledger_says_so(
 
 
 def test_insert_refused_by_the_unique_key_records_the_other_copys_task(
-    org: Org, client: SalesforceClient, store: SqlStore
+    org: RunningOrg, client: SalesforceClient, store: SqlStore
 ) -> None:
     """Salesforce ran both upserts at once and refused A's insert with DUPLICATE_VALUE
     (B's insert won): A records B's Task instead of failing the copy."""
@@ -173,7 +174,7 @@ def test_insert_refused_by_the_unique_key_records_the_other_copys_task(
 
 
 def test_two_copies_in_one_batch_send_the_key_once(
-    org: Org, client: SalesforceClient, store: SqlStore
+    org: RunningOrg, client: SalesforceClient, store: SqlStore
 ) -> None:
     """Both copies in one batch: one record in one upsert, one result both copies read."""
     draft = _draft(org, "One batch")

@@ -8,39 +8,35 @@ from email.message import EmailMessage
 
 import pytest
 import requests
-from pipeline_helpers import (
-    BIG_CUSTOMERS,
-    INBOUND_LOG,
-    LOG,
-    REP,
-    Org,
-    Serve,
-    email,
-    wait_for,
-)
+
+from tests.support.localorg import RunningOrg
+from tests.support.pipeline import BIG_CUSTOMERS, REP, email, wait_for
+from tests.support.serve import INBOUND_LOG, LOG, RelayServe
 
 
-def _subject(org: Org, subject: str, count: int = 1) -> list[dict[str, object]]:
+def _subject(org: RunningOrg, subject: str, count: int = 1) -> list[dict[str, object]]:
     where = f"Subject = 'Email: {subject}'"
     wait_for(lambda: len(org.tasks(where)) >= count, what=f"{count} task(s) for {subject}")
     return org.tasks(where)
 
 
-def _queue(serve: Serve) -> list[dict[str, object]]:
+def _queue(serve: RelayServe) -> list[dict[str, object]]:
     result = serve.cli("queue", "list", "--state", "all", "--json")
     assert result.returncode == 0, result.stderr
     listed: list[dict[str, object]] = json.loads(result.stdout)
     return listed
 
 
-def _state_of(serve: Serve, message_id: str) -> object:
+def _state_of(serve: RelayServe, message_id: str) -> object:
     for item in _queue(serve):
         if item["message_id"] == message_id:
             return item["state"]
     return None
 
 
-def test_contact_with_two_open_opportunities_and_a_closed_one(org: Org, serve: Serve) -> None:
+def test_contact_with_two_open_opportunities_and_a_closed_one(
+    org: RunningOrg, serve: RelayServe
+) -> None:
     """An email to Hank is logged on Hank and his two open opportunities, not the closed one."""
     seeded = org.seeded
     hank = seeded.sample.contacts["hank@globex.example"]
@@ -51,7 +47,7 @@ def test_contact_with_two_open_opportunities_and_a_closed_one(org: Org, serve: S
     assert all(t["OwnerId"] == seeded.sample.users[REP] for t in tasks)
 
 
-def test_lead_and_converted_lead(org: Org, serve: Serve) -> None:
+def test_lead_and_converted_lead(org: RunningOrg, serve: RelayServe) -> None:
     """A lead gets its own Task; a converted lead's email lands on its contact instead."""
     sample = org.seeded.sample
     serve.send(email(["jane@newco.example"], "Lead intro"))
@@ -65,7 +61,7 @@ def test_lead_and_converted_lead(org: Org, serve: Serve) -> None:
     assert task["WhoId"] == converted
 
 
-def test_unmatched_email_is_unresolved_then_assigned(org: Org, serve: Serve) -> None:
+def test_unmatched_email_is_unresolved_then_assigned(org: RunningOrg, serve: RelayServe) -> None:
     """No match: an open Task with no Who/What and an unresolved item; assign moves it."""
     message = email(["stranger@nowhere.example"], "Who is this")
     serve.send(message)
@@ -93,7 +89,7 @@ def test_unmatched_email_is_unresolved_then_assigned(org: Org, serve: Serve) -> 
     assert reply["WhoId"] == peter
 
 
-def test_unresolved_unknown_ids_exit_1(org: Org, serve: Serve) -> None:
+def test_unresolved_unknown_ids_exit_1(org: RunningOrg, serve: RelayServe) -> None:
     """Unknown item ids and malformed record ids are refused with exit 1 and a reason."""
     unknown = serve.cli("unresolved", "assign", "01NOPE", "003000000000001AAA")
     assert unknown.returncode == 1
@@ -104,7 +100,7 @@ def test_unresolved_unknown_ids_exit_1(org: Org, serve: Serve) -> None:
     assert serve.cli("unresolved", "discard", "01NOPE").returncode == 1
 
 
-def test_forward_is_logged_on_the_original_parties(org: Org, serve: Serve) -> None:
+def test_forward_is_logged_on_the_original_parties(org: RunningOrg, serve: RelayServe) -> None:
     """A forward to the relay is logged on the original sender (the customer)."""
     forward = EmailMessage()
     forward["From"] = REP
@@ -123,7 +119,7 @@ def test_forward_is_logged_on_the_original_parties(org: Org, serve: Serve) -> No
     assert task["WhoId"] == org.seeded.sample.contacts["mindy@globex.example"]
 
 
-def test_duplicates_make_one_task_per_record(org: Org, serve: Serve) -> None:
+def test_duplicates_make_one_task_per_record(org: RunningOrg, serve: RelayServe) -> None:
     """The same Message-ID twice (a client retry) leaves one Task per record."""
     message = email(["peter@initech.example"], "Twice please", message_id="<dup-1@acme.example>")
     serve.send(message)
@@ -132,11 +128,13 @@ def test_duplicates_make_one_task_per_record(org: Org, serve: Serve) -> None:
     assert len(org.tasks("Subject = 'Email: Twice please'")) == 1
 
 
-def _queue_states(serve: Serve, message_id: str) -> list[object]:
+def _queue_states(serve: RelayServe, message_id: str) -> list[object]:
     return sorted(i["state"] for i in _queue(serve) if i["message_id"] == message_id)
 
 
-def test_message_to_sixty_customers_logs_the_first_fifty(org: Org, serve: Serve) -> None:
+def test_message_to_sixty_customers_logs_the_first_fifty(
+    org: RunningOrg, serve: RelayServe
+) -> None:
     """E2S processes the first 50 unique To/Cc addresses: 50 contacts, no more."""
     serve.send(email(BIG_CUSTOMERS[:30], "Big announcement", cc=BIG_CUSTOMERS[30:]))
     tasks = _subject(org, "Big announcement")
@@ -148,7 +146,7 @@ def test_message_to_sixty_customers_logs_the_first_fifty(org: Org, serve: Serve)
     assert len(tasks) == 1
 
 
-def test_unknown_sender_is_refused_with_guidance(org: Org, serve: Serve) -> None:
+def test_unknown_sender_is_refused_with_guidance(org: RunningOrg, serve: RelayServe) -> None:
     """Mail from an address that is no Salesforce user is refused in the session, saying
     what to do: the trusted server in front vouches only for reps (trusted_only)."""
     wait_for(lambda: serve.events("reps_synced"), what="the first rep sync")
@@ -161,7 +159,9 @@ def test_unknown_sender_is_refused_with_guidance(org: Org, serve: Serve) -> None
     assert "relay senders add intruder@else.example" in reply
 
 
-def test_an_added_sender_is_released_at_once_not_held_again(org: Org, serve: Serve) -> None:
+def test_an_added_sender_is_released_at_once_not_held_again(
+    org: RunningOrg, serve: RelayServe
+) -> None:
     """`relay senders add` then `relay queue release`: logged on that release, although
     the runners' rep snapshot is refreshed from the store only every minute."""
     alias = "alice.home@personal.example"
@@ -183,7 +183,7 @@ def test_an_added_sender_is_released_at_once_not_held_again(org: Org, serve: Ser
 
 
 def test_customers_email_to_a_rep_copied_by_the_mail_server_is_the_reps(
-    org: Org, serve: Serve
+    org: RunningOrg, serve: RelayServe
 ) -> None:
     """An inbound copy (Postfix recipient_bcc_maps as the named inbound source: localhost
     with the secret address): the customer wrote to the rep, so the Tasks are the rep's
@@ -199,7 +199,7 @@ def test_customers_email_to_a_rep_copied_by_the_mail_server_is_the_reps(
     wait_for(lambda: _state_of(serve, reply["Message-ID"]) == "logged", what="logged")
 
 
-def test_bcc_and_journal_copy_make_one_task(org: Org, serve: Serve) -> None:
+def test_bcc_and_journal_copy_make_one_task(org: RunningOrg, serve: RelayServe) -> None:
     """A customer's email to a rep, copied by the mail server (recipient_bcc_maps) and by
     an Exchange journal report, both named inbound sources: one Task, the rep's."""
     original = email(
@@ -228,7 +228,9 @@ def test_bcc_and_journal_copy_make_one_task(org: Org, serve: Serve) -> None:
     assert len(org.tasks("Subject = 'Email: Journaled'")) == 1
 
 
-def test_single_email_on_an_idle_relay_costs_two_api_calls(org: Org, serve: Serve) -> None:
+def test_single_email_on_an_idle_relay_costs_two_api_calls(
+    org: RunningOrg, serve: RelayServe
+) -> None:
     """Directory lookup + upsert: two calls for one email (org profile is cached)."""
 
     def api_calls() -> float:
@@ -248,5 +250,5 @@ def test_single_email_on_an_idle_relay_costs_two_api_calls(org: Org, serve: Serv
     assert api_calls() - before <= 2
 
 
-def _queue_states_by_subject(serve: Serve, subject: str) -> list[object]:
+def _queue_states_by_subject(serve: RelayServe, subject: str) -> list[object]:
     return [i["state"] for i in _queue(serve) if i["subject"] == subject]

@@ -8,18 +8,23 @@ import time
 from pathlib import Path
 
 import pytest
-from pipeline_helpers import Org, Serve, email, wait_for
+
+from tests.support.localorg import RunningOrg
+from tests.support.pipeline import email, wait_for
+from tests.support.serve import RelayServe
 
 CUSTOMERS = ("hank@globex.example", "peter@initech.example", "jane@newco.example")
 
 
-def _states(serve: Serve) -> dict[str, str]:
+def _states(serve: RelayServe) -> dict[str, str]:
     result = serve.cli("queue", "list", "--state", "all", "--json")
     assert result.returncode == 0, result.stderr
     return {str(i["subject"]): str(i["state"]) for i in json.loads(result.stdout)}
 
 
-def _send_through_faults(org: Org, serve: Serve, faults: dict[str, float], tag: str) -> None:
+def _send_through_faults(
+    org: RunningOrg, serve: RelayServe, faults: dict[str, float], tag: str
+) -> None:
     subjects = [f"{tag} {n}" for n in range(len(CUSTOMERS))]
     # The first rep sync must be done before the faults start: until Relay knows its reps
     # it holds what nobody is proven to have sent (docs/design.md §4), and with a fault
@@ -43,7 +48,9 @@ def _send_through_faults(org: Org, serve: Serve, faults: dict[str, float], tag: 
         assert len({t["Relay_Key__c"] for t in tasks}) == expected
 
 
-def test_mixed_faults_end_logged_exactly_once(fresh_org: Org, fresh_serve: Serve) -> None:
+def test_mixed_faults_end_logged_exactly_once(
+    fresh_org: RunningOrg, fresh_serve: RelayServe
+) -> None:
     """Every transient fault class at once: all messages logged, no duplicate Task."""
     faults = {
         "503": 0.15,
@@ -68,12 +75,16 @@ def test_mixed_faults_end_logged_exactly_once(fresh_org: Org, fresh_serve: Serve
         "REQUEST_LIMIT_EXCEEDED",
     ],
 )
-def test_each_fault_class_ends_logged(fresh_org: Org, fresh_serve: Serve, kind: str) -> None:
+def test_each_fault_class_ends_logged(
+    fresh_org: RunningOrg, fresh_serve: RelayServe, kind: str
+) -> None:
     """One fault class at a time, always on while mail arrives: logged once it clears."""
     _send_through_faults(fresh_org, fresh_serve, {kind: 1.0}, f"Fault {kind}")
 
 
-def test_api_disabled_holds_with_a_readable_reason(fresh_org: Org, fresh_serve: Serve) -> None:
+def test_api_disabled_holds_with_a_readable_reason(
+    fresh_org: RunningOrg, fresh_serve: RelayServe
+) -> None:
     """An org without API access: the message is held and the reason says so."""
     fresh_org.admin("/_localorg/settings", {"api_enabled": False})
     fresh_serve.send(email(["peter@initech.example"], "No API"))
@@ -86,13 +97,13 @@ def test_api_disabled_holds_with_a_readable_reason(fresh_org: Org, fresh_serve: 
 
 
 def test_a_failed_first_rep_sync_is_tried_again_within_seconds(
-    fresh_org: Org, tmp_path: Path
+    fresh_org: RunningOrg, tmp_path: Path
 ) -> None:
     """Salesforce down when Relay starts: the rep sync is tried again within seconds, not
     at the next five-minute interval, so mail is not held for want of the rep list."""
     fresh_org.admin("/_localorg/faults", {"503": 1.0})
     env = fresh_org.env() | {"RELAY_SF_READ_TIMEOUT_SECONDS": "2"}
-    serve = Serve(tmp_path / "relay", env=env).start()
+    serve = RelayServe(tmp_path / "relay", env=env).start()
     try:
         wait_for(lambda: serve.events("reps_sync_failed"), timeout=60, what="a failed sync")
         assert not serve.events("reps_synced")

@@ -10,16 +10,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pipeline_helpers import Org, Serve, email, wait_for
+
+from tests.support.localorg import RunningOrg
+from tests.support.pipeline import email, wait_for
+from tests.support.serve import RelayServe
 
 PETER = "peter@initech.example"
 
 
 @pytest.fixture
-def ledger_only(tmp_path: Path, org: Org) -> Iterator[Serve]:
+def ledger_only(tmp_path: Path, org: RunningOrg) -> Iterator[RelayServe]:
     """`relay serve` without the Task external id (create, not upsert): only the ledger
     stands between a late copy and a second Task."""
-    process = Serve(
+    process = RelayServe(
         tmp_path / "relay", env=org.env() | {"RELAY_PIPELINE_EXTERNAL_ID_FIELD": "none"}
     )
     process.start()
@@ -29,19 +32,19 @@ def ledger_only(tmp_path: Path, org: Org) -> Iterator[Serve]:
         process.stop()
 
 
-def _cli_json(serve: Serve, *args: str) -> Any:
+def _cli_json(serve: RelayServe, *args: str) -> Any:
     result = serve.cli(*args)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
 
-def _states(serve: Serve, message_id: str) -> list[str]:
+def _states(serve: RelayServe, message_id: str) -> list[str]:
     listed = _cli_json(serve, "queue", "list", "--state", "all", "--json")
     return sorted(item["state"] for item in listed if item["message_id"] == message_id)
 
 
 def test_a_late_copy_of_a_purged_email_is_not_logged_twice_and_forget_names_its_task(
-    org: Org, ledger_only: Serve
+    org: RunningOrg, ledger_only: RelayServe
 ) -> None:
     """Logged, purged (--older-than 0), the same email again: still one Task. Then
     forget removes both copies and prints that Task's id and records."""

@@ -7,11 +7,10 @@ import asyncio
 from pathlib import Path
 from typing import Any, cast
 
-from damaged_sqlite import damaged_store
-
 from relay.runners.recheck import HeldRecheckRunner
 from relay.store import open_store
 from relay.store_outage import StoreOutage
+from tests.support.damaged_sqlite import damaged_store
 
 
 def test_recheck_runner_backs_off_on_a_failing_store(tmp_path: Path) -> None:

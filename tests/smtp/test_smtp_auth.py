@@ -12,15 +12,15 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from smtp_edge import HOSTNAME, LOG, message, running_edge
 from structlog.testing import capture_logs
-from tls_certificates import Certificate, make_certificate
 
 from relay.config import SmtpConfig, load_config
 from relay.errors import ConfigError
 from relay.smtp import replies
 from relay.smtp.credentials import Credentials, check_hash, hash_password
 from relay.smtp.tls import server_tls_context
+from tests.smtp.smtp_edge import HOSTNAME, LOG, message, running_edge
+from tests.support.tls_certificates import Certificate, make_certificate
 
 PASSWORD = "correct horse battery staple"
 

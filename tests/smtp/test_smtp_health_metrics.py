@@ -6,8 +6,9 @@ import shutil
 import subprocess
 
 import pytest
-from smtp_session_helpers import LOG, connect, http_get, http_json, message, send
 from structlog.testing import capture_logs
+
+from tests.smtp.smtp_session_helpers import LOG, connect, http_get, http_json, message, send
 
 
 def test_healthz_and_readyz_report_ok(start_daemon):

@@ -9,10 +9,10 @@ import smtplib
 from pathlib import Path
 
 import pytest
-from smtp_session_helpers import DOMAIN, LOG, connect, message, send
 from structlog.testing import capture_logs
 
 from relay.errors import StoreUnavailable
+from tests.smtp.smtp_session_helpers import DOMAIN, LOG, connect, message, send
 
 QUEUED = re.compile(rb"^2\.0\.0 Ok: queued as (\S+)$")
 

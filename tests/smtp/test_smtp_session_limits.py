@@ -8,11 +8,10 @@ import socket
 import time
 from pathlib import Path
 
-from smtp_edge import LOG, message, running_edge
-
 from relay.config import SmtpConfig
 from relay.smtp import replies
 from relay.smtp.limits import Admission, ConnectionLimits, DataGrant, DataSlots, client_key
+from tests.smtp.smtp_edge import LOG, message, running_edge
 
 
 def client_from(source: str, port: int, server: str = "127.0.0.1") -> smtplib.SMTP:

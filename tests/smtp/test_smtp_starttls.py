@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from smtp_session_helpers import LOG, message
 from structlog.testing import capture_logs
-from tls_certificates import Certificate, make_certificate
 
 from relay.config import SmtpConfig
 from relay.errors import ConfigError
 from relay.smtp.tls import server_tls_context
+from tests.smtp.smtp_session_helpers import LOG, message
+from tests.support.tls_certificates import Certificate, make_certificate
 
 HOSTNAME = "mx.relay.example"
 

@@ -7,10 +7,10 @@ import smtplib
 from pathlib import Path
 
 import pytest
-from smtp_edge import LOG, message, running_edge
 
 from relay.smtp import replies
 from relay.smtp.xforward import merged, parse_xforward, xtext_decode
+from tests.smtp.smtp_edge import LOG, message, running_edge
 
 ATTRIBUTES = "NAME ADDR PORT PROTO HELO IDENT SOURCE"
 

@@ -1,6 +1,6 @@
 """Store fixtures: every store test runs on SQLite (a file in tmp_path) and on PostgreSQL.
 
-The backend fixtures (store, store_url, postgres_schema_url) are in tests/store_backends.py.
+The backend fixtures (store, store_url, postgres_schema_url) are in tests/support/store_backends.py.
 Each test gets its own schema (search_path in the URL), dropped afterwards, so parallel
 runs never see each other's tables.
 """

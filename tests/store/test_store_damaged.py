@@ -7,11 +7,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from damaged_sqlite import ENVELOPE, damaged_store
 
 from relay.errors import StoreUnavailable
 from relay.store import open_store
 from relay.store.integrity import StoreDamaged, check_store_file
+from tests.support.damaged_sqlite import ENVELOPE, damaged_store
 
 
 def test_readiness_write_fails_where_enqueue_fails(tmp_path: Path) -> None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from soql_memory_catalog import NOW, MemoryCatalog, Run, sample_org
 
 from relay.localorg.soql import QueryResult, parse_soql, run_query
+from tests.localorg.soql.soql_memory_catalog import NOW, MemoryCatalog, Run, sample_org
 
 
 @pytest.fixture

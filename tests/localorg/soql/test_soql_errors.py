@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from soql_memory_catalog import Run
 
 from relay.localorg.soql import SoqlError
+from tests.localorg.soql.soql_memory_catalog import Run
 
 
 def test_unknown_field_message_matches_salesforce_layout(run: Run) -> None:

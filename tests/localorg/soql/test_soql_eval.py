@@ -4,9 +4,9 @@ semi-joins, ORDER BY, LIMIT/OFFSET, COUNT() and the REST record shape."""
 from __future__ import annotations
 
 import pytest
-from soql_memory_catalog import MemoryCatalog, Run
 
 from relay.localorg.soql import parse_soql, run_query
+from tests.localorg.soql.soql_memory_catalog import MemoryCatalog, Run
 
 
 @pytest.mark.parametrize(

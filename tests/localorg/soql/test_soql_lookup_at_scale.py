@@ -6,10 +6,10 @@ timing of the same lookups is bench/soql.py."""
 from __future__ import annotations
 
 from simple_salesforce.format import format_soql
-from soql_memory_catalog import NOW, MemoryCatalog
 
 from relay.localorg.soql import parse_soql, run_query
 from relay.localorg.soql.parser import _parse_uncached
+from tests.localorg.soql.soql_memory_catalog import NOW, MemoryCatalog
 
 ROWS = 10_000
 

@@ -1,0 +1,171 @@
+"""How close Relay's deadlines are kept: the timings the tests leave out.
+
+    .venv/bin/python bench/deadlines.py [--rounds R]
+
+The default test suite checks that each deadline is honoured (the shutdown cuts a stuck
+session and a stubborn runner; a silent DNS server gives temperror; an idle runner wakes
+on new work), with no wall-clock upper bound, since a shared machine can stall any test.
+This script measures how long each took, with the targets the tests once asserted:
+
+- shutdown: a DATA phase that never ends and a runner that ignores the stop signal,
+  deadline 1 s (docs/design.md, the daemon's shutdown): stop within 1.8 s, not before 0.9 s.
+- dns: SPF and DMARC of a domain whose server never answers, lookup timeout 0.5 s: the
+  lookups run in parallel, so temperror within 1.5 s (two timeouts plus scheduling).
+- wakeup: a runner waiting on a SQLite store (wait_for_work 10 s) wakes after an enqueue
+  from another thread within 0.5 s, and a wait with nothing to do lasts its 0.3 s (< 2 s).
+
+Each measure is the median of R rounds; exit 0 when every target is met.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from relay.config import Config, load_config  # noqa: E402
+from relay.daemon import Daemon, RunnerContext  # noqa: E402
+from relay.envelope import Envelope  # noqa: E402
+from relay.smtp.authentication import SenderVerifier  # noqa: E402
+from relay.store import open_store  # noqa: E402
+from tests.support.dns_zone import serve_zone  # noqa: E402
+
+
+def _daemon_config(home: Path, deadline: float) -> Config:
+    config = load_config(environ={"RELAY_HOME": str(home), "RELAY_SMTP_MIN_FREE_BYTES": "0"})
+    return dataclasses.replace(
+        config,
+        # A configured (unreachable) org keeps the embedded local org out of this run.
+        salesforce=dataclasses.replace(
+            config.salesforce, instance_url="https://127.0.0.1:9", access_token="t"
+        ),
+        http_port=0,
+        smtp=dataclasses.replace(config.smtp, port=0, shutdown_deadline_seconds=deadline),
+    )
+
+
+async def _stubborn_runner(ctx: RunnerContext) -> None:
+    await asyncio.sleep(3600)
+
+
+def shutdown_seconds(home: Path) -> float:
+    """Seconds from request_stop to the daemon's exit, with a stuck session and runner."""
+
+    async def scenario() -> float:
+        daemon = Daemon(_daemon_config(home, deadline=1.0), runners=[_stubborn_runner])
+        running = asyncio.create_task(daemon.run())
+        listening = await daemon.wait_ready()
+        reader, writer = await asyncio.open_connection("127.0.0.1", listening.smtp_port)
+        await reader.readline()
+        for command in (b"HELO client", b"MAIL FROM:<a@example.com>"):
+            writer.write(command + b"\r\n")
+            await writer.drain()
+            await reader.readline()
+        for command in (b"RCPT TO:<log@relay.localhost>", b"DATA"):
+            writer.write(command + b"\r\n")
+            await writer.drain()
+            await reader.readline()
+        writer.write(b"Subject: never finished\r\n\r\nbody without the final dot\r\n")
+        await writer.drain()
+        started = time.monotonic()
+        daemon.request_stop("bench")
+        await asyncio.wait_for(running, timeout=30)
+        writer.close()
+        return time.monotonic() - started
+
+    return asyncio.run(scenario())
+
+
+def dns_seconds() -> float:
+    """Seconds for a check whose DNS server never answers (lookup timeout 0.5 s)."""
+    message = b"From: alice@slow.example\r\nTo: buyer@customer.example\r\nSubject: x\r\n\r\nhi\r\n"
+    with serve_zone({}) as zone:
+        zone.silent.update({"slow.example", "_dmarc.slow.example"})
+        verifier = SenderVerifier(nameservers=[zone.nameserver], timeout_seconds=0.5)
+        try:
+            started = time.monotonic()
+            verdict = asyncio.run(
+                verifier.verify(message, "127.0.0.66", "mx.slow.example", "x@slow.example")
+            )
+            elapsed = time.monotonic() - started
+        finally:
+            verifier.close()
+    assert verdict.temporary, verdict
+    return elapsed
+
+
+def wakeup_seconds(home: Path) -> tuple[float, float]:
+    """(wake-up after an enqueue, length of an idle 0.3 s wait) on a SQLite store."""
+    store = open_store(f"sqlite:///{home / 'relay.db'}")
+    try:
+        store.wait_for_work(0)
+        started = time.monotonic()
+        store.wait_for_work(0.3)
+        idle = time.monotonic() - started
+        woke_after: list[float] = []
+        enqueued: list[float] = []
+
+        def runner() -> None:
+            store.wait_for_work(0)  # this thread's first wait returns at once
+            store.wait_for_work(10)
+            woke_after.append(time.monotonic())
+
+        thread = threading.Thread(target=runner)
+        thread.start()
+        time.sleep(0.2)
+        envelope = Envelope("rep@example.com", ("log@relay.localhost",), "127.0.0.1:4000", "mx")
+        raw = b"Message-ID: <wake@example.com>\r\nSubject: wake\r\n\r\nhi\r\n"
+        enqueued.append(time.monotonic())
+        store.enqueue(raw, envelope, datetime.now(UTC))
+        thread.join(timeout=20)
+        return woke_after[0] - enqueued[0], idle
+    finally:
+        store.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    shutdowns: list[float] = []
+    lookups: list[float] = []
+    wakeups: list[float] = []
+    idles: list[float] = []
+    for n in range(args.rounds):
+        with tempfile.TemporaryDirectory(prefix="relay-deadlines-") as tmp:
+            base = Path(tmp)
+            shutdowns.append(shutdown_seconds(base / f"daemon{n}"))
+            lookups.append(dns_seconds())
+            (base / "store").mkdir()
+            woke, idle = wakeup_seconds(base / "store")
+            wakeups.append(woke)
+            idles.append(idle)
+    checks: list[tuple[str, list[float], Callable[[float], bool], str]] = [
+        ("shutdown, deadline 1 s", shutdowns, lambda s: 0.9 <= s < 1.8, "0.9 <= s < 1.8"),
+        ("silent DNS, timeout 0.5 s", lookups, lambda s: s < 1.5, "s < 1.5"),
+        ("wake-up after enqueue", wakeups, lambda s: s < 0.5, "s < 0.5"),
+        ("idle wait of 0.3 s", idles, lambda s: 0.25 <= s < 2, "0.25 <= s < 2"),
+    ]
+    met = True
+    for name, values, target, shown in checks:
+        median = statistics.median(values)
+        ok = target(median)
+        met &= ok
+        print(f"{name:28} median {median:6.3f} s  max {max(values):6.3f} s  target {shown}: "
+              f"{'met' if ok else 'MISSED'}")  # fmt: skip
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
