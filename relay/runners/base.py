@@ -91,11 +91,35 @@ class BatchRunner(abc.ABC):
             if not batch:
                 await asyncio.to_thread(self.store.wait_for_work, self.pipeline.idle_wait_seconds)
                 continue
-            pause = await asyncio.to_thread(self.run_batch, batch)
+            heartbeat = asyncio.create_task(self._renew_leases(batch))
+            try:
+                pause = await asyncio.to_thread(self.run_batch, batch)
+            finally:
+                heartbeat.cancel()
             if pause > 0:
                 self.log.warning("runner_paused", seconds=round(pause, 1))
                 await sleep_or_stop(stopping, pause)
         self.log.info("runner_stopped", worker=self.worker)
+
+    async def _renew_leases(self, batch: Sequence[StoredMessage]) -> None:
+        """The batch's heartbeat: renew its leases every third of ``lease_seconds`` while
+        it runs, so a short lease (a dead worker's messages go to another within one
+        lease) still covers a long batch (docs/design.md §2). A lost lease is logged by
+        the store, and the store then refuses this worker's outcome for that message."""
+        ids = [message.id for message in batch]
+        lease = self.pipeline.lease_seconds
+        while True:
+            await asyncio.sleep(lease / 3)
+            try:
+                held = await asyncio.to_thread(self.store.renew_leases, ids, self.worker, lease)
+            except Exception as error:
+                # The next beat tries again: one missed beat still fits in the lease.
+                if store_failed(self.outage, self.name, error) is None:
+                    self.log.warning("lease_renewal_failed", error=_summary(error))
+                continue
+            ids = [queue_id for queue_id in ids if queue_id in held]
+            if not ids:
+                return
 
     def run_batch(self, batch: Sequence[StoredMessage]) -> float:
         """Process and finish one batch (in a thread); returns the pause asked for."""
@@ -171,7 +195,9 @@ class BatchRunner(abc.ABC):
 
     def _finish(self, result: BatchResult) -> None:
         try:
-            self.store.finish_many(result.outcomes, unresolved_items=result.unresolved_items)
+            self.store.finish_many(
+                result.outcomes, unresolved_items=result.unresolved_items, worker=self.worker
+            )
             return
         except (InvalidTransition, UnknownMessage) as error:
             # An admin deleted or moved a message meanwhile: record the others one by one.
@@ -186,7 +212,9 @@ class BatchRunner(abc.ABC):
         for outcome in result.outcomes:
             item = items.get(outcome.queue_id)
             try:
-                self.store.finish_many([outcome], unresolved_items=[item] if item else [])
+                self.store.finish_many(
+                    [outcome], unresolved_items=[item] if item else [], worker=self.worker
+                )
             except (InvalidTransition, UnknownMessage, StoreUnavailable) as error:
                 self.log.warning("finish_skipped", queue_id=outcome.queue_id, reason=str(error))
 

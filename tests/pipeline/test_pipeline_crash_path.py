@@ -48,7 +48,7 @@ def test_poison_message_is_isolated_then_quarantined(tmp_path: Path) -> None:
         ]
         pipeline = PipelineConfig(crash_attempts=2, backoff_initial_seconds=0.001)
         runner = PoisonRunner(store, pipeline, poison="POISON")
-        runner.run_batch(store.claim(10, "t", 60))
+        runner.run_batch(store.claim(10, runner.worker, 60))
         assert runner.calls == [3, 1, 1, 1]
         states = {m.id: m for m in store.list()}
         assert states[ids[0]].state is State.LOGGED
@@ -57,7 +57,7 @@ def test_poison_message_is_isolated_then_quarantined(tmp_path: Path) -> None:
         assert states[ids[1]].reason == "processing crashed: ZeroDivisionError: boom"
         again: Sequence[StoredMessage] = []
         while not again:  # the backoff is a millisecond
-            again = store.claim(10, "t", 60)
+            again = store.claim(10, runner.worker, 60)
         assert [m.id for m in again] == [ids[1]]
         runner.run_batch(again)
         poisoned = store.get(ids[1])
@@ -103,7 +103,7 @@ def test_a_store_failure_in_process_defers_without_counting_a_crash(tmp_path: Pa
         for _ in range(pipeline.crash_attempts + 1):
             batch: Sequence[StoredMessage] = []
             while not batch:  # deferred past the backoff (at most a second at first)
-                batch = store.claim(10, "t", 60)
+                batch = store.claim(10, runner.worker, 60)
             runner.run_batch(batch)
             message = store.get(queue_id)
             assert message is not None
