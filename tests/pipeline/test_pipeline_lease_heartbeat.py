@@ -53,8 +53,7 @@ def test_a_batch_longer_than_its_lease_keeps_it(store: SqlStore) -> None:
             claimed = await asyncio.to_thread(store.claim, 10, "rival", 60)
             stolen.extend(m.id for m in claimed)
             await asyncio.sleep(LEASE / 6)
-        while (message := store.get(queue_id)) is not None and message.state is State.PROCESSING:
-            await asyncio.sleep(0.05)
+        await asyncio.to_thread(finished, store, queue_id)
         stopping.set()
         await loop
 
@@ -64,6 +63,11 @@ def test_a_batch_longer_than_its_lease_keeps_it(store: SqlStore) -> None:
     assert message is not None
     assert message.state is State.LOGGED
     assert message.attempts == 1
+
+
+def finished(store: SqlStore, queue_id: str) -> None:
+    while (message := store.get(queue_id)) is not None and message.state is State.PROCESSING:
+        time.sleep(0.05)
 
 
 def test_a_lost_lease_does_not_overwrite_the_new_owner(store: SqlStore) -> None:
