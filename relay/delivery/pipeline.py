@@ -109,6 +109,7 @@ class Delivery:
     def run(self, messages: Sequence[StoredMessage]) -> BatchResult:
         """One outcome per message of ``messages`` (blocking)."""
         batch = Batch()
+        self.reps.refresh_if_changed(self.store)
         api: list[Routed] = []
         for message in messages:
             with bound_contextvars(queue_id=message.id):

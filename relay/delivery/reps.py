@@ -63,6 +63,16 @@ class Reps:
         self.policy.refresh(store)
         self._refreshed_at = time.monotonic()
 
+    def refresh_if_changed(self, store: Store) -> bool:
+        """Re-read if the store's reps, aliases or settings changed since the last read;
+        True if they did (blocking; one read of the change versions). Each batch asks
+        first, so an email sent right after `relay settings set` follows the new setting
+        (docs/design.md §2)."""
+        if not self.policy.refresh_if_changed(store):
+            return False
+        self._refreshed_at = time.monotonic()
+        return True
+
     def refresh_if_older(self, store: Store, seconds: float) -> bool:
         """Refresh unless that was done in the last ``seconds``; True if it was done.
         The runners' snapshot is otherwise up to a minute old, so an alias added with

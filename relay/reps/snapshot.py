@@ -6,8 +6,10 @@ both sides (the daemon hands the edge's ``SenderPolicy``, a ``RepSnapshot``, to 
 runners), so an alias added with `relay senders add` is seen by both after one refresh.
 
 Reads are lock-free: ``refresh`` builds a new snapshot and replaces the attributes in
-one assignment. Call ``refresh`` from a thread (it reads the store), e.g. every minute
-and after `relay senders add`.
+one assignment. Call ``refresh`` from a thread (it reads the store). Every process keeps
+its snapshot current by watching the store's ``reps`` change version
+(relay/runners/rep_changes.py), so a change made by the CLI or another node counts
+within a second (docs/design.md §2).
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ class RepSnapshot:
         self.directory = directory or SenderDirectory()
         self.overrides: Mapping[str, Mapping[str, str]] = overrides or {}
         self._refresh_lock = threading.Lock()
+        self.version: int | None = None
+        """The store's reps change version as of the last ``refresh`` (None: never read)."""
         # Each rep's merged settings, for the overrides object they were merged from.
         self._settings_cache: tuple[object, dict[str | None, SyncSettings]] = (None, {})
 
@@ -56,9 +60,25 @@ class RepSnapshot:
         with self._refresh_lock:
             if not self._secret:
                 self._secret = self.directory.secret
+            # The version first: a change committed during the reads below moves it past
+            # what is recorded here, so the next ``is_current`` reads again.
+            version = store.change_versions().reps
             directory = SenderDirectory.from_store(store, self._secret)
             overrides = store.setting_overrides()
             self.directory, self.overrides = directory, overrides
+            self.version = version
+
+    def is_current(self, store: Store) -> bool:
+        """True if no reps, aliases or settings changed in the store since the last
+        ``refresh`` (one read of the change versions; blocking)."""
+        return store.change_versions().reps == self.version
+
+    def refresh_if_changed(self, store: Store) -> bool:
+        """Refresh if the store changed since the last read; True if it did (blocking)."""
+        if self.is_current(store):
+            return False
+        self.refresh(store)
+        return True
 
     def settings(self, user_id: str | None) -> SyncSettings:
         """The rep's effective settings, merged once per snapshot: the edge asks for

@@ -10,14 +10,16 @@ another module: the daemon imports them, and the SMTP edge is its own world.
 
 ``delivery_runner()`` is what ``relay serve`` passes to the Daemon: it builds the
 Salesforce client from the effective configuration (the embedded local org's when no
-credentials are set) and runs, until the daemon stops, three loops sharing one client
+credentials are set) and runs, until the daemon stops, four loops sharing one client
 and one rep view:
 
 - ``DeliveryRunner``: parse, route by the rep's sync settings, match, log or forward;
 - ``RepSyncRunner``: the active Users and their Email-to-Salesforce addresses, every
   ``pipeline.rep_sync_seconds``, then the SMTP edge's sender snapshot;
 - ``HeldRecheckRunner``: releases held messages whose problem is fixed, every
-  ``pipeline.held_recheck_seconds``.
+  ``pipeline.held_recheck_seconds``;
+- ``RepChangesRunner``: re-reads the reps, aliases and settings within a second of a
+  change in the store (relay/runners/rep_changes.py).
 
 The rep snapshot is the daemon's sender policy (``RunnerContext.sender_policy``, a
 ``RepSnapshot``, the one the SMTP handler consults), so one refresh serves the edge and
@@ -36,6 +38,7 @@ from relay.runners.base import BatchResult, BatchRunner
 from relay.runners.context import Runner, RunnerContext
 from relay.runners.deliver import DeliveryRunner
 from relay.runners.recheck import HeldRecheckRunner
+from relay.runners.rep_changes import RepChangesRunner
 from relay.runners.rep_sync import RepSyncRunner
 from relay.salesforce.client import SalesforceClient
 
@@ -87,6 +90,7 @@ def delivery_runner() -> Runner:
                 runner.run(context.stopping),
                 rep_sync.run(context.stopping),
                 recheck.run(context.stopping),
+                RepChangesRunner(store, snapshot, outage).run(context.stopping),
             )
         finally:
             client.close()

@@ -5,12 +5,12 @@ relay/reps/snapshot.py).
 
 Three API calls per sync (the Users, the EmailToSalesforce function, the addresses):
 every five minutes that is about 860 calls a day, under 1% of the smallest Enterprise
-allocation (100,000 a day). Between syncs, the snapshot is refreshed from the store
-every ``LOCAL_REFRESH_SECONDS`` at no API cost, so an alias added with
-`relay senders add` counts within a minute.
+allocation (100,000 a day). Aliases and settings changed by `relay senders|settings`
+reach every process within a second through the store's change version
+(relay/runners/rep_changes.py); the refresh from the store every
+``LOCAL_REFRESH_SECONDS`` between syncs, at no API cost, is only a backstop.
 A failed sync logs a warning and keeps the last snapshot: the edge keeps deciding on it,
-and fails open only while no sync ever succeeded (relay/smtp/senders.py). Aliases and
-settings changed by `relay senders|settings` reach the edge at the next sync.
+and fails open only while no sync ever succeeded (relay/smtp/senders.py).
 A failing store is reported to the daemon's ``StoreOutage`` and tried again after its
 backoff, not after the next tick (relay/store_outage.py).
 """

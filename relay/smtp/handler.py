@@ -182,7 +182,7 @@ class RelayHandler:
             envelope.rcpt_options.extend(rcpt_options)
             return replies.RCPT_OK
         if self.sender_policy is not None and inbound_source_of(session, envelope) is None:
-            refusal = self.sender_policy.check_rcpt(envelope.mail_from or "", address)
+            refusal = await self.sender_policy.check_rcpt_current(envelope.mail_from or "", address)
             if refusal is not None:
                 return self.reject(refusal, session, SENDER_REFUSED, recipient=address)
         envelope.rcpt_tos.append(address)

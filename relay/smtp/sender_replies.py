@@ -102,6 +102,16 @@ def defer_reps_not_synced(rcpt: str) -> str:
     )
 
 
+def defer_reps_unreadable(address: str) -> str:
+    # RFC 3463 §3.4 X.3.0 with a 4xx: the sender would be refused on the snapshot in
+    # memory, but the store that holds the current reps could not be read to confirm it;
+    # a 550 on possibly stale data would bounce a rep's mail for good.
+    return (
+        f"451 4.3.0 <{_shown(address)}>: Relay could not read its current reps to check "
+        "this sender: try again later"
+    )
+
+
 def refuse_untrusted_client() -> str:
     return (
         "550 5.7.1 Relay accepts mail only from its own mail server here: send through your "

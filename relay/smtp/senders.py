@@ -26,6 +26,7 @@ consults (its ``sender_policy`` hook).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import hmac
@@ -51,6 +52,7 @@ from relay.smtp.sender_checks import (
 )
 from relay.smtp.sender_replies import (
     Reasons,
+    defer_reps_unreadable,
     refusal_reply,
     refuse_shared_address,
     refuse_unknown_token,
@@ -250,6 +252,8 @@ class SenderPolicy(RepSnapshot):
         self._domain = config.domain
         self._smtp = config.smtp
         self.auth_checks = auth_checks
+        self.store: Store | None = None
+        """Where the current reps are, to confirm a refusal (``from_store`` sets it)."""
 
     @classmethod
     def from_store(
@@ -259,7 +263,36 @@ class SenderPolicy(RepSnapshot):
             auth_checks = default_auth_checks(config)  # no resolver for modes without DNS
         policy = cls(config, auth_checks=auth_checks)
         policy.load(config, store)
+        policy.store = store
         return policy
+
+    async def _refreshed(self) -> bool | None:
+        """Before a permanent refusal: True if the store's reps changed since the snapshot
+        was read (it is now re-read: decide again), False if the snapshot is current (the
+        refusal stands), None if the store cannot tell (answer 451, never 550 on stale
+        data: docs/design.md §4)."""
+        store = self.store
+        if store is None:
+            return False
+        try:
+            changed = await asyncio.to_thread(self.refresh_if_changed, store)
+        except Exception as error:
+            log.warning("reps_refresh_failed", queue_id=None, reason=repr(error)[:300])
+            return None
+        if changed:
+            log.info("reps_refreshed_before_refusal", queue_id=None)
+        return changed
+
+    async def check_rcpt_current(self, mail_from: str, rcpt: str) -> str | None:
+        """``check_rcpt`` on the current reps: a refusal is confirmed against the store
+        first (an alias or rep added a moment ago is accepted)."""
+        refusal = self.check_rcpt(mail_from, rcpt)
+        if refusal is None or not refusal.startswith("5"):
+            return refusal
+        fresh = await self._refreshed()
+        if fresh is None:
+            return defer_reps_unreadable(rcpt)
+        return self.check_rcpt(mail_from, rcpt) if fresh else refusal
 
     def source_of(self, arrival: Arrival) -> Source:
         if arrival.inbound_source:
@@ -276,7 +309,17 @@ class SenderPolicy(RepSnapshot):
         return check_rcpt(self.directory, self.settings, self._domain, mail_from, rcpt)
 
     async def check_data(self, arrival: Arrival, raw: bytes) -> tuple[str | None, str]:
-        """The refusal (None: accept) and what the edge proved (relay.envelope's auth)."""
+        """The refusal (None: accept) and what the edge proved (relay.envelope's auth).
+        A permanent refusal is confirmed against the current reps first."""
+        refusal, auth = await self._check_data(arrival, raw)
+        if refusal is None or not refusal.startswith("5"):
+            return refusal, auth
+        fresh = await self._refreshed()
+        if fresh is None:
+            return defer_reps_unreadable(arrival.mail_from), ""
+        return await self._check_data(arrival, raw) if fresh else (refusal, auth)
+
+    async def _check_data(self, arrival: Arrival, raw: bytes) -> tuple[str | None, str]:
         directory, mode = self.directory, self._smtp.sender_auth
         source = self.source_of(arrival)
         # One parse for both the rep's address and the DMARC domain (the verifier reads

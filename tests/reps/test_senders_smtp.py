@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
+import sqlite3
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -180,3 +181,30 @@ def test_never_synced_snapshot_fails_open(tmp_path: Path) -> None:
     """Before the first rep sync, unknown senders are accepted (never lose mail)."""
     for edge in run_edge(tmp_path, (), synced=False):
         assert edge.send("stranger@example.org", f"log@{DOMAIN}").startswith("2.0.0")
+
+
+def test_alias_added_a_moment_ago_is_accepted_without_a_refresh(edge: Edge) -> None:
+    """`relay senders add` then an immediate send: the edge would refuse on its snapshot,
+    sees the store's reps changed since, re-reads them, and accepts. A 550 on stale data
+    would bounce the rep's copy for good."""
+    edge.store.add_sender("alice.home@example.org", ALICE.user_id, ALICE.username)
+    assert edge.send("alice.home@example.org", f"log@{DOMAIN}").startswith("2.0.0")
+    assert edge.store.list()[0].envelope.mail_from == "alice.home@example.org"
+
+
+def test_a_refusal_that_cannot_be_confirmed_is_temporary(edge: Edge) -> None:
+    """When the store cannot say whether the reps changed, an unknown sender gets a 451
+    (the sending server retries), not a 550; nothing is stored."""
+    database = sqlite3.connect(edge.config.home / "relay.db")
+    try:
+        database.execute("ALTER TABLE change_versions RENAME TO change_versions_gone")
+        database.commit()
+        with pytest.raises(smtplib.SMTPDataError) as deferred:
+            edge.send("stranger@example.org", f"log@{DOMAIN}")
+        assert deferred.value.smtp_code == 451
+        assert deferred.value.smtp_error.startswith(b"4.3.0 <stranger@example.org>")
+        database.execute("ALTER TABLE change_versions_gone RENAME TO change_versions")
+        database.commit()
+    finally:
+        database.close()
+    assert edge.store.list() == []
