@@ -1,13 +1,14 @@
 """The durable store, the bottom layer of Relay (docs/design.md §1, §3): the queue of
-accepted messages with their states and history (sql_store.py, tables.py, history.py,
-lifecycle.py), the delivery ledger and unresolved items (ledger.py), the reps, sender
-aliases and settings (reps.py), retention (retention.py), erasure (erasure.py), the
-change versions that tell other processes what changed (changes.py) and the leases a
-start-up may take back (leases.py), with the values they share (values.py) and the
-``Store`` interface made of one part per group of tables (parts.py, model.py). It may
-import ``relay.envelope``, ``relay.errors`` and ``relay.logs`` and nothing above them;
-inside it, no module imports another in a cycle (tests/store/test_store_imports.py
-checks both).
+accepted messages with their states and history (tables.py, history.py, lifecycle.py;
+intake.py, queue_reads.py, claims.py, state_changes.py and readiness.py, put together
+with the other parts in sql_store.py), the delivery ledger and unresolved items
+(ledger.py), the reps, sender aliases and settings (reps.py), retention (retention.py),
+erasure (erasure.py), the change versions that tell other processes what changed
+(changes.py) and the leases a start-up may take back (leases.py), with the values they
+share (values.py) and the ``Store`` interface made of one part per group of tables
+(parts.py, model.py). It may import ``relay.envelope``, ``relay.errors`` and
+``relay.logs`` and nothing above them; inside it, no module imports another in a cycle
+(tests/store/test_store_imports.py checks both).
 
 ``open_store(url)`` is the one way in: it opens ``sqlite:///PATH`` (the default, in
 RELAY_HOME) or ``postgresql://...``, brings the schema to the newest migration and

@@ -23,16 +23,23 @@ The runners' own writes (enqueue, claim, finish, defer, recover, lease renewals)
 bump: every one of them would then update the same row, which on PostgreSQL serialises
 all claimers of all nodes on that row's lock and undoes ``SKIP LOCKED``; they have their
 own wake-up already (``wait_for_work``, relay/store/wakeup.py).
+
+``ChangeFeedStore``, mixed into ``SqlStore``, is the ``ChangeFeed`` part (parts.py):
+``change_versions`` and ``wait_for_change``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import time
+from collections.abc import Callable, Collection
 
-from sqlalchemy import BigInteger, Column, Connection, String, Table, func, select, update
+from sqlalchemy import BigInteger, Column, Connection, Engine, String, Table, func, select, update
 
+from relay.store.errors import unavailable_on_failure
+from relay.store.parts import ChangeFeed
 from relay.store.tables import metadata
 from relay.store.values import ChangeVersions
+from relay.store.wakeup import PostgresListener, WorkSignal
 
 REPS = "reps"
 QUEUE = "queue"
@@ -87,3 +94,51 @@ def moved(current: ChangeVersions, since: ChangeVersions, topics: Collection[str
 _READ = select(change_versions.c.topic, change_versions.c.version).where(
     change_versions.c.topic.in_(TOPICS)
 )
+
+
+class ChangeFeedStore(ChangeFeed):
+    """Mixin for SqlStore: needs ``engine``, ``_postgres``, ``_changes`` (the changes
+    channel's signal) and ``_listening`` (the store's one LISTEN connection,
+    sql_store.py)."""
+
+    engine: Engine
+    _postgres: bool
+    _changes: WorkSignal
+    _listening: Callable[[], PostgresListener]
+
+    @unavailable_on_failure
+    def change_versions(self) -> ChangeVersions:
+        """The current change versions: one read of a two-row table's primary key."""
+        with self.engine.connect() as connection:
+            return read_versions(connection)
+
+    def wait_for_change(
+        self,
+        since: ChangeVersions,
+        timeout: float,
+        topics: Collection[str] | None = None,
+    ) -> ChangeVersions:
+        """Block until a version of ``topics`` (all if None) differs from ``since``, or
+        ``timeout`` seconds pass; return the current versions either way (compare them
+        with ``since`` to tell). Returns at once if they already differ, so a change
+        between reading the versions and waiting is never lost.
+
+        PostgreSQL: woken by the changes channel's NOTIFY (one listener connection per
+        store, shared with ``wait_for_work``), with a read every POSTGRES_POLL_SECONDS in
+        case the listener lost its connection silently. SQLite: one read every
+        SQLITE_POLL_SECONDS, which sees commits of every process on the file. Raises
+        StoreUnavailable if the store cannot be read.
+        """
+        deadline = time.monotonic() + max(timeout, 0.0)
+        poll = SQLITE_POLL_SECONDS
+        if self._postgres:
+            poll = POSTGRES_POLL_SECONDS
+            # Once LISTEN is active, a change committed after the next read wakes us.
+            self._listening().listening.wait(max(timeout, 0.0))
+        while True:
+            generation = self._changes.generation
+            current = self.change_versions()
+            remaining = deadline - time.monotonic()
+            if moved(current, since, topics) or remaining <= 0:
+                return current
+            self._changes.wait_after(generation, min(remaining, poll))

@@ -3,21 +3,28 @@
 Every state change is recorded twice, in the same words (docs/design.md §3): a row in
 ``transitions`` (``relay queue show`` reads it) and a ``message_state_changed`` event
 (what an operator greps for). Every writer of states builds both from here: the queue
-(``sql_store.py``), the ledger's batch finish (``ledger.py``) and retention's purge
-(``retention.py``). It lives below all three so none of them imports another for it.
+(``intake.py``, ``claims.py``, ``state_changes.py``), the ledger's batch finish
+(``ledger.py``) and retention's purge (``retention.py``). It lives below them all so
+none of them imports another for it.
 
-Owns no table of its own; it builds rows for ``transitions`` (``tables.py``).
+Owns no table of its own; it builds rows for ``transitions`` (``tables.py``). The time
+of a change is ``utc_now()``: this process's clock, so nodes sharing PostgreSQL need NTP.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from structlog.stdlib import BoundLogger
 
 from relay.logs import get_logger
 from relay.store.model import State
+
+
+def utc_now() -> datetime:
+    """The time a change is recorded at (and a lease measured from): this process's clock."""
+    return datetime.now(UTC)
 
 
 def store_log() -> BoundLogger:

@@ -5,13 +5,14 @@ the CLI and the tests hold. A caller that needs one part only may name that part
 instead: a structural type, so anything with those methods fits.
 
 - ``MessageQueue``: the queue (``messages``, ``message_bodies``, ``transitions``),
-  implemented in sql_store.py;
+  implemented in intake.py, queue_reads.py, claims.py, state_changes.py and
+  readiness.py, which sql_store.py puts together;
 - ``DeliveryRecords``: the delivery ledger and unresolved items (``deliveries``,
   ``unresolved``), implemented in ledger.py;
 - ``RepRecords``: reps, sender aliases, sync settings and notices (``reps``,
   ``reps_sync``, ``senders``, ``settings``, ``notices``), implemented in reps.py;
 - ``ChangeFeed``: the change versions (``change_versions``) that tell every process
-  that the reps or the queue changed, implemented in sql_store.py over changes.py.
+  that the reps or the queue changed, implemented in changes.py.
 
 Retention (retention.py) and erasure (erasure.py) are not part of ``Store``: only the
 retention runner and ``relay queue purge`` / ``relay forget`` use them, on a SqlStore.
@@ -173,6 +174,10 @@ class MessageQueue(Protocol):
         thread's previous wait. Runners call it when ``claim`` returned nothing. Spurious
         returns are allowed: always claim again after it. The default just sleeps."""
         time.sleep(max(timeout, 0.0))
+
+    def notify_work(self) -> None:
+        """Wake this process's ``wait_for_work`` callers: another process on this node
+        committed work (relay/wakeups.py). The default store only sleeps: nothing to wake."""
 
     @abc.abstractmethod
     def close(self) -> None: ...

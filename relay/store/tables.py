@@ -9,6 +9,7 @@ the two in step; ``tests/store`` runs every query against the migrated schema on
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -80,6 +81,10 @@ messages = Table(
     Column("auth", Text, nullable=False),  # what the SMTP edge proved (revision 0004)
     Index("ix_messages_state_not_before", "state", "not_before"),
 )
+
+NO_LEASE: Mapping[str, None] = {"lease_owner": None, "lease_expires_at": None}
+"""The ``messages`` lease columns of a message no worker holds, as ``recover``
+(claims.py) and every one-message state change (state_changes.py) write them."""
 
 message_bodies = Table(
     "message_bodies",

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 
 import psycopg
 from psycopg import sql
+from sqlalchemy import Connection, func, select
 from sqlalchemy.engine import make_url
 
 from relay.logs import get_logger
@@ -32,6 +33,14 @@ def channel_name(schema: str, prefix: str = CHANNEL_PREFIX) -> str:
     """One channel per schema: NOTIFY is database-wide, queues are per schema.
     Channel names are identifiers, at most 63 bytes (NAMEDATALEN - 1)."""
     return (prefix + schema).encode()[:63].decode(errors="ignore")
+
+
+def notify_nodes(connection: Connection, channel: str) -> None:
+    """NOTIFY the new-work ``channel`` in the caller's transaction (sent only if it
+    commits), so idle runners of every node claim again. Without a channel (SQLite) there
+    is no one to NOTIFY: the caller's ``WorkSignal`` wakes its own process only."""
+    if channel:
+        connection.execute(select(func.pg_notify(channel, "")))
 
 
 RECONNECT_SECONDS = 2.0

@@ -88,11 +88,35 @@ def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
+QUEUE_PARTS = (
+    "relay.store.intake",
+    "relay.store.queue_reads",
+    "relay.store.claims",
+    "relay.store.state_changes",
+    "relay.store.readiness",
+)
+"""The queue's parts (relay/store/sql_store.py): what they share, SqlStore holds."""
+
+
 def test_the_walk_sees_the_store_modules() -> None:
     edges = store_edges()
     assert "relay.store.sql_store" in edges
     assert "relay.store.ledger" in edges["relay.store.sql_store"]
     assert "relay.store.history" in edges["relay.store.ledger"]
+    assert set(QUEUE_PARTS) <= edges["relay.store.sql_store"]
+
+
+def test_the_queue_parts_import_neither_each_other_nor_the_store_that_joins_them() -> None:
+    # One idea per module: a part that needs another's method declares it (an
+    # annotation) and SqlStore provides it, so no part grows a chain of imports.
+    edges = store_edges()
+    found = {
+        f"{part} imports {imported}"
+        for part in QUEUE_PARTS
+        for imported in edges[part]
+        if imported in {*QUEUE_PARTS, "relay.store.sql_store", "relay.store"}
+    }
+    assert found == set()
 
 
 def test_no_store_module_imports_a_layer_above_the_store() -> None:
