@@ -151,6 +151,10 @@ class MessageQueue(Protocol):
         returns are allowed: always claim again after it. The default just sleeps."""
         time.sleep(max(timeout, 0.0))
 
+    def notify_work(self) -> None:
+        """Wake this process's ``wait_for_work`` callers: another process on this node
+        committed work (relay/wakeups.py). The default store only sleeps: nothing to wake."""
+
     @abc.abstractmethod
     def close(self) -> None: ...
 

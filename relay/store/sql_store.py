@@ -368,6 +368,9 @@ class SqlStore(DeliveryLedger, RepStore, RetentionStore, ErasureStore, Store):
             self._listener.listening.wait(timeout)
         self._signal.wait(timeout - (time.monotonic() - started))
 
+    def notify_work(self) -> None:
+        self._signal.notify()
+
     # --- admin ---------------------------------------------------------------------------
 
     def retry(self, queue_id: str) -> None:
