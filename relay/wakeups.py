@@ -15,7 +15,7 @@ private directory (``Wakeups``):
 
 A datagram with a payload is a message instead (``Poker.send``, ``Listener``'s
 ``on_message``): a worker's store outage, for the edge's ``/readyz``
-(relay/store_outage.py).
+(relay/store_outage.py), and its metrics, for the edge's ``/metrics`` (relay/metrics.py).
 
 A datagram, not a pipe: each worker can be restarted on its own and bind its socket
 again, and the edge needs no file descriptor of each generation of each worker.
@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 EDGE = "edge.sock"
-MAX_PAYLOAD = 4096
+MAX_PAYLOAD = 65536
 
 
 def worker_socket(index: int) -> str:

@@ -8,6 +8,7 @@ with the supervisor (``die_with_parent``), and prints one JSON line on stdout wh
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import signal
@@ -19,7 +20,7 @@ import click
 
 from relay.cli.context import AppContext, pass_app
 from relay.config import Config
-from relay.daemon import Daemon, Listening
+from relay.daemon import Daemon, Listening, RunnerContext
 from relay.logs import get_logger
 from relay.smtp.senders import SenderPolicy
 from relay.store.model import Store
@@ -28,6 +29,7 @@ from relay.supervisor import die_with_parent, lower_priority, socket_dir_paths, 
 from relay.wakeups import Listener, Poker
 
 log = get_logger("relay.serve")
+METRICS_INTERVAL_SECONDS = 1.0
 
 SUPERVISOR_PID = click.option("--supervisor-pid", type=int, required=True)
 READY_FD = click.option("--ready-fd", type=int, default=None)
@@ -104,15 +106,6 @@ def edge(
         write_ready_line(ready_fd, dataclasses.asdict(listening))
 
     outage = StoreOutage()
-
-    def worker_outage(payload: bytes) -> None:
-        try:
-            report = json.loads(payload)
-            outage.report_remote(str(report["worker"]), report["reason"])
-        except (ValueError, KeyError, TypeError) as error:
-            log.warning("wakeup_message_ignored", reason=repr(error))
-
-    listener = Listener(edge_socket, refresh_reps, worker_outage)
     daemon = Daemon(
         config,
         store_outage=outage,
@@ -122,6 +115,18 @@ def edge(
         sender_policy=make_policy,
         on_queued=workers_poker.poke if workers_poker is not None else None,
     )
+
+    def from_worker(payload: bytes) -> None:
+        try:
+            report = json.loads(payload)
+            if "reason" in report:
+                outage.report_remote(str(report["worker"]), report["reason"])
+            if "metrics" in report:
+                daemon.metrics.add_remote(str(report["worker"]), report["metrics"])
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            log.warning("wakeup_message_ignored", reason=repr(error))
+
+    listener = Listener(edge_socket, refresh_reps, from_worker)
     try:
         run_daemon(daemon)
     finally:
@@ -192,11 +197,23 @@ def worker(
 
     report_outage(None)
     listener = Listener(worker_sockets[index], wake) if _on_sqlite(config) else None
+
+    async def report_metrics(context: RunnerContext) -> None:
+        # The edge serves /metrics: it adds this worker's counters to its own.
+        while True:
+            if context.metrics is not None:
+                snapshot = {"worker": f"worker-{index}", "metrics": context.metrics.snapshot()}
+                edge_poker.send(json.dumps(snapshot).encode())
+            if context.stopping.is_set():
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(context.stopping.wait(), METRICS_INTERVAL_SECONDS)
+
     daemon = Daemon(
         config,
         store_outage=StoreOutage(on_change=report_outage),
         on_started=lambda: write_ready_line(ready_fd, {"worker": index}),
-        runners=[delivery_runner()],
+        runners=[delivery_runner(), report_metrics],
         local_org=_attached(running_file) if running_file is not None else None,
         store_factory=open_worker_store,
         sender_policy=make_policy,

@@ -196,3 +196,33 @@ def test_workers_0_is_one_process(supervised: Any, org: LocalOrg) -> None:
     relay.signal(signal.SIGTERM)
     assert relay.wait() == 0
     assert "relay: stopped cleanly" in relay.stderr()
+
+
+def _metric(relay: Any, name: str) -> float | None:
+    import urllib.request
+
+    url = f"http://127.0.0.1:{relay.http_port}/metrics"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        text = response.read().decode()
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return None
+
+
+def test_the_edge_metrics_count_what_the_workers_did(supervised: Any, org: LocalOrg) -> None:
+    """/metrics is served by the edge; the runners' counters come from the workers."""
+    assert org.info is not None
+    relay = supervised("--workers", "2", **org_env(org.info))
+    wait_for(lambda: len(relay.events("reps_synced")) >= 2, what="both workers synced reps")
+    subjects = [f"Counted by the edge {n}" for n in range(4)]
+    for subject in subjects:
+        relay.send(email(subject))
+    wait_for(
+        lambda: sorted(s for s in task_subjects(org.info) if s in subjects) == subjects,
+        what="the Tasks",
+    )
+    wait_for(lambda: _metric(relay, "relay_tasks_written_total") == 4.0, what="tasks counted")
+    assert _metric(relay, "relay_smtp_messages_accepted_total") == 4.0
+    assert (_metric(relay, "relay_salesforce_api_calls_total") or 0) > 0
+    assert _metric(relay, "relay_salesforce_api_limit") is not None
