@@ -12,10 +12,11 @@ take the GIL from the listener. So each runs in a process of its own, started wi
 - ``_worker``: the delivery runners (deliver, rep sync, held re-check), at a lower CPU
   priority so that accepting comes first during a burst.
 
-Each child prints one JSON line on stdout when it is ready (the edge: where it listens),
-and asks the kernel to SIGKILL it if the supervisor dies (PR_SET_PDEATHSIG, prctl(2)), so
-no child outlives a SIGKILLed supervisor. Children run in their own process group: a
-Ctrl-C on the terminal reaches the supervisor only, which passes it on in order.
+Each child writes one JSON line on a pipe it is given (``--ready-fd``) when it is ready
+(the edge: where it listens), and asks the kernel to SIGKILL it if the supervisor dies
+(PR_SET_PDEATHSIG, prctl(2)), so no child outlives a SIGKILLed supervisor. Children run
+in their own process group: a Ctrl-C on the terminal reaches the supervisor only, which
+passes it on in order.
 
 Failures: a worker that exits is restarted after a back-off (0.5 s doubling to 30 s;
 reset once it ran for a minute), logged as ``worker_exited`` then ``worker_restarted``;
@@ -53,7 +54,8 @@ HEALTHY_AFTER_SECONDS = 60.0
 """A worker that ran this long before it exited is restarted after the first back-off."""
 KILL_GRACE_SECONDS = 5.0
 """Beyond the shutdown deadline, before a child that has not exited gets SIGKILL."""
-START_TIMEOUT_SECONDS = 120.0
+START_TIMEOUT_SECONDS = 600.0
+"""For each start-up step; the edge's ``PRAGMA quick_check`` reads the whole SQLite file."""
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
@@ -344,7 +346,7 @@ class Supervisor:
     # --- stopping ----------------------------------------------------------------------
 
     def _stop_all(self) -> None:
-        """Edge and workers first (already signalled), within the deadline; then the org."""
+        """The edge and the workers together, within the deadline; then the local org."""
         self._stopping = True
         for child in self._children:
             child.restart_at = None

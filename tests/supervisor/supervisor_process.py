@@ -107,6 +107,13 @@ def alive(pid: int) -> bool:
     return fields is not None and fields[0] not in ("Z", "X")
 
 
+def nice(pid: int) -> int:
+    """The process's nice value (proc(5): the 19th field of /proc/PID/stat)."""
+    fields = _stat(pid)
+    assert fields is not None
+    return int(fields[16])
+
+
 def children_of(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():

@@ -16,6 +16,7 @@ from supervisor_process import (
     alive,
     children_of,
     email,
+    nice,
     org_env,
     set_latency,
     task_subjects,
@@ -105,6 +106,8 @@ def test_the_edge_killed_stops_the_node_with_no_child_left(supervised: Any) -> N
     children = children_of(relay.pid)
     assert len(children) == 4, "the local org, the edge and two workers"
     (edge,) = relay.pids("edge")
+    # Accepting comes first: the workers yield the CPU to the edge (nice 10).
+    assert [nice(worker) for worker in relay.pids("worker")] == [nice(edge) + 10] * 2
     os.kill(edge, signal.SIGKILL)
     assert relay.wait() == 1
     assert [c for c in children if alive(c)] == []
