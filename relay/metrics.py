@@ -4,7 +4,8 @@ A per-daemon ``CollectorRegistry`` keeps tests that start several daemons in one
 independent, and keeps library collectors we did not choose out of ``/metrics``.
 
 With worker processes (docs/design.md §2) the runners count in their own process: each
-worker sends ``snapshot()`` to the edge every second (relay/wakeups.py), and the edge's
+worker sends ``snapshot()`` to the edge when it changed (checked every 50 ms,
+relay/cli/serve_children.py; over relay/wakeups.py), and the edge's
 ``render`` adds them to its own (``add_remote``): counters are summed, a gauge the edge
 does not have itself shows the largest value a worker saw (the API budget gauges: every
 worker reads the same org's usage). A restarted worker's counters start again from 0,

@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import json
 import signal
+import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -29,7 +30,8 @@ from relay.supervisor import die_with_parent, lower_priority, socket_dir_paths, 
 from relay.wakeups import Listener, Poker
 
 log = get_logger("relay.serve")
-METRICS_INTERVAL_SECONDS = 1.0
+METRICS_CHECK_SECONDS = 0.05
+METRICS_HEARTBEAT_SECONDS = 5.0
 
 SUPERVISOR_PID = click.option("--supervisor-pid", type=int, required=True)
 READY_FD = click.option("--ready-fd", type=int, default=None)
@@ -199,15 +201,22 @@ def worker(
     listener = Listener(worker_sockets[index], wake) if _on_sqlite(config) else None
 
     async def report_metrics(context: RunnerContext) -> None:
-        # The edge serves /metrics: it adds this worker's counters to its own.
+        # The edge serves /metrics: it adds this worker's counters to its own. Sent when
+        # they changed, checked often, so that a scrape after a message is logged counts
+        # its API calls (a collection is cheap next to a Salesforce call).
+        last, sent_at = b"", 0.0
         while True:
             if context.metrics is not None:
                 snapshot = {"worker": f"worker-{index}", "metrics": context.metrics.snapshot()}
-                edge_poker.send(json.dumps(snapshot).encode())
+                payload = json.dumps(snapshot).encode()
+                now = time.monotonic()
+                if payload != last or now - sent_at >= METRICS_HEARTBEAT_SECONDS:
+                    edge_poker.send(payload)
+                    last, sent_at = payload, now
             if context.stopping.is_set():
                 return
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(context.stopping.wait(), METRICS_INTERVAL_SECONDS)
+                await asyncio.wait_for(context.stopping.wait(), METRICS_CHECK_SECONDS)
 
     daemon = Daemon(
         config,
