@@ -88,6 +88,26 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """``process_cpu_seconds`` of ``pid`` and of its live descendants: `relay serve` is a
+    supervisor whose edge, workers and local org are child processes (docs/design.md §2).
+    A child that exited during the window is not counted (nor reaped: it is not ours)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry.name))
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += process_cpu_seconds(current)
+        todo.extend(parents.get(current, []))
+    return total
+
+
 def postgres_pids() -> list[int]:
     """The local PostgreSQL server's processes (postmaster, backends, WAL writer, ...)."""
     pids = []

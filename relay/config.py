@@ -205,10 +205,19 @@ class Config:
     # Raw message bytes are kept this many days after a message's outcome (logged,
     # rejected, quarantined), then purged; 0 keeps them forever (relay/store/retention.py).
     retention_days: int = 30
+    # Delivery worker processes of `relay serve` (docs/design.md §2); None: one per CPU
+    # but one (the edge's), at least one; 0: one process does everything.
+    workers: int | None = None
 
     @property
     def effective_store_url(self) -> str:
         return self.store_url or f"sqlite:///{(self.home / 'relay.db').as_posix()}"
+
+    @property
+    def effective_workers(self) -> int:
+        if self.workers is not None:
+            return self.workers
+        return max(1, (os.cpu_count() or 1) - 1)
 
     def redacted(self) -> dict[str, Any]:
         """The effective configuration as plain data, secrets replaced by a marker."""
@@ -500,6 +509,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(("log_level",), "RELAY_LOG_LEVEL", parse_choice("debug", "info", "warning", "error")),
     Setting(("log_format",), "RELAY_LOG_FORMAT", parse_choice("auto", "json", "console")),
     Setting(("retention_days",), "RELAY_RETENTION_DAYS", parse_non_negative_int),
+    Setting(("workers",), "RELAY_WORKERS", parse_non_negative_int),
     Setting(("smtp", "host"), "RELAY_SMTP_HOST", parse_str),
     Setting(("smtp", "port"), "RELAY_SMTP_PORT", parse_port),
     Setting(("smtp", "hostname"), "RELAY_SMTP_HOSTNAME", parse_str),

@@ -6,6 +6,12 @@ Start-up, in order::
     -> local org (if no Salesforce credentials) -> sender policy (reps from the store)
     -> health/metrics HTTP -> SMTP listener -> store.recover() -> runners
 
+With ``relay serve --workers N`` (N > 0, docs/design.md §2) the supervisor
+(relay/supervisor.py) runs this daemon in two roles, one per process: the edge
+(``edge=True, recover=True``: listeners, recover, the retention runner) and each worker
+(``edge=False, recover=False``: the delivery runners only, no port, no recovery). With
+``--workers 0`` one daemon does both, as it always did.
+
 Both ports are bound before ``recover``: a second daemon started on the same home by
 mistake fails on its ports before it could requeue the first one's messages in flight.
 
@@ -99,10 +105,15 @@ class Daemon:
         store_factory: StoreFactory = open_default_store,
         on_ready: Callable[[Listening], None] | None = None,
         sender_policy: SenderPolicyFactory | None = None,
+        edge: bool = True,
+        recover: bool = True,
+        on_queued: Callable[[], None] | None = None,
+        on_started: Callable[[], None] | None = None,
+        store_outage: StoreOutage | None = None,
     ) -> None:
         self.config = config
         self.metrics = Metrics()
-        self.store_outage = StoreOutage()
+        self.store_outage = store_outage if store_outage is not None else StoreOutage()
         self.listening: Listening | None = None
         self.failure: str | None = None
         self._runners = tuple(runners)
@@ -110,6 +121,10 @@ class Daemon:
         self._store_factory = store_factory
         self._on_ready = on_ready
         self._sender_policy = sender_policy
+        self._edge = edge
+        self._recover = recover
+        self._on_queued = on_queued
+        self._on_started = on_started
         self._stopping = asyncio.Event()
         self._shutdown_started_at: float | None = None
         self._forced = asyncio.Event()
@@ -146,7 +161,7 @@ class Daemon:
 
     async def wait_ready(self) -> Listening:
         await self._ready.wait()
-        assert self.listening is not None
+        assert self.listening is not None  # an edge's: a worker listens on nothing
         return self.listening
 
     # --- lifecycle ---------------------------------------------------------------------
@@ -184,41 +199,57 @@ class Daemon:
             tasks: list[asyncio.Task[None]] = []
             stack.push_async_callback(self._stop_runners, tasks)
 
-            smtp = SmtpServer(config, store, self.metrics)
-            smtp.handler.sender_policy = policy
-            health = HealthServer(
-                config.http_host,
-                config.http_port,
-                store,
-                self.metrics,
-                lambda: smtp.serving,
-                self.store_outage.reason,
-            )
-            http_host, http_port = await _listen(
-                health.start(), "health and metrics", "RELAY_HTTP_PORT", config.http_host,
-                config.http_port,
-            )  # fmt: skip
-            stack.push_async_callback(health.stop)
-            smtp_host, smtp_port = await _listen(
-                smtp.start(), "SMTP", "RELAY_SMTP_PORT", config.smtp.host, config.smtp.port
-            )
-            stack.push_async_callback(
-                smtp.stop, config.smtp.shutdown_deadline_seconds, self._forced
-            )
-            # Only with both ports ours does this node touch the queue: a second `relay
-            # serve` started on the same home by mistake stops above, before it could
-            # requeue the first one's messages in flight.
-            requeued = await asyncio.to_thread(store.recover)
-            log.info("store_recovered", requeued=requeued)
+            if self._edge:
+                self.listening = await self._listen_edge(stack, config, store, policy)
+            if self._recover:
+                # Only with both ports ours does this node touch the queue: a second
+                # `relay serve` started on the same home by mistake stops above, before
+                # it could requeue the first one's messages in flight. Once per node
+                # start: a worker restarted by the supervisor must not requeue its
+                # siblings' messages in flight (docs/design.md §2).
+                requeued = await asyncio.to_thread(store.recover)
+                log.info("store_recovered", requeued=requeued)
             tasks.extend(self._start_runner(runner, context) for runner in self._runners)
 
-            self.listening = Listening(smtp_host, smtp_port, http_host, http_port)
-            log.info("daemon_ready", runners=len(tasks), pid=os.getpid())
-            if self._on_ready is not None:
+            log.info(
+                "daemon_ready",
+                runners=len(tasks),
+                pid=os.getpid(),
+                role="edge" if self._edge else "worker",
+            )
+            if self._on_ready is not None and self.listening is not None:
                 self._on_ready(self.listening)
+            if self._on_started is not None:
+                self._on_started()
             self._ready.set()
             await self._stopping.wait()
         log.info("shutdown_complete", forced=self.forced, failure=self.failure)
+
+    async def _listen_edge(
+        self, stack: AsyncExitStack, config: Config, store: Store, policy: SenderPolicy | None
+    ) -> Listening:
+        """Bind the HTTP endpoint, then the SMTP listener; both stop with ``stack``."""
+        smtp = SmtpServer(config, store, self.metrics)
+        smtp.handler.sender_policy = policy
+        smtp.handler.on_queued = self._on_queued
+        health = HealthServer(
+            config.http_host,
+            config.http_port,
+            store,
+            self.metrics,
+            lambda: smtp.serving,
+            self.store_outage.reason,
+        )
+        http_host, http_port = await _listen(
+            health.start(), "health and metrics", "RELAY_HTTP_PORT", config.http_host,
+            config.http_port,
+        )  # fmt: skip
+        stack.push_async_callback(health.stop)
+        smtp_host, smtp_port = await _listen(
+            smtp.start(), "SMTP", "RELAY_SMTP_PORT", config.smtp.host, config.smtp.port
+        )
+        stack.push_async_callback(smtp.stop, config.smtp.shutdown_deadline_seconds, self._forced)
+        return Listening(smtp_host, smtp_port, http_host, http_port)
 
     def _start_runner(self, runner: Runner, context: RunnerContext) -> asyncio.Task[None]:
         name = getattr(runner, "__qualname__", repr(runner))

@@ -11,6 +11,11 @@ Each runner is its own *source*: its outage starts at its first failure and ends
 next successful store call. Each start and each end is logged once
 (``store_unavailable``, ``store_available``), not once per retry.
 
+With worker processes (docs/design.md §2) the runners are not in the edge's process: a
+worker's ``StoreOutage`` calls ``on_change`` with its current reason after each change,
+the worker sends it to the edge (relay/wakeups.py), and the edge's ``StoreOutage`` keeps
+it with ``report_remote`` so that ``/readyz`` still names it (logged by the worker only).
+
 The wait between tries is a bounded exponential backoff with jitter ("Exponential
 Backoff And Jitter", AWS Architecture Blog, 2015): nodes and runners that failed
 together do not all come back in the same instant.
@@ -49,10 +54,16 @@ class _Episode:
 class StoreOutage:
     """Thread-safe; ``failed`` and ``succeeded`` are called by the runners."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        on_change: Callable[[str | None], None] | None = None,
+    ) -> None:
         self._clock = clock
         self._lock = threading.Lock()
         self._episodes: dict[str, _Episode] = {}
+        self._remote: dict[str, str] = {}
+        self._on_change = on_change
 
     def failed(self, source: str, reason: str) -> float:
         """Record a failed store call of ``source``; returns how long it should wait."""
@@ -67,6 +78,8 @@ class StoreOutage:
                 first = False
             failures = episode.failures
         wait = backoff_seconds(failures)
+        if self._on_change is not None:
+            self._on_change(self.reason())
         if first:
             _log().warning(
                 "store_unavailable",
@@ -82,6 +95,8 @@ class StoreOutage:
             return
         with self._lock:
             episode = self._episodes.pop(source, None)
+        if episode is not None and self._on_change is not None:
+            self._on_change(self.reason())
         if episode is not None:
             _log().info(
                 "store_available",
@@ -97,11 +112,20 @@ class StoreOutage:
             failures = None if episode is None else episode.failures
         return None if failures is None else backoff_seconds(failures)
 
+    def report_remote(self, process: str, reason: str | None) -> None:
+        """What another process's outage is now (``on_change`` of its ``StoreOutage``)."""
+        with self._lock:
+            if reason is None:
+                self._remote.pop(process, None)
+            else:
+                self._remote[process] = reason
+
     def reason(self) -> str | None:
         """Why the store is failing for a runner now (None: it is not)."""
         with self._lock:
+            remote = next(iter(self._remote.values()), None)
             if not self._episodes:
-                return None
+                return remote
             source, episode = min(self._episodes.items(), key=lambda item: item[1].since)
         return f"{source}: {episode.reason}"
 

@@ -32,6 +32,12 @@ COMMANDS: dict[str, str] = {
     "forget": "relay.cli.forget:forget_command",
     "smtp": "relay.cli.smtp:smtp",
 }
+# The processes `relay serve` starts (relay/supervisor.py): not listed in --help.
+INTERNAL_COMMANDS: dict[str, str] = {
+    "_edge": "relay.cli.serve_children:edge",
+    "_worker": "relay.cli.serve_children:worker",
+    "_local-org": "relay.cli.serve_children:local_org",
+}
 
 
 class LazyGroup(click.Group):
@@ -41,7 +47,7 @@ class LazyGroup(click.Group):
         return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = COMMANDS.get(cmd_name)
+        target = COMMANDS.get(cmd_name) or INTERNAL_COMMANDS.get(cmd_name)
         if target is None:
             return None
         module_name, attribute = target.split(":")

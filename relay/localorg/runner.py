@@ -244,23 +244,38 @@ async def embedded_org(config: Config) -> AsyncIterator[Config]:
     running = Path(info.data_dir) / RUNNING_FILE
     write_running_file(running, info)
     try:
-        yield dataclasses.replace(
-            config,
-            salesforce=dataclasses.replace(
-                config.salesforce,
-                instance_url=info.instance_url,
-                access_token=info.access_token,
-                token_url=info.token_url,
-                client_id=info.client_id,
-                client_secret=info.client_secret,
-                username=info.username,
-                password=info.password,
-                ca_file=Path(info.ca_file),
-            ),
-        )
+        yield config_for_org(config, info)
     finally:
         running.unlink(missing_ok=True)
         await asyncio.to_thread(local_org.stop)
+
+
+def config_for_org(config: Config, info: LocalOrgInfo) -> Config:
+    """``config`` pointed at a running local org: a direct session plus
+    username-password OAuth credentials for re-authentication."""
+    return dataclasses.replace(
+        config,
+        salesforce=dataclasses.replace(
+            config.salesforce,
+            instance_url=info.instance_url,
+            access_token=info.access_token,
+            token_url=info.token_url,
+            client_id=info.client_id,
+            client_secret=info.client_secret,
+            username=info.username,
+            password=info.password,
+            ca_file=Path(info.ca_file),
+        ),
+    )
+
+
+@asynccontextmanager
+async def attached_org(config: Config, running_file: Path) -> AsyncIterator[Config]:
+    """The embedded org that another process of `relay serve` runs (relay/supervisor.py):
+    ``config`` pointed at it, as its ``RUNNING_FILE`` says (docs/design.md §2)."""
+    document = json.loads(await asyncio.to_thread(running_file.read_text))
+    names = {item.name for item in dataclasses.fields(LocalOrgInfo)}
+    yield config_for_org(config, LocalOrgInfo(**{k: v for k, v in document.items() if k in names}))
 
 
 RUNNING_FILE = "running.json"

@@ -147,6 +147,9 @@ class RelayHandler:
         self._commits: set[Future[str]] = set()
         self.sender_policy: SenderPolicy | None = None
         """The sender checks (relay/smtp/senders.py); None accepts every sender."""
+        self.on_queued: Callable[[], None] | None = None
+        """Called (on the store's writer thread) after each durable commit: the
+        supervisor's wake-up for workers in other processes (relay/wakeups.py)."""
 
     # --- hooks called by aiosmtpd ----------------------------------------------------
 
@@ -269,6 +272,8 @@ class RelayHandler:
                 )
                 return
             self._metrics.record_accepted(len(raw))
+            if self.on_queued is not None:
+                self.on_queued()
 
         commit.add_done_callback(committed)
         return commit

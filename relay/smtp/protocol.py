@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import re
 import ssl
+from collections.abc import Callable
 from email._header_value_parser import get_addr_spec, get_angle_addr
 from email.errors import HeaderParseError
 from typing import Any
@@ -115,8 +116,7 @@ class RelaySMTP(AuthenticatingSMTP):
             self._relay_handler.reject(
                 reply, None, event="smtp_connection_refused", peer=peer_text(peer)
             )
-            assert isinstance(transport, asyncio.WriteTransport)
-            transport.write(reply.encode() + b"\r\n")
+            _write(transport, reply.encode() + b"\r\n")
             transport.close()
             return
         super().connection_made(transport)
@@ -366,13 +366,17 @@ class RelaySMTP(AuthenticatingSMTP):
         if self._said_goodbye:
             reply = None
         self._said_goodbye = True
-        if (
-            reply is not None
-            and isinstance(transport, asyncio.WriteTransport)
-            and not transport.is_closing()
-        ):
+        if reply is not None and not transport.is_closing():
             # Best effort: a TLS transport already being torn down (the client just left)
             # raises from write() in Python 3.11's sslproto; there is nobody to tell.
             with contextlib.suppress(AttributeError, RuntimeError, OSError):
-                transport.write(reply.encode() + b"\r\n")
+                _write(transport, reply.encode() + b"\r\n")
         transport.close()
+
+
+def _write(transport: asyncio.BaseTransport, data: bytes) -> None:
+    """Write to a stream transport. Duck-typed: uvloop's transports (relay/loops.py) have
+    ``write`` but are no ``asyncio.WriteTransport`` subclass."""
+    write: Callable[[bytes], object] | None = getattr(transport, "write", None)
+    if write is not None:
+        write(data)
