@@ -8,6 +8,9 @@
     resolver.py         DNS with chosen nameservers, timeouts and a TTL-bounded cache
     checks.py           SPF (pyspf), DKIM (dkimpy) and the DMARC record on that resolver
     verifier.py         SenderVerifier: the checks off the event loop, never raising
+
+It may import ``relay.logs`` and nothing else of Relay (its modules import each other); the
+edge's sender policy (relay/smtp/senders.py) is its only user.
 """
 
 from relay.smtp.authentication.resolver import parse_nameservers
