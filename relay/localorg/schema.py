@@ -235,13 +235,16 @@ _TASK = (
     ref("WhoId", _WHO_TARGETS, "Who", label="Name ID"),
     ref("WhatId", _WHAT_TARGETS, "What", label="Related To ID"),
     text("Subject", 255, type="combobox"),
-    scalar("ActivityDate", "date"),
+    # Object Reference, Task.ActivityDate: a date, "Label is Due Date".
+    scalar("ActivityDate", "date", label="Due Date"),
     pick("Status", TASK_STATUSES, restricted=True, nillable=False, defaulted_on_create=True,
          default=TASK_DEFAULT_STATUS),
     pick("Priority", TASK_PRIORITIES, restricted=True, nillable=False, defaulted_on_create=True,
          default=TASK_DEFAULT_PRIORITY),
     readonly(boolean("IsHighPriority")),
-    text("Description", 32000, type="textarea"),
+    # Salesforce Field Reference Guide, activity fields (ActivityHistory, OpenActivity):
+    # Description is labelled "Comments", textarea, 32,000 characters.
+    text("Description", 32000, type="textarea", label="Comments"),
     pick("Type", ("Call", "Email", "Meeting", "Other")),
     # Object Reference, Task: TaskSubtype is "Create, Filter, Group, Nillable,
     # Restricted picklist, Sort": set on create, never updated.
