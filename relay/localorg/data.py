@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from relay.localorg.soql import QueryResult
 
 CLOCK_OFFSET_KEY = "clock_offset_seconds"
+# SOAP API Developer Guide, "Archived Activities": 365 days.
+ARCHIVE_AFTER_DAYS = 365
 PURGE_MARKS_KEY = "recycle_bin_purged"
 DEFAULT_SETTINGS: dict[str, Any] = {
     "api_enabled": True,
@@ -475,6 +477,30 @@ class OrgData:
         integrity.check_unique(self, obj, restored)
         self.store.put(obj.name, restored)
         triggers.after_undelete(self, obj, row, restored, user_id=user_id)
+
+    def archive_activities(self) -> list[str]:
+        """Run Salesforce's activity archival once (SOAP API Developer Guide, "Archived
+        Activities"): closed tasks whose ActivityDate, or, with none, CreatedDate, is 365
+        days old or more get IsArchived; query() stops returning them, queryAll() still
+        does. Salesforce runs this as a background job; the local org runs it when asked
+        (POST /_localorg/archiveActivities), so tests choose the moment. The audit
+        fields are left alone (guess: the job is not a user modification)."""
+        cutoff = self.now() - timedelta(days=ARCHIVE_AFTER_DAYS)
+        archived = []
+        with self.transaction():
+            for row in self.store.all("Task"):
+                if row["IsDeleted"] or row.get("IsArchived") or not row.get("IsClosed"):
+                    continue
+                due = row.get("ActivityDate")
+                old_enough = (
+                    due <= cutoff.date().isoformat()
+                    if due
+                    else row["CreatedDate"] <= format_datetime(cutoff)
+                )
+                if old_enough:
+                    self.set_derived("Task", row, {"IsArchived": True})
+                    archived.append(row["Id"])
+        return sorted(archived)
 
     def updated(self, sobject: str, start: datetime, end: datetime) -> dict[str, Any]:
         """REST "sObject Get Updated": ids created or changed in the window."""

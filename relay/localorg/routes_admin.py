@@ -12,6 +12,7 @@
 - ``POST /_localorg/undelete``: ``{"ids": [...]}``, SOAP undelete() (REST has none).
 - ``POST /_localorg/recycleBin/empty``: ``{"ids": [...]}`` or ``{}`` for the whole bin,
   SOAP emptyRecycleBin() (what Setup's "Empty Recycle Bin" does).
+- ``POST /_localorg/archiveActivities``: run Salesforce's activity archival job now.
 
 They are never counted against API limits and never faulted.
 """
@@ -175,6 +176,13 @@ async def empty_recycle_bin(request: web.Request) -> web.Response:
     return _admin_json(200, state_of(request).data.empty_recycle_bin(ids))
 
 
+async def archive_activities(request: web.Request) -> web.Response:
+    """Answers ``{"archived": [ids]}``: the tasks this run archived."""
+    if (denied := await _authorized(request)) is not None:
+        return denied
+    return _admin_json(200, {"archived": state_of(request).data.archive_activities()})
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/_localorg/settings", settings)
     app.router.add_put("/_localorg/settings", settings)
@@ -186,3 +194,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_put("/_localorg/clock", clock)
     app.router.add_post("/_localorg/undelete", undelete)
     app.router.add_post("/_localorg/recycleBin/empty", empty_recycle_bin)
+    app.router.add_post("/_localorg/archiveActivities", archive_activities)

@@ -482,6 +482,36 @@ def test_description_over_32000_characters_is_too_long(sf: Salesforce) -> None:
     assert error["message"].endswith("(max length=32000)")
 
 
+def test_archival_hides_old_closed_tasks_from_query(fresh_org: RunningOrg) -> None:
+    """The archival job (POST /_localorg/archiveActivities) archives closed tasks due 365
+    days ago or more, and closed undated ones created that long ago; open tasks stay.
+    Archived tasks are hidden from query() and returned by queryAll()."""
+    sf = fresh_org.sf()
+    today = _clock(fresh_org).date()
+    old_due = (today - dt.timedelta(days=365)).isoformat()
+    recent_due = (today - dt.timedelta(days=364)).isoformat()
+    done_old = sf.Task.create({"Subject": "a", "Status": "Completed", "ActivityDate": old_due})
+    done_recent = sf.Task.create(
+        {"Subject": "b", "Status": "Completed", "ActivityDate": recent_due}
+    )["id"]
+    sf.Task.create({"Subject": "c", "Status": "Not Started", "ActivityDate": old_due})
+    undated = sf.Task.create({"Subject": "d", "Status": "Completed"})["id"]
+    assert _admin_post(fresh_org, "/_localorg/archiveActivities", {}) == {
+        "archived": [done_old["id"]]
+    }
+    _clock(fresh_org, 366 * DAY)
+    archived = _admin_post(fresh_org, "/_localorg/archiveActivities", {})["archived"]
+    assert archived == sorted([undated, done_recent])
+    live = sf.query("SELECT Subject FROM Task ORDER BY Subject")["records"]
+    assert [r["Subject"] for r in live] == ["c"]
+    every = sf.query_all(
+        "SELECT Subject, IsArchived FROM Task ORDER BY Subject", include_deleted=True
+    )["records"]
+    assert [(r["Subject"], r["IsArchived"]) for r in every] == [
+        ("a", True), ("b", True), ("c", False), ("d", True),
+    ]  # fmt: skip
+
+
 def test_archived_tasks_only_in_query_all(fresh_org: RunningOrg) -> None:
     """Archived activities are hidden from query() and returned by queryAll()."""
     sf = fresh_org.sf()
