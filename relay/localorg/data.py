@@ -97,8 +97,10 @@ class OrgData:
 
         Salesforce keeps datetimes to the second: every CreatedDate, LastModifiedDate
         and SystemModstamp it returns ends in ``.000`` (REST API Developer Guide, the
-        record examples of "sObject Rows" and "Get a List of Deleted Records"), and
-        SOQL compares SystemModstamp ignoring milliseconds. Truncating here makes every
+        examples of "Get a List of Deleted Records" and "sObject Rows"), and SOQL
+        compares SystemModstamp ignoring milliseconds (Salesforce Stack Exchange, "Using
+        SystemModstamp and a timestamp to implement incremental data fetch"). Truncating
+        here makes every
         stamp the org writes (audit fields, CompletedDateTime, deletion dates) agree."""
         return (self._clock() + self._offset).astimezone(UTC).replace(microsecond=0)
 
@@ -380,7 +382,8 @@ class OrgData:
 
     def purge_expired(self) -> None:
         """Purge what has been in the Recycle Bin for 15 days (Salesforce Help, "Recycle
-        Bin": "deleted items stay in the Recycle Bin for 15 days"). Run on open, when
+        Bin": deleted records can be restored for 15 days, then are permanently
+        deleted; REST API Developer Guide, "sObject Get Deleted"). Run on open, when
         the clock moves, and before every read that can see deleted rows (queryAll,
         getDeleted, undelete), so the bin is always as of the org's now."""
         with self.store.lock:

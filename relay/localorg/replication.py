@@ -29,8 +29,9 @@ from relay.localorg.errors import data_error
 from relay.localorg.records import Row
 from relay.localorg.values import format_datetime
 
-# Salesforce Help, "Recycle Bin": deleted records stay 15 days; getDeleted returns
-# no more than 15 days back (REST API Developer Guide, "sObject Get Deleted").
+# Salesforce Help, "Recycle Bin": deleted records can be restored for 15 days; Get
+# Deleted returns no more than 15 days back (REST API Developer Guide, "sObject Get
+# Deleted").
 RECYCLE_BIN_DAYS = 15
 # REST API Developer Guide, "sObject Get Updated": "no more than 30 days previous".
 REPLICATION_DAYS = 30
