@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -86,6 +87,7 @@ class OrgData:
         self._usage = 0
         self.purge_expired()
         self.org_id, self.admin_user_id = bootstrap.ensure(self)
+        self._task_picklists_from_values()
 
     def close(self) -> None:
         self.store.close()
@@ -218,6 +220,61 @@ class OrgData:
     def live_rows(self, sobject: str, field: str, value: Any) -> list[Row]:
         """Live rows whose indexed ``field`` equals ``value`` (case-insensitively)."""
         return [r for r in self.store.lookup(sobject, field, value) if not r["IsDeleted"]]
+
+    def _task_picklists_from_values(self) -> None:
+        """Task.Status and Task.Priority offer the org's TaskStatus / TaskPriority values
+        in SortOrder, defaulting to the IsDefault one (Object Reference, TaskStatus:
+        "Query this object to retrieve the set of values in the task status picklist").
+        Validation, describe and defaults then all follow the values."""
+        task = self.schema["Task"]
+        fields = list(task.fields)
+        for index, fd in enumerate(fields):
+            source = {"Status": "TaskStatus", "Priority": "TaskPriority"}.get(fd.name)
+            if source is None:
+                continue
+            rows = sorted(
+                (r for r in self.store.all(source) if not r["IsDeleted"]),
+                key=lambda r: (r.get("SortOrder") or 0, r["MasterLabel"]),
+            )
+            labels = tuple(r["MasterLabel"] for r in rows)
+            default = next((r["MasterLabel"] for r in rows if r["IsDefault"]), fd.default)
+            fields[index] = replace(fd, picklist=labels, default=default)
+        self.schema["Task"] = replace(task, fields=tuple(fields), by_lower={}, by_relationship={})
+
+    def add_picklist_value(self, sobject: str, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Add a TaskStatus or TaskPriority value, as an admin does in Setup (the API can
+        only read these objects). ``values``: MasterLabel, and IsClosed (statuses) or
+        IsHighPriority (priorities), IsDefault. A new default replaces the old one."""
+        flag = {"TaskStatus": "IsClosed", "TaskPriority": "IsHighPriority"}.get(sobject)
+        if flag is None:
+            raise ValueError("sobject must be TaskStatus or TaskPriority")
+        label = values.get("MasterLabel")
+        if not isinstance(label, str) or not label.strip() or len(label) > 255:
+            raise ValueError("MasterLabel must be a non-empty string of at most 255 characters")
+        extra = set(values) - {"MasterLabel", flag, "IsDefault"}
+        if extra:
+            raise ValueError(f"unknown keys for {sobject}: {sorted(extra)}")
+        flags = {k: values.get(k, False) for k in (flag, "IsDefault")}
+        if not all(isinstance(v, bool) for v in flags.values()):
+            raise ValueError(f"{flag} and IsDefault must be booleans")
+        with self.transaction():
+            if self.live_rows(sobject, "MasterLabel", label):
+                raise ValueError(f"{sobject} already has the value {label!r}")
+            rows = [r for r in self.store.all(sobject) if not r["IsDeleted"]]
+            if flags["IsDefault"]:
+                for row in rows:
+                    if row["IsDefault"]:
+                        self.system_update(
+                            sobject, row, {"IsDefault": False}, user_id=self.admin_user_id
+                        )
+            order = max((r.get("SortOrder") or 0 for r in rows), default=0) + 1
+            row = self.system_insert(
+                sobject,
+                {"ApiName": label, "MasterLabel": label, "SortOrder": order, **flags},
+                user_id=self.admin_user_id,
+            )
+            self._task_picklists_from_values()
+        return {"id": row["Id"], "MasterLabel": label, "SortOrder": order, **flags}
 
     # Writes ---------------------------------------------------------------------------
 

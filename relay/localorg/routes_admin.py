@@ -13,6 +13,9 @@
 - ``POST /_localorg/recycleBin/empty``: ``{"ids": [...]}`` or ``{}`` for the whole bin,
   SOAP emptyRecycleBin() (what Setup's "Empty Recycle Bin" does).
 - ``POST /_localorg/archiveActivities``: run Salesforce's activity archival job now.
+- ``POST /_localorg/picklistValues/{TaskStatus|TaskPriority}``: add a task status or
+  priority value, as Setup does (``{"MasterLabel", "IsClosed"|"IsHighPriority",
+  "IsDefault"}``).
 
 They are never counted against API limits and never faulted.
 """
@@ -183,6 +186,19 @@ async def archive_activities(request: web.Request) -> web.Response:
     return _admin_json(200, {"archived": state_of(request).data.archive_activities()})
 
 
+async def picklist_value(request: web.Request) -> web.Response:
+    if (denied := await _authorized(request)) is not None:
+        return denied
+    body = await _json_object(request)
+    if isinstance(body, web.Response):
+        return body
+    try:
+        row = state_of(request).data.add_picklist_value(request.match_info["sobject"], body)
+    except (ValueError, SalesforceApiError) as exc:
+        return _bad_request(str(exc))
+    return _admin_json(200, row)
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/_localorg/settings", settings)
     app.router.add_put("/_localorg/settings", settings)
@@ -195,3 +211,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/_localorg/undelete", undelete)
     app.router.add_post("/_localorg/recycleBin/empty", empty_recycle_bin)
     app.router.add_post("/_localorg/archiveActivities", archive_activities)
+    app.router.add_post("/_localorg/picklistValues/{sobject}", picklist_value)

@@ -364,6 +364,42 @@ def test_task_flags_follow_status_and_priority(sf: Salesforce) -> None:
     assert (row["IsClosed"], row["IsHighPriority"]) == (False, False)
 
 
+def test_added_status_values_drive_validation_flags_and_defaults(fresh_org: RunningOrg) -> None:
+    """POST /_localorg/picklistValues/TaskStatus adds a value as Setup does: several
+    statuses can be closed, Task.Status accepts and describes the new one, and a new
+    default becomes the default of new tasks."""
+    sf = fresh_org.sf()
+    with pytest.raises(SalesforceMalformedRequest):
+        sf.Task.create({"Subject": "x", "Status": "Cancelled"})
+    added = _admin_post(
+        fresh_org,
+        "/_localorg/picklistValues/TaskStatus",
+        {"MasterLabel": "Cancelled", "IsClosed": True},
+    )
+    assert (added["MasterLabel"], added["IsClosed"], added["SortOrder"]) == ("Cancelled", True, 6)
+    closed = sf.query("SELECT MasterLabel FROM TaskStatus WHERE IsClosed = true ORDER BY SortOrder")
+    assert [r["MasterLabel"] for r in closed["records"]] == ["Completed", "Cancelled"]
+    task = sf.Task.create({"Subject": "x", "Status": "Cancelled"})["id"]
+    assert sf.Task.get(task)["IsClosed"] is True
+    status = next(f for f in sf.Task.describe()["fields"] if f["name"] == "Status")
+    assert status["picklistValues"][-1]["value"] == "Cancelled"
+    _admin_post(
+        fresh_org, "/_localorg/picklistValues/TaskPriority",
+        {"MasterLabel": "Urgent", "IsHighPriority": True, "IsDefault": True},
+    )  # fmt: skip
+    fresh = sf.Task.get(sf.Task.create({"Subject": "y"})["id"])
+    assert (fresh["Priority"], fresh["IsHighPriority"]) == ("Urgent", True)
+    defaults = sf.query("SELECT MasterLabel FROM TaskPriority WHERE IsDefault = true")
+    assert [r["MasterLabel"] for r in defaults["records"]] == ["Urgent"]
+    for path, body in [
+        ("/_localorg/picklistValues/TaskStatus", {"MasterLabel": "cancelled"}),
+        ("/_localorg/picklistValues/LeadStatus", {"MasterLabel": "Nurture"}),
+        ("/_localorg/picklistValues/TaskStatus", {"MasterLabel": "Odd", "IsHighPriority": True}),
+    ]:
+        refused = fresh_org.admin.post(fresh_org.url(path), json=body)
+        assert refused.status_code == 400, (path, body)
+
+
 @pytest.mark.parametrize(("field", "value"), [("Status", "Open"), ("Priority", "Urgent")])
 def test_unknown_status_or_priority_is_refused(sf: Salesforce, field: str, value: str) -> None:
     """A value that is not a TaskStatus/TaskPriority is a restricted-picklist error."""
