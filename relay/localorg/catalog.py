@@ -57,9 +57,9 @@ class OrgCatalog:
         equals: Mapping[str, Iterable[Any]] | None = None,
     ) -> Iterable[Mapping[str, Any]]:
         """query() sees live rows; queryAll() also the Recycle Bin's and archived
-        activities (SOAP API Developer Guide, queryAll(): "returns records that have been
-        deleted because of a merge or delete ... and information about archived Task and
-        Event records"). The data layer purges expired rows before a queryAll runs."""
+        activities (SOAP API Developer Guide, queryAll(); "Archived Activities": query()
+        "automatically filters out all records where isArchived is set to true"). The
+        data layer purges expired rows before a queryAll runs."""
         candidates = self._candidates(sobject, equals or {})
         if include_deleted:
             return list(candidates)

@@ -164,7 +164,7 @@ def _recurrence_rules(row: Row, old: Row | None, values: dict[str, Any]) -> None
     """Object Reference, Task.ActivityDate: "This field can't be set or updated for a
     recurring task (IsRecurrence is true)". A series master is made on create with
     IsRecurrence, RecurrenceStartDateOnly, RecurrenceEndDateOnly and RecurrenceType
-    (Object Reference, Task, "Recurring tasks"); the occurrences Salesforce generates
+    (Object Reference, Task: the Recurrence* fields); the occurrences Salesforce generates
     from it are not modelled. Error codes and wording are guesses: the docs state the
     rules, not the errors."""
     if not row.get("IsRecurrence"):
