@@ -1,10 +1,20 @@
 """What every org has from the start (Object Reference): the Organization row,
-the profiles "Standard User" and "System Administrator", an admin integration user and
-the EmailServicesFunction "EmailToSalesforce". Idempotent: run on every open."""
+the profiles "Standard User" and "System Administrator", an admin integration user,
+the EmailServicesFunction "EmailToSalesforce", and the default TaskStatus and
+TaskPriority values. Idempotent: run on every open."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+from relay.localorg.schema import (
+    TASK_CLOSED_STATUSES,
+    TASK_DEFAULT_PRIORITY,
+    TASK_DEFAULT_STATUS,
+    TASK_HIGH_PRIORITIES,
+    TASK_PRIORITIES,
+    TASK_STATUSES,
+)
 
 if TYPE_CHECKING:
     from relay.localorg.data import OrgData
@@ -72,4 +82,38 @@ def ensure(org: OrgData) -> tuple[str, str]:
                 {"FunctionName": EMAIL_TO_SALESFORCE, "IsActive": True},
                 user_id=admin_id,
             )
+        _picklist_values(org, admin_id)
     return org_id, admin_id
+
+
+def _picklist_values(org: OrgData, admin_id: str) -> None:
+    """A new org's task statuses and priorities (Object Reference, Task: Status and
+    Priority; TaskStatus.IsClosed, TaskPriority.IsHighPriority)."""
+    for order, label in enumerate(TASK_STATUSES, start=1):
+        if not org.live_rows("TaskStatus", "MasterLabel", label):
+            values = {"IsClosed": label in TASK_CLOSED_STATUSES}
+            _value_row(
+                org, "TaskStatus", label, order, label == TASK_DEFAULT_STATUS, values, admin_id
+            )
+    for order, label in enumerate(TASK_PRIORITIES, start=1):
+        if not org.live_rows("TaskPriority", "MasterLabel", label):
+            values = {"IsHighPriority": label in TASK_HIGH_PRIORITIES}
+            default = label == TASK_DEFAULT_PRIORITY
+            _value_row(org, "TaskPriority", label, order, default, values, admin_id)
+
+
+def _value_row(
+    org: OrgData,
+    sobject: str,
+    label: str,
+    order: int,
+    default: bool,
+    values: dict[str, bool],
+    admin_id: str,
+) -> None:
+    org.system_insert(
+        sobject,
+        {"ApiName": label, "MasterLabel": label, "SortOrder": order, "IsDefault": default,
+         **values},
+        user_id=admin_id,
+    )  # fmt: skip

@@ -56,11 +56,14 @@ class OrgCatalog:
         include_deleted: bool,
         equals: Mapping[str, Iterable[Any]] | None = None,
     ) -> Iterable[Mapping[str, Any]]:
+        """query() sees live rows; queryAll() also the Recycle Bin's and archived
+        activities (SOAP API Developer Guide, queryAll(); "Archived Activities": query()
+        "automatically filters out all records where isArchived is set to true"). The
+        data layer purges expired rows before a queryAll runs."""
         candidates = self._candidates(sobject, equals or {})
-        org = self._org
         if include_deleted:
-            return [r for r in candidates if not r["IsDeleted"] or org.in_recycle_window(r)]
-        return [r for r in candidates if not r["IsDeleted"]]
+            return list(candidates)
+        return [r for r in candidates if not r["IsDeleted"] and not r.get("IsArchived")]
 
     def _candidates(self, sobject: str, equals: Mapping[str, Iterable[Any]]) -> Iterable[Row]:
         store = self._org.store

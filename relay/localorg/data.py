@@ -11,7 +11,8 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,10 @@ from relay.localorg.values import format_datetime
 if TYPE_CHECKING:
     from relay.localorg.soql import QueryResult
 
+CLOCK_OFFSET_KEY = "clock_offset_seconds"
+# SOAP API Developer Guide, "Archived Activities": 365 days.
+ARCHIVE_AFTER_DAYS = 365
+PURGE_MARKS_KEY = "recycle_bin_purged"
 DEFAULT_SETTINGS: dict[str, Any] = {
     "api_enabled": True,
     "email_to_salesforce_active": True,
@@ -71,10 +76,18 @@ class OrgData:
             for record_id in self.store.ids(name):
                 self._ids.observe(record_id)
         self._settings = {**DEFAULT_SETTINGS, **self.store.read_settings()}
+        meta = self.store.read_meta()
+        # The movable clock (docs/localorg.md, "The org's clock"): an offset from real
+        # time, kept across restarts so the org's time never jumps back on its own.
+        self._offset = timedelta(seconds=float(meta.get(CLOCK_OFFSET_KEY, 0)))
+        # Per object, the deletedDate of the newest record purged from the Recycle Bin
+        # (SOAP API Developer Guide, "GetDeletedResult": earliestDateAvailable).
+        self._purged: dict[str, str] = dict(meta.get(PURGE_MARKS_KEY, {}))
         self._usage_day = ""
         self._usage = 0
-        self._purge_expired()
+        self.purge_expired()
         self.org_id, self.admin_user_id = bootstrap.ensure(self)
+        self._task_picklists_from_values()
 
     def close(self) -> None:
         self.store.close()
@@ -82,7 +95,28 @@ class OrgData:
     # Time and ids ---------------------------------------------------------------------
 
     def now(self) -> datetime:
-        return self._clock()
+        """The org's time: the clock moved by the offset, truncated to the second.
+
+        Salesforce keeps datetimes to the second: every CreatedDate, LastModifiedDate
+        and SystemModstamp it returns ends in ``.000`` (REST API Developer Guide, the
+        examples of "Get a List of Deleted Records" and "sObject Rows"), and SOQL
+        compares SystemModstamp ignoring milliseconds (Salesforce Stack Exchange, "Using
+        SystemModstamp and a timestamp to implement incremental data fetch"). Truncating
+        here makes every
+        stamp the org writes (audit fields, CompletedDateTime, deletion dates) agree."""
+        return (self._clock() + self._offset).astimezone(UTC).replace(microsecond=0)
+
+    def clock_offset(self) -> float:
+        return self._offset.total_seconds()
+
+    def set_clock_offset(self, seconds: float) -> datetime:
+        """Move the org's clock ``seconds`` from real time (0 resets it); persisted.
+        Moving it forward past a deleted record's 15 days purges that record."""
+        with self.store.lock:
+            self._offset = timedelta(seconds=seconds)
+            self.store.write_meta(CLOCK_OFFSET_KEY, seconds)
+            self.purge_expired()
+            return self.now()
 
     def new_id(self, sobject: str) -> str:
         return self._ids.new_id(sobject)
@@ -187,6 +221,61 @@ class OrgData:
         """Live rows whose indexed ``field`` equals ``value`` (case-insensitively)."""
         return [r for r in self.store.lookup(sobject, field, value) if not r["IsDeleted"]]
 
+    def _task_picklists_from_values(self) -> None:
+        """Task.Status and Task.Priority offer the org's TaskStatus / TaskPriority values
+        in SortOrder, defaulting to the IsDefault one (Object Reference, TaskStatus:
+        "Query this object to retrieve the set of values in the task status picklist").
+        Validation, describe and defaults then all follow the values."""
+        task = self.schema["Task"]
+        fields = list(task.fields)
+        for index, fd in enumerate(fields):
+            source = {"Status": "TaskStatus", "Priority": "TaskPriority"}.get(fd.name)
+            if source is None:
+                continue
+            rows = sorted(
+                (r for r in self.store.all(source) if not r["IsDeleted"]),
+                key=lambda r: (r.get("SortOrder") or 0, r["MasterLabel"]),
+            )
+            labels = tuple(r["MasterLabel"] for r in rows)
+            default = next((r["MasterLabel"] for r in rows if r["IsDefault"]), fd.default)
+            fields[index] = replace(fd, picklist=labels, default=default)
+        self.schema["Task"] = replace(task, fields=tuple(fields), by_lower={}, by_relationship={})
+
+    def add_picklist_value(self, sobject: str, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Add a TaskStatus or TaskPriority value, as an admin does in Setup (the API can
+        only read these objects). ``values``: MasterLabel, and IsClosed (statuses) or
+        IsHighPriority (priorities), IsDefault. A new default replaces the old one."""
+        flag = {"TaskStatus": "IsClosed", "TaskPriority": "IsHighPriority"}.get(sobject)
+        if flag is None:
+            raise ValueError("sobject must be TaskStatus or TaskPriority")
+        label = values.get("MasterLabel")
+        if not isinstance(label, str) or not label.strip() or len(label) > 255:
+            raise ValueError("MasterLabel must be a non-empty string of at most 255 characters")
+        extra = set(values) - {"MasterLabel", flag, "IsDefault"}
+        if extra:
+            raise ValueError(f"unknown keys for {sobject}: {sorted(extra)}")
+        flags = {k: values.get(k, False) for k in (flag, "IsDefault")}
+        if not all(isinstance(v, bool) for v in flags.values()):
+            raise ValueError(f"{flag} and IsDefault must be booleans")
+        with self.transaction():
+            if self.live_rows(sobject, "MasterLabel", label):
+                raise ValueError(f"{sobject} already has the value {label!r}")
+            rows = [r for r in self.store.all(sobject) if not r["IsDeleted"]]
+            if flags["IsDefault"]:
+                for row in rows:
+                    if row["IsDefault"]:
+                        self.system_update(
+                            sobject, row, {"IsDefault": False}, user_id=self.admin_user_id
+                        )
+            order = max((r.get("SortOrder") or 0 for r in rows), default=0) + 1
+            row = self.system_insert(
+                sobject,
+                {"ApiName": label, "MasterLabel": label, "SortOrder": order, **flags},
+                user_id=self.admin_user_id,
+            )
+            self._task_picklists_from_values()
+        return {"id": row["Id"], "MasterLabel": label, "SortOrder": order, **flags}
+
     # Writes ---------------------------------------------------------------------------
 
     @contextmanager
@@ -254,6 +343,10 @@ class OrgData:
             self.soft_delete(obj, row, user_id=user_id)
 
     def soft_delete(self, obj: ObjectDef, row: Row, *, user_id: str) -> None:
+        """Move a row to the Recycle Bin: IsDeleted, its deletion time in SystemModstamp
+        (SOAP API Developer Guide, "GetDeletedResult": deletedDate "is obtained using the
+        SystemModstamp system field"). query() no longer sees it; queryAll() and
+        getDeleted() do until it is purged (15 days, or emptied)."""
         stamp = format_datetime(self.now())
         deleted = {
             **row,
@@ -326,6 +419,8 @@ class OrgData:
 
         try:
             with self.store.lock:
+                if include_deleted:
+                    self.purge_expired()
                 return run_query(
                     soql,
                     OrgCatalog(self),
@@ -338,12 +433,134 @@ class OrgData:
     def in_recycle_window(self, row: Row) -> bool:
         return replication.in_recycle_window(self.now(), row)
 
-    def _purge_expired(self) -> None:
+    def recycle_bin(self, sobject: str) -> list[Row]:
+        """The deleted rows of ``sobject`` still in the Recycle Bin."""
+        return self.store.lookup(sobject, "IsDeleted", True)
+
+    def purge_expired(self) -> None:
+        """Purge what has been in the Recycle Bin for 15 days (Salesforce Help, "Recycle
+        Bin": deleted records can be restored for 15 days, then are permanently
+        deleted; REST API Developer Guide, "sObject Get Deleted"). Run on open, when
+        the clock moves, and before every read that can see deleted rows (queryAll,
+        getDeleted, undelete), so the bin is always as of the org's now."""
+        with self.store.lock:
+            expired = {
+                name: [r for r in self.recycle_bin(name) if not self.in_recycle_window(r)]
+                for name in self.schema
+            }
+            if not any(expired.values()):
+                return
+            with self.transaction():
+                for name, rows in expired.items():
+                    self._purge(name, rows)
+
+    def _purge(self, sobject: str, rows: list[Row]) -> None:
+        if not rows:
+            return
+        for row in rows:
+            self.store.purge(sobject, row["Id"])
+        mark = max(r["SystemModstamp"] for r in rows)
+        if mark > self._purged.get(sobject, ""):
+            self._purged[sobject] = mark
+            self.store.write_meta(PURGE_MARKS_KEY, self._purged)
+
+    def empty_recycle_bin(self, ids: list[str] | None) -> list[dict[str, Any]]:
+        """SOAP API emptyRecycleBin(): delete records from the Recycle Bin for good, the
+        given ``ids`` or (None) every record in it. One result per id, in the
+        EmptyRecycleBinResult shape (``id``, ``success``, ``errors``)."""
         with self.transaction():
-            for name in self.schema:
-                for row in self.store.all(name):
-                    if row["IsDeleted"] and not self.in_recycle_window(row):
-                        self.store.purge(name, row["Id"])
+            self.purge_expired()
+            if ids is None:
+                results = []
+                for name in self.schema:
+                    rows = self.recycle_bin(name)
+                    self._purge(name, rows)
+                    results += [_success(r["Id"]) for r in rows]
+                return results
+            results = []
+            for raw in ids:
+                row, sobject = self._binned(raw)
+                if row is None or sobject is None:
+                    # Guess at the code and wording: the SOAP API reports an id that is
+                    # not in the Recycle Bin as a failed result, not a fault.
+                    results.append(_failure(raw, "INVALID_ID_FIELD", "invalid record id"))
+                    continue
+                self._purge(sobject, [row])
+                results.append(_success(row["Id"]))
+            return results
+
+    def _binned(self, raw: str) -> tuple[Row | None, str | None]:
+        canonical = normalize_id(raw) if isinstance(raw, str) else None
+        sobject = object_for_id(canonical) if canonical else None
+        if canonical is None or sobject is None:
+            return None, None
+        row = self.store.get(sobject, canonical)
+        return (row if row is not None and row["IsDeleted"] else None), sobject
+
+    def undelete(self, ids: list[str], *, user_id: str) -> list[dict[str, Any]]:
+        """SOAP API undelete() (REST has no undelete resource; Apex has
+        Database.undelete): restore records from the Recycle Bin, with the children
+        their delete cascaded to. One UndeleteResult (``id``, ``success``, ``errors``)
+        per id; a record not in the bin fails with UNDELETE_FAILED "Entity is not in
+        the recycle bin". The restore is a modification: LastModifiedDate and
+        SystemModstamp move to now (guess: Salesforce documents no stamp rule for
+        undelete; replication clients see undeleted records through getUpdated)."""
+        results = []
+        with self.transaction():
+            self.purge_expired()
+            for raw in ids:
+                row, sobject = self._binned(raw)
+                if row is None or sobject is None:
+                    results.append(
+                        _failure(raw, "UNDELETE_FAILED", "Entity is not in the recycle bin")
+                    )
+                    continue
+                try:
+                    with self.transaction():
+                        self.restore(self.schema[sobject], row, user_id=user_id)
+                except SalesforceApiError as error:
+                    results.append(_failure(row["Id"], error.error_code, error.message))
+                    continue
+                results.append(_success(row["Id"]))
+        return results
+
+    def restore(self, obj: ObjectDef, row: Row, *, user_id: str) -> None:
+        """Take one row out of the Recycle Bin (and, through triggers, its children)."""
+        stamp = format_datetime(self.now())
+        restored = {
+            **row,
+            "IsDeleted": False,
+            "LastModifiedDate": stamp,
+            "LastModifiedById": user_id,
+            "SystemModstamp": stamp,
+        }
+        integrity.check_unique(self, obj, restored)
+        self.store.put(obj.name, restored)
+        triggers.after_undelete(self, obj, row, restored, user_id=user_id)
+
+    def archive_activities(self) -> list[str]:
+        """Run Salesforce's activity archival once (SOAP API Developer Guide, "Archived
+        Activities"): closed tasks whose ActivityDate, or, with none, CreatedDate, is 365
+        days old or more get IsArchived; query() stops returning them, queryAll() still
+        does. Salesforce runs this as a background job; the local org runs it when asked
+        (POST /_localorg/archiveActivities), so tests choose the moment. The audit
+        fields are left alone (guess: the job is not a user modification)."""
+        cutoff = self.now() - timedelta(days=ARCHIVE_AFTER_DAYS)
+        archived = []
+        with self.transaction():
+            for row in self.store.all("Task"):
+                if row["IsDeleted"] or row.get("IsArchived") or not row.get("IsClosed"):
+                    continue
+                due = row.get("ActivityDate")
+                old_enough = (
+                    due <= cutoff.date().isoformat()
+                    if due
+                    else row["CreatedDate"] <= format_datetime(cutoff)
+                )
+                if old_enough:
+                    self.set_derived("Task", row, {"IsArchived": True})
+                    archived.append(row["Id"])
+        return sorted(archived)
 
     def updated(self, sobject: str, start: datetime, end: datetime) -> dict[str, Any]:
         """REST "sObject Get Updated": ids created or changed in the window."""
@@ -355,7 +572,10 @@ class OrgData:
         """REST "sObject Get Deleted": records deleted in the window, last 15 days only."""
         obj = self.object_def(sobject)
         with self.store.lock:
-            return replication.deleted(self.now(), self.store.all(obj.name), start, end)
+            self.purge_expired()
+            return replication.deleted(
+                self.now(), self.recycle_bin(obj.name), start, end, self._purged.get(obj.name)
+            )
 
     def version_data(self, version_id: str) -> bytes:
         """The file of a ContentVersion (REST "Get Blob Data" of VersionData)."""
@@ -420,6 +640,19 @@ class OrgData:
         return dict(rows[0]) if rows else None
 
 
+def _success(record_id: str) -> dict[str, Any]:
+    return {"id": record_id, "success": True, "errors": []}
+
+
+def _failure(record_id: Any, code: str, message: str) -> dict[str, Any]:
+    """A failed per-record result (SOAP API "Error": statusCode, message, fields)."""
+    return {
+        "id": record_id if isinstance(record_id, str) else None,
+        "success": False,
+        "errors": [{"statusCode": code, "message": message, "fields": []}],
+    }
+
+
 def _unsupported(obj: ObjectDef, operation: str) -> SalesforceApiError:
     # SOAP API StatusCode INVALID_TYPE_FOR_OPERATION; message wording is a guess.
     return SalesforceApiError(
@@ -432,7 +665,9 @@ def _indexed(obj: ObjectDef) -> tuple[str, ...]:
     return tuple(
         f.name
         for f in obj.fields
-        if f.type in ("reference", "email")
+        # IsDeleted: the Recycle Bin is read on every queryAll and getDeleted.
+        if f.name == "IsDeleted"
+        or f.type in ("reference", "email")
         or f.unique
         or f.external_id
         or (f.id_lookup and f.type != "id")

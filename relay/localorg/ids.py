@@ -30,6 +30,11 @@ KEY_PREFIXES: dict[str, str] = {
     "EmailServicesFunction": "091",
     "EmailServicesAddress": "093",
     "TaskRelation": "0RT",
+    # Guess: Salesforce's picklist value rows (TaskStatus, TaskPriority, CaseStatus...)
+    # share the prefix 01J; the local org gives each object its own so an id always
+    # names one object.
+    "TaskStatus": "01J",
+    "TaskPriority": "01K",
 }
 OBJECT_BY_PREFIX: dict[str, str] = {prefix: name for name, prefix in KEY_PREFIXES.items()}
 

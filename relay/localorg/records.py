@@ -27,6 +27,7 @@ CREATE TABLE IF NOT EXISTS records (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS api_usage (day TEXT PRIMARY KEY, used INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS org_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
@@ -178,6 +179,18 @@ class RecordStore:
                 "INSERT INTO settings (key, value) VALUES (?, ?) "
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 [(k, json.dumps(v)) for k, v in values.items()],
+            )
+
+    def read_meta(self) -> dict[str, Any]:
+        """The org's own bookkeeping (clock offset, recycle-bin purge marks): not settings."""
+        return {k: json.loads(v) for k, v in self.conn.execute("SELECT key, value FROM org_meta")}
+
+    def write_meta(self, key: str, value: Any) -> None:
+        with self.lock:
+            self.conn.execute(
+                "INSERT INTO org_meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, json.dumps(value)),
             )
 
     def read_usage(self, day: str) -> int:

@@ -14,15 +14,23 @@ External ID", "Query", "QueryAll", "Limits", "sObject Get Updated", "sObject Get
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from relay.localorg.cursors import batch_size_from_header
 from relay.localorg.errors import SalesforceApiError, data_error, not_found
 from relay.localorg.faults import LOCK_ROW
 from relay.localorg.state import API_VERSIONS, OrgState
+from relay.localorg.values import parse_datetime
+
+# REST API Developer Guide, "Valid Date and DateTime Formats": yyyy-MM-ddTHH:mm:ss, an
+# optional fraction, then Z or +hh:mm / -hh:mm (a zone is required).
+_REPLICATION_DATE = re.compile(
+    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?(Z|[+-]\d{2}:?\d{2})$"
+)
 
 # "Versions" resource labels: the release that introduced each API version.
 RELEASE_LABELS = {
@@ -166,17 +174,22 @@ def _sobjects(state: OrgState, call: RestCall, parts: list[str]) -> RestResult:
 
 
 def _replication_date(call: RestCall, name: str) -> datetime:
-    """``start``/``end`` of Get Updated/Deleted: ISO 8601 with an offset, e.g.
-    ``2013-05-05T00:00:00+00:00`` (REST API Developer Guide, "sObject Get Updated")."""
+    """``start``/``end`` of Get Updated/Deleted: a dateTime "formatted as described in
+    Valid Date and DateTime Formats", e.g. ``2013-05-05T00:00:00+00:00`` (REST API
+    Developer Guide, "sObject Get Updated"): date, time and a zone (``Z`` or an
+    offset). The query string's ``+`` arrives as a space when the client did not
+    encode it. A missing or bad value's error code is a guess: the docs name the format,
+    not the error."""
     text = call.query.get(name)
     if not text:
         raise SalesforceApiError(400, "MISSING_ARGUMENT", f"Missing parameter: {name}")
-    try:
-        when = datetime.fromisoformat(text.replace(" ", "+"))
-    except ValueError:
-        # Guess at the code: the docs name the format but not the error for a bad one.
-        raise data_error("INVALID_REPLICATION_DATE", f"Invalid {name} date: {text}") from None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
+    text = text.strip().replace(" ", "+")
+    if not _REPLICATION_DATE.match(text):
+        raise data_error("INVALID_REPLICATION_DATE", f"Invalid {name} date: {text}")
+    when = parse_datetime(text)
+    if when is None:
+        raise data_error("INVALID_REPLICATION_DATE", f"Invalid {name} date: {text}")
+    return when
 
 
 def _canonical_object(state: OrgState, name: str) -> str:

@@ -30,7 +30,15 @@ from relay.localorg.schema_model import (
 # Object Reference, Task: default TaskStatus / TaskPriority values and TaskSubtype values.
 TASK_STATUSES = ("Not Started", "In Progress", "Completed", "Waiting on someone else", "Deferred")
 TASK_CLOSED_STATUSES = frozenset({"Completed"})
+TASK_DEFAULT_STATUS = "Not Started"
 TASK_PRIORITIES = ("High", "Normal", "Low")
+TASK_HIGH_PRIORITIES = frozenset({"High"})
+TASK_DEFAULT_PRIORITY = "Normal"
+# Object Reference, Task: RecurrenceType values.
+RECURRENCE_TYPES = (
+    "RecursDaily", "RecursEveryWeekday", "RecursMonthly", "RecursMonthlyNth", "RecursWeekly",
+    "RecursYearly", "RecursYearlyNth",
+)  # fmt: skip
 TASK_SUBTYPES = ("Task", "Email", "ListEmail", "Cadence", "Call", "LinkedIn")
 LEAD_STATUSES = (
     "Open - Not Contacted",
@@ -227,13 +235,16 @@ _TASK = (
     ref("WhoId", _WHO_TARGETS, "Who", label="Name ID"),
     ref("WhatId", _WHAT_TARGETS, "What", label="Related To ID"),
     text("Subject", 255, type="combobox"),
-    scalar("ActivityDate", "date"),
+    # Object Reference, Task.ActivityDate: a date, "Label is Due Date".
+    scalar("ActivityDate", "date", label="Due Date"),
     pick("Status", TASK_STATUSES, restricted=True, nillable=False, defaulted_on_create=True,
-         default="Not Started"),
+         default=TASK_DEFAULT_STATUS),
     pick("Priority", TASK_PRIORITIES, restricted=True, nillable=False, defaulted_on_create=True,
-         default="Normal"),
+         default=TASK_DEFAULT_PRIORITY),
     readonly(boolean("IsHighPriority")),
-    text("Description", 32000, type="textarea"),
+    # Salesforce Field Reference Guide, activity fields (ActivityHistory, OpenActivity):
+    # Description is labelled "Comments", textarea, 32,000 characters.
+    text("Description", 32000, type="textarea", label="Comments"),
     pick("Type", ("Call", "Email", "Meeting", "Other")),
     # Object Reference, Task: TaskSubtype is "Create, Filter, Group, Nillable,
     # Restricted picklist, Sort": set on create, never updated.
@@ -249,7 +260,20 @@ _TASK = (
     pick("CallType", ("Internal", "Inbound", "Outbound")),
     text("CallDisposition", 255),
     text("CallObject", 255),
+    # Object Reference, Task: IsArchived is read-only; archived activities are hidden
+    # from query() and returned by queryAll() (SOAP API Developer Guide, queryAll()).
     readonly(boolean("IsArchived")),
+    # Object Reference, Task, recurrence fields: IsRecurrence is set on create only
+    # (Create, Defaulted on create); RecurrenceActivityId is read-only.
+    create_only(boolean("IsRecurrence")),
+    readonly(ref("RecurrenceActivityId", ("Task",), "RecurrenceActivity")),
+    scalar("RecurrenceStartDateOnly", "date"),
+    scalar("RecurrenceEndDateOnly", "date"),
+    pick("RecurrenceType", RECURRENCE_TYPES, restricted=True),
+    scalar("RecurrenceInterval", "int"),
+    scalar("RecurrenceDayOfWeekMask", "int"),
+    scalar("RecurrenceDayOfMonth", "int"),
+    text("RecurrenceTimeZoneSidKey", 40, type="picklist"),
     # Object Reference, Task: TaskWhoIds (JunctionIdList, API 38.0+) lists up to 50
     # contacts or one lead; the first becomes WhoId. Shared Activities only.
     FieldDef("TaskWhoIds", "junctionidlist", write_only=True),
@@ -261,6 +285,17 @@ _TASK_RELATION = (
     readonly(ref("AccountId", ("Account",), "Account")),
     create_only(boolean("IsWhat")),
 )  # fmt: skip
+# Object Reference, TaskStatus / TaskPriority: one row per picklist value; the API can
+# describe, query and retrieve them, never write them (values change in Setup).
+_PICKLIST_VALUE = (
+    *system_fields(owner=False),
+    readonly(text("ApiName", 255, id_lookup=True)),
+    readonly(text("MasterLabel", 255, name_field=True)),
+    readonly(scalar("SortOrder", "int")),
+    readonly(boolean("IsDefault")),
+)
+_TASK_STATUS = (*_PICKLIST_VALUE, readonly(boolean("IsClosed")))
+_TASK_PRIORITY = (*_PICKLIST_VALUE, readonly(boolean("IsHighPriority")))
 _EMAIL_SERVICES_FUNCTION = (
     *system_fields(owner=False),
     required(text("FunctionName", 64, name_field=True)),
@@ -345,6 +380,10 @@ def _standard_objects() -> list[ObjectDef]:
         _object("Task", _TASK, "Task", "Tasks"),
         _object("TaskRelation", _TASK_RELATION, "Task Relation", "Task Relations",
                 updateable=False),
+        _object("TaskStatus", _TASK_STATUS, "Task Status Value", "Task Status Values",
+                createable=False, updateable=False, deletable=False),
+        _object("TaskPriority", _TASK_PRIORITY, "Task Priority Value", "Task Priority Values",
+                createable=False, updateable=False, deletable=False),
         _object("EmailServicesFunction", _EMAIL_SERVICES_FUNCTION, "Email Service",
                 "Email Services"),
         _object("EmailServicesAddress", _EMAIL_SERVICES_ADDRESS, "Email Services Address",

@@ -14,10 +14,7 @@ from relay.localorg import content
 from relay.localorg.errors import data_error
 from relay.localorg.ids import normalize_id, object_for_id
 from relay.localorg.records import Row
-from relay.localorg.schema import (
-    OPPORTUNITY_STAGES,
-    TASK_CLOSED_STATUSES,
-)
+from relay.localorg.schema import OPPORTUNITY_STAGES
 from relay.localorg.schema_model import ObjectDef
 from relay.localorg.values import format_datetime
 
@@ -86,6 +83,18 @@ def after_write(
         content.content_version_after(org, row, user_id=user_id)
 
 
+def after_undelete(org: OrgData, obj: ObjectDef, binned: Row, row: Row, *, user_id: str) -> None:
+    """Undelete restores the children the delete cascaded to (SOAP API Developer Guide,
+    undelete(): "an undelete call undeletes the cascade-deleted records"): those
+    deleted at the same moment as ``binned`` (the row as it was in the bin)."""
+    for child, field in _CASCADE.get(obj.name, ()):
+        for child_row in org.store.lookup(child, field, row["Id"]):
+            if child_row["IsDeleted"] and child_row["SystemModstamp"] == binned["SystemModstamp"]:
+                org.restore(org.schema[child], child_row, user_id=user_id)
+    if obj.name == "Task" and row.get("IsClosed") and row.get("ActivityDate"):
+        _refresh_activity(org, _task_parents(org, row))
+
+
 def after_delete(org: OrgData, obj: ObjectDef, row: Row, *, user_id: str) -> None:
     for child, field in _CASCADE.get(obj.name, ()):
         for child_row in org.live_rows(child, field, row["Id"]):
@@ -130,8 +139,14 @@ def _task_before(org: OrgData, row: Row, old: Row | None, values: dict[str, Any]
             ["WhatId"],
         )
     row["AccountId"] = _task_account(org, who, what)
-    row["IsClosed"] = row.get("Status") in TASK_CLOSED_STATUSES
-    row["IsHighPriority"] = row.get("Priority") == "High"
+    _recurrence_rules(row, old, values)
+    # Object Reference, TaskStatus and TaskPriority: a task is closed when its Status is
+    # a TaskStatus value with IsClosed (several can be), high priority when its Priority
+    # is a TaskPriority value with IsHighPriority. Read from the org's own values.
+    status = org.live_rows("TaskStatus", "MasterLabel", row.get("Status") or "")
+    priority = org.live_rows("TaskPriority", "MasterLabel", row.get("Priority") or "")
+    row["IsClosed"] = bool(status and status[0]["IsClosed"])
+    row["IsHighPriority"] = bool(priority and priority[0]["IsHighPriority"])
     if not row["IsClosed"]:
         row["CompletedDateTime"] = None
     elif old is None or not old.get("IsClosed"):
@@ -143,6 +158,36 @@ def _task_before(org: OrgData, row: Row, old: Row | None, values: dict[str, Any]
         row["WhatCount"] = 1 if what else 0
     del task
     return whos
+
+
+def _recurrence_rules(row: Row, old: Row | None, values: dict[str, Any]) -> None:
+    """Object Reference, Task.ActivityDate: "This field can't be set or updated for a
+    recurring task (IsRecurrence is true)". A series master is made on create with
+    IsRecurrence, RecurrenceStartDateOnly, RecurrenceEndDateOnly and RecurrenceType
+    (Object Reference, Task: the Recurrence* fields); the occurrences Salesforce generates
+    from it are not modelled. Error codes and wording are guesses: the docs state the
+    rules, not the errors."""
+    if not row.get("IsRecurrence"):
+        return
+    before = old.get("ActivityDate") if old is not None else None
+    if "ActivityDate" in values and values["ActivityDate"] != before:
+        raise data_error(
+            "FIELD_INTEGRITY_EXCEPTION",
+            "Due Date: You can't set or change the due date of a recurring task series.",
+            ["ActivityDate"],
+        )
+    if old is None:
+        missing = [
+            f
+            for f in ("RecurrenceStartDateOnly", "RecurrenceEndDateOnly", "RecurrenceType")
+            if row.get(f) is None
+        ]
+        if missing:
+            raise data_error(
+                "FIELD_INTEGRITY_EXCEPTION",
+                f"A recurring task series needs {', '.join(missing)}.",
+                missing,
+            )
 
 
 def _requested_whos(org: OrgData, raw: list[str] | None) -> list[str] | None:

@@ -6,6 +6,8 @@ differ (ids, names, counts); keys, nesting and value types must not.
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 import uuid
 from typing import Any
 
@@ -104,6 +106,22 @@ COLLECTION_FAILURE_EXAMPLE: dict[str, Any] = {
         }
     ],
 }
+
+# "Get a List of Updated Records Within a Given Timeframe" (api_rest/dome_get_updated.htm)
+# and "... Deleted Records ..." (api_rest/dome_get_deleted.htm), example response bodies.
+UPDATED_EXAMPLE: dict[str, Any] = {
+    "ids": ["a00D0000008pQR5IAM", "a00D0000008pQRGIA2", "a00D0000008pQRFIA2"],
+    "latestDateCovered": "2013-05-08T21:20:00.000+0000",
+}
+DELETED_EXAMPLE: dict[str, Any] = {
+    "deletedRecords": [{"id": "a00D0000008pQRAIA2", "deletedDate": "2013-05-07T22:07:19.000+0000"}],
+    "earliestDateAvailable": "2013-05-03T15:57:00.000+0000",
+    "latestDateCovered": "2013-05-08T21:20:00.000+0000",
+}
+# The timestamps of both examples: whole seconds, "+0000"; latestDateCovered and
+# earliestDateAvailable to the minute.
+_STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.000\+0000$")
+_MINUTE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:00\.000\+0000$")
 
 
 def assert_same_shape(actual: Any, example: Any, path: str = "$") -> None:
@@ -215,3 +233,22 @@ def test_collection_results_match_the_docs_examples(sf: Salesforce) -> None:
     )
     assert_same_shape(rolled, [COLLECTION_FAILURE_EXAMPLE])
     assert rolled[0] == COLLECTION_FAILURE_EXAMPLE
+
+
+def test_updated_and_deleted_match_the_docs_examples(sf: Salesforce) -> None:
+    """sObject Get Updated / Get Deleted bodies: the examples' keys, types and stamp forms."""
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=2)
+    kept = sf.Task.create({"Subject": f"kept-{uuid.uuid4().hex[:8]}"})["id"]
+    gone = sf.Task.create({"Subject": f"gone-{uuid.uuid4().hex[:8]}"})["id"]
+    sf.Task.delete(gone)
+    end = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=2)
+    updated = sf.Task.updated(start, end)
+    assert_same_shape(updated, UPDATED_EXAMPLE)
+    assert kept in updated["ids"]
+    assert _MINUTE.match(updated["latestDateCovered"])
+    deleted = sf.Task.deleted(start, end)
+    assert_same_shape(deleted, DELETED_EXAMPLE)
+    assert gone in [d["id"] for d in deleted["deletedRecords"]]
+    assert all(_STAMP.match(d["deletedDate"]) for d in deleted["deletedRecords"])
+    assert _MINUTE.match(deleted["earliestDateAvailable"])
+    assert _MINUTE.match(deleted["latestDateCovered"])
