@@ -1,23 +1,49 @@
-"""Ingest benchmark: Relay's SMTP edge against a bare aiosmtpd sink, same client, same run.
+"""Ingest benchmark: `relay serve` (and Relay's SMTP edge) against a bare aiosmtpd sink,
+round by round in one run, with the SMTP-to-Task throughput and the cost per process.
 
-    .venv/bin/python bench/ingest.py [--messages 5000] [--connections 8] [--size 2048]
-                                     [--relay edge|serve|both] [--workers N]
+    .venv/bin/python bench/ingest.py [--messages 5000] [--rounds 5] [--connections 8]
+        [--size 2048] [--relay serve,serve:w0] [--workers N] [--json FILE]
+        [--big-clients 0] [--big-mb 20]
 
-All servers run as subprocesses with aiosmtpd's ``SMTP`` protocol on ``loop.create_server``
-and the same line and size limits; the sink's handler only answers 250. The client is one
-asyncio process speaking plain SMTP over N connections, the same code and the same
-messages for every server. Two ways to run Relay:
+``--relay`` lists the Relay modes to run beside the sink (comma-separated):
 
-- ``edge``: Relay's daemon (store, SMTP edge, health endpoint, JSON logs) without the
-  delivery runner, so the figure is ingest alone;
-- ``serve``: ``relay serve`` exactly as shipped (``--workers`` passed on if given); with no
-  Salesforce credentials its delivery workers work the new mail into the embedded local
-  org while the mail comes in, so it measures ingest plus delivery competing for the same
-  cores (its CPU is the supervisor's and its processes', docs/design.md §2).
+- ``serve``: `relay serve` as shipped: the supervisor, the edge, ``--workers`` delivery
+  workers (its default: CPUs minus one, at least 1; ``--workers N`` passes N) and, with no
+  Salesforce credentials, the embedded local org in its own process (docs/design.md §2);
+- ``serve:wN``: the same with ``--workers N``; ``serve:w0`` is the single process
+  (listener, runners and local org together), the mode before the supervisor;
+- a ``:uvloop`` or ``:asyncio`` suffix sets RELAY_EVENT_LOOP for that mode (relay/loops.py;
+  without one, ``auto``: uvloop when installed), e.g. ``serve:w0:asyncio``;
+- ``:nice-org`` (an experiment): the bench renices the local org process's threads to
+  the workers' nice 10 once it is up;
+- ``:idle-delivery`` (an experiment): the bench puts the workers' and the local org's
+  threads under SCHED_IDLE (sched(7)) once they are up;
+- ``edge``: Relay's daemon without any runner, org or sender check (ingest alone, the
+  earlier figure);
+  ``both`` means ``edge,serve``.
 
-Prints messages per second for each, relay/sink (target >= 0.8 for the edge), the server
-CPU time per message, then the peak RSS (VmHWM) of the last Relay process while 10
-clients send 20 MB messages at once. A script, not a test: numbers depend on the machine.
+Every server is a subprocess and all run for the whole benchmark; each round sends
+``--messages / --rounds`` messages to each server in turn (the order rotates per round),
+so all see the same background load on a shared machine. The sink is aiosmtpd's ``SMTP``
+on ``loop.create_server`` with Relay's line and size limits and a handler that answers
+250, on the standard loop. The client is one asyncio process, the same code and the same
+messages for every server: MAIL FROM a rep of the local org's sample data (``relay org
+seed --sample``, loaded before the start) to log@, with localhost as the reps' own mail
+server (the quick start's trust), To one of its Contacts, so that each becomes a Task.
+
+Per round and server: SMTP msg/s (first MAIL to the last 250) and relay/sink against the
+same round's sink; for serve modes, emails/s to Task: from the first MAIL until the
+store counts every message of the round ``logged`` (``relay_queue_messages`` on the
+edge's /metrics, polled every 0.1 s once the last 250 is in; any other final state
+stops the bench); CPU (utime + stime, /proc/PID/stat) of each process of the server over
+the round (sending and delivery), per email, by role (supervisor, edge, worker, local org,
+or the single process). After the rounds: RSS (VmRSS), peak RSS (VmHWM) and PSS
+(smaps_rollup, which shares pages fairly between processes) of every process; and the
+CPU each server used while the others were measured (idle cost). Prints the median and
+the min-max over the rounds. ``--big-clients N`` then sends N messages of ``--big-mb`` MB
+at once to the first Relay mode and prints its edge's peak RSS.
+
+A script, not a test: the numbers depend on the machine.
 """
 
 from __future__ import annotations
@@ -26,24 +52,35 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from _cpu import tree_cpu_seconds
+from _cpu import process_cpu_seconds
 from aiosmtpd.smtp import SMTP
 
+from relay import loops
 from relay.config import DEFAULT_MAX_MESSAGE_BYTES, SmtpConfig
 
 DOMAIN = "relay.example"
-# The bench measures ingestion, not sender checks: it writes as a named inbound source
-# (localhost with the secret address), whose copies Relay accepts whoever sent them.
-INBOUND_SECRET = "bench-inbound-secret-0001"
-RCPT = f"log+inbound-{INBOUND_SECRET}@{DOMAIN}"
-RELAY_SERVE = [sys.executable, "-m", "relay", "serve", "--smtp-port", "0", "--http-port", "0"]
+# The reps' own mail server is localhost (the quick start's trial trust): a rep's mail
+# is accepted as the rep's, without SPF or DKIM checks, and becomes a Task.
+TRUST = {
+    "RELAY_SMTP_TRUSTED_NETWORKS": "127.0.0.1/32,::1/128",
+    "RELAY_SMTP_SENDER_AUTH": "trusted_only",
+}
+REP = "alice@acme-widgets.example"  # relay/localorg/seed.py's first rep
+CONTACT = "hank@globex.example"  # and one of its Contacts
+RCPT = f"log@{DOMAIN}"
 LINE = b"Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor.\r\n"
+POLL_SECONDS = 0.1
+PENDING_STATES = ("queued", "processing", "deferred")
 
 
 # --- the sink ----------------------------------------------------------------------------
@@ -79,7 +116,9 @@ async def run_sink(ready_file: Path) -> None:
 
 
 def run_edge(ready_file: Path) -> None:
-    """``relay serve`` minus the delivery runner and the embedded org: ingest alone."""
+    """``relay serve``'s edge minus the workers, the embedded org and the sender checks
+    (as in the earlier figures: with no rep synced, every message would take the slow
+    path that confirms an unknown sender against the store): ingest alone."""
     import dataclasses
 
     from relay.config import load_config
@@ -94,7 +133,8 @@ def run_edge(ready_file: Path) -> None:
         document = dataclasses.asdict(listening) | {"pid": os.getpid()}
         ready_file.write_text(json.dumps(document))
 
-    asyncio.run(Daemon(config, runners=[], on_ready=ready).run(install_signal_handlers=True))
+    daemon = Daemon(config, runners=[], on_ready=ready)
+    loops.run(daemon.run(install_signal_handlers=True))
 
 
 # --- the client --------------------------------------------------------------------------
@@ -117,7 +157,7 @@ async def session(port: int, messages: list[bytes]) -> None:
     writer.write(b"EHLO client.bench\r\n")
     await expect(reader, b"250")
     for raw in messages:
-        writer.write(b"MAIL FROM:<rep@customer.example>\r\n")
+        writer.write(f"MAIL FROM:<{REP}>\r\n".encode())
         await expect(reader, b"250")
         writer.write(f"RCPT TO:<{RCPT}>\r\n".encode())
         await expect(reader, b"250")
@@ -135,105 +175,496 @@ async def session(port: int, messages: list[bytes]) -> None:
 
 def build_message(number: int, size: int) -> bytes:
     head = (
-        f"From: Rep <rep@customer.example>\r\nTo: Buyer <buyer@prospect.example>\r\n"
+        f"From: Alice Nguyen <{REP}>\r\nTo: Hank Scorpio <{CONTACT}>\r\n"
         f"Subject: benchmark {number}\r\nMessage-ID: <bench-{number}@bench.example>\r\n\r\n"
     ).encode()
     body = LINE * max(1, (size - len(head)) // len(LINE))
     return head + body
 
 
-async def blast(port: int, count: int, connections: int, size: int, offset: int = 0) -> float:
-    """Send ``count`` messages over ``connections`` sessions; return messages per second."""
-    messages = [build_message(offset + n, size) for n in range(count)]
-    shares = [messages[n::connections] for n in range(connections)]
+def blast(port: int, messages: Sequence[bytes], connections: int) -> float:
+    """Send ``messages`` over ``connections`` sessions; return the seconds it took."""
+    shares = [list(messages[n::connections]) for n in range(connections)]
+
+    async def send() -> None:
+        await asyncio.gather(*(session(port, share) for share in shares if share))
+
     started = time.perf_counter()
-    await asyncio.gather(*(session(port, share) for share in shares))
-    return count / (time.perf_counter() - started)
+    asyncio.run(send())
+    return time.perf_counter() - started
 
 
 # --- the servers under test --------------------------------------------------------------
 
 
-def start(
-    command: list[str], env: dict[str, str], ready_file: Path
-) -> tuple[subprocess.Popen[bytes], dict[str, int]]:
+def role_of(pid: int, top: int, single: str) -> str:
+    """A process's role, from the internal command it runs (relay/cli/serve_children.py)."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return "gone"
+    if b"_edge" in argv:
+        return "edge"
+    if b"_worker" in argv:
+        return "worker"
+    if b"_local-org" in argv:
+        return "local org"
+    return single if pid == top else "other"
+
+
+def descendants(pid: int) -> list[int]:
+    """``pid`` and its live descendants (from /proc/*/stat's parent field)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, []))
+    return found
+
+
+def runqueue_wait_seconds(pid: int) -> float:
+    """Time the process's threads were runnable but waited for a CPU: the second field of
+    /proc/PID/task/TID/schedstat (kernel Documentation/scheduler/sched-stats.rst)."""
+    total = 0
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return 0.0
+    for task in tasks:
+        try:
+            total += int((task / "schedstat").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / 1e9
+
+
+def main_thread_cpu(pid: int) -> float:
+    """utime + stime of the main thread alone (/proc/PID/task/PID/stat)."""
+    try:
+        stat = Path(f"/proc/{pid}/task/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def by_role(
+    roles: dict[int, str],
+    before: dict[int, tuple[float, float, float]],
+    after: dict[int, tuple[float, float, float]],
+) -> dict[str, list[float]]:
+    """role -> [CPU seconds, CPU-wait seconds, main-thread CPU seconds] between two
+    ``Server.sample``s."""
+    result: dict[str, list[float]] = {}
+    for pid, values in after.items():
+        earlier = before.get(pid, (0.0, 0.0, 0.0))
+        sums = result.setdefault(roles.get(pid, "other"), [0.0, 0.0, 0.0])
+        for index, (value, start) in enumerate(zip(values, earlier, strict=True)):
+            sums[index] += value - start
+    return result
+
+
+def memory_kib(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM (/proc/PID/status) and Pss (/proc/PID/smaps_rollup), in KiB."""
+    values: dict[str, int] = {}
+    for name in ("status", "smaps_rollup"):
+        try:
+            text = Path(f"/proc/{pid}/{name}").read_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            key, _, rest = line.partition(":")
+            if key in ("VmRSS", "VmHWM", "Pss"):
+                values[key] = int(rest.split()[0])
+    return values
+
+
+@dataclass
+class Server:
+    name: str
+    process: subprocess.Popen[bytes]
+    ready: dict[str, object]
+    delivers: bool = False
+    single: str = "sink"  # the top process's role when it has no internal command
+    logged: int = 0  # messages the store counted logged so far
+    ingest_seconds: list[float] = field(default_factory=list)
+    task_seconds: list[float] = field(default_factory=list)
+    cpu: list[dict[str, float]] = field(default_factory=list)  # per round: role -> seconds
+    # per round, the SMTP phase alone: role -> [CPU seconds, CPU-wait seconds]
+    smtp_phase: list[dict[str, list[float]]] = field(default_factory=list)
+    own_window_cpu: float = 0.0
+
+    @property
+    def port(self) -> int:
+        return int(str(self.ready["smtp_port"]))
+
+    def pids(self) -> list[int]:
+        return descendants(self.process.pid)
+
+    def roles(self) -> dict[int, str]:
+        return {pid: role_of(pid, self.process.pid, self.single) for pid in self.pids()}
+
+    def cpu_by_pid(self) -> dict[int, float]:
+        return {pid: process_cpu_seconds(pid) for pid in self.pids()}
+
+    def sample(self) -> dict[int, tuple[float, float, float]]:
+        """pid -> (CPU seconds, seconds its threads waited for a CPU, CPU seconds of its
+        main thread: the event loop's, in every Relay process)."""
+        return {
+            pid: (process_cpu_seconds(pid), runqueue_wait_seconds(pid), main_thread_cpu(pid))
+            for pid in self.pids()
+        }
+
+    def queue_counts(self) -> dict[str, float]:
+        url = f"http://127.0.0.1:{self.ready['http_port']}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            text = response.read().decode()
+        counts = {}
+        for line in text.splitlines():
+            if line.startswith('relay_queue_messages{state="'):
+                state = line.split('"', 2)[1]
+                counts[state] = float(line.rsplit(" ", 1)[1])
+        return counts
+
+    def wait_until_logged(self, expected: int, timeout: float = 600.0) -> None:
+        """Until the store counts ``expected`` messages logged and none pending; any
+        other final state means the bench is wrong (a rep not known, a Contact missing)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            counts = self.queue_counts()
+            others = {
+                state: count
+                for state, count in counts.items()
+                if state not in ("logged", *PENDING_STATES) and count
+            }
+            if others:
+                raise RuntimeError(f"{self.name}: messages not logged: {others}")
+            if counts.get("logged", 0) >= expected:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name}: not all logged in {timeout} s: {counts}")
+            time.sleep(POLL_SECONDS)
+
+
+PROFILER = """\
+import atexit, cProfile, os
+from pathlib import Path
+_argv = Path("/proc/self/cmdline").read_bytes().split(b"\\0")
+if b"_edge" in _argv or b"--edge" in _argv:
+    _profile = cProfile.Profile()
+    _profile.enable()
+    atexit.register(lambda: _profile.dump_stats(os.environ["BENCH_PROFILE_OUT"]))
+"""
+
+
+def profiled(env: dict[str, str], directory: Path | None, name: str) -> dict[str, str]:
+    """``env`` with a sitecustomize that runs cProfile in the edge process (its event-loop
+    thread) and writes DIRECTORY/NAME.prof when it exits; unchanged without a directory."""
+    if directory is None:
+        return env
+    directory.mkdir(parents=True, exist_ok=True)
+    hooks = directory / "hooks"
+    hooks.mkdir(exist_ok=True)
+    (hooks / "sitecustomize.py").write_text(PROFILER)
+    path = os.pathsep.join(filter(None, [str(hooks), env.get("PYTHONPATH", "")]))
+    return env | {"PYTHONPATH": path, "BENCH_PROFILE_OUT": str(directory / f"{name}.prof")}
+
+
+def start(command: list[str], env: dict[str, str], ready_file: Path) -> Server:
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    deadline = time.monotonic() + 60
-    while not ready_file.exists():
+    deadline = time.monotonic() + 120
+    while not ready_file.exists() or not ready_file.read_text().strip():
         if process.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError(f"{command} did not start")
         time.sleep(0.05)
-    return process, json.loads(ready_file.read_text())
+    time.sleep(0.1)  # the file is written in one call, but not atomically
+    return Server("", process, json.loads(ready_file.read_text()))
 
 
-Server = tuple[subprocess.Popen[bytes], dict[str, int]]
+@dataclass(frozen=True)
+class Mode:
+    kind: str  # serve or edge
+    workers: int | None
+    loop: str | None
+    nice_org: bool = False
+    idle_delivery: bool = False
 
 
-def start_relay(kind: str, home: Path, env: dict[str, str], workers: int | None = None) -> Server:
-    relay_env = env | {
-        "RELAY_HOME": str(home / kind),
+def parse_mode(spec: str, workers: int | None) -> Mode:
+    """``serve[:wN][:uvloop|asyncio][:nice-org][:idle-delivery]`` or ``edge[:loop]``."""
+    kind, *options = spec.split(":")
+    if kind not in ("serve", "edge"):
+        raise SystemExit(f"unknown mode {spec!r}: serve[:wN][:uvloop|asyncio] or edge")
+    loop, nice_org, idle_delivery = None, False, False
+    for option in options:
+        if option in ("uvloop", "asyncio"):
+            loop = option
+        elif kind == "serve" and option.startswith("w") and option[1:].isdigit():
+            workers = int(option[1:])
+        elif kind == "serve" and option == "nice-org":
+            nice_org = True
+        elif kind == "serve" and option == "idle-delivery":
+            idle_delivery = True
+        else:
+            raise SystemExit(f"unknown option {option!r} in mode {spec!r}")
+    return Mode(kind, workers, loop, nice_org, idle_delivery)
+
+
+def renice(pid: int, value: int) -> None:
+    """Every thread of ``pid`` to nice ``value`` (nice is per thread on Linux, sched(7))."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        os.setpriority(os.PRIO_PROCESS, int(task.name), value)
+
+
+def start_relay(
+    spec: str, home: Path, env: dict[str, str], workers: int | None, profile: Path | None
+) -> Server:
+    mode = parse_mode(spec, workers)
+    kind, workers, loop = mode.kind, mode.workers, mode.loop
+    slug = spec.replace(":", "-")
+    relay_env = profiled(env, profile, slug) | {
+        "RELAY_HOME": str(home / slug),
         "RELAY_DOMAIN": DOMAIN,
         "RELAY_LOG_FORMAT": "json",
         "RELAY_SMTP_MIN_FREE_BYTES": "0",
-        "RELAY_SMTP_INBOUND_NETWORKS": "127.0.0.1/32",
-        "RELAY_SMTP_INBOUND_SECRET": INBOUND_SECRET,
+        **TRUST,
+        **({"RELAY_EVENT_LOOP": loop} if loop else {}),
     }
-    ready = home / f"{kind}.json"
-    command = (
-        [sys.executable, __file__, "--edge", str(ready)]
-        if kind == "edge"
-        else [
-            *RELAY_SERVE,
-            "--ready-file",
-            str(ready),
+    ready = home / f"{slug}.json"
+    if kind == "edge":
+        command = [sys.executable, __file__, "--edge", str(ready)]
+    else:
+        # The embedded org's data: the sample org (its reps and Contacts), loaded before
+        # the start as `relay org seed --sample` does.
+        seed = [sys.executable, "-m", "relay", "org", "seed", "--sample"]
+        subprocess.run(seed, env=relay_env, check=True, capture_output=True)
+        command = [
+            *(sys.executable, "-m", "relay", "serve", "--smtp-port", "0", "--http-port", "0"),
+            *("--ready-file", str(ready)),
             *(["--workers", str(workers)] if workers is not None else []),
         ]
-    )
-    return start(command, relay_env, ready)
+    server = start(command, relay_env, ready)
+    server.name = spec
+    server.delivers = kind == "serve"
+    server.single = "edge" if kind == "edge" else "one process" if workers == 0 else "supervisor"
+    if mode.nice_org:
+        # An experiment: the embedded org at the workers' priority (it serves their
+        # Salesforce calls), so that it too yields the CPU to the edge during a burst.
+        for pid, role in server.roles().items():
+            if role == "local org":
+                renice(pid, 10)
+    if mode.idle_delivery:
+        # An experiment: the workers and the org under SCHED_IDLE (sched(7)): they run
+        # only on a CPU nothing else wants, and never preempt the edge when they wake.
+        for pid, role in server.roles().items():
+            if role in ("worker", "local org"):
+                for task in Path(f"/proc/{pid}/task").iterdir():
+                    os.sched_setscheduler(int(task.name), os.SCHED_IDLE, os.sched_param(0))
+    return server
 
 
-def measure(
-    servers: dict[str, Server], args: argparse.Namespace, per_round: int
-) -> dict[str, tuple[float, float]]:
-    """Interleaved rounds, so every server sees the same background load (the machine is
-    shared); returns each server's msg/s (total messages over total time) and its CPU s."""
-    warm = min(200, args.messages)
-    for _process, ready in servers.values():
-        asyncio.run(blast(ready["smtp_port"], warm, args.connections, args.size))
-    seconds = dict.fromkeys(servers, 0.0)
-    cpu = dict.fromkeys(servers, 0.0)
+def warm_up(server: Server, messages: Sequence[bytes], connections: int) -> None:
+    """First messages, until accepted: a serve process knows its reps once the first rep
+    sync is done (a few seconds after start); then until they are logged."""
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            blast(server.port, messages, connections)
+            break
+        except (RuntimeError, ConnectionError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1.0)
+    if server.delivers:
+        server.logged += len(messages)
+        server.wait_until_logged(server.logged)
+
+
+def measure(servers: list[Server], args: argparse.Namespace, per_round: int) -> float:
+    """Rounds, each server in turn (rotating), returns the wall time of the rounds."""
+    warm = [build_message(n, args.size) for n in range(min(200, per_round))]
+    for server in servers:
+        warm_up(server, warm, args.connections)
+    totals_before = {s.name: sum(s.cpu_by_pid().values()) for s in servers}
+    started = time.perf_counter()
     for number in range(args.rounds):
-        offset = (number + 1) * 10**6
-        for name, (process, ready) in servers.items():
-            before = tree_cpu_seconds(process.pid)
-            port = ready["smtp_port"]
-            rate = asyncio.run(blast(port, per_round, args.connections, args.size, offset))
-            seconds[name] += per_round / rate
-            cpu[name] += tree_cpu_seconds(process.pid) - before
-    total = per_round * args.rounds
-    return {name: (total / seconds[name], cpu[name]) for name in servers}
+        messages = [build_message((number + 1) * 10**6 + n, args.size) for n in range(per_round)]
+        shift = number % len(servers)
+        for server in servers[shift:] + servers[:shift]:
+            roles = server.roles()
+            before = server.sample()
+            begun = time.perf_counter()
+            server.ingest_seconds.append(blast(server.port, messages, args.connections))
+            acked = server.sample()
+            if server.delivers:
+                server.logged += per_round
+                server.wait_until_logged(server.logged)
+                server.task_seconds.append(time.perf_counter() - begun)
+            after = server.sample()
+            server.smtp_phase.append(by_role(roles, before, acked))
+            cpu = {role: sums[0] for role, sums in by_role(roles, before, after).items()}
+            server.cpu.append(cpu)
+            server.own_window_cpu += sum(cpu.values())
+    wall = time.perf_counter() - started
+    for server in servers:
+        total = sum(server.cpu_by_pid().values()) - totals_before[server.name]
+        server.own_window_cpu = total - server.own_window_cpu  # now: CPU while idle
+    return wall
 
 
-def vm_hwm_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmHWM")
+# --- the report --------------------------------------------------------------------------
+
+
+def spread(values: Sequence[float], fmt: str = "{:.0f}") -> str:
+    if not values:
+        return "-"
+    median = fmt.format(statistics.median(values))
+    return f"{median} ({fmt.format(min(values))}-{fmt.format(max(values))})"
+
+
+def report(
+    servers: list[Server], args: argparse.Namespace, per_round: int, wall: float
+) -> dict[str, object]:
+    sink = servers[0]
+    sink_rates = [per_round / s for s in sink.ingest_seconds]
+    print(
+        f"ingest: {args.rounds} rounds x {per_round} messages of {args.size} B over "
+        f"{args.connections} connections; median (min-max) over the rounds"
+    )
+    print(f"  {'server':22} {'SMTP msg/s':>18} {'relay/sink':>18} {'to Task emails/s':>20}")
+    result: dict[str, object] = {"per_round": per_round, "rounds": args.rounds, "servers": {}}
+    for server in servers:
+        rates = [per_round / s for s in server.ingest_seconds]
+        ratios = [r / s for r, s in zip(rates, sink_rates, strict=True)]
+        to_task = [per_round / s for s in server.task_seconds]
+        ratio = "" if server is sink else spread(ratios, "{:.2f}")
+        print(f"  {server.name:22} {spread(rates):>18} {ratio:>18} {spread(to_task):>20}")
+        result["servers"][server.name] = {  # type: ignore[index]
+            "smtp_rates": rates,
+            "ratios": ratios,
+            "task_rates": to_task,
+            "cpu_by_round": server.cpu,
+            "idle_cpu_seconds": server.own_window_cpu,
+        }
+    print("CPU per email (ms), over each round (sending and delivery), by process role:")
+    for server in servers:
+        roles = sorted({role for by_role in server.cpu for role in by_role})
+        parts = []
+        for role in roles:
+            values = [by_role.get(role, 0.0) / per_round * 1000 for by_role in server.cpu]
+            parts.append(f"{role} {spread(values, '{:.2f}')}")
+        totals = [sum(by_role.values()) / per_round * 1000 for by_role in server.cpu]
+        idle = server.own_window_cpu / wall * 100
+        print(
+            f"  {server.name:22} total {spread(totals, '{:.2f}')}: {'; '.join(parts)}"
+            f"   [idle meanwhile: {idle:.1f}% of a CPU]"
+        )
+    print("SMTP phase alone (first MAIL to last 250), by role: CPU ms per email, and the share")
+    print("of the phase it ran / waited for a CPU (runnable, not running; summed over threads):")
+    for server in servers:
+        roles = sorted({role for phase in server.smtp_phase for role in phase})
+        parts = []
+        for role in roles:
+            cpu = [p.get(role, [0.0, 0.0])[0] / per_round * 1000 for p in server.smtp_phase]
+            ran = [
+                p.get(role, [0.0, 0.0])[0] / s * 100
+                for p, s in zip(server.smtp_phase, server.ingest_seconds, strict=True)
+            ]
+            waited = [
+                p.get(role, [0.0, 0.0])[1] / s * 100
+                for p, s in zip(server.smtp_phase, server.ingest_seconds, strict=True)
+            ]
+            main = [p.get(role, [0.0, 0.0, 0.0])[2] / per_round * 1000 for p in server.smtp_phase]
+            parts.append(
+                f"{role} {statistics.median(cpu):.2f} ms (main thread "
+                f"{statistics.median(main):.2f}), ran {statistics.median(ran):.0f}% "
+                f"waited {statistics.median(waited):.0f}%"
+            )
+        print(f"  {server.name:22} {'; '.join(parts)}")
+        result["servers"][server.name]["smtp_phase_by_round"] = server.smtp_phase  # type: ignore[index]
+        result["servers"][server.name]["smtp_seconds"] = server.ingest_seconds  # type: ignore[index]
+    print("memory after the rounds (MiB): RSS / peak RSS / PSS by process")
+    for server in servers:
+        rows = []
+        sums = {"VmRSS": 0, "VmHWM": 0, "Pss": 0}
+        for pid, role in sorted(server.roles().items(), key=lambda item: item[1]):
+            memory = memory_kib(pid)
+            for key in sums:
+                sums[key] += memory.get(key, 0)
+            rows.append(
+                f"{role} {memory.get('VmRSS', 0) / 1024:.0f}/{memory.get('VmHWM', 0) / 1024:.0f}"
+                f"/{memory.get('Pss', 0) / 1024:.0f}"
+            )
+        total = "/".join(f"{sums[key] / 1024:.0f}" for key in ("VmRSS", "VmHWM", "Pss"))
+        print(f"  {server.name:22} sum {total}: {'; '.join(rows)}")
+        result["servers"][server.name]["memory_kib"] = {  # type: ignore[index]
+            f"{role}:{pid}": memory_kib(pid) for pid, role in server.roles().items()
+        }
+    print("  targets: serve/sink >= 0.8 (stretch >= 1.0 on uvloop); serve's emails/s to Task")
+    print("  not below serve:w0's")
+    return result
+
+
+def big_messages(server: Server, clients: int, megabytes: int) -> None:
+    edge = next(pid for pid, role in server.roles().items() if role == "edge")
+    before = memory_kib(edge)["VmHWM"]
+    messages = [build_message(99 * 10**6 + n, megabytes * 1024 * 1024) for n in range(clients)]
+    seconds = blast(server.port, messages, clients)
+    after = memory_kib(edge)["VmHWM"]
+    print(
+        f"peak RSS of {server.name}'s edge: {before / 1024:.0f} MiB after the rounds, "
+        f"{after / 1024:.0f} MiB after {clients} clients sent {megabytes} MB each at once "
+        f"({seconds:.1f} s)"
+    )
+
+
+def stop(servers: Sequence[Server]) -> None:
+    for server in servers:
+        if server.process.poll() is None:
+            server.process.terminate()
+    for server in servers:
+        try:
+            server.process.wait(60)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+            server.process.wait(10)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--messages", type=int, default=5000)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--messages", type=int, default=5000, help="over all rounds")
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--size", type=int, default=2048)
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
-    parser.add_argument("--relay", choices=("edge", "serve", "both"), default="both")
+    parser.add_argument(
+        "--relay",
+        default="serve,serve:w0",
+        help="Relay modes beside the sink: serve[:wN][:uvloop|asyncio], edge, both",
+    )
     parser.add_argument(
         "--workers", type=int, default=None, help="serve's --workers (default: its own)"
     )
-    parser.add_argument("--big-clients", type=int, default=10)
+    parser.add_argument("--json", type=Path, help="also write every round's figures here")
+    parser.add_argument(
+        "--profile-edge",
+        type=Path,
+        metavar="DIR",
+        help="run cProfile in each mode's edge (slows it: for where, not how fast); "
+        "writes DIR/MODE.prof",
+    )
+    parser.add_argument("--big-clients", type=int, default=0)
     parser.add_argument("--big-mb", type=int, default=20)
     parser.add_argument("--sink", type=Path, help=argparse.SUPPRESS)  # internal: run the sink
     parser.add_argument("--edge", type=Path, help=argparse.SUPPRESS)  # internal: run the edge
@@ -245,64 +676,29 @@ def main() -> None:
         run_edge(args.edge)
         return
 
-    kinds = ["edge", "serve"] if args.relay == "both" else [args.relay]
+    specs = ["edge", "serve"] if args.relay == "both" else args.relay.split(",")
+    for spec in specs:
+        parse_mode(spec, args.workers)
     per_round = args.messages // args.rounds
-    total = per_round * args.rounds
-    rates: dict[str, float] = {}
-    cpu: dict[str, float] = {}
-    rss_before = rss_peak = 0
-    big_seconds = 0.0
+    servers: list[Server] = []
     with tempfile.TemporaryDirectory(prefix="relay-bench-") as temp:
         home = Path(temp)
         env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
-        sink = start(
-            [sys.executable, __file__, "--sink", str(home / "sink.json")], env, home / "sink.json"
-        )
         try:
-            for kind in kinds:
-                # One Relay process at a time: `relay serve` keeps delivering its backlog
-                # after a round, which would slow whatever is measured next.
-                relay = start_relay(kind, home, env, args.workers)
-                try:
-                    names = ["sink", kind] if "sink" not in rates else [kind]
-                    servers = {"sink": sink, kind: relay}
-                    measured = measure({name: servers[name] for name in names}, args, per_round)
-                    for name, (rate, seconds) in measured.items():
-                        rates[name], cpu[name] = rate, seconds
-                    if kind == kinds[0] and args.big_clients:
-                        rss_before = vm_hwm_kib(relay[0].pid)
-                        started = time.perf_counter()
-                        big = args.big_mb * 1024 * 1024
-                        port = relay[1]["smtp_port"]
-                        clients = args.big_clients
-                        asyncio.run(blast(port, clients, clients, big, 99 * 10**6))
-                        big_seconds = time.perf_counter() - started
-                        rss_peak = vm_hwm_kib(relay[0].pid)
-                finally:
-                    relay[0].terminate()
-                    relay[0].wait(30)
+            sink_ready = home / "sink.json"
+            sink = start([sys.executable, __file__, "--sink", str(sink_ready)], env, sink_ready)
+            sink.name = "sink"
+            servers.append(sink)
+            for spec in specs:
+                servers.append(start_relay(spec, home, env, args.workers, args.profile_edge))
+            wall = measure(servers, args, per_round)
+            result = report(servers, args, per_round, wall)
+            if args.json:
+                args.json.write_text(json.dumps(result, indent=1))
+            if args.big_clients and len(servers) > 1:
+                big_messages(servers[1], args.big_clients, args.big_mb)
         finally:
-            sink[0].terminate()
-            sink[0].wait(30)
-
-    print(
-        f"ingest: {total} messages of {args.size} B over {args.connections} connections, "
-        f"{args.rounds} interleaved rounds"
-    )
-    for name in ["sink", *kinds]:
-        ratio = "" if name == "sink" else f"   relay/sink = {rates[name] / rates['sink']:.2f}"
-        print(
-            f"  {name:5}: {rates[name]:8.0f} msg/s   server CPU {cpu[name] / total * 1000:.2f} "
-            f"ms/msg{ratio}"
-        )
-    print("  target: edge/sink >= 0.8")
-    if len(kinds) > 1:
-        print("  (serve's rounds ran after the sink's and the edge's, not interleaved with them)")
-    print(
-        f"peak RSS of relay ({kinds[0]}): {rss_before / 1024:.0f} MiB after the ingest run, "
-        f"{rss_peak / 1024:.0f} MiB after {args.big_clients} clients sent {args.big_mb} MB each "
-        f"at once ({big_seconds:.1f} s)"
-    )
+            stop(servers)
 
 
 if __name__ == "__main__":

@@ -83,10 +83,12 @@ def serve(
         if ready_file is not None:
             _write_ready_file(ready_file, listening)
 
+    from relay import loops
     from relay.smtp.tls import server_tls_context
 
     try:
         server_tls_context(config.smtp)  # first: a bad certificate stops start-up at once
+        loops.loop_factory()  # and a bad RELAY_EVENT_LOOP, before any child starts
     except ConfigError as exc:
         click.echo(f"relay: {exc.reason}", err=True)
         raise SystemExit(USAGE_ERROR) from None

@@ -19,8 +19,9 @@ SYSTEMD_ANALYZE = shutil.which("systemd-analyze")
 needs_systemd_analyze = pytest.mark.skipif(
     SYSTEMD_ANALYZE is None, reason="systemd-analyze is not installed"
 )
-# Variables read outside relay/config.py's table: the config file path, and serve's flag.
-EXTRA_VARIABLES = {"RELAY_CONFIG", "RELAY_READY_FILE"}
+# Variables read outside relay/config.py's table: the config file path, serve's flag, and
+# the event loop (relay/loops.py).
+EXTRA_VARIABLES = {"RELAY_CONFIG", "RELAY_READY_FILE", "RELAY_EVENT_LOOP"}
 
 
 def unit_settings() -> dict[str, list[str]]:
