@@ -47,12 +47,12 @@ import sys
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
-from dataclasses import dataclass
 from typing import Any
 
 from relay.config import Config
 from relay.errors import ConfigError
 from relay.health import HealthServer
+from relay.listening import FORCED_EXIT_STATUS, Listening
 from relay.logs import get_logger
 from relay.metrics import Metrics
 from relay.runners.context import Runner, RunnerContext
@@ -66,22 +66,11 @@ log = get_logger("relay.daemon")
 # After a forced exit is requested, give the loop this long to unwind, then leave anyway
 # (a store call stuck in a worker thread would otherwise keep the process alive).
 _FORCED_EXIT_GRACE_SECONDS = 2.0
-FORCED_EXIT_STATUS = 130  # 128 + SIGINT, what shells report for Ctrl-C
 
 
 LocalOrg = Callable[[Config], AbstractAsyncContextManager[Config]]
 StoreFactory = Callable[[str], Store]
 SenderPolicyFactory = Callable[[Config, Store], SenderPolicy]
-
-
-@dataclass(frozen=True)
-class Listening:
-    """Where the daemon listens, once it is ready (ports resolved if 0 was asked)."""
-
-    smtp_host: str
-    smtp_port: int
-    http_host: str
-    http_port: int
 
 
 def open_default_store(url: str) -> Store:

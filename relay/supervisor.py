@@ -43,11 +43,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from relay.listening import FORCED_EXIT_STATUS
 from relay.logs import get_logger
 
 log = get_logger("relay.supervisor")
 
-FORCED_EXIT_STATUS = 130
 RESTART_FIRST_SECONDS = 0.5
 RESTART_MAX_SECONDS = 30.0
 HEALTHY_AFTER_SECONDS = 60.0

@@ -15,14 +15,17 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from relay.cli.context import PROBLEM_FOUND, USAGE_ERROR, AppContext, pass_app
 from relay.config import Config
-from relay.daemon import FORCED_EXIT_STATUS, Daemon, Listening
 from relay.errors import ConfigError, RelayError
+from relay.listening import FORCED_EXIT_STATUS, Listening
+
+if TYPE_CHECKING:
+    from relay.daemon import Daemon
 
 
 @click.command()
@@ -100,6 +103,7 @@ def serve(
 
 
 def _serve_in_one_process(config: Config, ready: Any) -> None:
+    from relay.daemon import Daemon
     from relay.localorg.runner import embedded_org
     from relay.runners import delivery_runner
     from relay.runners.retention import retention_runner

@@ -21,7 +21,8 @@ import click
 
 from relay.cli.context import AppContext, pass_app
 from relay.config import Config
-from relay.daemon import Daemon, Listening
+from relay.daemon import Daemon
+from relay.listening import Listening
 from relay.logs import get_logger
 from relay.runners.context import RunnerContext
 from relay.smtp.senders import SenderPolicy
