@@ -11,50 +11,23 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
-from email.message import EmailMessage
 from typing import Any
 
-from relay.store import State, open_store
-from tests.support import pipeline
+from relay.store import State
+from tests.supervisor.queue_reads import (
+    FINISHED,
+    WAIT_SECONDS,
+    all_finished,
+    email,
+    lease_owner_pids,
+    states,
+)
 from tests.support.localorg import RunningOrg
 from tests.support.pipeline import wait_for
 from tests.support.processes import alive, children_of, nice
 from tests.support.serve import RelayServe
 
 Supervised = Callable[..., RelayServe]
-CUSTOMER = "hank@globex.example"
-
-FINISHED = {State.LOGGED, State.UNRESOLVED}
-WAIT_SECONDS = 30  # the machine may be busy: a wait bounds a step, never a timing
-
-
-def email(subject: str) -> EmailMessage:
-    return pipeline.email([CUSTOMER], subject)
-
-
-def states(url: str) -> dict[str, tuple[State, str | None]]:
-    """Message-ID -> (state, lease owner) of every message in the store."""
-    store = open_store(url)
-    try:
-        found = store.list(None)
-    finally:
-        store.close()
-    return {str(m.message_id): (m.state, getattr(m, "lease_owner", None)) for m in found}
-
-
-def lease_owner_pids(url: str) -> Counter[int]:
-    """How many messages each process holds in processing (its lease owner's pid)."""
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            rows = connection.execute(
-                text("SELECT lease_owner FROM messages WHERE state = 'processing'")
-            ).all()
-    finally:
-        engine.dispose()
-    return Counter(int(str(row[0]).split(":")[1]) for row in rows if row[0])
 
 
 def test_a_worker_killed_mid_batch_is_restarted_and_no_task_is_lost_or_doubled(
@@ -89,13 +62,13 @@ def test_a_worker_killed_mid_batch_is_restarted_and_no_task_is_lost_or_doubled(
     os.kill(victim, signal.SIGKILL)
     org.set_latency(0)
 
-    def all_finished() -> bool:
-        found = states(relay.store_url)
-        return len(found) == len(subjects) and all(s in FINISHED for s, _ in found.values())
-
     # Within 30 s of the kill: the lease (3 s here) ends and another worker, or the
     # restarted one, takes the messages over; the wait's timeout is the bound.
-    wait_for(all_finished, timeout=30, what="every message finished within 30 s")
+    wait_for(
+        lambda: all_finished(relay.store_url, len(subjects)),
+        timeout=30,
+        what="every message finished within 30 s",
+    )
     logged = Counter(org.task_subjects())
     assert {subject: logged[subject] for subject in subjects} == dict.fromkeys(subjects, 1)
 
