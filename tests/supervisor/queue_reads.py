@@ -40,8 +40,8 @@ def all_finished(url: str, count: int) -> bool:
     return len(found) == count and all(state in FINISHED for state, _ in found.values())
 
 
-def lease_owner_pids(url: str) -> Counter[int]:
-    """How many messages each process holds in processing (its lease owner's pid)."""
+def leases(url: str) -> dict[str, int]:
+    """Queue id -> the pid of the process that holds it in processing (its lease owner)."""
     parsed = make_url(url)
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")  # as relay/store/engine.py
@@ -49,8 +49,13 @@ def lease_owner_pids(url: str) -> Counter[int]:
     try:
         with engine.connect() as connection:
             rows = connection.execute(
-                text("SELECT lease_owner FROM messages WHERE state = 'processing'")
+                text("SELECT id, lease_owner FROM messages WHERE state = 'processing'")
             ).all()
     finally:
         engine.dispose()
-    return Counter(int(str(row[0]).split(":")[1]) for row in rows if row[0])
+    return {str(row[0]): int(str(row[1]).split(":")[1]) for row in rows if row[1]}
+
+
+def lease_owner_pids(url: str) -> Counter[int]:
+    """How many messages each process holds in processing."""
+    return Counter(leases(url).values())
