@@ -46,7 +46,7 @@ def relay(
     """`relay serve --workers 2` with the trial trust (loopback trusted, sender auth
     ``trusted_only``), once its edge knows the reps."""
     serve = supervised("--workers", "2", **org.env(), **store_env)
-    roles = sorted(role for role in serve.children().values() if role != "local-org")
+    roles = sorted(str(role) for role in serve.children().values() if role != "local-org")
     assert roles == ["edge", "worker", "worker"]
     wait_for(
         lambda: len(serve.events("reps_synced")) >= 2,
