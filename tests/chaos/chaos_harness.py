@@ -99,11 +99,10 @@ class Node:
         return self.serve.smtp_port if self.up.is_set() else None
 
     def sigkill(self) -> None:
+        """A power cut: the supervisor and its children at the same moment (none of them
+        finishes a write, renews a lease or answers once the node is down)."""
         self.up.clear()
-        process = self.serve.process
-        assert process is not None
-        process.kill()
-        process.wait(10)
+        self.serve.sigkill_node()
         self.kills += 1
 
     def stop(self) -> None:

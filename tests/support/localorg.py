@@ -116,6 +116,18 @@ class RunningOrg:
     def set_settings(self, values: Mapping[str, Any]) -> dict[str, Any]:
         return self.admin("/_localorg/settings", values)
 
+    def set_latency(self, latency_ms: float) -> None:
+        """Every org request waits this long first, from now on (in-process orgs only)."""
+        assert self.org is not None
+        assert self.org.state is not None
+        self.org.state.latency_ms = latency_ms
+
+    def task_subjects(self) -> list[str]:
+        """Every Task's Subject (one per Task, so a duplicate shows twice), without the
+        "Email: " that Email to Salesforce puts first."""
+        records = self.sf().query_all("SELECT Subject FROM Task")["records"]
+        return [str(record["Subject"]).removeprefix("Email: ") for record in records]
+
     def tasks(self, where: str = "") -> list[dict[str, Any]]:
         soql = "SELECT Id, Subject, WhoId, WhatId, OwnerId, Status, Relay_Key__c FROM Task" + (
             f" WHERE {where}" if where else ""

@@ -3,6 +3,10 @@ RELAY_HOME, OS-picked ports (``--smtp-port 0 --http-port 0``, read back from
 ``--ready-file``), an environment free of the developer's RELAY_* variables, its stderr
 (the JSON log) kept per start, and a clean stop (SIGTERM, then SIGKILL) or a kill.
 
+``args`` go to `relay serve` (e.g. ``("--workers", "2")``); its children (edge, workers,
+local org: docs/design.md §2) are read from /proc (tests/support/processes.py), and a
+kill takes any that outlive the supervisor with it.
+
 The trust settings are an explicit choice of each caller (``trust=``): the quick start's
 trial trust (``TRIAL_TRUST``, the Makefile's `run`), a named inbound source only
 (``INBOUND_ONLY``), or Relay's own defaults (``trust={}``)."""
@@ -22,6 +26,15 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
+
+from tests.support.processes import (
+    Identity,
+    children_of,
+    identities,
+    role_of,
+    running,
+    sigkill_all,
+)
 
 DOMAIN = "relay.example"
 INBOUND_SECRET = "tests-inbound-secret-0001"
@@ -69,15 +82,26 @@ def relay_env(home: Path, trust: Mapping[str, str] = TRIAL_TRUST, **env: str) ->
 @dataclass
 class RelayServe:
     """One `relay serve` process in ``home`` (restartable: each start is a generation
-    with its own stderr file), with ``env`` over ``trust`` over the test defaults."""
+    with its own stderr file), with ``env`` over ``trust`` over the test defaults and
+    ``args`` after `relay serve`'s own."""
 
     home: Path
     env: dict[str, str] = field(default_factory=dict)
     trust: Mapping[str, str] = field(default_factory=lambda: dict(TRIAL_TRUST))
+    args: tuple[str, ...] = ()
     process: subprocess.Popen[bytes] | None = None
     smtp_port: int = 0
     http_port: int = 0
     generation: int = 0
+    started_children: list[Identity] = field(default_factory=list)
+    """The supervisor's children when it was ready (every start's): a kill ends those
+    still running."""
+
+    @property
+    def pid(self) -> int:
+        """The supervisor's pid (the only process with ``--workers 0``)."""
+        assert self.process is not None
+        return self.process.pid
 
     @property
     def ready_file(self) -> Path:
@@ -90,8 +114,8 @@ class RelayServe:
 
     @property
     def store_url(self) -> str:
-        """The default store: the SQLite file in RELAY_HOME."""
-        return f"sqlite:///{(self.home / 'relay.db').as_posix()}"
+        """RELAY_STORE_URL if given, else the default store: the SQLite file in RELAY_HOME."""
+        return self.env.get("RELAY_STORE_URL") or f"sqlite:///{(self.home / 'relay.db').as_posix()}"
 
     def full_env(self) -> dict[str, str]:
         return relay_env(self.home, self.trust, **self.env)
@@ -105,7 +129,7 @@ class RelayServe:
         command = [sys.executable, "-m", "relay", "serve", "--smtp-port", "0", "--http-port", "0"]
         with self.stderr_path.open("wb") as stderr:
             self.process = subprocess.Popen(
-                [*command, "--ready-file", str(self.ready_file)],
+                [*command, *self.args, "--ready-file", str(self.ready_file)],
                 env=self.full_env(),
                 stdout=subprocess.DEVNULL,
                 stderr=stderr,
@@ -120,7 +144,17 @@ class RelayServe:
             time.sleep(0.05)
         ready = json.loads(self.ready_file.read_text())
         self.smtp_port, self.http_port = ready["smtp_port"], ready["http_port"]
+        self.started_children += identities(children_of(self.process.pid))
         return self
+
+    def children(self) -> dict[int, str | None]:
+        """The supervisor's live children and their roles (``edge``, ``worker``,
+        ``local-org``), from /proc."""
+        return {pid: role_of(pid) for pid in children_of(self.pid)}
+
+    def pids(self, role: str) -> list[int]:
+        """The live children of a role, from /proc."""
+        return [pid for pid, found in self.children().items() if found == role]
 
     def stderr(self, every_start: bool = False) -> str:
         """The log of the current start (of all starts with ``every_start``)."""
@@ -151,6 +185,21 @@ class RelayServe:
         with smtplib.SMTP("127.0.0.1", self.smtp_port, timeout=10) as smtp:
             smtp.send_message(message, from_addr=str(message["From"]), to_addrs=list(rcpt))
 
+    def send_queued(self, message: EmailMessage, rcpt: tuple[str, ...] = (LOG,)) -> str:
+        """Send ``message`` from its From address; the queue id of the 250 reply to DATA
+        ("queued as ID"). A refusal raises smtplib's SMTPResponseException."""
+        with smtplib.SMTP("127.0.0.1", self.smtp_port, timeout=30) as smtp:
+            smtp.ehlo("client.test.example")
+            smtp.mail(str(message["From"]))
+            for address in rcpt:
+                code, text = smtp.rcpt(address)
+                if code != 250:
+                    raise smtplib.SMTPResponseException(code, text)
+            code, text = smtp.data(message.as_bytes())
+        if code != 250:
+            raise smtplib.SMTPResponseException(code, text)
+        return text.decode().rsplit(" ", 1)[1]
+
     def signal(self, number: signal.Signals) -> None:
         assert self.process is not None
         self.process.send_signal(number)
@@ -167,11 +216,36 @@ class RelayServe:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.kill()
+        # A child that outlived its supervisor (it should not: PR_SET_PDEATHSIG) must not
+        # keep the port or keep claiming after the test.
+        sigkill_all(self.started_children)
 
     def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
+        """SIGKILL the supervisor and, should any outlive it, its children."""
+        if self.process is None:
+            return
+        children = set(self.started_children)
+        if self.process.poll() is None:
+            children |= set(identities(children_of(self.process.pid)))
             self.process.kill()
             self.process.wait(10)
+        sigkill_all(sorted(children))
+
+    def sigkill_node(self) -> list[int]:
+        """A power cut: SIGKILL the supervisor and every child at the same moment, so no
+        process of this node finishes, renews or releases anything. Returns the children
+        it killed."""
+        assert self.process is not None
+        children = identities(children_of(self.process.pid))
+        self.process.kill()
+        sigkill_all(children)
+        self.process.wait(10)
+        return [pid for pid, _ in children]
+
+    def all_stopped(self) -> bool:
+        """No process of this node runs any more (nor any child it ever started)."""
+        gone = self.process is None or self.process.poll() is not None
+        return gone and not any(running(child) for child in self.started_children)
 
 
 @contextmanager
