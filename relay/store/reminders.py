@@ -137,9 +137,10 @@ def insert_reminders(connection: Connection, items: Sequence[Reminder], channel:
     statement = insert(reminders).on_conflict_do_nothing(
         index_elements=[reminders.c.source_key, reminders.c.owner_id]
     )
-    added = 0
-    for item in items:  # one row per statement: rowcount then says whether it was new
-        added += connection.execute(statement, [reminder_row(item)]).rowcount or 0
+    # RETURNING names the rows inserted (rowcount is -1 for a many-row insert on
+    # PostgreSQL); a conflicting row returns nothing.
+    rows = [reminder_row(item) for item in items]
+    added = len(connection.execute(statement.returning(reminders.c.id), rows).all())
     if added:
         bump(connection, TASKS, channel)
     return added
