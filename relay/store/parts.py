@@ -13,7 +13,8 @@ instead: a structural type, so anything with those methods fits.
   ``reps_sync``, ``senders``, ``settings``, ``notices``), implemented in reps.py;
 - ``ChangeFeed``: the change versions (``change_versions``) that tell every process
   that the reps, the queue or the reminders changed, implemented in changes.py;
-- ``ReminderRecords``: the reps' reminders (``reminders``), implemented in reminders.py.
+- ``ReminderRecords``: the reps' reminders and their digests (``reminders``,
+  ``reminder_digests``), implemented in reminders.py.
 
 Retention (retention.py) and erasure (erasure.py) are not part of ``Store``: only the
 retention runner and ``relay queue purge`` / ``relay forget`` use them, on a SqlStore.
@@ -336,3 +337,12 @@ class ReminderRecords(Protocol):
     @abc.abstractmethod
     def delete_reminder(self, reminder_id: str) -> None:
         """Soft-delete; UnknownReminder (a KeyError) if unknown or deleted already."""
+
+    @abc.abstractmethod
+    def claim_digest(self, user_id: str, day: date, now: datetime) -> bool:
+        """True (and the claim committed) if nobody claimed this rep's digest of ``day``
+        (the rep's date) yet: the caller then sends it. Atomic across nodes."""
+
+    @abc.abstractmethod
+    def release_digest(self, user_id: str, day: date) -> None:
+        """Give up a claim whose digest could not be sent, so a later pass tries again."""

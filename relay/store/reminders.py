@@ -1,6 +1,7 @@
 """The store's reminders part: a rep's follow-ups, mixed into ``SqlStore``.
 
-Owns the table ``reminders`` (migration 0006, which documents its columns) and
+Owns the tables ``reminders`` (migration 0006, which documents its columns) and
+``reminder_digests`` (0007: one row per rep and day, claimed before a digest is sent), and
 implements ``ReminderRecords`` (parts.py). Every write that changes a reminder bumps the
 ``tasks`` change version in its transaction (changes.py). Reminders from email are
 inserted by ``finish_many`` (ledger.py) in the transaction that records the email's
@@ -27,6 +28,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    delete,
     select,
     update,
 )
@@ -64,6 +66,14 @@ reminders = Table(
     Index("ix_reminders_owner_due", "owner_id", "status", "due_date"),
     Index("ux_reminders_source", "source_key", "owner_id", unique=True),
     Index("ux_reminders_sf_task", "sf_task_id", unique=True),
+)
+
+reminder_digests = Table(
+    "reminder_digests",
+    metadata,
+    Column("user_id", String(18), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("claimed_at", UTCDateTime(), nullable=False),
 )
 
 EDITABLE = frozenset({"subject", "details", "due", "priority"})
@@ -147,10 +157,12 @@ def insert_reminders(connection: Connection, items: Sequence[Reminder], channel:
 
 
 class ReminderStore(ReminderRecords):
-    """Mixin for SqlStore: needs ``engine``, ``_write_engine`` and ``_changes_channel``."""
+    """Mixin for SqlStore: needs ``engine``, ``_write_engine``, ``_postgres`` and
+    ``_changes_channel``."""
 
     engine: Engine
     _write_engine: Engine
+    _postgres: bool
     _changes_channel: str
 
     def add_reminders(self, items: Sequence[Reminder]) -> int:
@@ -206,6 +218,24 @@ class ReminderStore(ReminderRecords):
             bump(connection, TASKS, self._changes_channel)
             row = connection.execute(select(reminders).where(where)).one()
         return reminder_from_row(row)
+
+    def claim_digest(self, user_id: str, day: date, now: datetime) -> bool:
+        insert = postgresql.insert if self._postgres else sqlite.insert
+        statement = (
+            insert(reminder_digests)
+            .values(user_id=user_id, day=day, claimed_at=now)
+            .on_conflict_do_nothing(
+                index_elements=[reminder_digests.c.user_id, reminder_digests.c.day]
+            )
+            .returning(reminder_digests.c.user_id)
+        )
+        with self._write_engine.begin() as connection:
+            return connection.execute(statement).first() is not None
+
+    def release_digest(self, user_id: str, day: date) -> None:
+        where = (reminder_digests.c.user_id == user_id) & (reminder_digests.c.day == day)
+        with self._write_engine.begin() as connection:
+            connection.execute(delete(reminder_digests).where(where))
 
     def delete_reminder(self, reminder_id: str) -> None:
         now = datetime.now(UTC)
