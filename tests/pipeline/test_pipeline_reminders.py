@@ -157,3 +157,24 @@ def test_a_forged_token_with_a_reminder_is_still_refused(serve: RelayServe) -> N
     assert code == 550, reply
     assert b"5.7.1" in reply
     assert b"is not anyone's personal Relay address" in reply
+
+
+def test_mail_relay_cannot_attribute_gets_no_reminder(serve: RelayServe) -> None:
+    """A sender who is no rep: refused at DATA once the reps are synced (§4), or held
+    (unknown_sender) while they are not; never reminded either way."""
+    message = email(["hank@globex.example"], "Reminder stranger sender", sender="eve@evil.example")
+    refused = 0
+    try:
+        serve.send(message, rcpt=(f"log+remind-tomorrow@{DOMAIN}",))
+    except smtplib.SMTPDataError as error:
+        refused = error.smtp_code
+    assert refused in {0, 550}
+    if not refused:
+        wait_for(
+            lambda: any(
+                item["subject"] == "Reminder stranger sender" and item["state"] == "held"
+                for item in _queue(serve)
+            ),
+            what="the message held",
+        )
+    assert all("Reminder stranger sender" not in r["subject"] for r in _reminders(serve, "--all"))
