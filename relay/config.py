@@ -182,6 +182,8 @@ class SyncConfig:
     confirmations: str = "off"
     task_sync: str = "off"
     require_personal_address: bool = False
+    digest: str = "on"
+    """on: each morning, mail the rep what is due that day and overdue (docs/design.md §9)."""
 
 
 @dataclass(frozen=True)
@@ -466,7 +468,12 @@ def parse_path(value: object) -> Path:
 def parse_task_sync(value: object) -> str:
     text = str(value).strip().lower()
     if text != "off":
-        raise ValueError("only off is supported for now (Task sync comes in a later release)")
+        # The setting exists so reps' choices have a home; "on" waits for the two-way
+        # sync of reminders with Salesforce Tasks (docs/design.md §9).
+        raise ValueError(
+            "only off is supported for now: the two-way sync of reminders with "
+            "Salesforce Tasks comes in a later release"
+        )
     return text
 
 
@@ -481,6 +488,7 @@ SYNC_PARSERS: dict[str, Callable[[object], Any]] = {
     "confirmations": parse_choice("on", "off"),
     "task_sync": parse_task_sync,
     "require_personal_address": parse_bool,
+    "digest": parse_choice("on", "off"),
 }
 """The sync settings' org defaults ([sync] KEY / RELAY_SYNC_KEY) and their validation;
 relay.reps.settings validates per-org and per-rep overrides with the same parsers."""

@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "settings": "relay.cli.settings:settings",
     "forget": "relay.cli.forget:forget_command",
     "smtp": "relay.cli.smtp:smtp",
+    "tasks": "relay.cli.tasks:tasks",
 }
 # The processes `relay serve` starts (relay/supervisor.py): not listed in --help.
 INTERNAL_COMMANDS: dict[str, str] = {

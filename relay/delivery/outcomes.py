@@ -68,7 +68,7 @@ from relay.errors import (
     TemporaryError,
 )
 from relay.reps.guidance import Guidance
-from relay.store.model import Outcome, State, UnresolvedItem
+from relay.store.model import Outcome, Reminder, State, UnresolvedItem
 
 
 class Happening(enum.Enum):
@@ -247,5 +247,8 @@ class BatchResult:
 
     outcomes: list[Outcome] = field(default_factory=list)
     unresolved_items: list[UnresolvedItem] = field(default_factory=list)
+    reminders: list[Reminder] = field(default_factory=list)
+    """Reminders the emails asked for (relay/delivery/reminders.py): a side effect,
+    stored with the outcomes, never a state of their own."""
     pause_seconds: float = 0.0
     """Stop claiming this long (RateLimited, API budget): mail waits in the queue."""

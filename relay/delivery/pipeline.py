@@ -12,7 +12,8 @@ for the rest (cached, plus the thread records from the ledger), match and draft 
 (relay/delivery/write.py), then one outcome per message. A write that says a record
 changed (deleted, converted lead) makes its messages match again, once, against fresh
 records. API_DISABLED_FOR_ORG forwards to Email to Salesforce instead
-(relay/delivery/fallback.py). Every outcome comes from relay/delivery/outcomes.py.
+(relay/delivery/fallback.py). Every outcome comes from relay/delivery/outcomes.py; the
+reminders the emails asked for (relay/delivery/reminders.py) ride with the outcomes.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from relay.delivery.org_profile import OrgProfile, OrgProfileCache
 from relay.delivery.outcomes import BatchResult, outcome_for_error
 from relay.delivery.plan import Planned, plan_message, record_keys
 from relay.delivery.policies import Policies
+from relay.delivery.reminders import reminders_for
 from relay.delivery.reps import Reps
 from relay.delivery.route import Route, Routed
 from relay.delivery.write import Job, KeyResult, TaskWriter, outcome_after_write
@@ -45,6 +47,7 @@ from relay.errors import (
     TemporaryError,
 )
 from relay.logs import get_logger
+from relay.matching.drafts import TaskDraft
 from relay.matching.model import relay_domain_predicate
 from relay.metrics import Metrics
 from relay.outbound import Outbound
@@ -63,7 +66,9 @@ class Batch:
     routed: dict[str, Routed] = field(default_factory=dict)
     """queue id -> its route, for the fallback, the uploads and the confirmations."""
     logged_to: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    """queue id -> the records it was logged to, for the confirmations."""
+    """queue id -> the records it was logged to, for the confirmations and reminders."""
+    drafts: dict[str, tuple[TaskDraft, ...]] = field(default_factory=dict)
+    """queue id -> the Tasks written for it (their WhoId and WhatId), for reminders."""
 
 
 class Delivery:
@@ -132,6 +137,14 @@ class Delivery:
                 for routed in api:
                     self._fail(batch, routed.message, error)
         confirm(self.notifier, batch.result.outcomes, batch.routed, batch.logged_to)
+        batch.result.reminders = reminders_for(
+            batch.result.outcomes,
+            batch.routed,
+            batch.drafts,
+            batch.logged_to,
+            self._org_timezone,
+            self.is_relay_address,
+        )
         if self.metrics is not None:
             for outcome in batch.result.outcomes:
                 self.metrics.messages_processed.labels(outcome=outcome.state.value).inc()
@@ -193,6 +206,7 @@ class Delivery:
                 batch.result.outcomes.append(outcome)
                 records = (r for d in item.drafts for r in d.record_ids)
                 batch.logged_to[item.message.id] = tuple(dict.fromkeys(records))
+                batch.drafts[item.message.id] = item.drafts
                 if outcome.state is State.UNRESOLVED:
                     task_id = results[item.drafts[0].relay_key].task_id
                     self._add_unresolved(batch, item, task_id)
@@ -213,6 +227,15 @@ class Delivery:
         upload_attachments(
             self.client, raw, task_ids, max_bytes, item.message.id, self.is_relay_address
         )
+
+    def _org_timezone(self) -> str | None:
+        """The org's time zone for a reminder whose rep has none; None (UTC) when the
+        org profile cannot be read now: the reminder is not worth failing the batch."""
+        try:
+            return self.org.get().timezone
+        except RelayError as error:
+            self.log.warning("org_profile_unavailable", reason=error.reason)
+            return None
 
     def _settle(self, batch: Batch, message: StoredMessage, decided: Outcome | RelayError) -> None:
         if isinstance(decided, RelayError):

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from relay.reps.reminders import split_tag
 from relay.store.model import Rep, SenderAlias, Store
 
 MAILBOX = "log"
@@ -33,7 +34,8 @@ TOKEN_LENGTH = 12
 
 ADDRESS_KEY_FILE = "address.key"
 
-USER_FIELDS = ("Id", "Username", "Email", "Name", "IsActive")
+USER_FIELDS = ("Id", "Username", "Email", "Name", "IsActive", "TimeZoneSidKey")
+"""``TimeZoneSidKey``: the rep's time zone, in which reminder due dates are counted."""
 # UserType 'Standard' leaves out portal, guest and automated users, who never send sales
 # email (Object Reference, User: UserType).
 ACTIVE_USERS_SOQL = (
@@ -95,10 +97,13 @@ def shared_address(domain: str) -> str:
 
 
 def address_tag(address: str) -> str | None:
-    """The ``+tag`` of ``log+tag@domain`` (None for the shared ``log@``)."""
+    """The ``+tag`` of ``log+tag@domain`` (None for the shared ``log@``), without a
+    reminder part (relay/reps/reminders.py): ``log+TOKEN+remind-3d@`` has the tag
+    ``TOKEN``, and ``log+remind-3d@`` is the shared address (None), so every rule of the
+    personal and the shared address applies to their reminder forms too."""
     local = address.rpartition("@")[0]
     _, plus, tag = local.partition("+")
-    return tag if plus else None
+    return split_tag(tag)[0] if plus else None
 
 
 # --- the directory -----------------------------------------------------------------------
@@ -182,6 +187,7 @@ def rep_from_record(record: Mapping[str, object]) -> Rep:
         email=str(record.get("Email") or "").lower(),
         name=None if record.get("Name") is None else str(record["Name"]),
         is_active=bool(record.get("IsActive", True)),
+        time_zone=None if record.get("TimeZoneSidKey") is None else str(record["TimeZoneSidKey"]),
     )
 
 

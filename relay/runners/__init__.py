@@ -19,7 +19,9 @@ and one rep view:
 - ``HeldRecheckRunner``: releases held messages whose problem is fixed, every
   ``pipeline.held_recheck_seconds``;
 - ``RepChangesRunner``: re-reads the reps, aliases and settings within a second of a
-  change in the store (relay/runners/rep_changes.py).
+  change in the store (relay/runners/rep_changes.py);
+- ``DigestRunner``: each rep's morning digest of their reminders, from 08:00 in their
+  time zone, when a smarthost is set (relay/runners/digest.py).
 
 The rep snapshot is the daemon's sender policy (``RunnerContext.sender_policy``, a
 ``RepSnapshot``, the one the SMTP handler consults), so one refresh serves the edge and
@@ -37,6 +39,7 @@ from relay.reps.snapshot import RepSnapshot
 from relay.runners.base import BatchResult, BatchRunner
 from relay.runners.context import Runner, RunnerContext
 from relay.runners.deliver import DeliveryRunner
+from relay.runners.digest import DigestRunner
 from relay.runners.recheck import HeldRecheckRunner
 from relay.runners.rep_changes import RepChangesRunner
 from relay.runners.rep_sync import RepSyncRunner
@@ -46,6 +49,7 @@ __all__ = [
     "BatchResult",
     "BatchRunner",
     "DeliveryRunner",
+    "DigestRunner",
     "HeldRecheckRunner",
     "RepSyncRunner",
     "Runner",
@@ -91,6 +95,7 @@ def delivery_runner() -> Runner:
                 rep_sync.run(context.stopping),
                 recheck.run(context.stopping),
                 RepChangesRunner(store, snapshot, outage).run(context.stopping),
+                DigestRunner(store, reps, outbound, outage).run(context.stopping),
             )
         finally:
             client.close()

@@ -196,7 +196,10 @@ class BatchRunner(abc.ABC):
     def _finish(self, result: BatchResult) -> None:
         try:
             self.store.finish_many(
-                result.outcomes, unresolved_items=result.unresolved_items, worker=self.worker
+                result.outcomes,
+                unresolved_items=result.unresolved_items,
+                worker=self.worker,
+                reminders=result.reminders,
             )
             return
         except (InvalidTransition, UnknownMessage) as error:
@@ -209,11 +212,16 @@ class BatchRunner(abc.ABC):
             self.outage.failed(self.name, error.reason)
             return
         items = {item.queue_id: item for item in result.unresolved_items}
+        reminders = {reminder.queue_id: reminder for reminder in result.reminders}
         for outcome in result.outcomes:
             item = items.get(outcome.queue_id)
+            reminder = reminders.get(outcome.queue_id)
             try:
                 self.store.finish_many(
-                    [outcome], unresolved_items=[item] if item else [], worker=self.worker
+                    [outcome],
+                    unresolved_items=[item] if item else [],
+                    worker=self.worker,
+                    reminders=[reminder] if reminder else [],
                 )
             except (InvalidTransition, UnknownMessage, StoreUnavailable) as error:
                 self.log.warning("finish_skipped", queue_id=outcome.queue_id, reason=str(error))

@@ -2,17 +2,23 @@
 
 Relay accepts only its own mailboxes, ``log@DOMAIN`` and ``log+<tag>@DOMAIN`` (later
 stages read the tag). It is never an open relay: any other domain gets 550 5.7.1
-(``replies.RELAY_DENIED``).
+(``replies.RELAY_DENIED``). A reminder address (``log+remind-SPEC@``,
+``log+TOKEN+remind-SPEC@``, relay/reps/reminders.py) with a malformed or past SPEC gets
+550 5.1.3 with the grammar (``replies.bad_reminder``), in the session, so the rep's own
+server tells them at once; the sender checks still apply to the rest of the address.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from relay.reps.reminders import check_address
 from relay.smtp import replies
 
 MAILBOX = "log"
 
 
-def check_recipient(address: str, domain: str) -> str | None:
+def check_recipient(address: str, domain: str, now: datetime | None = None) -> str | None:
     """Return the rejection reply for ``address``, or None if Relay accepts it.
 
     The domain compares case-insensitively (RFC 5321 §2.4). The local part is ours to
@@ -26,11 +32,14 @@ def check_recipient(address: str, domain: str) -> str | None:
     mailbox, plus, tag = local.partition("+")
     if mailbox.lower() != MAILBOX or (plus and not tag):
         return replies.UNKNOWN_MAILBOX
-    return None
+    wrong = check_address(address, now)
+    return None if wrong is None else replies.bad_reminder(wrong)
 
 
 def rejection_reason(reply: str) -> str:
     """A short stable label for a rejection reply (log field and metric label)."""
+    if reply.startswith(replies.BAD_REMINDER_PREFIX):
+        return "bad_reminder"
     return _REASONS.get(reply, "other")
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from relay.reps.reminders import GRAMMAR
+
 
 def queued(queue_id: str) -> str:
     """The only 250 after DATA: the message is committed to the store."""
@@ -20,6 +22,19 @@ RCPT_OK: Final = "250 2.1.5 Ok"
 
 # RFC 3463 §3.2 X.1.1 "Bad destination mailbox address": our domain, not our mailbox.
 UNKNOWN_MAILBOX: Final = "550 5.1.1 No such mailbox here: use log@ or log+<tag>@ this domain"
+# RFC 3463 §3.2 X.1.3 "Bad destination mailbox address syntax": a reminder address
+# (relay/reps/reminders.py) whose SPEC is malformed or past; the text shows the grammar.
+BAD_REMINDER_PREFIX: Final = "550 5.1.3 "
+
+
+def bad_reminder(why: str) -> str:
+    """The refusal of a reminder address, saying why and what the grammar is."""
+    # ``why`` quotes the client's SPEC: printable ASCII only, and short (RFC 5321
+    # §4.5.3.1.5 bounds a reply line at 512 octets).
+    shown = "".join(c if " " <= c <= "~" else "?" for c in why[:96])
+    return f"{BAD_REMINDER_PREFIX}{shown}; use {GRAMMAR}"
+
+
 # RFC 3463 §3.8 X.7.1 "Delivery not authorized": we are never an open relay.
 RELAY_DENIED: Final = "550 5.7.1 Relay access denied: this server only accepts its own domain"
 # RFC 3463 §3.6 X.5.3 "Too many recipients"; RFC 5321 §4.5.3.1.10 says use 452.

@@ -1,14 +1,15 @@
 """Change versions: how every process of every node learns within a second that the
 reps or the queue were changed by someone else (docs/design.md §3, "Change versions").
 
-Owns the table ``change_versions`` (migration 0005): one row per topic with a counter.
+Owns the table ``change_versions`` (migration 0005; the ``tasks`` row, 0006): one row
+per topic with a counter.
 Every store write that changes a topic bumps its counter IN THE SAME TRANSACTION
 (``bump``), so a reader that sees the new version also sees the change, and a rolled-back
 write bumps nothing. On PostgreSQL the bump also runs ``pg_notify`` on the store's
 changes channel (delivered only at commit,
 https://www.postgresql.org/docs/current/sql-notify.html), which wakes
 ``SqlStore.wait_for_change`` on every node; on SQLite the waiters read the version every
-``SQLITE_POLL_SECONDS`` (one primary-key read of a two-row table).
+``SQLITE_POLL_SECONDS`` (one primary-key read of a three-row table).
 
 Topics:
 
@@ -18,6 +19,10 @@ Topics:
   (`relay settings set|clear`).
 - ``queue``: what a person does to messages: ``retry``, ``hold``, ``release``,
   ``delete`` and ``relay forget``.
+- ``tasks``: reminders (relay/store/reminders.py, migration 0006): every one created from
+  an email or with `relay tasks`, edited, completed, reopened or deleted (the later
+  Task sync and the digest watch it). Bumped only when a reminder changed, so a batch
+  without reminder addresses bumps nothing.
 
 The runners' own writes (enqueue, claim, finish, defer, recover, lease renewals) do not
 bump: every one of them would then update the same row, which on PostgreSQL serialises
@@ -43,7 +48,8 @@ from relay.store.wakeup import PostgresListener, WorkSignal
 
 REPS = "reps"
 QUEUE = "queue"
-TOPICS = (REPS, QUEUE)
+TASKS = "tasks"
+TOPICS = (REPS, QUEUE, TASKS)
 
 SQLITE_POLL_SECONDS = 0.25
 """How often a waiter on SQLite reads the versions: well inside the one second in which
@@ -78,7 +84,9 @@ def bump(connection: Connection, topic: str, channel: str = "") -> None:
 def read_versions(connection: Connection) -> ChangeVersions:
     """The current versions, in one read of the table's primary key."""
     found = {str(topic): int(version) for topic, version in connection.execute(_READ)}
-    return ChangeVersions(reps=found.get(REPS, 0), queue=found.get(QUEUE, 0))
+    return ChangeVersions(
+        reps=found.get(REPS, 0), queue=found.get(QUEUE, 0), tasks=found.get(TASKS, 0)
+    )
 
 
 def moved(current: ChangeVersions, since: ChangeVersions, topics: Collection[str] | None) -> bool:
@@ -108,7 +116,7 @@ class ChangeFeedStore(ChangeFeed):
 
     @unavailable_on_failure
     def change_versions(self) -> ChangeVersions:
-        """The current change versions: one read of a two-row table's primary key."""
+        """The current change versions: one read of a three-row table's primary key."""
         with self.engine.connect() as connection:
             return read_versions(connection)
 

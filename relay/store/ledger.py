@@ -41,8 +41,17 @@ from sqlalchemy.engine import Row
 from relay.store.errors import LeaseLost, UnknownMessage
 from relay.store.history import log_change, store_log, transition_row
 from relay.store.lifecycle import check_lease, check_transition
-from relay.store.model import INTENT, WRITTEN, Delivery, Outcome, State, UnresolvedItem
+from relay.store.model import (
+    INTENT,
+    WRITTEN,
+    Delivery,
+    Outcome,
+    Reminder,
+    State,
+    UnresolvedItem,
+)
 from relay.store.parts import DeliveryRecords
+from relay.store.reminders import insert_reminders
 from relay.store.tables import UTCDateTime, messages, metadata, transitions
 
 deliveries = Table(
@@ -85,10 +94,11 @@ unresolved = Table(
 
 
 class DeliveryLedger(DeliveryRecords):
-    """Mixin for SqlStore: needs ``engine`` and ``_write_engine``."""
+    """Mixin for SqlStore: needs ``engine``, ``_write_engine`` and ``_changes_channel``."""
 
     engine: Engine
     _write_engine: Engine
+    _changes_channel: str
 
     # --- finishing a batch ---------------------------------------------------------------
 
@@ -99,9 +109,12 @@ class DeliveryLedger(DeliveryRecords):
         written: Mapping[str, str] | None = None,
         unresolved_items: Sequence[UnresolvedItem] = (),
         worker: str | None = None,
+        reminders: Sequence[Reminder] = (),
     ) -> None:
         """Record every outcome, mark ``written`` (relay key -> Task id) and add the
-        unresolved items, in ONE transaction (one fsync per batch, not per message).
+        unresolved items and the new reminders (reminders.py ``insert_reminders``), in
+        ONE transaction (one fsync per batch, not per message): a reminder exists exactly
+        when its email's outcome does.
         A message no longer in ``processing`` (an admin acted, a lease expired and
         another node took it) raises InvalidTransition and nothing is recorded.
 
@@ -158,6 +171,7 @@ class DeliveryLedger(DeliveryRecords):
                 )
             self._mark_written(connection, written or {}, now)
             self._insert_unresolved(connection, unresolved_items)
+            insert_reminders(connection, reminders, self._changes_channel)
         for queue_id, old, new, why in changes:
             log_change(queue_id, old, new, why)
 

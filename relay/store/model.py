@@ -10,7 +10,13 @@ from __future__ import annotations
 
 import abc
 
-from relay.store.parts import ChangeFeed, DeliveryRecords, MessageQueue, RepRecords
+from relay.store.parts import (
+    ChangeFeed,
+    DeliveryRecords,
+    MessageQueue,
+    ReminderRecords,
+    RepRecords,
+)
 from relay.store.values import (
     FINAL_STATES,
     INTENT,
@@ -19,6 +25,7 @@ from relay.store.values import (
     ChangeVersions,
     Delivery,
     Outcome,
+    Reminder,
     Rep,
     SenderAlias,
     State,
@@ -39,6 +46,8 @@ __all__ = [
     "DeliveryRecords",
     "MessageQueue",
     "Outcome",
+    "Reminder",
+    "ReminderRecords",
     "Rep",
     "RepRecords",
     "SenderAlias",
@@ -51,8 +60,8 @@ __all__ = [
 ]
 
 
-class Store(MessageQueue, DeliveryRecords, RepRecords, ChangeFeed, abc.ABC):
-    """The one interface both store backends implement: the four parts together.
+class Store(MessageQueue, DeliveryRecords, RepRecords, ChangeFeed, ReminderRecords, abc.ABC):
+    """The one interface both store backends implement: the five parts together.
 
     Every method of every part is abstract except ``enqueue_nowait`` and
     ``wait_for_work``, which have working defaults; SqlStore overrides both.

@@ -12,7 +12,9 @@ instead: a structural type, so anything with those methods fits.
 - ``RepRecords``: reps, sender aliases, sync settings and notices (``reps``,
   ``reps_sync``, ``senders``, ``settings``, ``notices``), implemented in reps.py;
 - ``ChangeFeed``: the change versions (``change_versions``) that tell every process
-  that the reps or the queue changed, implemented in changes.py.
+  that the reps, the queue or the reminders changed, implemented in changes.py;
+- ``ReminderRecords``: the reps' reminders and their digests (``reminders``,
+  ``reminder_digests``), implemented in reminders.py.
 
 Retention (retention.py) and erasure (erasure.py) are not part of ``Store``: only the
 retention runner and ``relay queue purge`` / ``relay forget`` use them, on a SqlStore.
@@ -27,7 +29,7 @@ import threading
 import time
 from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import Future
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from structlog.contextvars import bind_contextvars
@@ -37,6 +39,7 @@ from relay.store.values import (
     ChangeVersions,
     Delivery,
     Outcome,
+    Reminder,
     Rep,
     SenderAlias,
     State,
@@ -194,10 +197,13 @@ class DeliveryRecords(Protocol):
         written: Mapping[str, str] | None = None,
         unresolved_items: Sequence[UnresolvedItem] = (),
         worker: str | None = None,
+        reminders: Sequence[Reminder] = (),
     ) -> None:
         """Record many outcomes (finish or defer), mark Tasks written (relay key -> Task
-        id) and add unresolved items, all in one transaction. With ``worker``, LeaseLost
-        (and nothing recorded) if another worker holds one of the messages' lease now."""
+        id), add unresolved items and the reminders emails asked for (those not added
+        before: ``ReminderRecords.add_reminders``), all in one transaction. With
+        ``worker``, LeaseLost (and nothing recorded) if another worker holds one of the
+        messages' lease now."""
 
     @abc.abstractmethod
     def record_intents(self, intents: Sequence[Delivery]) -> None:
@@ -296,3 +302,47 @@ class ChangeFeed(Protocol):
     ) -> ChangeVersions:
         """Block until a version of ``topics`` (all if None) differs from ``since`` or
         ``timeout`` passes; return the current versions (at once if they already differ)."""
+
+
+class ReminderRecords(Protocol):
+    """The reps' reminders (relay/store/reminders.py). A deleted reminder is kept (soft
+    delete) but no read shows it unless asked."""
+
+    @abc.abstractmethod
+    def add_reminders(self, items: Sequence[Reminder]) -> int:
+        """Insert the reminders not stored yet (an email's ``source_key`` + owner is
+        unique: a second copy adds nothing); return how many were added."""
+
+    @abc.abstractmethod
+    def get_reminder(self, reminder_id: str, *, deleted: bool = False) -> Reminder | None:
+        """One reminder, None if unknown (or deleted, unless ``deleted``)."""
+
+    @abc.abstractmethod
+    def list_reminders(
+        self,
+        owner_ids: Collection[str] | None = None,
+        *,
+        status: str | None = None,
+        due_from: date | None = None,
+        due_to: date | None = None,
+    ) -> builtins.list[Reminder]:
+        """Reminders not deleted, by due date: of these reps (all if None), in this
+        status (any if None), due in ``[due_from, due_to]`` (either end open if None)."""
+
+    @abc.abstractmethod
+    def edit_reminder(self, reminder_id: str, **changes: Any) -> Reminder:
+        """Change ``subject``, ``details``, ``due``, ``priority`` or ``status`` and return
+        the reminder; UnknownReminder (a KeyError) if unknown or deleted."""
+
+    @abc.abstractmethod
+    def delete_reminder(self, reminder_id: str) -> None:
+        """Soft-delete; UnknownReminder (a KeyError) if unknown or deleted already."""
+
+    @abc.abstractmethod
+    def claim_digest(self, user_id: str, day: date, now: datetime) -> bool:
+        """True (and the claim committed) if nobody claimed this rep's digest of ``day``
+        (the rep's date) yet: the caller then sends it. Atomic across nodes."""
+
+    @abc.abstractmethod
+    def release_digest(self, user_id: str, day: date) -> None:
+        """Give up a claim whose digest could not be sent, so a later pass tries again."""

@@ -57,6 +57,7 @@ reps = Table(
     Column("name", Text),
     Column("is_active", Boolean, nullable=False),
     Column("synced_at", UTCDateTime(), nullable=False),
+    Column("time_zone", String(40)),  # User.TimeZoneSidKey (revision 0006)
     Index("ix_reps_email", "email"),
 )
 
@@ -143,6 +144,7 @@ class RepStore(RepRecords):
                 "email": normalize_address(rep.email),
                 "name": rep.name,
                 "is_active": rep.is_active,
+                "time_zone": rep.time_zone,
                 "synced_at": synced_at,
             }
             for rep in new_reps
@@ -162,7 +164,14 @@ class RepStore(RepRecords):
     def list_reps(self) -> list[Rep]:
         with self.engine.connect() as connection:
             return [
-                Rep(row.user_id, row.username, row.email, row.name, bool(row.is_active))
+                Rep(
+                    row.user_id,
+                    row.username,
+                    row.email,
+                    row.name,
+                    bool(row.is_active),
+                    row.time_zone,
+                )
                 for row in connection.execute(select(reps).order_by(reps.c.username))
             ]
 

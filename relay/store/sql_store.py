@@ -9,8 +9,8 @@ only the modules below it, never this one (tests/store/test_store_imports.py):
   message's checked state changes, a runner's or a person's (state_changes.py), and the
   readiness check (readiness.py);
 - the change versions (``ChangeFeed``, changes.py);
-- the ledger (ledger.py), the rep records (reps.py), retention (retention.py) and erasure
-  (erasure.py).
+- the ledger (ledger.py), the rep records (reps.py), the reminders (reminders.py),
+  retention (retention.py) and erasure (erasure.py).
 
 This module owns what the parts share: the engines, the wake-up signals and channels
 with the one LISTEN connection that serves them (wakeup.py), the body cache the claims
@@ -42,9 +42,10 @@ from relay.store.history import utc_now
 from relay.store.intake import Intake, WriteFault
 from relay.store.leases import this_host
 from relay.store.ledger import DeliveryLedger
-from relay.store.model import Outcome, Store, UnresolvedItem
+from relay.store.model import Outcome, Reminder, Store, UnresolvedItem
 from relay.store.queue_reads import QueueReads
 from relay.store.readiness import READINESS_LOCK_WAIT_SECONDS, Readiness
+from relay.store.reminders import ReminderStore
 from relay.store.reps import RepStore
 from relay.store.retention import RetentionStore
 from relay.store.state_changes import StateChanges
@@ -68,6 +69,7 @@ class SqlStore(
     ChangeFeedStore,
     DeliveryLedger,
     RepStore,
+    ReminderStore,
     RetentionStore,
     ErasureStore,
     Store,
@@ -106,11 +108,16 @@ class SqlStore(
         written: Mapping[str, str] | None = None,
         unresolved_items: Sequence[UnresolvedItem] = (),
         worker: str | None = None,
+        reminders: Sequence[Reminder] = (),
     ) -> None:
         # The ledger records the batch; the bodies its claim prefetched are done with.
         self._bodies.forget(outcome.queue_id for outcome in outcomes)
         super().finish_many(
-            outcomes, written=written, unresolved_items=unresolved_items, worker=worker
+            outcomes,
+            written=written,
+            unresolved_items=unresolved_items,
+            worker=worker,
+            reminders=reminders,
         )
 
     def close(self) -> None:

@@ -18,7 +18,7 @@ recorded as a Transition with its reason and logged as one event with the queue 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -172,6 +172,9 @@ class Rep:
     email: str
     name: str | None = None
     is_active: bool = True
+    time_zone: str | None = None
+    """``User.TimeZoneSidKey`` (an IANA name); None if not synced since revision 0006.
+    Reminder dates fall back to the org's time zone, then UTC (relay/reps/reminders.py)."""
 
 
 @dataclass(frozen=True)
@@ -207,3 +210,60 @@ class ChangeVersions:
 
     reps: int = 0
     queue: int = 0
+    tasks: int = 0
+    """Reminders (relay/store/reminders.py): created, edited, completed, deleted."""
+
+
+# --- reminders (migration 0006) ------------------------------------------------------
+
+OPEN = "open"
+COMPLETE = "complete"
+REMINDER_STATUSES = (OPEN, COMPLETE)
+PRIORITIES = ("normal", "high")
+"""Sales Insight Actions' reminder values; Salesforce's Task maps them to ``Not
+Started``/``Completed`` and ``Normal``/``High`` (its other values do not sync)."""
+SOURCES = ("email", "manual", "salesforce")
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """A rep's follow-up (relay/store/reminders.py). ``due`` is a date in the rep's own
+    calendar, never converted across time zones. ``source_key`` (``email`` reminders) is
+    a hash of the email's message key: with ``owner_id`` it is unique, so one email gives
+    a rep one reminder. ``sf_task_id``, ``synced_hash`` and ``synced_at`` wait for the
+    Task sync (None until then)."""
+
+    id: str
+    owner_id: str
+    subject: str
+    due: date
+    details: str = ""
+    priority: str = "normal"
+    status: str = OPEN
+    who_id: str | None = None
+    what_id: str | None = None
+    records: tuple[str, ...] = ()
+    source: str = "manual"
+    source_key: str | None = None
+    queue_id: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    completed_at: datetime | None = None
+    deleted_at: datetime | None = None
+    sf_task_id: str | None = None
+    synced_hash: str | None = None
+    synced_at: datetime | None = None
+
+
+def new_reminder(owner_id: str, subject: str, due: date, **fields: Any) -> Reminder:
+    """A reminder not yet stored: a new id, created and updated now."""
+    now = datetime.now(UTC)
+    return Reminder(
+        id=str(ULID()),
+        owner_id=owner_id,
+        subject=subject,
+        due=due,
+        created_at=now,
+        updated_at=now,
+        **fields,
+    )

@@ -170,3 +170,44 @@ def test_commands_in_the_wrong_order_keep_aiosmtpd_replies(start_daemon):
         with pytest.raises(smtplib.SMTPDataError) as caught:
             client.data(message("no-rcpt"))
     assert caught.value.smtp_code == 503
+
+
+@pytest.mark.parametrize(
+    ("rcpt", "why"),
+    [
+        (f"log+remind-3x@{DOMAIN}", b"remind-3x: not a reminder SPEC"),
+        (f"log+remind-2020-01-01@{DOMAIN}", b"remind-2020-01-01: that date is past"),
+        (f"log+rep42+remind-0w@{DOMAIN}", b"remind-0w: w count must be 1..52"),
+        (f"log+remind-@{DOMAIN}", b"remind-: not a reminder SPEC"),
+    ],
+)
+def test_a_bad_reminder_spec_is_refused_with_the_grammar(start_daemon, rcpt, why):
+    """A reminder address whose SPEC is malformed or past: 550 5.1.3, naming why and the
+    grammar (relay/reps/reminders.py), so the rep's own server tells them at once."""
+    relay = start_daemon()
+    with connect(relay.smtp_port) as client:
+        client.mail("rep@x.example")
+        code, text = client.rcpt(rcpt)
+    assert code == 550
+    assert text.startswith(b"5.1.3 " + why)
+    assert b"log+remind[-SPEC]@ or log+TOKEN+remind[-SPEC]@" in text
+    assert b"Nd, Nw, Nbd (business days), tomorrow, mon..sun, YYYY-MM-DD" in text
+
+
+def test_reminder_addresses_are_ours(start_daemon):
+    """Every reminder form is accepted as a relay address and stored as given."""
+    relay = start_daemon()
+    rcpts = (
+        f"log+remind@{DOMAIN}",
+        f"log+remind-3bd@{DOMAIN}",
+        f"LOG+REMIND-TOMORROW@{DOMAIN}",
+        f"log+rep42+remind-fri@{DOMAIN}",
+        f"log+remind-2999-12-31@{DOMAIN}",
+    )
+    code, text = send(relay.smtp_port, message("reminders"), rcpts=rcpts)
+    assert code == 250, text
+    match = QUEUED.match(text)
+    assert match, text
+    stored = relay.store.get(match.group(1).decode())
+    assert stored is not None
+    assert stored.envelope.rcpt_tos == rcpts
