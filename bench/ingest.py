@@ -16,6 +16,8 @@ round by round in one run, with the SMTP-to-Task throughput and the cost per pro
   without one, ``auto``: uvloop when installed), e.g. ``serve:w0:asyncio``;
 - ``:nice-org`` (an experiment): the bench renices the local org process's threads to
   the workers' nice 10 once it is up;
+- ``:no-yield``: workers do not step back during a burst (RELAY_PIPELINE_YIELD_MIN_RATE=0;
+  relay/accepting.py), the shipped behaviour before "accepting comes first";
 - ``:idle-delivery`` (an experiment): the bench puts the workers' and the local org's
   threads under SCHED_IDLE (sched(7)) once they are up;
 - ``edge``: Relay's daemon without any runner, org or sender check (ingest alone, the
@@ -398,14 +400,16 @@ class Mode:
     loop: str | None
     nice_org: bool = False
     idle_delivery: bool = False
+    no_yield: bool = False
 
 
 def parse_mode(spec: str, workers: int | None) -> Mode:
-    """``serve[:wN][:uvloop|asyncio][:nice-org][:idle-delivery]`` or ``edge[:loop]``."""
+    """``serve[:wN][:uvloop|asyncio][:nice-org][:idle-delivery][:no-yield]`` or
+    ``edge[:loop]``."""
     kind, *options = spec.split(":")
     if kind not in ("serve", "edge"):
         raise SystemExit(f"unknown mode {spec!r}: serve[:wN][:uvloop|asyncio] or edge")
-    loop, nice_org, idle_delivery = None, False, False
+    loop, nice_org, idle_delivery, no_yield = None, False, False, False
     for option in options:
         if option in ("uvloop", "asyncio"):
             loop = option
@@ -415,9 +419,11 @@ def parse_mode(spec: str, workers: int | None) -> Mode:
             nice_org = True
         elif kind == "serve" and option == "idle-delivery":
             idle_delivery = True
+        elif kind == "serve" and option == "no-yield":
+            no_yield = True
         else:
             raise SystemExit(f"unknown option {option!r} in mode {spec!r}")
-    return Mode(kind, workers, loop, nice_org, idle_delivery)
+    return Mode(kind, workers, loop, nice_org, idle_delivery, no_yield)
 
 
 def renice(pid: int, value: int) -> None:
@@ -439,6 +445,7 @@ def start_relay(
         "RELAY_SMTP_MIN_FREE_BYTES": "0",
         **TRUST,
         **({"RELAY_EVENT_LOOP": loop} if loop else {}),
+        **({"RELAY_PIPELINE_YIELD_MIN_RATE": "0"} if mode.no_yield else {}),
     }
     ready = home / f"{slug}.json"
     if kind == "edge":

@@ -161,6 +161,11 @@ class PipelineConfig:
     rep_sync_seconds: float = 300.0
     held_recheck_seconds: float = 60.0
     notice_interval_seconds: float = 86400.0
+    # Accepting comes first (relay/accepting.py): while this node's edge queues at least
+    # yield_min_rate messages a second (0: never), its workers deliver one batch at most
+    # every yield_max_seconds, so the edge gets the CPU; the backlog drains after.
+    yield_min_rate: float = 100.0
+    yield_max_seconds: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -285,6 +290,16 @@ def parse_positive_float(value: object) -> float:
         raise ValueError("not a number") from None
     if number <= 0:
         raise ValueError("must be more than 0")
+    return number
+
+
+def parse_non_negative_float(value: object) -> float:
+    try:
+        number = float(str(value))
+    except ValueError:
+        raise ValueError("not a number") from None
+    if not number >= 0:  # also refuses nan
+        raise ValueError("must be 0 or more")
     return number
 
 
@@ -606,6 +621,8 @@ SETTINGS: tuple[Setting, ...] = (
             ("external_id_field", parse_api_name_or_empty),
             ("directory_ttl_seconds", parse_positive_float),
             ("org_profile_ttl_seconds", parse_positive_float),
+            ("yield_min_rate", parse_non_negative_float),
+            ("yield_max_seconds", parse_positive_float),
         )
     ),
     *(

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import click
 
+from relay.accepting import RateGauge
 from relay.cli.context import AppContext, pass_app
 from relay.config import Config
 from relay.daemon import Daemon
@@ -93,6 +94,14 @@ def edge(
     edge_socket, worker_sockets = socket_dir_paths(wakeup_dir, workers)
     # On PostgreSQL the workers hear the store's own NOTIFY (relay/store/wakeup.py).
     workers_poker = Poker(worker_sockets) if _on_sqlite(config) else None
+    # What the workers read to step back during a burst (relay/accepting.py).
+    gauge = RateGauge.create(wakeup_dir)
+
+    def queued() -> None:
+        gauge.count()
+        if workers_poker is not None:
+            workers_poker.poke()
+
     policies: list[tuple[SenderPolicy, Store]] = []
 
     def make_policy(config: Config, store: Store) -> SenderPolicy:
@@ -119,7 +128,7 @@ def edge(
         local_org=_attached(running_file) if running_file is not None else None,
         on_ready=ready,
         sender_policy=make_policy,
-        on_queued=workers_poker.poke if workers_poker is not None else None,
+        on_queued=queued,
     )
 
     def from_worker(payload: bytes) -> None:
@@ -139,6 +148,7 @@ def edge(
         listener.close()
         if workers_poker is not None:
             workers_poker.close()
+        gauge.close()
 
 
 class _ReportingPolicy(SenderPolicy):
@@ -202,6 +212,9 @@ def worker(
         edge_poker.send(json.dumps({"worker": f"worker-{index}", "reason": reason}).encode())
 
     report_outage(None)
+    # The edge made it before it was ready, and the supervisor starts workers after that.
+    gauge = RateGauge.open(wakeup_dir)
+    edge_rate = gauge.rate if gauge is not None else None
     listener = Listener(worker_sockets[index], wake) if _on_sqlite(config) else None
 
     async def report_metrics(context: RunnerContext) -> None:
@@ -226,7 +239,7 @@ def worker(
         config,
         store_outage=StoreOutage(on_change=report_outage),
         on_started=lambda: write_ready_line(ready_fd, {"worker": index}),
-        runners=[delivery_runner(), report_metrics],
+        runners=[delivery_runner(edge_rate), report_metrics],
         local_org=_attached(running_file) if running_file is not None else None,
         store_factory=open_worker_store,
         sender_policy=make_policy,
@@ -239,6 +252,8 @@ def worker(
         if listener is not None:
             listener.close()
         edge_poker.close()
+        if gauge is not None:
+            gauge.close()
 
 
 @click.command("_local-org", hidden=True)

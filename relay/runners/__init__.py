@@ -31,6 +31,7 @@ the runners.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from relay.delivery.reps import Reps
@@ -58,7 +59,10 @@ __all__ = [
 ]
 
 
-def delivery_runner() -> Runner:
+def delivery_runner(edge_rate: Callable[[], float] | None = None) -> Runner:
+    """``edge_rate``: the node's edge's messages per second, for a worker in its own
+    process that steps back during a burst (relay/accepting.py)."""
+
     async def deliver(context: RunnerContext) -> None:
         config, store, metrics = context.config, context.store, context.metrics
         client = SalesforceClient(
@@ -79,7 +83,14 @@ def delivery_runner() -> Runner:
         pipeline = config.pipeline
         outage = context.store_outage
         runner = DeliveryRunner(
-            store, config, client, metrics, reps=reps, outbound=outbound, outage=outage
+            store,
+            config,
+            client,
+            metrics,
+            reps=reps,
+            outbound=outbound,
+            outage=outage,
+            edge_rate=edge_rate,
         )
         rep_sync = RepSyncRunner(store, client, reps, pipeline.rep_sync_seconds, outage)
         recheck = HeldRecheckRunner(

@@ -66,11 +66,21 @@ class BatchRunner(abc.ABC):
         """Seconds to wait before claiming, to batch harder (0: claim at once)."""
         return 0.0
 
+    def intake_yield(self) -> float:
+        """Seconds to step back before claiming, asked again after each wait, while the
+        node's SMTP edge takes a burst (relay/accepting.py; 0: claim now)."""
+        return 0.0
+
     # --- the loop ------------------------------------------------------------------------
 
     async def run(self, stopping: asyncio.Event) -> None:
         self.log.info("runner_started", worker=self.worker)
         while not stopping.is_set():
+            step_back = self.intake_yield()
+            if step_back > 0:
+                if await sleep_or_stop(stopping, step_back):
+                    break
+                continue
             window = self.batch_window()
             if window > 0 and await sleep_or_stop(stopping, window):
                 break

@@ -2,13 +2,16 @@
 delivery steps (relay/delivery/pipeline.py), which return one outcome per message.
 
 Only the claim pace is decided here: under API budget pressure the runner waits before
-claiming, to batch harder, and stops writing when over budget.
+claiming, to batch harder, and stops writing when over budget; while the node's SMTP
+edge takes a burst, it steps back (relay/accepting.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
+from relay.accepting import YieldPolicy
 from relay.config import Config
 from relay.delivery.outcomes import BatchResult
 from relay.delivery.pipeline import Delivery
@@ -34,10 +37,17 @@ class DeliveryRunner(BatchRunner):
         reps: Reps | None = None,
         outbound: Outbound | None = None,
         outage: StoreOutage | None = None,
+        edge_rate: Callable[[], float] | None = None,
     ) -> None:
         super().__init__(store, config.pipeline, outage)
         self.client = client
         self.delivery = Delivery(store, config, client, metrics, reps=reps, outbound=outbound)
+        self._edge_rate = edge_rate
+        self._yield = YieldPolicy(
+            min_rate=config.pipeline.yield_min_rate,
+            max_yield_seconds=config.pipeline.yield_max_seconds,
+        )
+        self._last_delivery = float("-inf")
 
     def warm_up(self) -> None:
         """Read the org profile before the first email (relay/delivery/pipeline.py)."""
@@ -49,5 +59,11 @@ class DeliveryRunner(BatchRunner):
             return self.pipeline.rate_limit_pause_seconds  # over budget: stop writing
         return self.pipeline.max_batch_window_seconds * pressure if pressure > 0.5 else 0.0
 
+    def intake_yield(self) -> float:
+        if self._edge_rate is None:
+            return 0.0
+        return self._yield.wait(self._edge_rate(), time.monotonic(), self._last_delivery)
+
     def process(self, batch: Sequence[StoredMessage]) -> BatchResult:
+        self._last_delivery = time.monotonic()
         return self.delivery.run(batch)
