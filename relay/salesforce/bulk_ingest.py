@@ -18,11 +18,12 @@ Rules this module keeps:
 
 - **CSV** ("Prepare CSV Files"): UTF-8, the header is the field API names, every field
   quoted (RFC 4180: quotes doubled, so commas, quotes and line breaks in a subject or a
-  description survive), LF line endings. None is ``#N/A`` (sets the field to null, as a
-  JSON null does); a field a record lacks is empty (left unchanged, as an absent JSON
-  key is). Dates are ``YYYY-MM-DD``, datetimes ISO 8601 in UTC with ``Z``. A list (the
-  REST-only ``TaskWhoIds``) cannot be carried: such a record is refused (ValueError) and
-  the caller writes it through REST.
+  description survive), LF line endings. None and "" are ``#N/A`` (sets the field to
+  null, as a JSON null does); a field a record lacks is empty (left unchanged, as an
+  absent JSON key is), so a text that is exactly ``#N/A`` arrives as null. Dates are
+  ``YYYY-MM-DD``, datetimes ISO 8601 in UTC with ``Z``. A list (the REST-only
+  ``TaskWhoIds``) cannot be carried: such a record is refused (ValueError) and the
+  caller writes it through REST.
 - **Size**: an upload may hold 150 MB of base64, so about 100 MB of CSV ("Upload Job
   Data"); records are split into several jobs below that. UTF-8 takes at least one byte
   per character, so a job under 100 MB is also under 100,000,000 characters.
@@ -87,8 +88,10 @@ class BulkPolicy:
 
 
 def csv_value(value: Any) -> str:
-    """One field as the Bulk API takes it."""
-    if value is None:
+    """One field as the Bulk API takes it. None and "" are ``#N/A``: a JSON null or an
+    empty string clears a field through REST (Salesforce keeps no empty text), while an
+    empty CSV field would leave the old value."""
+    if value is None or value == "":
         return NULL_VALUE
     if isinstance(value, bool):
         return "true" if value else "false"

@@ -137,6 +137,20 @@ def test_hostile_content_round_trips(org: Any, client: SalesforceClient) -> None
         assert task["Subject"] == (text[:255] or "empty body")
 
 
+def test_empty_and_none_clear_a_field_as_rest_does(org: Any, client: SalesforceClient) -> None:
+    keys = _keys(3)
+    upsert_tasks(client, [{"Subject": "s", "Description": "old", "Relay_Key__c": k} for k in keys])
+    records = [
+        {"Subject": "s", "Description": "", "Relay_Key__c": keys[0]},
+        {"Subject": "s", "Description": None, "Relay_Key__c": keys[1]},
+        {"Subject": "s", "Relay_Key__c": keys[2]},  # no Description: left alone
+    ]
+    results = upsert_tasks_bulk(client, records, external_id_field="Relay_Key__c", policy=FAST)
+    assert all(r.ok for r in results)
+    tasks = _tasks_by_key(client, keys)
+    assert [tasks[k][0]["Description"] for k in keys] == [None, None, "old"]
+
+
 def test_upload_limit_splits_records_into_several_jobs(org: Any, client: SalesforceClient) -> None:
     keys = _keys(30)
     records = [
@@ -178,6 +192,7 @@ def test_records_need_unique_keys_and_scalar_fields(client: SalesforceClient) ->
 
 def test_csv_values_and_job_ranges() -> None:
     assert csv_value(None) == "#N/A"
+    assert csv_value("") == "#N/A"
     assert csv_value(True) == "true"
     assert csv_value(date(2026, 1, 2)) == "2026-01-02"
     rows = csv_rows(["A", "B"], [{"A": 'x"y', "B": "1\n2"}, {"A": "z"}])
