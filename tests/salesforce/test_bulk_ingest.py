@@ -319,3 +319,41 @@ def test_rerun_after_a_crash_mid_job_writes_no_duplicate(
     assert [results[k].task_id for k in keys] == [r.id for r in first]
     assert {ledger[k].state for k in keys} == {WRITTEN}
     assert all(len(found) == 1 for found in _tasks_by_key(client, keys).values())
+
+
+# --- waiting for a job ---------------------------------------------------------------------
+
+
+def test_polls_back_off_and_a_job_that_runs_too_long_is_aborted(
+    org: Any, client: SalesforceClient
+) -> None:
+    """Polls wait 0.5, 1, 2 s... (recorded, not slept); past the timeout every row is a
+    TemporaryError and the job is aborted, so it does not write on behind Relay's back."""
+    waits: list[float] = []
+    keys = _keys(6000)
+    records = [{"Subject": "slow", "Relay_Key__c": k} for k in keys]
+    policy = BulkPolicy(poll_initial_seconds=0.5, poll_max_seconds=2.0, timeout_seconds=2.5)
+    results = upsert_tasks_bulk(
+        client, records, external_id_field="Relay_Key__c", policy=policy, sleep=waits.append
+    )
+    assert waits[:3] == [0.5, 1.0, 2.0]
+    assert all(isinstance(r.error, TemporaryError) for r in results)
+    assert "still InProgress" in str(results[0].error)
+    job = admin(org, "GET", JOBS)["records"][-1]  # the newest job: this one
+    assert job["state"] == "Aborted"
+    assert job["numberRecordsProcessed"] < 6000
+
+
+def test_lock_failures_in_a_job_are_temporary_per_row(org: Any, client: SalesforceClient) -> None:
+    """UNABLE_TO_LOCK_ROW on some rows: those rows are TemporaryError with the code, as
+    in a collection result; the others are written."""
+    admin(org, "PUT", "/_localorg/faults", {"UNABLE_TO_LOCK_ROW": 0.3})
+    keys = _keys(200)
+    records = [{"Subject": "locks", "Relay_Key__c": k} for k in keys]
+    results = upsert_tasks_bulk(client, records, external_id_field="Relay_Key__c", policy=FAST)
+    locked = [r for r in results if not r.ok]
+    assert 20 < len(locked) < 120
+    assert all(isinstance(r.error, TemporaryError) for r in locked)
+    assert {r.codes for r in locked} == {("UNABLE_TO_LOCK_ROW",)}
+    written = _tasks_by_key(client, keys)
+    assert all(len(written[r.key or ""]) == (1 if r.ok else 0) for r in results)
