@@ -8,8 +8,10 @@ import time
 import uuid
 from typing import Any
 
+import pytest
 import requests
 
+from relay.localorg import bulk_ingest
 from tests.support.localorg import API_VERSION, RunningOrg
 
 JOBS = f"/services/data/v{API_VERSION}/jobs/ingest"
@@ -294,3 +296,19 @@ def test_abort_while_in_progress_leaves_the_rest_unprocessed(fresh_org: RunningO
     left = len(_results(fresh_org, job["id"], "unprocessedrecords"))
     assert done + left == 3000
     assert left > 0
+
+
+def test_upload_size_limit_and_empty_upload(
+    local_org: RunningOrg, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over the base64 limit (150 MB in Salesforce, made small here) and an empty body are
+    400 INVALIDBATCH, and the job stays open for a proper upload."""
+    monkeypatch.setattr(bulk_ingest, "MAX_UPLOAD_BASE64_BYTES", 100)
+    job = _create(local_org)
+    big = _upload(local_org, job["id"], "Subject,Relay_Key__c\n" + "a,b\n" * 20)
+    assert big.status_code == 400
+    assert big.json()[0]["errorCode"] == "INVALIDBATCH"
+    empty = _upload(local_org, job["id"], "")
+    assert empty.status_code == 400
+    assert empty.json()[0]["errorCode"] == "INVALIDBATCH"
+    assert _upload(local_org, job["id"], "Subject,Relay_Key__c\na,b\n").status_code == 201
