@@ -5,8 +5,8 @@ CSV content, and TaskWriter's bulk path with its ledger across a crash."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,7 +26,7 @@ from relay.salesforce.bulk_ingest import (
 )
 from relay.salesforce.client import SalesforceClient
 from relay.salesforce.writes import upsert_tasks
-from relay.store import open_store
+from relay.store import SqlStore
 from relay.store.model import INTENT, WRITTEN
 from tests.salesforce.sfclient_helpers import admin
 
@@ -246,20 +246,16 @@ def _drafts(contact: str, owner: str, n: int) -> list[TaskDraft]:
 
 
 def test_task_writer_uses_one_bulk_job_at_the_threshold(
-    org: Any, local_org: Any, client: SalesforceClient, tmp_path: Path
+    org: Any, local_org: Any, client: SalesforceClient, store: SqlStore
 ) -> None:
     contact, owner = local_org.call(_contact)
     drafts = _drafts(contact, owner, 12)
     jobs = [Job(f"q{i}", f"m{i}", (d,)) for i, d in enumerate(drafts)]
-    store = open_store(f"sqlite:///{tmp_path / 'relay.db'}")
-    try:
-        before = _jobs(org)
-        writer = TaskWriter(store, client, bulk_threshold=12, bulk_policy=FAST)
-        results = writer.write(jobs, "Relay_Key__c")
-        assert _jobs(org) - before == 1
-        ledger = store.deliveries_for_keys([d.relay_key for d in drafts])
-    finally:
-        store.close()
+    before = _jobs(org)
+    writer = TaskWriter(store, client, bulk_threshold=12, bulk_policy=FAST)
+    results = writer.write(jobs, "Relay_Key__c")
+    assert _jobs(org) - before == 1
+    ledger = store.deliveries_for_keys([d.relay_key for d in drafts])
     assert all(results[d.relay_key].error is None for d in drafts)
     assert {ledger[d.relay_key].state for d in drafts} == {WRITTEN}
     assert all(ledger[d.relay_key].task_id == results[d.relay_key].task_id for d in drafts)
@@ -268,28 +264,24 @@ def test_task_writer_uses_one_bulk_job_at_the_threshold(
 
 
 def test_task_writer_stays_on_rest_below_the_threshold_or_without_a_key(
-    org: Any, local_org: Any, client: SalesforceClient, tmp_path: Path
+    org: Any, local_org: Any, client: SalesforceClient, store: SqlStore
 ) -> None:
     contact, owner = local_org.call(_contact)
-    store = open_store(f"sqlite:///{tmp_path / 'relay.db'}")
-    try:
-        before = _jobs(org)
-        small = _drafts(contact, owner, 11)
-        TaskWriter(store, client, bulk_threshold=12, bulk_policy=FAST).write(
-            [Job(f"s{i}", f"sm{i}", (d,)) for i, d in enumerate(small)], "Relay_Key__c"
-        )
-        keyless = _drafts(contact, owner, 12)
-        results = TaskWriter(store, client, bulk_threshold=12, bulk_policy=FAST).write(
-            [Job(f"k{i}", f"km{i}", (d,)) for i, d in enumerate(keyless)], None
-        )
-        assert _jobs(org) == before
-    finally:
-        store.close()
+    before = _jobs(org)
+    small = _drafts(contact, owner, 11)
+    TaskWriter(store, client, bulk_threshold=12, bulk_policy=FAST).write(
+        [Job(f"s{i}", f"sm{i}", (d,)) for i, d in enumerate(small)], "Relay_Key__c"
+    )
+    keyless = _drafts(contact, owner, 12)
+    results = TaskWriter(store, client, bulk_threshold=12, bulk_policy=FAST).write(
+        [Job(f"k{i}", f"km{i}", (d,)) for i, d in enumerate(keyless)], None
+    )
+    assert _jobs(org) == before
     assert all(results[d.relay_key].error is None for d in keyless)
 
 
 def test_rerun_after_a_crash_mid_job_writes_no_duplicate(
-    org: Any, local_org: Any, client: SalesforceClient, tmp_path: Path
+    org: Any, local_org: Any, client: SalesforceClient, store: SqlStore
 ) -> None:
     """The crash window: intents committed, the job ran in Salesforce, Relay died before
     recording it. The next run (same ledger) upserts the same keys again: every key ends
@@ -297,24 +289,20 @@ def test_rerun_after_a_crash_mid_job_writes_no_duplicate(
     contact, owner = local_org.call(_contact)
     drafts = _drafts(contact, owner, 15)
     jobs = [Job(f"c{i}", f"cm{i}", (d,)) for i, d in enumerate(drafts)]
-    store = open_store(f"sqlite:///{tmp_path / 'relay.db'}")
-    try:
-        writer = TaskWriter(store, client, bulk_threshold=10, bulk_policy=FAST)
-        # What write() does up to the crash: intents, then the job itself.
-        store.record_intents([_intent(job, job.drafts[0]) for job in jobs])
-        first = upsert_tasks_bulk(
-            client,
-            [_sobject(d, "Relay_Key__c") for d in drafts],
-            external_id_field="Relay_Key__c",
-            policy=FAST,
-        )
-        assert all(r.ok for r in first)
-        keys = [d.relay_key for d in drafts]
-        assert {d.state for d in store.deliveries_for_keys(keys).values()} == {INTENT}
-        results = writer.write(jobs, "Relay_Key__c")
-        ledger = store.deliveries_for_keys(keys)
-    finally:
-        store.close()
+    writer = TaskWriter(store, client, bulk_threshold=10, bulk_policy=FAST)
+    # What write() does up to the crash: intents, then the job itself.
+    store.record_intents([_intent(job, job.drafts[0]) for job in jobs])
+    first = upsert_tasks_bulk(
+        client,
+        [_sobject(d, "Relay_Key__c") for d in drafts],
+        external_id_field="Relay_Key__c",
+        policy=FAST,
+    )
+    assert all(r.ok for r in first)
+    keys = [d.relay_key for d in drafts]
+    assert {d.state for d in store.deliveries_for_keys(keys).values()} == {INTENT}
+    results = writer.write(jobs, "Relay_Key__c")
+    ledger = store.deliveries_for_keys(keys)
     assert all(results[k].error is None for k in keys), [results[k].error for k in keys]
     assert [results[k].task_id for k in keys] == [r.id for r in first]
     assert {ledger[k].state for k in keys} == {WRITTEN}
@@ -357,3 +345,25 @@ def test_lock_failures_in_a_job_are_temporary_per_row(org: Any, client: Salesfor
     assert {r.codes for r in locked} == {("UNABLE_TO_LOCK_ROW",)}
     written = _tasks_by_key(client, keys)
     assert all(len(written[r.key or ""]) == (1 if r.ok else 0) for r in results)
+
+
+def test_task_writer_sends_drafts_with_several_whos_through_rest(
+    org: Any, local_org: Any, client: SalesforceClient, store: SqlStore
+) -> None:
+    """TaskWhoIds is a JSON list the CSV cannot carry: those drafts go through REST in
+    the same write, the others through one job, and every key is written in order."""
+    contact, owner = local_org.call(_contact)
+    other, _ = local_org.call(_contact)
+    drafts = _drafts(contact, owner, 12)
+    for index in (3, 8):
+        drafts[index] = replace(drafts[index], task_who_ids=(contact, other))
+    before = _jobs(org)
+    results = TaskWriter(store, client, bulk_threshold=12, bulk_policy=FAST).write(
+        [Job(f"w{i}", f"wm{i}", (d,)) for i, d in enumerate(drafts)], "Relay_Key__c"
+    )
+    assert _jobs(org) - before == 1
+    assert all(results[d.relay_key].error is None for d in drafts)
+    ledger = store.deliveries_for_keys([d.relay_key for d in drafts])
+    assert {ledger[d.relay_key].state for d in drafts} == {WRITTEN}
+    job = admin(org, "GET", JOBS)["records"][-1]
+    assert job["numberRecordsProcessed"] == 10
