@@ -36,7 +36,8 @@ delimiter and line ending, RFC 4180 quoting; an empty field leaves the value alo
 
 Not modelled: the ``update``, ``delete`` and ``hardDelete`` operations, multipart
 create, assignment rules, relationship columns (``Owner.Email``), the 7-day result
-lifespan and the daily record allocation. Jobs live in memory: a restarted org has none.
+lifespan, the daily record allocation, and the job's ``lineEnding`` as a rule (the CSV
+reader takes LF and CRLF rows alike). Jobs live in memory: a restarted org has none.
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ DELIMITERS = {
 LINE_ENDINGS = {"LF": "\n", "CRLF": "\r\n"}
 SUPPORTED_OPERATIONS = frozenset({"insert", "upsert"})
 ALL_OPERATIONS = frozenset({"insert", "update", "upsert", "delete", "hardDelete"})
-# The ingest job id prefix (Object Reference, "AsyncApexJob"/"Job": 750).
+# Bulk API job ids start with 750, as the job ids in the guide's examples do.
 JOB_KEY_PREFIX = "750"
 
 
