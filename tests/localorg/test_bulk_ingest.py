@@ -312,3 +312,21 @@ def test_upload_size_limit_and_empty_upload(
     assert empty.status_code == 400
     assert empty.json()[0]["errorCode"] == "INVALIDBATCH"
     assert _upload(local_org, job["id"], "Subject,Relay_Key__c\na,b\n").status_code == 201
+
+
+def test_crlf_and_semicolon_jobs(local_org: RunningOrg) -> None:
+    """A CRLF, semicolon-delimited job ("Sample CSV Files"): read with its delimiter,
+    answered in it too."""
+    tag = uuid.uuid4().hex[:8]
+    job = _create(local_org, lineEnding="CRLF", columnDelimiter="SEMICOLON")
+    text = f'Subject;Description;Relay_Key__c\r\n"a; b";"one\r\ntwo";{tag}-c\r\n'
+    assert _upload(local_org, job["id"], text).status_code == 201
+    assert _set_state(local_org, job["id"], "UploadComplete").status_code == 200
+    assert _wait(local_org, job["id"])["state"] == "JobComplete"
+    answer = local_org.admin.get(local_org.url(f"{JOBS}/{job['id']}/successfulResults/")).text
+    assert answer.startswith('"sf__Id";"sf__Created";"Subject";"Description";"Relay_Key__c"\r\n')
+    [task] = local_org.sf().query(
+        f"SELECT Subject, Description FROM Task WHERE Relay_Key__c = '{tag}-c'"
+    )["records"]
+    assert task["Subject"] == "a; b"
+    assert task["Description"] == "one\r\ntwo"
