@@ -152,6 +152,11 @@ class PipelineConfig:
     # The Task external-id field to upsert on ("none": create + intent-ledger reconcile;
     # also the fallback when the org's Task lacks the field).
     external_id_field: str = "Relay_Key__c"
+    # A write of at least this many Tasks goes through one Bulk API 2.0 ingest job
+    # instead of sObject Collections (relay/salesforce/bulk_ingest.py): Salesforce advises
+    # Bulk API 2.0 from about 2,000 records (Developer Limits and Allocations Quick
+    # Reference, "Bulk API and Bulk API 2.0 Limits and Allocations").
+    bulk_threshold: int = 2000
     directory_ttl_seconds: float = 60.0
     org_profile_ttl_seconds: float = 3600.0
     # Re-read the active Users (and their Email-to-Salesforce addresses) this
@@ -604,6 +609,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(("salesforce", "api_budget_share"), "RELAY_SF_API_BUDGET_SHARE", parse_share),
     Setting(("salesforce", "local_intended"), "RELAY_SF_LOCAL", parse_bool),
+    Setting(("pipeline", "bulk_threshold"), "RELAY_BULK_THRESHOLD", parse_positive_int),
     *(
         Setting(("pipeline", name), f"RELAY_PIPELINE_{name.upper()}", parse)
         for name, parse in (

@@ -101,7 +101,7 @@ class Delivery:
         self.org = OrgProfileCache(
             client, config.pipeline.external_id_field, config.pipeline.org_profile_ttl_seconds
         )
-        self.writer = TaskWriter(store, client)
+        self.writer = TaskWriter(store, client, bulk_threshold=config.pipeline.bulk_threshold)
 
     def warm_up(self) -> None:
         """Read the org profile before the first email, so that email costs only the

@@ -12,6 +12,17 @@
    subject since the intent are searched for one with the same Who and What.
 4. Written keys are committed (``mark_written``) straight away.
 
+A write of at least ``bulk_threshold`` drafts (``RELAY_BULK_THRESHOLD``, an import of past
+mail) goes through one Bulk API 2.0 ingest job instead of calls of 200
+(relay/salesforce/bulk_ingest.py), with the same intents first and the same per-key
+results after: a crash anywhere in the job leaves intents, and the next run upserts the
+same keys again, which updates rather than duplicates. Only with the external-id field:
+without it each Task is a create, and after a crash the job's rows could only be found
+again by searching each rep's Tasks one draft at a time (the reconcile above), while the
+job itself may still be running and creating them; bulk creates would trade the
+exactly-once promise for calls. A draft the CSV cannot carry (several Whos in
+``TaskWhoIds``, a JSON list) goes through REST in the same write.
+
 Copies of one email written at the same moment (two batches, two nodes) both write the
 key; the upsert leaves one Task, and the later write records that Task as its own
 (docs/delivery-guarantees.md, "Copies at the same moment").
@@ -29,8 +40,14 @@ from relay.delivery.plan import Planned
 from relay.errors import RelayError, TemporaryError
 from relay.logs import get_logger
 from relay.matching import TaskDraft
+from relay.salesforce.bulk_ingest import BulkPolicy, upsert_tasks_bulk
 from relay.salesforce.client import SalesforceClient
-from relay.salesforce.writes import find_recent_owner_tasks, find_tasks_by_keys, upsert_tasks
+from relay.salesforce.writes import (
+    WriteResult,
+    find_recent_owner_tasks,
+    find_tasks_by_keys,
+    upsert_tasks,
+)
 from relay.store.model import INTENT, WRITTEN, Delivery, Outcome, Store
 
 log = get_logger("relay.runners.writer")
@@ -66,10 +83,22 @@ class KeyResult:
     """True when the ledger already had this Task (a duplicate copy of the email)."""
 
 
+DEFAULT_BULK_THRESHOLD = 2000
+
+
 class TaskWriter:
-    def __init__(self, store: Store, client: SalesforceClient) -> None:
+    def __init__(
+        self,
+        store: Store,
+        client: SalesforceClient,
+        *,
+        bulk_threshold: int = DEFAULT_BULK_THRESHOLD,
+        bulk_policy: BulkPolicy | None = None,
+    ) -> None:
         self.store = store
         self.client = client
+        self.bulk_threshold = bulk_threshold
+        self.bulk_policy = bulk_policy
 
     def write(self, jobs: Sequence[Job], external_id_field: str | None) -> dict[str, KeyResult]:
         """relay key -> what happened to its Task, for every draft of ``jobs``."""
@@ -101,9 +130,7 @@ class TaskWriter:
         written: dict[str, str] = {}
         exists: list[str] = []
         for (_, draft), result in zip(
-            pending,
-            upsert_tasks(self.client, records, external_id_field=external_id_field),
-            strict=True,
+            pending, self._upsert(records, external_id_field), strict=True
         ):
             if result.ok and result.id:
                 written[draft.relay_key] = result.id
@@ -127,6 +154,31 @@ class TaskWriter:
         if written:
             self.store.mark_written(written)
         return results
+
+    def _upsert(
+        self, records: Sequence[dict[str, Any]], external_id_field: str | None
+    ) -> list[WriteResult]:
+        """One result per record, in order: Bulk API 2.0 for a big write on the external
+        id, sObject Collections otherwise (and for records the CSV cannot carry)."""
+        if external_id_field is None or len(records) < self.bulk_threshold:
+            return upsert_tasks(self.client, records, external_id_field=external_id_field)
+        bulk = [i for i, record in enumerate(records) if not _has_list(record)]
+        rest = [i for i, record in enumerate(records) if _has_list(record)]
+        log.info("task_write_bulk", records=len(bulk), rest=len(rest))
+        results: dict[int, WriteResult] = {}
+        answers = upsert_tasks_bulk(
+            self.client,
+            [records[i] for i in bulk],
+            external_id_field=external_id_field,
+            policy=self.bulk_policy,
+        )
+        results.update(zip(bulk, answers, strict=True))
+        if rest:
+            answers = upsert_tasks(
+                self.client, [records[i] for i in rest], external_id_field=external_id_field
+            )
+            results.update(zip(rest, answers, strict=True))
+        return [results[i] for i in range(len(records))]
 
     def _reconcile(
         self, drafts: Sequence[TaskDraft], ledger: dict[str, Delivery]
@@ -195,6 +247,10 @@ def _intent(job: Job, draft: TaskDraft) -> Delivery:
         queue_id=job.queue_id,
         owner_id=draft.owner_id,
     )
+
+
+def _has_list(record: Mapping[str, Any]) -> bool:
+    return any(isinstance(value, (list, tuple)) for value in record.values())
 
 
 def _sobject(draft: TaskDraft, external_id_field: str | None) -> dict[str, Any]:

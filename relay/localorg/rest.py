@@ -8,7 +8,8 @@ like the call it stands for.
 
 Resource shapes follow the REST API Developer Guide: "Versions", "Resources by Version",
 "sObject Basic Information", "sObject Describe", "sObject Rows", "sObject Rows by
-External ID", "Query", "QueryAll", "Limits", "sObject Get Updated", "sObject Get Deleted".
+External ID", "Query", "QueryAll", "Limits", "sObject Get Updated", "sObject Get
+Deleted"; Bulk API 2.0 ingest jobs (``jobs/ingest``) are in bulk_ingest.py.
 """
 
 from __future__ import annotations
@@ -121,6 +122,10 @@ def dispatch(state: OrgState, call: RestCall) -> RestResult:
         from relay.localorg.composite import composite_dispatch
 
         return composite_dispatch(state, call, parts[1:])
+    if head == "jobs" and len(parts) >= 2 and parts[1] == "ingest":
+        from relay.localorg.bulk_ingest import ingest_dispatch
+
+        return ingest_dispatch(state, call, parts[2:])
     raise not_found()
 
 
@@ -138,6 +143,7 @@ def _resources(version: str) -> dict[str, str]:
         "queryAll": f"{base}/queryAll",
         "limits": f"{base}/limits",
         "composite": f"{base}/composite",
+        "jobs": f"{base}/jobs",
     }
 
 

@@ -159,6 +159,7 @@ class LocalOrg:
     async def stop_async(self) -> None:
         if self.state is not None:
             self.state.stopping.set()
+            await self.state.ingest.stop()
         if self._runner is not None:
             # Idle keep-alive connections would otherwise wait for the client's TLS
             # close_notify; the org is going away, so drop them (in-flight ones too).

@@ -165,7 +165,9 @@ async def _errors_as_salesforce(request: web.Request, handler: Any) -> web.Strea
 
 
 def build_app(state: OrgState) -> web.Application:
-    app = web.Application(middlewares=[_errors_as_salesforce], client_max_size=64 * 1024 * 1024)
+    # Room for a Bulk API 2.0 upload at its limit (bulk_ingest.py), so the org answers
+    # the oversize error itself rather than aiohttp's 413.
+    app = web.Application(middlewares=[_errors_as_salesforce], client_max_size=160 * 1024 * 1024)
     app[STATE_KEY] = state
     app.router.add_route("*", "/services/data", data_call)
     app.router.add_route("*", "/services/data/{tail:.*}", data_call)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -12,6 +13,9 @@ from relay.localorg.auth import OrgCredentials, SessionStore
 from relay.localorg.cursors import QueryCursors
 from relay.localorg.data import OrgData
 from relay.localorg.faults import FaultInjector
+
+if TYPE_CHECKING:
+    from relay.localorg.bulk_ingest import IngestJobs
 
 # REST API versions the org serves: Summer '21 (52.0) to Spring '26 (66.0).
 API_VERSIONS = tuple(f"{major}.0" for major in range(52, 67))
@@ -32,12 +36,19 @@ class OrgState:
     latency_ms: float = 0.0
     instance_url: str = ""
     cursors: QueryCursors = field(default_factory=QueryCursors)
+    ingest: IngestJobs = field(default_factory=lambda: _ingest_jobs())
     # Set at shutdown so "timeout" faults stop hanging and the server can close.
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def token_url(self) -> str:
         return f"{self.instance_url}/services/oauth2/token"
+
+
+def _ingest_jobs() -> IngestJobs:
+    from relay.localorg.bulk_ingest import IngestJobs
+
+    return IngestJobs()
 
 
 STATE_KEY: web.AppKey[OrgState] = web.AppKey("localorg_state", OrgState)

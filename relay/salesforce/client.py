@@ -31,6 +31,7 @@ from prometheus_client import CollectorRegistry
 from requests.adapters import HTTPAdapter
 from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceError
+from simple_salesforce.util import exception_handler
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -254,6 +255,51 @@ class SalesforceClient:
             idempotent=False,
         )
         return list(result)
+
+    def send(
+        self,
+        name: str,
+        method: str,
+        path: str,
+        *,
+        json_body: Mapping[str, Any] | None = None,
+        csv_body: bytes | None = None,
+        accept_csv: bool = False,
+        idempotent: bool = True,
+    ) -> tuple[int, Any]:
+        """One raw REST call under the version root (``path`` like ``jobs/ingest``):
+        its status and its body (parsed JSON, CSV text, or None when empty).
+
+        For resources ``restful`` cannot carry: a ``text/csv`` body, a CSV answer, a 201
+        without a body (Bulk API 2.0). The session, retries, re-authentication and
+        classification are the other calls'; a status of 300 or more raises through
+        simple-salesforce's ``exception_handler`` as they do."""
+        content_type = "text/csv" if csv_body is not None else "application/json"
+        headers = {
+            "Content-Type": content_type,
+            "Accept": "text/csv" if accept_csv else "application/json",
+        }
+        data = csv_body if csv_body is not None else None
+
+        def call(sf: Salesforce) -> tuple[int, Any]:
+            all_headers = {**sf.headers, **headers}
+            response = sf.session.request(
+                method,
+                sf.base_url + path,
+                headers=all_headers,
+                data=data,
+                json=dict(json_body) if json_body is not None else None,
+            )
+            if response.status_code >= 300:
+                exception_handler(response, name)
+            if not response.content:
+                return response.status_code, None
+            if accept_csv:
+                return response.status_code, response.content.decode("utf-8")
+            return response.status_code, response.json()
+
+        result: tuple[int, Any] = self._call(name, call, idempotent=idempotent)
+        return result
 
     @property
     def sf(self) -> Salesforce:

@@ -1,0 +1,325 @@
+"""Upserting many Tasks in Bulk API 2.0 ingest jobs, with a result per row.
+
+For a big write (an import of past mail) the sObject Collections upsert costs a call per
+200 Tasks; one ingest job costs about six calls whatever its size: create, upload,
+``UploadComplete``, a few polls, and the results (Bulk API 2.0 and Bulk API Developer
+Guide, "Bulk API 2.0 Ingest"; the Limits Quick Reference puts the crossover at about
+2,000 records). The outcome is the same as ``upsert_tasks``'s: one ``WriteResult`` per
+record, in order, failed rows classified by the same table (``classify.py``), so the
+caller cannot tell which path wrote.
+
+The calls go through ``SalesforceClient.send`` (its session, retries, re-authentication
+and classification), not simple-salesforce's ``bulk2``: that helper parses the result
+CSV with ``splitlines()``, which cuts a row whose Description holds a line break; it
+waits with its own fixed sleeps and raises unclassified ``SalesforceOperationError``s;
+and it aborts the job on any error in one call, where here each call is retried alone.
+
+Rules this module keeps:
+
+- **CSV** ("Prepare CSV Files"): UTF-8, the header is the field API names, every field
+  quoted (RFC 4180: quotes doubled, so commas, quotes and line breaks in a subject or a
+  description survive), LF line endings. None and "" are ``#N/A`` (sets the field to
+  null, as a JSON null does); a field a record lacks is empty (left unchanged, as an
+  absent JSON key is), so a text that is exactly ``#N/A`` arrives as null. Dates are
+  ``YYYY-MM-DD``, datetimes ISO 8601 in UTC with ``Z``. A list (the REST-only
+  ``TaskWhoIds``) cannot be carried: such a record is refused (ValueError) and the
+  caller writes it through REST.
+- **Size**: an upload may hold 150 MB of base64, so about 100 MB of CSV ("Upload Job
+  Data"); records are split into several jobs below that. UTF-8 takes at least one byte
+  per character, so a job under 100 MB is also under 100,000,000 characters.
+- **Keys**: results come back in no particular order ("Get Job Successful Record
+  Results": "The order of records in the response is not guaranteed"), so rows are
+  matched to records by their external id, which must be unique within a call.
+- **A job that fails as a whole** (its create, upload or close call fails after the
+  client's retries, or it ends ``Failed``/``Aborted``) fails its rows with one error,
+  as a failed collection call does; a row without any result is a TemporaryError. The
+  upsert on the external id makes writing them again safe.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+import structlog
+
+from relay.errors import RelayError, TemporaryError
+from relay.salesforce.classify import (
+    SalesforceFault,
+    classify_fault,
+    classify_record_errors,
+    parse_faults,
+)
+from relay.salesforce.client import SalesforceClient
+from relay.salesforce.writes import TASK, WriteResult
+
+log = structlog.get_logger(__name__)
+
+# "Upload Job Data": at most 150 MB of base64, "upload data that does not exceed 100 MB".
+MAX_UPLOAD_BYTES = 100 * 1024 * 1024
+# "Prepare CSV Files": "#N/A" sets a field to null.
+NULL_VALUE = "#N/A"
+JOB_COMPLETE = "JobComplete"
+TERMINAL_STATES = frozenset({JOB_COMPLETE, "Failed", "Aborted"})
+# sf__Error is "Error code and message" ("Get Job Failed Record Results"), laid out as
+# STATUS_CODE:message, optionally followed by :fields --
+_ERROR = re.compile(r"^([A-Z][A-Z0-9_]*):(.*?)(?::([A-Za-z0-9_,]*) --)?$", re.DOTALL)
+_FIELD_NOT_FOUND = "Field name not found"
+
+
+@dataclass(frozen=True)
+class BulkPolicy:
+    """How one job is waited for: polls back off from ``poll_initial_seconds``, doubling
+    up to ``poll_max_seconds``, for at most ``timeout_seconds``."""
+
+    poll_initial_seconds: float = 0.5
+    poll_max_seconds: float = 10.0
+    timeout_seconds: float = 600.0
+    max_upload_bytes: int = MAX_UPLOAD_BYTES
+
+
+# --- pure: CSV in, jobs, results out -----------------------------------------------------
+
+
+def csv_value(value: Any) -> str:
+    """One field as the Bulk API takes it. None and "" are ``#N/A``: a JSON null or an
+    empty string clears a field through REST (Salesforce keeps no empty text), while an
+    empty CSV field would leave the old value."""
+    if value is None or value == "":
+        return NULL_VALUE
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        moment = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    raise ValueError(f"a Bulk API CSV field cannot hold {type(value).__name__}: {value!r}")
+
+
+def columns_of(records: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Every field any record has, in first-seen order."""
+    return list(dict.fromkeys(name for record in records for name in record))
+
+
+def csv_rows(columns: Sequence[str], records: Sequence[Mapping[str, Any]]) -> list[bytes]:
+    """Each record as one encoded CSV row (the header first), every field quoted."""
+    lines = [_line(columns)]
+    for record in records:
+        lines.append(_line([csv_value(record[c]) if c in record else "" for c in columns]))
+    return lines
+
+
+def _line(fields: Sequence[str]) -> bytes:
+    buffer = io.StringIO(newline="")
+    csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\n").writerow(fields)
+    return buffer.getvalue().encode("utf-8")
+
+
+def split_jobs(rows: Sequence[bytes], max_bytes: int) -> Iterator[tuple[int, int]]:
+    """(start, end) record ranges whose upload (header + rows) fits in ``max_bytes``.
+
+    ``rows[0]`` is the header; ranges index the records (rows[1:])."""
+    header = len(rows[0])
+    start, used = 0, header
+    for index, row in enumerate(rows[1:]):
+        if header + len(row) > max_bytes:
+            raise ValueError(f"record {index} alone exceeds the {max_bytes}-byte upload limit")
+        if used + len(row) > max_bytes and index > start:
+            yield start, index
+            start, used = index, header
+        used += len(row)
+    if len(rows) > 1:
+        yield start, len(rows) - 1
+
+
+def parse_results(text: str | None) -> list[dict[str, str]]:
+    """A result CSV (every field may be quoted, values may hold line breaks)."""
+    if not text:
+        return []
+    return list(csv.DictReader(io.StringIO(text, newline="")))
+
+
+def row_error(text: str) -> tuple[RelayError, tuple[str, ...]]:
+    """A failed row's ``sf__Error`` as the REST path's error class and codes."""
+    match = _ERROR.match(text.strip())
+    if match is None:
+        errors = [{"statusCode": "UNKNOWN_EXCEPTION", "message": text, "fields": []}]
+    else:
+        fields = [f for f in (match.group(3) or "").split(",") if f]
+        errors = [{"statusCode": match.group(1), "message": match.group(2), "fields": fields}]
+    return classify_record_errors(errors), tuple(f.code for f in parse_faults(errors))
+
+
+def job_error(info: Mapping[str, Any]) -> RelayError:
+    """The error for rows a ``Failed`` or ``Aborted`` job left without a result."""
+    message = str(info.get("errorMessage") or f"the Bulk API job ended {info.get('state')}")
+    if _FIELD_NOT_FOUND in message:
+        # "InvalidBatch : Field name not found : X" (a column the org does not have): the
+        # REST path's INVALID_FIELD, which holds for a person to deploy the field.
+        return classify_fault(SalesforceFault("INVALID_FIELD", message))
+    return TemporaryError(
+        f"the Bulk API job ended {info.get('state')} ({message}); Relay writes these Tasks "
+        "again later (the upsert on the Relay key keeps it exactly once)"
+    )
+
+
+def map_results(
+    keys: Sequence[str],
+    key_field: str,
+    successful: Sequence[Mapping[str, str]],
+    failed: Sequence[Mapping[str, str]],
+    missing: RelayError,
+) -> list[WriteResult]:
+    """One WriteResult per key, in ``keys`` order, from a job's result rows."""
+    by_key: dict[str, WriteResult] = {}
+    for row in successful:
+        key = row.get(key_field, "")
+        by_key[key] = WriteResult(key, row.get("sf__Id") or None, row.get("sf__Created") == "true")
+    for row in failed:
+        key = row.get(key_field, "")
+        error, codes = row_error(row.get("sf__Error", ""))
+        by_key[key] = WriteResult(key, row.get("sf__Id") or None, False, error, codes)
+    return [by_key.get(key) or WriteResult(key, None, False, missing) for key in keys]
+
+
+# --- I/O: one job per range --------------------------------------------------------------
+
+
+def upsert_tasks_bulk(
+    client: SalesforceClient,
+    records: Sequence[Mapping[str, Any]],
+    *,
+    external_id_field: str,
+    policy: BulkPolicy | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[WriteResult]:
+    """Upsert Tasks on ``external_id_field`` through Bulk API 2.0; one result per record,
+    in order (as ``writes.upsert_tasks``). Blocking: run it in a thread."""
+    policy = policy or BulkPolicy()
+    keys = [_key_of(record, external_id_field) for record in records]
+    if len(set(keys)) != len(keys):
+        raise ValueError("each record needs its own external id in one bulk write")
+    columns = columns_of(records)
+    rows = csv_rows(columns, records)
+    results: list[WriteResult] = []
+    for start, end in split_jobs(rows, policy.max_upload_bytes):
+        body = rows[0] + b"".join(rows[1 + start : 1 + end])
+        results.extend(_one_job(client, keys[start:end], external_id_field, body, policy, sleep))
+    return results
+
+
+def _one_job(
+    client: SalesforceClient,
+    keys: Sequence[str],
+    key_field: str,
+    body: bytes,
+    policy: BulkPolicy,
+    sleep: Callable[[float], None],
+) -> list[WriteResult]:
+    job_id: str | None = None
+    try:
+        # "Create a Job". Retried like any call: a lost answer leaves at most an empty
+        # Open job behind, which Salesforce removes with the other stale jobs.
+        _, job = client.send(
+            "bulk_create",
+            "POST",
+            "jobs/ingest",
+            json_body={
+                "object": TASK,
+                "operation": "upsert",
+                "externalIdFieldName": key_field,
+                "contentType": "CSV",
+                "lineEnding": "LF",
+                "columnDelimiter": "COMMA",
+            },
+        )
+        job_id = str(job["id"])
+        # One upload per job ("Upload Job Data"): a second one fails the job, so an
+        # upload whose outcome is unknown is not sent again (idempotent=False).
+        client.send(
+            "bulk_upload", "PUT", f"jobs/ingest/{job_id}/batches", csv_body=body, idempotent=False
+        )
+        client.send(
+            "bulk_close",
+            "PATCH",
+            f"jobs/ingest/{job_id}",
+            json_body={"state": "UploadComplete"},
+            idempotent=False,
+        )
+        info = _wait(client, job_id, policy, sleep)
+    except RelayError as error:
+        log.warning("bulk_job_failed", job_id=job_id, records=len(keys), reason=error.reason)
+        if job_id is not None:
+            _abort_quietly(client, job_id)
+        return [WriteResult(key, None, False, error) for key in keys]
+    log.info(
+        "bulk_job_done",
+        job_id=job_id,
+        state=info.get("state"),
+        processed=info.get("numberRecordsProcessed"),
+        failed=info.get("numberRecordsFailed"),
+    )
+    try:
+        successful = _results(client, job_id, "successfulResults")
+        failed = (
+            _results(client, job_id, "failedResults") if info.get("numberRecordsFailed") else []
+        )
+    except RelayError as error:
+        return [WriteResult(key, None, False, error) for key in keys]
+    if info.get("state") == JOB_COMPLETE:
+        missing: RelayError = TemporaryError(
+            f"Bulk API job {job_id} completed without a result for this Task; Relay writes "
+            "it again later"
+        )
+    else:
+        missing = job_error(info)
+    return map_results(keys, key_field, successful, failed, missing)
+
+
+def _wait(
+    client: SalesforceClient, job_id: str, policy: BulkPolicy, sleep: Callable[[float], None]
+) -> Mapping[str, Any]:
+    """Poll "Get Job Info" with backoff until the job reaches an outcome."""
+    delay = policy.poll_initial_seconds
+    deadline = time.monotonic() + policy.timeout_seconds
+    while True:
+        sleep(delay)
+        _, info = client.send("bulk_poll", "GET", f"jobs/ingest/{job_id}")
+        if info.get("state") in TERMINAL_STATES:
+            return dict(info)
+        if time.monotonic() + delay > deadline:
+            raise TemporaryError(
+                f"Bulk API job {job_id} was still {info.get('state')} after "
+                f"{policy.timeout_seconds:.0f} s; Relay writes these Tasks again later (the "
+                "upsert on the Relay key keeps it exactly once)"
+            )
+        delay = min(delay * 2, policy.poll_max_seconds)
+
+
+def _results(client: SalesforceClient, job_id: str, name: str) -> list[dict[str, str]]:
+    _, text = client.send(f"bulk_{name}", "GET", f"jobs/ingest/{job_id}/{name}/", accept_csv=True)
+    return parse_results(text)
+
+
+def _abort_quietly(client: SalesforceClient, job_id: str) -> None:
+    """Abort a job Relay gives up on ("Close or Abort a Job"), so it does not run on."""
+    try:
+        client.send("bulk_abort", "PATCH", f"jobs/ingest/{job_id}", json_body={"state": "Aborted"})
+    except RelayError as error:
+        log.info("bulk_abort_failed", job_id=job_id, reason=error.reason)
+
+
+def _key_of(record: Mapping[str, Any], external_id_field: str) -> str:
+    key = record.get(external_id_field)
+    if not key:
+        raise ValueError(f"every record needs a {external_id_field} to upsert on")
+    return str(key)
