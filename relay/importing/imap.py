@@ -1,0 +1,315 @@
+"""The IMAP source: a folder on an IMAP server, read over TLS, resumable by UID.
+
+``open_imap("imap://USER@HOST[:PORT]/FOLDER", password=...)`` connects, upgrades with
+STARTTLS (``imaps://`` for implicit TLS on 993, RFC 8314 §3.3), logs in and opens the
+folder read-only (EXAMINE, RFC 3501 §6.3.2). ``messages()`` asks ``UID SEARCH`` for the
+UIDs after the cursor within the dates, then fetches them in batches with
+``UID FETCH … BODY.PEEK[]``, so nothing is marked seen (RFC 3501 §6.4.5) and only one
+batch is in memory. UIDs ascend in the order mail arrived in the folder (RFC 3501
+§2.3.1.1), so a cursor is the folder, its UIDVALIDITY and the last UID stored.
+
+Every failure is a ``SourceError`` with one line a person can act on; the password is
+never in one, and nothing here logs. The standard library's imaplib is enough: it does
+STARTTLS, literals and tagged replies, and the parts it leaves out (quoting a mailbox,
+modified UTF-7, parsing FETCH) are small and pure (``imap_protocol.py``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import imaplib
+import os
+import socket
+import ssl
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+from relay.importing.imap_protocol import (
+    Cursor,
+    ImapUrl,
+    batches,
+    check_resume,
+    mailbox_name,
+    parse_fetch,
+    parse_search,
+    parse_url,
+    search_criteria,
+    server_text,
+    uid_set,
+)
+from relay.importing.source import SourceError, SourceMessage
+
+CA_FILE_VARIABLE = "RELAY_IMAP_CA_FILE"
+"""A PEM bundle trusted besides the system's store (a server with a private CA)."""
+
+DEFAULT_BATCH_SIZE = 50
+"""Messages per ``UID FETCH``: few round trips, and one batch of mail in memory at most."""
+
+DEFAULT_TIMEOUT_SECONDS = 60.0
+
+
+def open_imap(
+    url: str,
+    *,
+    password: str,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    ca_file: Path | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    timeout: float = DEFAULT_TIMEOUT_SECONDS,
+) -> ImapSource:
+    """Connect and open the folder now, so a wrong password or a missing folder is
+    reported before the import starts. ``ca_file`` defaults to ``RELAY_IMAP_CA_FILE``."""
+    location = parse_url(url)
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    context = tls_context(ca_file if ca_file is not None else ca_file_from_environment())
+    source = ImapSource(location, password, since, until, context, batch_size, timeout)
+    source.connect()
+    return source
+
+
+def ca_file_from_environment() -> Path | None:
+    value = os.environ.get(CA_FILE_VARIABLE, "").strip()
+    return Path(value) if value else None
+
+
+def tls_context(ca_file: Path | None) -> ssl.SSLContext:
+    """The system's trust store, plus ``ca_file``; hostnames are checked (RFC 6125)."""
+    context = ssl.create_default_context()
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if ca_file is not None:
+        try:
+            context.load_verify_locations(cafile=ca_file)
+        except (OSError, ssl.SSLError) as error:
+            raise SourceError(
+                f"{CA_FILE_VARIABLE}={ca_file} cannot be read as PEM certificates: {error}"
+            ) from None
+    return context
+
+
+class ImapSource:
+    """One IMAP folder as a ``Source`` (``relay/importing/source.py``)."""
+
+    def __init__(
+        self,
+        location: ImapUrl,
+        password: str,
+        since: dt.date | None,
+        until: dt.date | None,
+        context: ssl.SSLContext,
+        batch_size: int,
+        timeout: float,
+    ) -> None:
+        self._location = location
+        self._password = password
+        self._since = since
+        self._until = until
+        self._context = context
+        self._batch_size = batch_size
+        self._timeout = timeout
+        self._imap: imaplib.IMAP4 | None = None
+        self._uidvalidity = 0
+        self.fetch_commands = 0
+        """How many ``UID FETCH`` round trips this source made (for batch tests and stats)."""
+
+    @property
+    def identity(self) -> str:
+        return self._location.identity
+
+    @property
+    def uidvalidity(self) -> int:
+        return self._uidvalidity
+
+    def connect(self) -> None:
+        self.close()
+        with self._translated("connecting"):
+            imap = self._open_tls()
+        try:
+            with self._translated("logging in"):
+                self._log_in(imap)
+            with self._translated("opening the folder"):
+                self._uidvalidity = self._examine(imap)
+        except BaseException:
+            _drop(imap)
+            raise
+        self._imap = imap
+
+    def messages(self, after: str | None = None) -> Iterator[SourceMessage]:
+        cursor = Cursor.decode(after) if after is not None else None
+        if self._imap is None:  # a connection lost earlier: this run starts afresh
+            self.connect()
+        else:  # open the folder again: a fresh view (new mail) and a fresh UIDVALIDITY
+            with self._translated("opening the folder"):
+                self._uidvalidity = self._examine(self._connected())
+        if cursor is not None:
+            check_resume(cursor, self._location.folder, self._uidvalidity)
+        after_uid = cursor.uid if cursor is not None else 0
+        uids = self._search(after_uid)
+        return self._fetch_all(uids)
+
+    def close(self) -> None:
+        imap, self._imap = self._imap, None
+        if imap is not None:
+            with suppress(Exception):  # a polite LOGOUT; the socket closes either way
+                imap.logout()
+            _drop(imap)
+
+    def _fetch_all(self, uids: Sequence[int]) -> Iterator[SourceMessage]:
+        folder = self._location.folder
+        for batch in batches(uids, self._batch_size):
+            found = self._fetch(batch)
+            for uid in batch:
+                raw = found.get(uid)
+                if raw is not None:  # expunged since the search: nothing to import
+                    cursor = Cursor(folder, self._uidvalidity, uid).encode()
+                    yield SourceMessage(raw=raw, cursor=cursor, folder=folder)
+
+    def _open_tls(self) -> imaplib.IMAP4:
+        host, port = self._location.host, self._location.port
+        if self._location.implicit_tls:
+            return imaplib.IMAP4_SSL(host, port, ssl_context=self._context, timeout=self._timeout)
+        imap = imaplib.IMAP4(host, port, timeout=self._timeout)
+        try:
+            # Plain imap:// is only a way to reach STARTTLS: without it the password would
+            # cross in clear, so stop (RFC 8314 §3.1; RFC 3501 §6.2.1).
+            if "STARTTLS" not in imap.capabilities:
+                raise SourceError(
+                    f"{self._location.address} does not offer STARTTLS, so the password "
+                    "would cross in clear; refusing (use imaps:// if it has implicit TLS)"
+                )
+            imap.starttls(self._context)  # re-reads CAPABILITY after the handshake
+        except BaseException:
+            _drop(imap)
+            raise
+        return imap
+
+    def _log_in(self, imap: imaplib.IMAP4) -> None:
+        user = self._location.user
+        if "LOGINDISABLED" in imap.capabilities:
+            raise SourceError(f"{self._location.address} does not allow logging in (LOGINDISABLED)")
+        try:
+            if user.isascii() and self._password.isascii():
+                imap.login(_quoted(user), self._password)  # RFC 3501 §6.2.3
+            else:  # LOGIN is ASCII only; SASL PLAIN carries UTF-8 (RFC 4616 §2)
+                credentials = f"\0{user}\0{self._password}".encode()
+                imap.authenticate("PLAIN", lambda _challenge: credentials)
+        except imaplib.IMAP4.abort:
+            raise
+        except imaplib.IMAP4.error as error:
+            text = server_text(error.args)
+            if "[AUTHENTICATIONFAILED]" in text:  # RFC 5530 §3
+                raise SourceError(
+                    f"IMAP login to {self._location.address} as {user} failed: wrong user "
+                    f"or password ({text})"
+                ) from None
+            raise SourceError(
+                f"IMAP login to {self._location.address} as {user} was refused: {text}"
+            ) from None
+
+    def _examine(self, imap: imaplib.IMAP4) -> int:
+        folder = self._location.folder
+        status, data = imap.select(mailbox_name(folder), readonly=True)
+        if status != "OK":
+            raise SourceError(
+                f"folder {folder!r} cannot be opened on {self._location.address} "
+                f"as {self._location.user}: {server_text(data)}"
+            )
+        _, values = imap.response("UIDVALIDITY")
+        if not values or values[0] is None or not bytes(values[0]).isdigit():
+            raise SourceError(
+                f"{self._location.address} gave no UIDVALIDITY for {folder!r}, so the import "
+                "could not resume safely"
+            )
+        return int(values[0])
+
+    def _search(self, after_uid: int) -> list[int]:
+        imap = self._connected()
+        criteria = search_criteria(after_uid, self._since, self._until)
+        with self._translated("searching the folder"):
+            status, data = imap.uid("SEARCH", criteria)
+            if status != "OK":
+                raise SourceError(
+                    f"{self._location.address} refused UID SEARCH {criteria}: {server_text(data)}"
+                )
+        return parse_search(data, after_uid)
+
+    def _fetch(self, batch: Sequence[int]) -> dict[int, bytes]:
+        imap = self._connected()
+        self.fetch_commands += 1
+        with self._translated(f"fetching UIDs {batch[0]} to {batch[-1]}"):
+            status, data = imap.uid("FETCH", uid_set(batch), "(UID BODY.PEEK[])")
+            if status != "OK":
+                raise SourceError(
+                    f"{self._location.address} refused UID FETCH: {server_text(data)}"
+                )
+        return parse_fetch(data)
+
+    def _connected(self) -> imaplib.IMAP4:
+        if self._imap is None:
+            raise SourceError(f"the connection to {self._location.address} is closed")
+        return self._imap
+
+    @contextmanager
+    def _translated(self, doing: str) -> Iterator[None]:
+        """Each way the network, TLS or the server can fail, as one line; after one,
+        the connection is dropped and a later ``messages()`` connects anew."""
+        address = self._location.address
+        try:
+            yield
+        except SourceError:
+            raise
+        except ssl.SSLCertVerificationError as error:
+            self._lost()
+            reason = error.verify_message.rstrip(".")
+            raise SourceError(
+                f"TLS to {address} failed: {reason}; the server's certificate "
+                f"must chain to the system's CAs or to {CA_FILE_VARIABLE} and name "
+                f"{self._location.host}"
+            ) from None
+        except ssl.SSLError as error:
+            self._lost()
+            raise SourceError(f"TLS to {address} failed: {error.reason or error}") from None
+        except socket.gaierror as error:
+            self._lost()
+            raise SourceError(
+                f"cannot find IMAP server {self._location.host}: {error.strerror}"
+            ) from None
+        except (imaplib.IMAP4.abort, OSError, EOFError) as error:
+            self._lost()
+            reason = _reason(error)
+            if doing == "connecting":
+                raise SourceError(f"cannot connect to IMAP server {address}: {reason}") from None
+            raise SourceError(
+                f"the connection to {address} was lost while {doing} ({reason}); "
+                "run the import again to go on from the last message stored"
+            ) from None
+        except imaplib.IMAP4.error as error:
+            self._lost()
+            raise SourceError(
+                f"{address} failed while {doing}: {server_text(error.args)}"
+            ) from None
+
+    def _lost(self) -> None:
+        imap, self._imap = self._imap, None
+        if imap is not None:
+            _drop(imap)
+
+
+def _drop(imap: imaplib.IMAP4) -> None:
+    with suppress(OSError):
+        imap.shutdown()
+
+
+def _quoted(text: str) -> str:
+    """An RFC 3501 §4.3 quoted string (imaplib sends LOGIN's user as it is given)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, TimeoutError):
+        return "timed out"
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return server_text(error.args) or type(error).__name__

@@ -1,0 +1,295 @@
+"""The IMAP source (relay/importing/imap.py) against a real Dovecot on loopback
+(tests/support/dovecot.py): TLS both ways, dates, batches, resume, and each failure
+as one readable line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.policy
+import email.utils
+from collections.abc import Iterator
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+
+from relay.importing.imap import CA_FILE_VARIABLE, ImapSource, open_imap
+from relay.importing.imap_protocol import Cursor
+from relay.importing.source import SourceError, SourceMessage
+from tests.support.dovecot import PASSWORD, USER, Dovecot, free_port, running_dovecot
+
+UTF8_USER = "kundin@example.com"
+UTF8_PASSWORD = "pässwörd-😀"
+SPACED_FOLDER = "Kunden Entwürfe"
+SPACED_FOLDER_WIRE = "Kunden Entw&APw-rfe"  # modified UTF-7 (RFC 3501 §5.1.3)
+
+
+def mail(number: int, received: dt.datetime) -> bytes:
+    message = EmailMessage(policy=email.policy.SMTP)  # CRLF, as IMAP returns it
+    message["From"] = "Customer <customer@acme.example>"
+    message["To"] = USER
+    message["Subject"] = f"Order {number}"
+    message["Date"] = email.utils.format_datetime(received)
+    message["Message-ID"] = f"<order-{number}@acme.example>"
+    message.set_content(f"Hello, this is order {number}.\n" + "line\n" * number)
+    return message.as_bytes()
+
+
+DAYS = [dt.datetime(2026, 8, 28 + i, 12, tzinfo=dt.UTC) for i in range(4)] + [
+    dt.datetime(2026, 9, 15, 12, tzinfo=dt.UTC),
+    dt.datetime(2026, 9, 30, 12, tzinfo=dt.UTC),
+    dt.datetime(2026, 10, 1, 12, tzinfo=dt.UTC),
+]
+INBOX = [mail(number, day) for number, day in enumerate(DAYS, start=1)]
+
+
+@pytest.fixture(scope="module")
+def dovecot() -> Iterator[Dovecot]:
+    server = Dovecot(users={USER: PASSWORD, UTF8_USER: UTF8_PASSWORD})
+    try:
+        server.start()
+        for raw, day in zip(INBOX, DAYS, strict=True):
+            server.append("INBOX", raw, day)
+        server.create(SPACED_FOLDER_WIRE)
+        server.append(SPACED_FOLDER_WIRE, INBOX[0], DAYS[0])
+        yield server
+    finally:
+        server.remove()
+
+
+def read_all(source: ImapSource, after: str | None = None) -> list[bytes]:
+    return [message.raw for message in source.messages(after)]
+
+
+def test_starttls_reads_every_message_in_order_byte_for_byte_and_marks_none_seen(
+    dovecot: Dovecot,
+) -> None:
+    source = open_imap(dovecot.url(), password=PASSWORD, ca_file=dovecot.ca_file)
+    try:
+        messages = list(source.messages())
+    finally:
+        source.close()
+    assert [message.raw for message in messages] == INBOX
+    assert {message.folder for message in messages} == {"INBOX"}
+    assert source.identity == f"imap://rep%40example.com@localhost:{dovecot.starttls_port}/INBOX"
+    assert [Cursor.decode(message.cursor).uid for message in messages] == list(range(1, 8))
+    assert dovecot.seen_count("INBOX") == 0  # BODY.PEEK[] on an EXAMINEd folder
+    assert "TLS" in dovecot.logins()[-1]  # Dovecot saw the login over TLS
+
+
+def test_implicit_tls_reads_the_same(dovecot: Dovecot) -> None:
+    source = open_imap(dovecot.url(implicit_tls=True), password=PASSWORD, ca_file=dovecot.ca_file)
+    try:
+        assert read_all(source) == INBOX
+        assert source.identity.startswith("imaps://")
+    finally:
+        source.close()
+
+
+def test_dates_filter_on_the_server_since_and_until_inclusive(dovecot: Dovecot) -> None:
+    source = open_imap(
+        dovecot.url(),
+        password=PASSWORD,
+        ca_file=dovecot.ca_file,
+        since=dt.date(2026, 8, 30),
+        until=dt.date(2026, 9, 30),
+    )
+    try:
+        assert read_all(source) == INBOX[2:6]
+    finally:
+        source.close()
+
+
+def test_fetches_in_batches_one_batch_ahead(dovecot: Dovecot) -> None:
+    source = open_imap(dovecot.url(), password=PASSWORD, ca_file=dovecot.ca_file, batch_size=3)
+    try:
+        stream = source.messages()
+        first = next(stream)
+        assert (first.raw, source.fetch_commands) == (INBOX[0], 1)  # streamed, not all at once
+        rest = [message.raw for message in stream]
+    finally:
+        source.close()
+    assert [first.raw, *rest] == INBOX
+    assert source.fetch_commands == 3  # 7 messages in batches of 3
+
+
+def test_resumes_after_a_cursor_on_a_later_run(dovecot: Dovecot) -> None:
+    first_run = open_imap(dovecot.url(), password=PASSWORD, ca_file=dovecot.ca_file)
+    try:
+        stream = first_run.messages()
+        stored = [next(stream) for _ in range(3)]
+    finally:
+        first_run.close()
+    second_run = open_imap(dovecot.url(), password=PASSWORD, ca_file=dovecot.ca_file)
+    try:
+        assert read_all(second_run, after=stored[-1].cursor) == INBOX[3:]
+        last = list(second_run.messages(after=stored[-1].cursor))[-1]
+        assert read_all(second_run, after=last.cursor) == []  # nothing new: nothing again
+    finally:
+        second_run.close()
+
+
+def test_a_message_that_arrives_later_is_the_only_one_a_resume_reads(dovecot: Dovecot) -> None:
+    dovecot.create("Growing")
+    dovecot.append("Growing", INBOX[0], DAYS[0])
+    source = open_imap(dovecot.url("Growing"), password=PASSWORD, ca_file=dovecot.ca_file)
+    try:
+        (only,) = source.messages()
+        dovecot.append("Growing", INBOX[1], DAYS[1])
+        assert read_all(source, after=only.cursor) == [INBOX[1]]
+    finally:
+        source.close()
+
+
+def test_a_rebuilt_folder_refuses_the_old_cursor(dovecot: Dovecot) -> None:
+    dovecot.create("Rebuilt")
+    dovecot.append("Rebuilt", INBOX[0], DAYS[0])
+    before = dovecot.uidvalidity("Rebuilt")
+    source = open_imap(dovecot.url("Rebuilt"), password=PASSWORD, ca_file=dovecot.ca_file)
+    try:
+        (stored,) = source.messages()
+    finally:
+        source.close()
+    dovecot.delete("Rebuilt")  # the folder is rebuilt: new UIDVALIDITY, UIDs from 1 again
+    dovecot.create("Rebuilt")
+    for raw, day in zip(INBOX[:3], DAYS[:3], strict=True):
+        dovecot.append("Rebuilt", raw, day)
+    after = dovecot.uidvalidity("Rebuilt")
+    assert after != before
+    source = open_imap(dovecot.url("Rebuilt"), password=PASSWORD, ca_file=dovecot.ca_file)
+    try:
+        with pytest.raises(SourceError) as raised:
+            list(source.messages(after=stored.cursor))
+        assert read_all(source) == INBOX[:3]  # a new import of the folder still works
+    finally:
+        source.close()
+    assert f"UIDVALIDITY {before} is now {after}" in str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+def test_a_folder_name_with_spaces_and_umlauts(dovecot: Dovecot) -> None:
+    source = open_imap(dovecot.url(SPACED_FOLDER), password=PASSWORD, ca_file=dovecot.ca_file)
+    try:
+        messages = list(source.messages())
+    finally:
+        source.close()
+    assert [(message.raw, message.folder) for message in messages] == [(INBOX[0], SPACED_FOLDER)]
+
+
+def test_a_utf8_password_logs_in_with_sasl_plain(dovecot: Dovecot) -> None:
+    source = open_imap(dovecot.url(user=UTF8_USER), password=UTF8_PASSWORD, ca_file=dovecot.ca_file)
+    try:
+        assert read_all(source) == []  # logged in; this user's INBOX is empty
+    finally:
+        source.close()
+    assert "method=PLAIN" in dovecot.logins()[-1]
+
+
+def test_the_ca_file_can_come_from_the_environment(
+    dovecot: Dovecot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(CA_FILE_VARIABLE, str(dovecot.ca_file))
+    source = open_imap(dovecot.url(implicit_tls=True), password=PASSWORD)
+    try:
+        assert len(read_all(source)) == len(INBOX)
+    finally:
+        source.close()
+
+
+def open_and_close(url: str, password: str, **options: Any) -> None:
+    open_imap(url, password=password, **options).close()
+
+
+def failure(url: str, password: str = PASSWORD, **options: Any) -> str:
+    with pytest.raises(SourceError) as raised:
+        open_and_close(url, password, **options)
+    text = str(raised.value)
+    assert "\n" not in text
+    assert password not in text
+    return text
+
+
+def test_a_wrong_password_is_one_line(dovecot: Dovecot) -> None:
+    text = failure(dovecot.url(), password="not the password", ca_file=dovecot.ca_file)
+    assert text.startswith(f"IMAP login to localhost:{dovecot.starttls_port} as {USER} failed:")
+    assert "wrong user or password" in text
+    assert "[AUTHENTICATIONFAILED]" in text
+
+
+def test_a_missing_folder_is_one_line(dovecot: Dovecot) -> None:
+    text = failure(dovecot.url("Nope"), ca_file=dovecot.ca_file)
+    assert text.startswith("folder 'Nope' cannot be opened on localhost:")
+    assert "doesn't exist" in text
+
+
+@pytest.mark.parametrize("implicit_tls", [False, True])
+def test_an_untrusted_certificate_is_refused_before_login(
+    dovecot: Dovecot, implicit_tls: bool
+) -> None:
+    logins = len(dovecot.logins())
+    text = failure(dovecot.url(implicit_tls=implicit_tls))  # no CA file: system store only
+    assert "TLS to localhost:" in text
+    assert "unable to get local issuer certificate" in text
+    assert CA_FILE_VARIABLE in text
+    after = dovecot.logins()[logins:]
+    assert not any("Login:" in line or "auth failed" in line for line in after), after
+
+
+def test_a_certificate_for_another_name_is_refused(dovecot: Dovecot) -> None:
+    text = failure(dovecot.url(host="127.0.0.1"), ca_file=dovecot.ca_file)
+    assert "IP address mismatch, certificate is not valid for '127.0.0.1';" in text
+
+
+def test_an_unreadable_ca_file_is_one_line(dovecot: Dovecot) -> None:
+    text = failure(dovecot.url(), ca_file=dovecot.directory / "missing.pem")
+    assert text.startswith(f"{CA_FILE_VARIABLE}=")
+
+
+def test_no_starttls_means_no_password_sent() -> None:
+    with running_dovecot(tls=False) as plain:
+        text = failure(plain.url(), password=PASSWORD)
+        assert "does not offer STARTTLS" in text
+        lines = plain.logins()  # the start-up probe's, then the client's
+        assert all("user=<>" in line for line in lines)
+        assert "(no auth attempts" in lines[-1]  # the client never tried to log in
+        assert PASSWORD not in plain.log_file.read_text()
+
+
+def test_connection_refused_is_one_line() -> None:
+    port = free_port()  # nothing listens there
+    text = failure(f"imap://{USER}@localhost:{port}/INBOX")
+    assert text.startswith(f"cannot connect to IMAP server localhost:{port}:")
+    assert "refused" in text.lower()
+
+
+def test_a_connection_lost_mid_fetch_then_the_next_run_resumes() -> None:
+    with running_dovecot() as server:
+        for raw, day in zip(INBOX, DAYS, strict=True):
+            server.append("INBOX", raw, day)
+        source = open_imap(server.url(), password=PASSWORD, ca_file=server.ca_file, batch_size=2)
+        stored: list[SourceMessage] = []
+
+        def store_and_stop_after_the_first_batch() -> None:
+            for message in source.messages():
+                stored.append(message)
+                if len(stored) == 2:  # the first batch is in hand: the server goes away
+                    server.stop()
+
+        with pytest.raises(SourceError) as raised:
+            store_and_stop_after_the_first_batch()
+        text = str(raised.value)
+        assert text.startswith(f"the connection to localhost:{server.starttls_port} was lost")
+        assert "run the import again" in text
+        assert [message.raw for message in stored] == INBOX[:2]
+
+        with pytest.raises(SourceError, match="cannot connect"):  # still down: one line too
+            list(source.messages(after=stored[-1].cursor))
+        server.start()
+        # The same source connects anew, and so does the next run.
+        assert read_all(source, after=stored[-1].cursor) == INBOX[2:]
+        source.close()
+        next_run = open_imap(server.url(), password=PASSWORD, ca_file=server.ca_file)
+        try:
+            assert read_all(next_run, after=stored[-1].cursor) == INBOX[2:]
+        finally:
+            next_run.close()
