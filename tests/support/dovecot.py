@@ -192,6 +192,20 @@ class Dovecot:
         """The log's login lines (successful or not), to see what a client sent."""
         return [line for line in self._logs().splitlines() if "imap-login:" in line]
 
+    def successful_logins(self) -> list[str]:
+        return [line for line in self.logins() if "imap-login: Info: Login:" in line]
+
+    def next_login(self, seen: int, timeout: float = 5.0) -> str:
+        """The first successful login line after the ``seen`` ones (Dovecot writes its log
+        through its own log process, so the line may trail the client's reply)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            lines = self.successful_logins()
+            if len(lines) > seen:
+                return lines[seen]
+            time.sleep(0.05)
+        raise AssertionError(f"no login after the first {seen} in {self.log_file}")
+
     def _wait_ready(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         pending = [self.starttls_port, self.implicit_tls_port] if self.tls else [self.starttls_port]
