@@ -195,6 +195,15 @@ class Dovecot:
     def successful_logins(self) -> list[str]:
         return [line for line in self.logins() if "imap-login: Info: Login:" in line]
 
+    def wait_for_lines(self, text: str, count: int, timeout: float = 5.0) -> list[str]:
+        """The login process's lines holding ``text``, once there are ``count`` of them."""
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = [line for line in self.logins() if text in line]
+            if len(lines) >= count or time.monotonic() > deadline:
+                return lines
+            time.sleep(0.05)
+
     def next_login(self, seen: int, timeout: float = 5.0) -> str:
         """The first successful login line after the ``seen`` ones (Dovecot writes its log
         through its own log process, so the line may trail the client's reply)."""
