@@ -24,6 +24,7 @@ import ssl
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from relay.importing.imap_protocol import (
     Cursor,
@@ -38,7 +39,8 @@ from relay.importing.imap_protocol import (
     server_text,
     uid_set,
 )
-from relay.importing.source import SourceError, SourceMessage
+from relay.importing.source import Source, SourceError, SourceMessage
+from relay.terminal_text import inert
 
 CA_FILE_VARIABLE = "RELAY_IMAP_CA_FILE"
 """A PEM bundle trusted besides the system's store (a server with a private CA)."""
@@ -113,6 +115,9 @@ class ImapSource:
         self._uidvalidity = 0
         self.fetch_commands = 0
         """How many ``UID FETCH`` round trips this source made (for batch tests and stats)."""
+        self.found = 0
+        """How many messages the last ``messages()`` search found: the most it will yield
+        (fewer if some are expunged meanwhile), for a progress bar's total."""
 
     @property
     def identity(self) -> str:
@@ -147,7 +152,8 @@ class ImapSource:
             check_resume(cursor, self._location.folder, self._uidvalidity)
         after_uid = cursor.uid if cursor is not None else 0
         uids = self._search(after_uid)
-        return self._fetch_all(uids)
+        self.found = len(uids)
+        return self._fetch_all(uids, self._uidvalidity)
 
     def close(self) -> None:
         imap, self._imap = self._imap, None
@@ -156,14 +162,14 @@ class ImapSource:
                 imap.logout()
             _drop(imap)
 
-    def _fetch_all(self, uids: Sequence[int]) -> Iterator[SourceMessage]:
+    def _fetch_all(self, uids: Sequence[int], uidvalidity: int) -> Iterator[SourceMessage]:
         folder = self._location.folder
         for batch in batches(uids, self._batch_size):
             found = self._fetch(batch)
             for uid in batch:
                 raw = found.get(uid)
                 if raw is not None:  # expunged since the search: nothing to import
-                    cursor = Cursor(folder, self._uidvalidity, uid).encode()
+                    cursor = Cursor(folder, uidvalidity, uid).encode()
                     yield SourceMessage(raw=raw, cursor=cursor, folder=folder)
 
     def _open_tls(self) -> imaplib.IMAP4:
@@ -187,6 +193,7 @@ class ImapSource:
 
     def _log_in(self, imap: imaplib.IMAP4) -> None:
         user = self._location.user
+        shown = inert(user)
         if "LOGINDISABLED" in imap.capabilities:
             raise SourceError(f"{self._location.address} does not allow logging in (LOGINDISABLED)")
         try:
@@ -201,11 +208,11 @@ class ImapSource:
             text = server_text(error.args)
             if "[AUTHENTICATIONFAILED]" in text:  # RFC 5530 §3
                 raise SourceError(
-                    f"IMAP login to {self._location.address} as {user} failed: wrong user "
+                    f"IMAP login to {self._location.address} as {shown} failed: wrong user "
                     f"or password ({text})"
                 ) from None
             raise SourceError(
-                f"IMAP login to {self._location.address} as {user} was refused: {text}"
+                f"IMAP login to {self._location.address} as {shown} was refused: {text}"
             ) from None
 
     def _examine(self, imap: imaplib.IMAP4) -> int:
@@ -214,7 +221,7 @@ class ImapSource:
         if status != "OK":
             raise SourceError(
                 f"folder {folder!r} cannot be opened on {self._location.address} "
-                f"as {self._location.user}: {server_text(data)}"
+                f"as {inert(self._location.user)}: {server_text(data)}"
             )
         _, values = imap.response("UIDVALIDITY")
         if not values or values[0] is None or not bytes(values[0]).isdigit():
@@ -266,7 +273,7 @@ class ImapSource:
             raise SourceError(
                 f"TLS to {address} failed: {reason}; the server's certificate "
                 f"must chain to the system's CAs or to {CA_FILE_VARIABLE} and name "
-                f"{self._location.host}"
+                f"{inert(self._location.host)}"
             ) from None
         except ssl.SSLError as error:
             self._lost()
@@ -274,7 +281,7 @@ class ImapSource:
         except socket.gaierror as error:
             self._lost()
             raise SourceError(
-                f"cannot find IMAP server {self._location.host}: {error.strerror}"
+                f"cannot find IMAP server {inert(self._location.host)}: {error.strerror}"
             ) from None
         except (imaplib.IMAP4.abort, OSError, EOFError) as error:
             self._lost()
@@ -295,6 +302,10 @@ class ImapSource:
         imap, self._imap = self._imap, None
         if imap is not None:
             _drop(imap)
+
+
+if TYPE_CHECKING:  # mypy holds ImapSource to the shared interface
+    _IS_A_SOURCE: type[Source] = ImapSource
 
 
 def _drop(imap: imaplib.IMAP4) -> None:

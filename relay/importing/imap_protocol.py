@@ -45,7 +45,8 @@ class ImapUrl:
 
     @property
     def address(self) -> str:
-        return f"{self.host}:{self.port}"
+        """``host:port`` for messages, made inert (the URL came from a command line)."""
+        return inert(f"{self.host}:{self.port}")
 
 
 def parse_url(url: str) -> ImapUrl:

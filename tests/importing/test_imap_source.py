@@ -111,6 +111,7 @@ def test_fetches_in_batches_one_batch_ahead(dovecot: Dovecot) -> None:
     source = open_imap(dovecot.url(), password=PASSWORD, ca_file=dovecot.ca_file, batch_size=3)
     try:
         stream = source.messages()
+        assert source.found == len(INBOX)
         first = next(stream)
         assert (first.raw, source.fetch_commands) == (INBOX[0], 1)  # streamed, not all at once
         rest = [message.raw for message in stream]
@@ -304,3 +305,26 @@ def test_a_connection_lost_mid_fetch_then_the_next_run_resumes() -> None:
             assert read_all(next_run, after=stored[-1].cursor) == INBOX[2:]
         finally:
             next_run.close()
+
+
+def test_a_server_that_stops_answering_times_out_as_one_line() -> None:
+    with running_dovecot() as server:
+        for raw, day in zip(INBOX[:4], DAYS[:4], strict=True):
+            server.append("INBOX", raw, day)
+        source = open_imap(
+            server.url(), password=PASSWORD, ca_file=server.ca_file, batch_size=2, timeout=1
+        )
+        stream = source.messages()
+        stored = [next(stream), next(stream)]
+        server.freeze()
+        try:
+            with pytest.raises(SourceError) as raised:
+                next(stream)
+        finally:
+            server.thaw()
+        assert str(raised.value) == (
+            f"the connection to localhost:{server.starttls_port} was lost while fetching "
+            "UIDs 3 to 4 (timed out); run the import again to go on from the last message stored"
+        )
+        assert read_all(source, after=stored[-1].cursor) == INBOX[2:4]
+        source.close()

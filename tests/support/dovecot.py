@@ -145,6 +145,16 @@ class Dovecot:
                 process.wait(timeout=5)
         _wait_until_closed(self.starttls_port)
 
+    def freeze(self) -> None:
+        """SIGSTOP the whole server (our process group): connections stay open, nothing
+        answers, as with a hung server or a dead network path."""
+        assert self._process is not None
+        os.killpg(self._process.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self._process is not None
+        os.killpg(self._process.pid, signal.SIGCONT)
+
     def remove(self) -> None:
         self.stop()
         shutil.rmtree(self.directory, ignore_errors=True)
