@@ -149,6 +149,24 @@ def test_a_message_that_arrives_later_is_the_only_one_a_resume_reads(dovecot: Do
         source.close()
 
 
+def test_a_message_deleted_during_the_import_is_skipped_not_an_error(dovecot: Dovecot) -> None:
+    dovecot.create("Shrinking")
+    for raw, day in zip(INBOX[:4], DAYS[:4], strict=True):
+        dovecot.append("Shrinking", raw, day)
+    source = open_imap(
+        dovecot.url("Shrinking"), password=PASSWORD, ca_file=dovecot.ca_file, batch_size=2
+    )
+    try:
+        stream = source.messages()  # searched: UIDs 1 to 4
+        first = next(stream)  # the batch of UIDs 1 and 2 is in hand
+        dovecot.expunge("Shrinking", "2:3")  # 2 was fetched already, 3 not yet
+        rest = list(stream)
+    finally:
+        source.close()
+    assert [first.raw, *(message.raw for message in rest)] == [INBOX[0], INBOX[1], INBOX[3]]
+    assert [Cursor.decode(message.cursor).uid for message in rest] == [2, 4]
+
+
 def test_a_rebuilt_folder_refuses_the_old_cursor(dovecot: Dovecot) -> None:
     dovecot.create("Rebuilt")
     dovecot.append("Rebuilt", INBOX[0], DAYS[0])

@@ -185,6 +185,15 @@ class Dovecot:
             status, data = imap.delete(f'"{folder}"')
             assert status == "OK", data
 
+    def expunge(self, folder: str, uids: str) -> None:
+        """Delete messages for good, as another mail client would."""
+        with self.admin() as imap:
+            imap.select(f'"{folder}"')
+            status, data = imap.uid("STORE", uids, "+FLAGS", "(\\Deleted)")
+            assert status == "OK", data
+            status, data = imap.expunge()
+            assert status == "OK", data
+
     def uidvalidity(self, folder: str) -> int:
         with self.admin() as imap:
             status, data = imap.status(f'"{folder}"', "(UIDVALIDITY)")
