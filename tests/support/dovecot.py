@@ -290,6 +290,8 @@ userdb {{
   args = uid={owner.pw_uid} gid={owner.pw_gid} home={folder / "home"}/%u
 }}
 mail_location = maildir:~/Maildir
+# A throwaway server: speed over durability.
+mail_fsync = never
 first_valid_uid = {min(owner.pw_uid, 500)}
 auth_mechanisms = plain login
 auth_failure_delay = 0
