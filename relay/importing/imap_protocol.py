@@ -196,6 +196,42 @@ def batches(uids: Sequence[int], size: int) -> Iterator[Sequence[int]]:
 _FETCH_UID = re.compile(rb"\bUID (\d+)\b")
 
 
+def size_batches(
+    uids: Sequence[int], sizes: dict[int, int], max_count: int, max_bytes: int
+) -> Iterator[list[int]]:
+    """``uids`` in order, in batches of at most ``max_count`` messages and ``max_bytes``
+    (RFC822.SIZE, RFC 3501 §2.3.4), so a folder of large attachments is fetched a few at
+    a time; a message larger than ``max_bytes`` goes alone. A UID without a size was
+    expunged since the search and is left out."""
+    batch: list[int] = []
+    total = 0
+    for uid in uids:
+        size = sizes.get(uid)
+        if size is None:
+            continue
+        if batch and (len(batch) == max_count or total + size > max_bytes):
+            yield batch
+            batch, total = [], 0
+        batch.append(uid)
+        total += size
+    if batch:
+        yield batch
+
+
+_FETCH_SIZE = re.compile(rb"\bRFC822\.SIZE (\d+)\b")
+
+
+def parse_sizes(data: Sequence[object]) -> dict[int, int]:
+    """RFC822.SIZE by UID from a ``UID FETCH … (UID RFC822.SIZE)`` reply."""
+    sizes: dict[int, int] = {}
+    for item in data:
+        if isinstance(item, bytes):
+            uid, size = _FETCH_UID.search(item), _FETCH_SIZE.search(item)
+            if uid is not None and size is not None:
+                sizes[int(uid.group(1))] = int(size.group(1))
+    return sizes
+
+
 def parse_fetch(data: Sequence[object]) -> dict[int, bytes]:
     """The message bytes by UID from imaplib's ``UID FETCH … (UID BODY.PEEK[])`` reply:
     a ``(prefix, literal)`` pair per message, where the prefix names its UID (RFC 3501

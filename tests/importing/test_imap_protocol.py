@@ -13,8 +13,10 @@ from relay.importing.imap_protocol import (
     mailbox_name,
     parse_fetch,
     parse_search,
+    parse_sizes,
     parse_url,
     search_criteria,
+    size_batches,
     uid_set,
 )
 from relay.importing.source import SourceError
@@ -121,3 +123,17 @@ def test_fetch_reply_by_uid_skipping_replies_without_a_body() -> None:
         b"3 (UID 13 FLAGS (\\Seen))",
     ]
     assert parse_fetch(data) == {11: b"one\r\n", 12: b"two\r\n"}
+
+
+def test_size_reply_by_uid() -> None:
+    data = [b"1 (UID 11 RFC822.SIZE 2048)", b"2 (RFC822.SIZE 10 UID 12)", b"3 (UID 13)"]
+    assert parse_sizes(data) == {11: 2048, 12: 10}
+
+
+def test_batches_are_bounded_by_count_and_by_bytes() -> None:
+    sizes = {1: 10, 2: 10, 3: 10, 4: 10, 5: 10}
+    assert list(size_batches([1, 2, 3, 4, 5], sizes, 2, 1000)) == [[1, 2], [3, 4], [5]]
+    assert list(size_batches([1, 2, 3, 4, 5], sizes, 50, 25)) == [[1, 2], [3, 4], [5]]
+    # a message over the byte bound goes alone; one without a size was expunged
+    big = {1: 10, 2: 500, 3: 10, 5: 10}
+    assert list(size_batches([1, 2, 3, 4, 5], big, 50, 100)) == [[1], [2], [3, 5]]

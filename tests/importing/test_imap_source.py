@@ -121,6 +121,24 @@ def test_fetches_in_batches_one_batch_ahead(dovecot: Dovecot) -> None:
     assert source.fetch_commands == 3  # 7 messages in batches of 3
 
 
+def test_batches_are_bounded_by_bytes_too(dovecot: Dovecot) -> None:
+    first_three = sum(len(raw) for raw in INBOX[:3])  # RFC822.SIZE counts CRLF lines
+    source = open_imap(
+        dovecot.url(), password=PASSWORD, ca_file=dovecot.ca_file, batch_bytes=first_three
+    )
+    try:
+        assert read_all(source) == INBOX
+        assert source.fetch_commands == 3  # UIDs 1-3, then 4-5 and 6-7 (each a bit longer)
+    finally:
+        source.close()
+    alone = open_imap(dovecot.url(), password=PASSWORD, ca_file=dovecot.ca_file, batch_bytes=1)
+    try:
+        assert read_all(alone) == INBOX
+        assert alone.fetch_commands == len(INBOX)  # each larger than the bound: one by one
+    finally:
+        alone.close()
+
+
 def test_resumes_after_a_cursor_on_a_later_run(dovecot: Dovecot) -> None:
     first_run = open_imap(dovecot.url(), password=PASSWORD, ca_file=dovecot.ca_file)
     try:
