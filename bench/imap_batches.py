@@ -1,7 +1,7 @@
 """The IMAP source's batch size, side by side: messages/s and the memory it holds.
 
     .venv/bin/python bench/imap_batches.py [--messages N] [--kib K] [--sizes 1,10,50,200]
-        [--rounds R]
+        [--rounds R] [--batch-mib M]
 
 A real Dovecot on loopback (tests/support/dovecot.py, STARTTLS with a test CA) is loaded
 with N messages of about K KiB each by APPEND; then, for each batch size, ``open_imap``
@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from relay.importing.imap import open_imap  # noqa: E402
+from relay.importing.imap import DEFAULT_BATCH_BYTES, open_imap  # noqa: E402
 from tests.support.dovecot import PASSWORD, USER, Dovecot, running_dovecot  # noqa: E402
 
 
@@ -54,9 +54,13 @@ def load(server: Dovecot, count: int, kib: int) -> int:
     return total
 
 
-def read(server: Dovecot, batch_size: int) -> tuple[int, int]:
+def read(server: Dovecot, batch_size: int, batch_bytes: int) -> tuple[int, int]:
     source = open_imap(
-        server.url(), password=PASSWORD, ca_file=server.ca_file, batch_size=batch_size
+        server.url(),
+        password=PASSWORD,
+        ca_file=server.ca_file,
+        batch_size=batch_size,
+        batch_bytes=batch_bytes,
     )
     try:
         count = sum(1 for _ in source.messages())
@@ -71,8 +75,12 @@ def main() -> None:
     parser.add_argument("--kib", type=int, default=20)
     parser.add_argument("--sizes", default="1,10,50,200")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--batch-mib", type=float, default=DEFAULT_BATCH_BYTES / 2**20, help="the byte bound"
+    )
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
+    batch_bytes = int(args.batch_mib * 2**20)
     with running_dovecot() as server:
         started = time.perf_counter()
         total = load(server, args.messages, args.kib)
@@ -86,12 +94,12 @@ def main() -> None:
             for _ in range(args.rounds):
                 gc.collect()
                 started = time.perf_counter()
-                count, fetches = read(server, size)
+                count, fetches = read(server, size, batch_bytes)
                 timings.append(time.perf_counter() - started)
                 assert count == args.messages, count
             seconds = statistics.median(timings)
             tracemalloc.start()
-            read(server, size)
+            read(server, size, batch_bytes)
             _, peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()
             print(
