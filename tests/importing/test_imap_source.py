@@ -300,7 +300,7 @@ def test_no_starttls_means_no_password_sent() -> None:
         assert len(lines) == 2, lines
         assert all("user=<>" in line for line in lines)
         assert not any("method=" in line for line in plain.logins())
-        assert PASSWORD not in plain.log_file.read_text()
+        assert PASSWORD not in plain.log_file.read_text(encoding="utf-8")
 
 
 def test_connection_refused_is_one_line() -> None:

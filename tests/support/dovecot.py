@@ -88,7 +88,8 @@ class Dovecot:
         os.chown(home, self._owner.pw_uid, self._owner.pw_gid)
         passwd = self.directory / "passwd"
         passwd.write_text(
-            "".join(f"{user}:{{PLAIN}}{secret}\n" for user, secret in self.users.items())
+            "".join(f"{user}:{{PLAIN}}{secret}\n" for user, secret in self.users.items()),
+            encoding="utf-8",
         )
         passwd.chmod(0o644)
 
@@ -253,7 +254,7 @@ class Dovecot:
         for name in ("dovecot.log", "stderr.log"):
             path = self.directory / name
             if path.exists():
-                text += path.read_text(errors="replace")
+                text += path.read_text(encoding="utf-8", errors="replace")
         return text
 
     def _write_config(self) -> None:
@@ -312,7 +313,7 @@ service imap-login {{
   }}
 {implicit}}}
 """
-        (folder / "dovecot.conf").write_text(config)
+        (folder / "dovecot.conf").write_text(config, encoding="utf-8")
 
 
 def _mail_owner() -> pwd.struct_passwd:
