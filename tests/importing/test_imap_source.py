@@ -364,3 +364,9 @@ def test_a_server_that_stops_answering_times_out_as_one_line() -> None:
         )
         assert read_all(source, after=stored[-1].cursor) == INBOX[2:4]
         source.close()
+
+
+def test_an_unknown_host_is_one_line() -> None:
+    # .invalid never resolves (RFC 6761 §6.4)
+    text = failure(f"imaps://{USER}@mail.example.invalid/INBOX")
+    assert text.startswith("cannot find IMAP server mail.example.invalid:")
