@@ -236,10 +236,11 @@ class ImapSource:
         folder = self._location.folder
         status, data = imap.select(mailbox_name(folder), readonly=True)
         if status != "OK":
-            raise SourceError(
-                f"folder {folder!r} cannot be opened on {self._location.address} "
-                f"as {inert(self._location.user)}: {server_text(data)}"
-            )
+            where = f"on {self._location.address} for {inert(self._location.user)}"
+            _, missing = imap.response("NONEXISTENT")  # RFC 5530 §3
+            if missing:
+                raise SourceError(f"folder {folder!r} does not exist {where} ({server_text(data)})")
+            raise SourceError(f"folder {folder!r} cannot be opened {where}: {server_text(data)}")
         _, values = imap.response("UIDVALIDITY")
         if not values or values[0] is None or not bytes(values[0]).isdigit():
             raise SourceError(

@@ -264,8 +264,8 @@ def test_a_wrong_password_is_one_line(dovecot: Dovecot) -> None:
 
 def test_a_missing_folder_is_one_line(dovecot: Dovecot) -> None:
     text = failure(dovecot.url("Nope"), ca_file=dovecot.ca_file)
-    assert text.startswith("folder 'Nope' cannot be opened on localhost:")
-    assert "doesn't exist" in text
+    assert text.startswith(f"folder 'Nope' does not exist on localhost:{dovecot.starttls_port}")
+    assert f"for {USER} (Mailbox doesn't exist: Nope" in text
 
 
 @pytest.mark.parametrize("implicit_tls", [False, True])
