@@ -22,10 +22,10 @@ import imaplib
 import os
 import socket
 import ssl
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from relay.importing.imap_protocol import (
     Cursor,
@@ -44,6 +44,8 @@ from relay.importing.imap_protocol import (
 )
 from relay.importing.source import Source, SourceError, SourceMessage
 from relay.terminal_text import inert
+
+T = TypeVar("T")
 
 CA_FILE_VARIABLE = "RELAY_IMAP_CA_FILE"
 """A PEM bundle trusted besides the system's store (a server with a private CA)."""
@@ -161,14 +163,16 @@ class ImapSource:
         if self._imap is None:  # a connection lost earlier: this run starts afresh
             self.connect()
         else:  # open the folder again: a fresh view (new mail) and a fresh UIDVALIDITY
-            with self._translated("opening the folder"):
-                self._uidvalidity = self._examine(self._connected())
+            self._uidvalidity = self._command("opening the folder", None, self._examine)
+        uidvalidity = self._uidvalidity
         if cursor is not None:
-            check_resume(cursor, self._location.folder, self._uidvalidity)
+            check_resume(cursor, self._location.folder, uidvalidity)
         after_uid = cursor.uid if cursor is not None else 0
-        uids = self._search(after_uid)
+        criteria = search_criteria(after_uid, self._since, self._until)
+        data = self._command("searching the folder", uidvalidity, self._uid("SEARCH", criteria))
+        uids = parse_search(data, after_uid)
         self.found = len(uids)
-        return self._fetch_all(uids, self._uidvalidity)
+        return self._fetch_all(uids, uidvalidity)
 
     def close(self) -> None:
         imap, self._imap = self._imap, None
@@ -180,9 +184,22 @@ class ImapSource:
     def _fetch_all(self, uids: Sequence[int], uidvalidity: int) -> Iterator[SourceMessage]:
         folder = self._location.folder
         for chunk in batches(uids, SIZE_CHUNK):
-            sizes = self._sizes(chunk)
+            sizes = parse_sizes(
+                self._command(
+                    f"reading the sizes of UIDs {chunk[0]} to {chunk[-1]}",
+                    uidvalidity,
+                    self._uid("FETCH", uid_set(chunk), "(UID RFC822.SIZE)"),
+                )
+            )
             for batch in size_batches(chunk, sizes, self._batch_size, self._batch_bytes):
-                found = self._fetch(batch)
+                self.fetch_commands += 1
+                found = parse_fetch(
+                    self._command(
+                        f"fetching UIDs {batch[0]} to {batch[-1]}",
+                        uidvalidity,
+                        self._uid("FETCH", uid_set(batch), "(UID BODY.PEEK[])"),
+                    )
+                )
                 for uid in batch:
                     raw = found.get(uid)
                     if raw is not None:  # expunged since the search: nothing to import
@@ -249,37 +266,41 @@ class ImapSource:
             )
         return int(values[0])
 
-    def _search(self, after_uid: int) -> list[int]:
-        imap = self._connected()
-        criteria = search_criteria(after_uid, self._since, self._until)
-        with self._translated("searching the folder"):
-            status, data = imap.uid("SEARCH", criteria)
-            if status != "OK":
-                raise SourceError(
-                    f"{self._location.address} refused UID SEARCH {criteria}: {server_text(data)}"
-                )
-        return parse_search(data, after_uid)
+    def _uid(self, command: str, *args: str) -> Callable[[imaplib.IMAP4], list[Any]]:
+        """``UID command args`` (RFC 3501 §6.4.8), to run through ``_command``."""
 
-    def _sizes(self, chunk: Sequence[int]) -> dict[int, int]:
-        imap = self._connected()
-        with self._translated(f"reading the sizes of UIDs {chunk[0]} to {chunk[-1]}"):
-            status, data = imap.uid("FETCH", uid_set(chunk), "(UID RFC822.SIZE)")
+        def run(imap: imaplib.IMAP4) -> list[Any]:
+            status, data = imap.uid(command, *args)
             if status != "OK":
                 raise SourceError(
-                    f"{self._location.address} refused UID FETCH: {server_text(data)}"
+                    f"{self._location.address} refused UID {command}: {server_text(data)}"
                 )
-        return parse_sizes(data)
+            return data
 
-    def _fetch(self, batch: Sequence[int]) -> dict[int, bytes]:
-        imap = self._connected()
-        self.fetch_commands += 1
-        with self._translated(f"fetching UIDs {batch[0]} to {batch[-1]}"):
-            status, data = imap.uid("FETCH", uid_set(batch), "(UID BODY.PEEK[])")
-            if status != "OK":
+        return run
+
+    def _command(
+        self, doing: str, uidvalidity: int | None, action: Callable[[imaplib.IMAP4], T]
+    ) -> T:
+        """``action`` on the connection. If the connection turns out to be lost (a
+        server's autologout after at least 30 idle minutes, RFC 3501 §5.4, while the
+        import waited for its queue to drain; a NAT that forgot it), connect once more
+        and run it again, provided the folder's UIDVALIDITY is still ``uidvalidity``."""
+        try:
+            with self._translated(doing):
+                return action(self._connected())
+        except _ConnectionLost as lost:
+            try:
+                self.connect()
+            except SourceError as again:
                 raise SourceError(
-                    f"{self._location.address} refused UID FETCH: {server_text(data)}"
-                )
-        return parse_fetch(data)
+                    f"{lost.head}, and connecting again failed: {again}; {_RUN_AGAIN}"
+                ) from None
+        if uidvalidity is not None:  # rebuilt meanwhile: its UIDs would name other mail
+            folder = self._location.folder
+            check_resume(Cursor(folder, uidvalidity, 0), folder, self._uidvalidity)
+        with self._translated(doing):
+            return action(self._connected())
 
     def _connected(self) -> imaplib.IMAP4:
         if self._imap is None:
@@ -316,9 +337,8 @@ class ImapSource:
             reason = _reason(error)
             if doing == "connecting":
                 raise SourceError(f"cannot connect to IMAP server {address}: {reason}") from None
-            raise SourceError(
-                f"the connection to {address} was lost while {doing} ({reason}); "
-                "run the import again to go on from the last message stored"
+            raise _ConnectionLost(
+                f"the connection to {address} was lost while {doing} ({reason})"
             ) from None
         except imaplib.IMAP4.error as error:
             self._lost()
@@ -334,6 +354,15 @@ class ImapSource:
 
 if TYPE_CHECKING:  # mypy holds ImapSource to the shared interface
     _IS_A_SOURCE: type[Source] = ImapSource
+
+
+_RUN_AGAIN = "run the import again to go on from the last message stored"
+
+
+class _ConnectionLost(SourceError):
+    def __init__(self, head: str) -> None:
+        super().__init__(f"{head}; {_RUN_AGAIN}")
+        self.head = head
 
 
 def _drop(imap: imaplib.IMAP4) -> None:

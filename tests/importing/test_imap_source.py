@@ -325,9 +325,10 @@ def test_a_connection_lost_mid_fetch_then_the_next_run_resumes() -> None:
 
         with pytest.raises(SourceError) as raised:
             store_and_stop_after_the_first_batch()
-        text = str(raised.value)
-        assert text.startswith(f"the connection to localhost:{server.starttls_port} was lost")
-        assert "run the import again" in text
+        text, address = str(raised.value), f"localhost:{server.starttls_port}"
+        assert text.startswith(f"the connection to {address} was lost while fetching UIDs 3 to 4")
+        assert f"connecting again failed: cannot connect to IMAP server {address}: " in text
+        assert text.endswith("; run the import again to go on from the last message stored")
         assert [message.raw for message in stored] == INBOX[:2]
 
         with pytest.raises(SourceError, match="cannot connect"):  # still down: one line too
@@ -358,9 +359,11 @@ def test_a_server_that_stops_answering_times_out_as_one_line() -> None:
                 next(stream)
         finally:
             server.thaw()
+        address = f"localhost:{server.starttls_port}"
         assert str(raised.value) == (
-            f"the connection to localhost:{server.starttls_port} was lost while fetching "
-            "UIDs 3 to 4 (timed out); run the import again to go on from the last message stored"
+            f"the connection to {address} was lost while fetching UIDs 3 to 4 (timed out), "
+            f"and connecting again failed: cannot connect to IMAP server {address}: timed "
+            "out; run the import again to go on from the last message stored"
         )
         assert read_all(source, after=stored[-1].cursor) == INBOX[2:4]
         source.close()
@@ -370,3 +373,49 @@ def test_an_unknown_host_is_one_line() -> None:
     # .invalid never resolves (RFC 6761 §6.4)
     text = failure(f"imaps://{USER}@mail.example.invalid/INBOX")
     assert text.startswith("cannot find IMAP server mail.example.invalid:")
+
+
+def test_a_session_the_server_drops_is_opened_again_without_a_gap() -> None:
+    """A server's autologout (RFC 3501 §5.4) while the import waits for its queue: the
+    source connects once more and goes on; no message is skipped or read twice."""
+    with running_dovecot() as server:
+        for raw, day in zip(INBOX, DAYS, strict=True):
+            server.append("INBOX", raw, day)
+        logins = len(server.successful_logins())
+        source = open_imap(server.url(), password=PASSWORD, ca_file=server.ca_file, batch_size=2)
+        try:
+            stream = source.messages()
+            stored = [next(stream), next(stream)]
+            server.end_session(server.next_login(logins))  # this source's session
+            stored += list(stream)
+        finally:
+            source.close()
+        assert [message.raw for message in stored] == INBOX
+        assert f"user=<{USER}>" in server.next_login(logins + 1)  # it logged in again
+
+
+def test_a_folder_rebuilt_while_the_session_was_lost_is_refused() -> None:
+    with running_dovecot() as server:
+        server.create("Rebuilt")
+        for raw, day in zip(INBOX[:4], DAYS[:4], strict=True):
+            server.append("Rebuilt", raw, day)
+        before = server.uidvalidity("Rebuilt")
+        logins = len(server.successful_logins())
+        source = open_imap(
+            server.url("Rebuilt"), password=PASSWORD, ca_file=server.ca_file, batch_size=2
+        )
+        try:
+            stream = source.messages()
+            stored = [next(stream), next(stream)]
+            server.end_session(server.next_login(logins))
+            server.delete("Rebuilt")
+            server.create("Rebuilt")
+            for raw, day in zip(INBOX[:4], DAYS[:4], strict=True):
+                server.append("Rebuilt", raw, day)
+            with pytest.raises(SourceError) as raised:
+                next(stream)
+        finally:
+            source.close()
+        after = server.uidvalidity("Rebuilt")
+        assert [message.raw for message in stored] == INBOX[:2]
+        assert f"UIDVALIDITY {before} is now {after}" in str(raised.value)

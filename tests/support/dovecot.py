@@ -22,6 +22,7 @@ import datetime as dt
 import imaplib
 import os
 import pwd
+import re
 import shutil
 import signal
 import socket
@@ -214,6 +215,20 @@ class Dovecot:
 
     def successful_logins(self) -> list[str]:
         return [line for line in self.logins() if "imap-login: Info: Login:" in line]
+
+    def end_session(self, login_line: str) -> None:
+        """End one client's session from the server side, as an autologout does: SIGTERM
+        to the imap process that serves it (``mpid=`` in its login line, a child of our
+        Dovecot), which says BYE and closes the connection."""
+        match = re.search(r"\bmpid=(\d+)", login_line)
+        assert match is not None, login_line
+        pid = int(match.group(1))
+        assert self._process is not None
+        assert os.getpgid(pid) == self._process.pid  # ours, not some other Dovecot's
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+            time.sleep(0.02)
 
     def wait_for_lines(self, text: str, count: int, timeout: float = 5.0) -> list[str]:
         """The login process's lines holding ``text``, once there are ``count`` of them."""
