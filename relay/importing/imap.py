@@ -22,12 +22,14 @@ import imaplib
 import os
 import socket
 import ssl
+from array import array
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from relay.importing.imap_protocol import (
+    SEARCH_WINDOW,
     Cursor,
     ImapUrl,
     batches,
@@ -38,6 +40,7 @@ from relay.importing.imap_protocol import (
     parse_sizes,
     parse_url,
     search_criteria,
+    search_windows,
     server_text,
     size_batches,
     uid_set,
@@ -130,6 +133,9 @@ class ImapSource:
         self._timeout = timeout
         self._imap: imaplib.IMAP4 | None = None
         self._uidvalidity = 0
+        self._uidnext: int | None = None
+        self.search_window = SEARCH_WINDOW
+        """UIDs per ``UID SEARCH`` (``imap_protocol.SEARCH_WINDOW``)."""
         self.fetch_commands = 0
         """How many ``UID FETCH`` round trips this source made (for batch tests and stats)."""
         self.found = 0
@@ -168,9 +174,13 @@ class ImapSource:
         if cursor is not None:
             check_resume(cursor, self._location.folder, uidvalidity)
         after_uid = cursor.uid if cursor is not None else 0
-        criteria = search_criteria(after_uid, self._since, self._until)
-        data = self._command("searching the folder", uidvalidity, self._uid("SEARCH", criteria))
-        uids = parse_search(data, after_uid)
+        uids = array("I")  # 4 bytes a UID (a 32-bit number, RFC 3501 §2.3.1.1)
+        for uid_range in search_windows(after_uid, self._uidnext, self.search_window):
+            criteria = search_criteria(uid_range, self._since, self._until)
+            data = self._command(
+                f"searching UIDs {uid_range}", uidvalidity, self._uid("SEARCH", criteria)
+            )
+            uids.extend(parse_search(data, after_uid))
         self.found = len(uids)
         return self._fetch_all(uids, uidvalidity)
 
@@ -258,6 +268,8 @@ class ImapSource:
             if missing:
                 raise SourceError(f"folder {folder!r} does not exist {where} ({server_text(data)})")
             raise SourceError(f"folder {folder!r} cannot be opened {where}: {server_text(data)}")
+        _, uidnext = imap.response("UIDNEXT")
+        self._uidnext = int(uidnext[0]) if uidnext and bytes(uidnext[0]).isdigit() else None
         _, values = imap.response("UIDVALIDITY")
         if not values or values[0] is None or not bytes(values[0]).isdigit():
             raise SourceError(

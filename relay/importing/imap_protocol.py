@@ -147,11 +147,29 @@ def _modified_utf7(text: str) -> str:
     return "".join(out)
 
 
-def search_criteria(after_uid: int, since: dt.date | None, until: dt.date | None) -> str:
-    """``UID SEARCH`` criteria: the UIDs after the cursor, within the dates. SINCE and
+SEARCH_WINDOW = 50_000
+"""UIDs one ``UID SEARCH`` covers. imaplib refuses a reply line over 1,000,000 bytes
+(``imaplib._MAXLINE``), and a SEARCH reply is one line: 50,000 UIDs of at most 10
+digits and a space each stay under half of that, whatever the folder's size."""
+
+
+def search_windows(after_uid: int, uidnext: int | None, width: int = SEARCH_WINDOW) -> list[str]:
+    """The UID ranges to search after the cursor, up to the folder's UIDNEXT as the
+    EXAMINE reply gave it (RFC 3501 §6.3.1; mail that arrives later is the next run's).
+    Without UIDNEXT, one open range, ``N:*``."""
+    if uidnext is None:
+        return [f"{after_uid + 1}:*"]
+    return [
+        f"{first}:{min(first + width - 1, uidnext - 1)}"
+        for first in range(after_uid + 1, uidnext, width)
+    ]
+
+
+def search_criteria(uid_range: str, since: dt.date | None, until: dt.date | None) -> str:
+    """``UID SEARCH`` criteria: the UIDs of ``uid_range``, within the dates. SINCE and
     BEFORE compare the internal date (when the server got the message), disregarding
     time and zone (RFC 3501 §6.4.4); ``until`` is inclusive, so BEFORE the day after."""
-    parts = [f"UID {after_uid + 1}:*"]
+    parts = [f"UID {uid_range}"]
     if since is not None:
         parts.append(f"SINCE {imap_date(since)}")
     if until is not None:

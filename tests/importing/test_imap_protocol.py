@@ -4,10 +4,12 @@ values out, no server."""
 from __future__ import annotations
 
 import datetime as dt
+import imaplib
 
 import pytest
 
 from relay.importing.imap_protocol import (
+    SEARCH_WINDOW,
     Cursor,
     check_resume,
     mailbox_name,
@@ -16,6 +18,7 @@ from relay.importing.imap_protocol import (
     parse_sizes,
     parse_url,
     search_criteria,
+    search_windows,
     size_batches,
     uid_set,
 )
@@ -94,12 +97,24 @@ def test_mailbox_names_are_modified_utf7_and_quoted(folder: str, wire: str) -> N
     assert mailbox_name(folder) == wire
 
 
-def test_search_criteria_the_uids_after_the_cursor_and_inclusive_dates() -> None:
-    assert search_criteria(0, None, None) == "UID 1:*"
+def test_search_criteria_a_uid_range_and_inclusive_dates() -> None:
+    assert search_criteria("1:*", None, None) == "UID 1:*"
     assert (
-        search_criteria(41, dt.date(2026, 9, 1), dt.date(2026, 9, 30))
-        == "UID 42:* SINCE 1-Sep-2026 BEFORE 1-Oct-2026"
+        search_criteria("42:99", dt.date(2026, 9, 1), dt.date(2026, 9, 30))
+        == "UID 42:99 SINCE 1-Sep-2026 BEFORE 1-Oct-2026"
     )
+
+
+def test_search_windows_cover_the_uids_after_the_cursor_up_to_uidnext() -> None:
+    assert search_windows(0, 8, width=3) == ["1:3", "4:6", "7:7"]
+    assert search_windows(5, 8, width=50) == ["6:7"]
+    assert search_windows(7, 8) == []  # nothing after the cursor
+    assert search_windows(7, None) == ["8:*"]  # a server that gave no UIDNEXT
+
+
+def test_a_search_window_reply_fits_in_imaplibs_longest_line() -> None:
+    widest = len(b"* SEARCH") + SEARCH_WINDOW * len(b" 4294967295") + len(b"\r\n")
+    assert widest < imaplib._MAXLINE  # else a large folder's SEARCH reply is refused
 
 
 def test_search_reply_drops_the_last_message_that_star_always_matches() -> None:

@@ -121,6 +121,19 @@ def test_fetches_in_batches_one_batch_ahead(dovecot: Dovecot) -> None:
     assert source.fetch_commands == 3  # 7 messages in batches of 3
 
 
+def test_searches_in_uid_windows_give_the_same_messages(dovecot: Dovecot) -> None:
+    source = open_imap(
+        dovecot.url(), password=PASSWORD, ca_file=dovecot.ca_file, since=dt.date(2026, 8, 30)
+    )
+    try:
+        source.search_window = 2  # UIDs 1:2, 3:4, 5:6, 7:7
+        assert read_all(source) == INBOX[2:]
+        after_four = Cursor("INBOX", source.uidvalidity, 4).encode()
+        assert read_all(source, after=after_four) == INBOX[4:]
+    finally:
+        source.close()
+
+
 def test_batches_are_bounded_by_bytes_too(dovecot: Dovecot) -> None:
     first_three = sum(len(raw) for raw in INBOX[:3])  # RFC822.SIZE counts CRLF lines
     source = open_imap(
