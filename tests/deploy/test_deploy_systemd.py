@@ -20,8 +20,15 @@ needs_systemd_analyze = pytest.mark.skipif(
     SYSTEMD_ANALYZE is None, reason="systemd-analyze is not installed"
 )
 # Variables read outside relay/config.py's table: the config file path, serve's flag, and
-# the event loop (relay/loops.py).
-EXTRA_VARIABLES = {"RELAY_CONFIG", "RELAY_READY_FILE", "RELAY_EVENT_LOOP"}
+# the event loop (relay/loops.py), and the IMAP import's CA file (relay/importing/imap.py)
+# and password (relay import).
+EXTRA_VARIABLES = {
+    "RELAY_CONFIG",
+    "RELAY_READY_FILE",
+    "RELAY_EVENT_LOOP",
+    "RELAY_IMAP_CA_FILE",
+    "RELAY_IMAP_PASSWORD",
+}
 
 
 def unit_settings() -> dict[str, list[str]]:
