@@ -12,6 +12,7 @@ from relay.localorg.auth import OrgCredentials, SessionStore
 from relay.localorg.cursors import QueryCursors
 from relay.localorg.data import OrgData
 from relay.localorg.faults import FaultInjector
+from relay.localorg.web_credentials import AuthorizationCodes, UserPasswords
 
 # REST API versions the org serves: Summer '21 (52.0) to Spring '26 (66.0).
 API_VERSIONS = tuple(f"{major}.0" for major in range(52, 67))
@@ -32,8 +33,20 @@ class OrgState:
     latency_ms: float = 0.0
     instance_url: str = ""
     cursors: QueryCursors = field(default_factory=QueryCursors)
+    # The web server flow (routes_web_login.py): codes in memory, Users' passwords on disk.
+    codes: AuthorizationCodes = field(default_factory=AuthorizationCodes)
+    passwords: UserPasswords | None = None
     # Set at shutdown so "timeout" faults stop hanging and the server can close.
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        if self.passwords is None:
+            self.passwords = UserPasswords(self.data_dir)
+
+    @property
+    def user_passwords(self) -> UserPasswords:
+        assert self.passwords is not None  # set in __post_init__
+        return self.passwords
 
     @property
     def token_url(self) -> str:
