@@ -1,0 +1,111 @@
+"""The console over plain HTTP: sign-in with PKCE through the org, the session cookie,
+CSRF on every POST, what a rep may see, and the health endpoints left alone."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+
+from relay.reps.directory import load_address_secret, personal_address
+from tests.console.console_helpers import ALICE, BOB, REP_PASSWORD, sign_in
+from tests.support.localorg import RunningOrg
+from tests.support.serve import DOMAIN, RelayServe
+
+
+def test_health_endpoints_stay_sessionless(console_relay: RelayServe) -> None:
+    """/healthz, /readyz and /metrics answer as before and set no cookie."""
+    base = f"http://127.0.0.1:{console_relay.http_port}"
+    for path in ("/healthz", "/readyz", "/metrics"):
+        response = requests.get(base + path, timeout=10)
+        assert response.status_code == 200, path
+        assert "Set-Cookie" not in response.headers, path
+        assert "Content-Security-Policy" not in response.headers, path
+    assert requests.get(base + "/healthz", timeout=10).json() == {"status": "ok"}
+
+
+def test_pages_need_a_sign_in(console_relay: RelayServe) -> None:
+    base = f"http://127.0.0.1:{console_relay.http_port}"
+    response = requests.get(base + "/settings", allow_redirects=False, timeout=10)
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    assert location.startswith("/login?")
+    assert parse_qs(urlsplit(location).query)["next"] == ["/settings"]
+
+
+def test_sign_in_sets_an_encrypted_http_only_lax_cookie(
+    console_relay: RelayServe, console_org: RunningOrg
+) -> None:
+    """After the flow the rep's page shows their BCC address; the cookie is HttpOnly,
+    SameSite=Lax, 12 hours, and holds nothing readable."""
+    rep = sign_in(console_relay, console_org, ALICE, REP_PASSWORD)
+    cookie = next(c for c in rep.http.cookies if c.name == "relay_console")
+    assert cookie.has_nonstandard_attr("HttpOnly")
+    assert cookie.get_nonstandard_attr("SameSite") == "Lax"
+    assert not cookie.secure  # the public URL is http here
+    assert cookie.expires is not None
+    assert ALICE not in (cookie.value or "")
+    page = rep.get("/settings")
+    assert page.status_code == 200
+    assert "Alice Nguyen" in page.text
+    user_id = console_org.client().query(f"SELECT Id FROM User WHERE Username = '{ALICE}'")[
+        "records"
+    ][0]["Id"]
+    secret = load_address_secret(console_relay.home)
+    assert personal_address(user_id, secret, DOMAIN) in page.text
+    events = console_relay.events("console_change")
+    assert any(e["action"] == "signed_in" and e["user"] == ALICE for e in events)
+
+
+def test_a_post_without_the_csrf_token_is_refused_and_changes_nothing(
+    console_relay: RelayServe, console_org: RunningOrg
+) -> None:
+    rep = sign_in(console_relay, console_org, BOB, REP_PASSWORD)
+    refused = rep.post("/settings/logging", {"body": "none", "attachments": "names",
+                                             "confirmations": "off"}, csrf=False)  # fmt: skip
+    assert refused.status_code == 403
+    shown = json.loads(console_relay.cli("settings", "show", "--user", BOB, "--json").stdout)
+    assert shown["settings"]["body"] == "full"
+    wrong = rep.http.post(rep.base + "/settings/logging",
+                          data={"body": "none", "csrf_token": "forged"},
+                          allow_redirects=False)  # fmt: skip
+    assert wrong.status_code == 403
+    saved = rep.post("/settings/logging", {"body": "none", "attachments": "names",
+                                           "confirmations": "off"})  # fmt: skip
+    assert saved.status_code == 302
+    shown = json.loads(console_relay.cli("settings", "show", "--user", BOB, "--json").stdout)
+    assert shown["settings"]["body"] == "none"
+    assert shown["sources"]["body"] == "user"
+    events = [e for e in console_relay.events("console_change") if e["action"] == "settings_set"]
+    assert events[-1]["user"] == BOB
+
+
+def test_a_value_out_of_range_changes_nothing(
+    console_relay: RelayServe, console_org: RunningOrg
+) -> None:
+    rep = sign_in(console_relay, console_org, ALICE, REP_PASSWORD)
+    response = rep.post("/settings/logging", {"body": "everything", "attachments": "upload",
+                                              "confirmations": "on"})  # fmt: skip
+    assert response.status_code == 302
+    page = rep.get("/settings").text
+    assert "body=&#39;everything&#39;" in page or "everything" in page
+    shown = json.loads(console_relay.cli("settings", "show", "--user", ALICE, "--json").stdout)
+    assert shown["settings"]["attachments"] == "names"  # the valid one was not saved either
+
+
+def test_logout_ends_the_session(console_relay: RelayServe, console_org: RunningOrg) -> None:
+    rep = sign_in(console_relay, console_org, ALICE, REP_PASSWORD)
+    assert rep.post("/logout", {}).status_code == 302
+    assert rep.get("/settings").status_code == 302
+
+
+def test_a_rep_gets_403_on_the_admin_page(
+    console_relay: RelayServe, console_org: RunningOrg
+) -> None:
+    rep = sign_in(console_relay, console_org, ALICE, REP_PASSWORD)
+    assert rep.get("/admin").status_code == 403
+    admin = sign_in(
+        console_relay, console_org, console_org.info.username, console_org.info.password
+    )
+    assert admin.get("/admin").status_code == 200
