@@ -18,6 +18,7 @@ from aiohttp import web
 from relay.console import pages_activity, pages_admin, pages_settings, pages_signin, pages_tasks
 from relay.console.context import CONSOLE_KEY, Console
 from relay.console.security import csrf, load_session_key, pages, session_layer
+from relay.terminal_text import inert
 
 HERE = Path(__file__).parent
 
@@ -36,6 +37,9 @@ def add_console(app: web.Application, console: Console) -> None:
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
+        # Email text shows its controls (bidi overrides, zero-width characters) as visible
+        # escapes, as the CLI does: escaping stops markup, this stops reordering.
+        filters={"inert": inert, "inert_lines": lambda text: inert(text, keep="\n")},
     )
     app.router.add_static("/static/", HERE / "static", append_version=False)
     routes = app.router

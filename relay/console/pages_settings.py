@@ -169,9 +169,8 @@ async def activate_e2s(request: web.Request) -> web.StreamResponse:
             "below, then Check again."
         )
         raise await flash_and_redirect(request, text, "/settings", error=True)
-    return await _save(
-        request, user, {"logging": "email_to_salesforce"}, "Email to Salesforce activated;"
-    )
+    done = "Email to Salesforce is active: your email now goes to your Email to Salesforce address."
+    return await _save(request, user, {"logging": "email_to_salesforce"}, done)
 
 
 async def check_e2s(request: web.Request) -> web.StreamResponse:

@@ -40,7 +40,9 @@ def _today(user: SignedInUser) -> date:
 
 def _parse_due(text: str, today: date) -> date | None:
     """``YYYY-MM-DD`` or a reminder SPEC (``tomorrow``, ``3bd``, ``fri``), as `relay tasks
-    add --due` takes; None when it is neither."""
+    add --due` takes, or ``today``; None when it is none of these."""
+    if text.strip().lower() == "today":
+        return today
     try:
         return parse_spec(text.strip()).due(today)
     except BadSpec:
@@ -104,7 +106,8 @@ async def add_task(request: web.Request) -> web.StreamResponse:
     if due is None:
         raise await _bad(
             request,
-            f"“{due_text}” is not a date: use YYYY-MM-DD, or tomorrow, 3d, 2w, 5bd, mon…sun.",
+            f"“{due_text}” is not a date: use YYYY-MM-DD, or today, tomorrow, 3d, 2w, 5bd, "
+            "mon…sun.",
         )
     if priority not in PRIORITIES:
         raise await _bad(request, "Priority is normal or high.")
