@@ -3,10 +3,13 @@ CSRF on every POST, what a rep may see, and the health endpoints left alone."""
 
 from __future__ import annotations
 
+import base64
 import json
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import requests
+from cryptography.fernet import Fernet
 
 from relay.reps.directory import load_address_secret, personal_address
 from tests.console.console_helpers import ALICE, BOB, REP_PASSWORD, sign_in
@@ -109,3 +112,54 @@ def test_a_rep_gets_403_on_the_admin_page(
         console_relay, console_org, console_org.info.username, console_org.info.password
     )
     assert admin.get("/admin").status_code == 200
+
+
+def test_the_console_url_is_printed_at_start_up(console_relay: RelayServe) -> None:
+    assert (
+        f"relay: web console at http://127.0.0.1:{console_relay.http_port}/"
+        in console_relay.stderr()
+    )
+
+
+def test_a_session_older_than_12_hours_is_signed_out(
+    console_relay: RelayServe, console_org: RunningOrg
+) -> None:
+    """The sign-in time inside the encrypted cookie is checked on every request."""
+    rep = sign_in(console_relay, console_org, ALICE, REP_PASSWORD)
+    assert rep.get("/settings").status_code == 200
+    key = (console_relay.home / "console-session.key").read_bytes()
+    fernet = Fernet(base64.urlsafe_b64encode(key))
+    cookie = next(c for c in rep.http.cookies if c.name == "relay_console")
+    stored = json.loads(fernet.decrypt(cookie.value.encode()))
+    stored["session"]["signed_in_at"] -= 12 * 3600 + 60
+    cookie.value = fernet.encrypt(json.dumps(stored).encode()).decode()
+    rep.http.cookies.set_cookie(cookie)
+    response = rep.get("/settings")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login?")
+
+
+def test_cookies_are_secure_behind_an_https_public_url(
+    tmp_path: Path, console_org: RunningOrg
+) -> None:
+    """With RELAY_PUBLIC_URL on https the cookie is Secure and the callback is public."""
+    relay = RelayServe(
+        tmp_path / "relay",
+        env={**console_org.env(), "RELAY_PUBLIC_URL": "https://relay.example.test"},
+        args=("--workers", "0"),
+    )
+    relay.start()
+    try:
+        response = requests.get(
+            f"http://127.0.0.1:{relay.http_port}/login", allow_redirects=False, timeout=10
+        )
+        assert "relay: web console at https://relay.example.test/" in relay.stderr()
+    finally:
+        relay.stop()
+    assert response.status_code == 302
+    set_cookie = response.headers["Set-Cookie"]
+    assert "Secure" in set_cookie
+    assert "HttpOnly" in set_cookie
+    assert "SameSite=Lax" in set_cookie
+    query = parse_qs(urlsplit(response.headers["Location"]).query)
+    assert query["redirect_uri"] == ["https://relay.example.test/auth/callback"]
