@@ -14,6 +14,7 @@ headers), the session (an encrypted cookie), and CSRF.
   tabs and htmx requests keep working (OWASP CSRF Prevention Cheat Sheet, "Synchronizer
   Token Pattern": per-session tokens are acceptable).
 - Errors: a page never shows a traceback; 403, 404 and 500 are pages of their own.
+- Every page answers ``Server-Timing: page;dur=MS``, its time in the handler.
 """
 
 from __future__ import annotations
@@ -127,6 +128,7 @@ async def csrf(request: web.Request, handler: Handler) -> web.StreamResponse:
 async def pages(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path in HEALTH_PATHS:
         return await handler(request)
+    started = time.perf_counter()
     try:
         response = await handler(request)
     except web.HTTPForbidden as error:
@@ -143,6 +145,9 @@ async def pages(request: web.Request, handler: Handler) -> web.StreamResponse:
             "Something went wrong",
             "The error is in Relay's log. Nothing was changed.",
         )
+    # W3C Server Timing: the page's own time, for browsers' tools and bench/console.py.
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    response.headers["Server-Timing"] = f"page;dur={elapsed_ms:.1f}"
     response.headers.setdefault("Content-Security-Policy", _CSP)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
