@@ -189,7 +189,7 @@ class SyncConfig:
 
 @dataclass(frozen=True)
 class ConsoleConfig:
-    """The web console (docs/design.md §12): where people reach it, who is an admin
+    """The web console (docs/design.md §10): where people reach it, who is an admin
     beside the "Modify All Data" Users, and the connected app it signs in with."""
 
     # The URL people use (behind a TLS proxy: https://relay.example.com); redirects and

@@ -1,4 +1,4 @@
-"""The web console (docs/design.md §12): reps' sync settings, tasks and activity, and the
+"""The web console (docs/design.md §10): reps' sync settings, tasks and activity, and the
 admin's queue, served by the edge on the health listener and signed in with Salesforce
 (the OAuth 2.0 web server flow with PKCE).
 

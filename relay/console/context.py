@@ -1,7 +1,7 @@
 """What every console page shares: the ``Console`` (its settings, the store, the sign-in
 client, the bound URL), the signed-in User read from the session, and rendering.
 
-Pages hold no business logic (docs/design.md §12): a handler reads the store through the
+Pages hold no business logic (docs/design.md §10): a handler reads the store through the
 same APIs as the CLI, builds a plain view model (a dict) and renders one template.
 """
 

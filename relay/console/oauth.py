@@ -12,7 +12,7 @@ and ``code_verifier``; learn the User from ``/services/oauth2/userinfo`` (Salesf
 Help, "Query for User Information": ``user_id``, ``preferred_username``, ``email``,
 ``zoneinfo``). An admin of the console is a User whose profile has "Modify All Data"
 (``Profile.PermissionsModifyAllData``, Object Reference: Profile) or one listed in
-``RELAY_ADMINS`` (docs/design.md §12).
+``RELAY_ADMINS`` (docs/design.md §10).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """``/activity``: the rep's recent emails with their state, subject and the records each
 was logged to (linked to ``{instance}/lightning/r/{Object}/{Id}/view``), held ones with
 their reason and fix, and unresolved ones with Assign (search the rep's Contacts, Leads
-and Opportunities) and Discard (docs/design.md §12).
+and Opportunities) and Discard (docs/design.md §10).
 
 A rep's emails are those whose envelope sender is one of their acceptable addresses (their
 Salesforce Email and their aliases), newest first, one keyset page at a time. Assign and

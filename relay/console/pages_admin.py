@@ -1,7 +1,7 @@
 """``/admin``: the queue by state with retry, hold, release and delete; held messages
 with their guidance; the doctor's checks this process can make without Salesforce; the
 reps with their settings and overrides and the org defaults; acceptable addresses added
-directly; and who changed what (docs/design.md §12). Admins only (403 otherwise).
+directly; and who changed what (docs/design.md §10). Admins only (403 otherwise).
 
 Every action is the store call `relay queue`, `relay senders` or `relay settings` makes
 (each bumps its change version in its transaction, so every process of every node acts

@@ -1,5 +1,5 @@
 """``/settings``: the three cards of Salesforce's sync settings page, the rep's BCC
-address and the reminder address forms (docs/design.md §12).
+address and the reminder address forms (docs/design.md §10).
 
 1. *Log email activity to Salesforce* (via the API): body, attachments, confirmations,
    and the rep's acceptable addresses; Save.

@@ -1,4 +1,4 @@
-"""``/tasks``: the rep's command center (docs/design.md §12): open reminders overdue,
+"""``/tasks``: the rep's command center (docs/design.md §10): open reminders overdue,
 due today and due tomorrow in the rep's own time zone (as `relay tasks list` counts
 them), with done, edit, snooze and delete, a form to add one, and the Task sync state.
 

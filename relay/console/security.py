@@ -2,7 +2,7 @@
 headers), the session (an encrypted cookie), and CSRF.
 
 - Health endpoints (``/healthz``, ``/readyz``, ``/metrics``) pass through untouched:
-  no session, no cookie, no headers added (docs/design.md §12).
+  no session, no cookie, no headers added (docs/design.md §10).
 - Session: aiohttp-session's ``EncryptedCookieStorage`` (Fernet: AES-128-CBC and
   HMAC-SHA256, so the browser can neither read nor alter it), ``HttpOnly``,
   ``SameSite=Lax`` (the OAuth callback is a top-level GET from the org, which Lax
@@ -20,6 +20,8 @@ headers), the session (an encrypted cookie), and CSRF.
 from __future__ import annotations
 
 import hmac
+import os
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -36,7 +38,6 @@ from relay.console.context import (
     SIGNED_IN_AT_KEY,
     render,
 )
-from relay.localorg.auth import write_private
 from relay.logs import get_logger
 
 log = get_logger("relay.console")
@@ -55,15 +56,21 @@ def load_session_key(home: Path) -> bytes:
     """32 random bytes, made once and kept 0600 in RELAY_HOME: sessions survive a
     restart. Nodes behind one address must share the file (docs/operations.md)."""
     path = home / SESSION_KEY_FILE
-    if path.exists():
-        key = path.read_bytes()
-        if len(key) == 32:
-            return key
-    import secrets
-
-    key = secrets.token_bytes(32)
     home.mkdir(parents=True, exist_ok=True)
-    write_private(path, key)
+    try:
+        # O_EXCL with mode 0600: a new file, private from its first byte; the first of
+        # two processes starting together makes it, the other reads it.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):
+            key = path.read_bytes()
+            if len(key) == 32:
+                return key
+            time.sleep(0.01)  # the other process is writing it
+        raise RuntimeError(f"{path} is not a console session key (32 bytes): remove it") from None
+    key = secrets.token_bytes(32)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(key)
     return key
 
 

@@ -120,7 +120,7 @@ _PROFILE = (
     readonly(pick("UserType", ("Standard",), default="Standard", defaulted_on_create=True)),
     text("Description", 255),
     # Object Reference, Profile: the Permissions* fields; Relay's console reads this one
-    # to tell an admin (docs/design.md §12).
+    # to tell an admin (docs/design.md §10).
     readonly(boolean("PermissionsModifyAllData")),
 )
 _ORGANIZATION = tuple(

@@ -2,7 +2,7 @@
 
 - ``console_audit``: one row per change a person made on a console page (who, what, on
   which item, when), listed newest first on the admin page (relay/store/audit.py,
-  docs/design.md §12). The id is a ULID, so the primary key is also the time order.
+  docs/design.md §10). The id is a ULID, so the primary key is also the time order.
 - Indexes, so that no page scans the queue (docs/benchmarks.md, "Console"):
   ``messages (state, id)`` for the admin's queue by state, newest first;
   ``messages (mail_from, id)`` for a rep's recent emails;
