@@ -349,7 +349,12 @@ def test_assign_an_unresolved_email_to_an_opportunity(stack: Any, chromium: str)
             row = page.get_by_role("row").filter(has_text=subject)
             await row.get_by_role("link", name="Assign").click()
             await page.get_by_label("Search your Contacts, Leads and Opportunities").fill("Widget")
+            htmx: list[str] = []
+            page.on("request", lambda r: htmx.append(r.headers.get("hx-request", "")))
             await page.get_by_role("button", name="Search").click()
+            # htmx swaps the results in place (and pushes the search's URL).
+            await page.wait_for_url("**/assign?q=Widget")
+            assert "true" in htmx
             await page.get_by_role("button", name="Assign to Globex - Widget Rollout").click()
             await expect(page.get_by_role("status").first).to_contain_text(
                 "Assigned to Opportunity"

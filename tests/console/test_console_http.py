@@ -163,3 +163,20 @@ def test_cookies_are_secure_behind_an_https_public_url(
     assert "SameSite=Lax" in set_cookie
     query = parse_qs(urlsplit(response.headers["Location"]).query)
     assert query["redirect_uri"] == ["https://relay.example.test/auth/callback"]
+
+
+def test_the_csrf_token_may_come_as_the_htmx_header(
+    console_relay: RelayServe, console_org: RunningOrg
+) -> None:
+    """X-CSRF-Token (what htmx sends from hx-headers) passes like the form field."""
+    rep = sign_in(console_relay, console_org, BOB, REP_PASSWORD)
+    token = rep.csrf_token()
+    response = rep.http.post(
+        rep.base + "/settings/logging",
+        data={"body": "full", "attachments": "names", "confirmations": "on"},
+        headers={"X-CSRF-Token": token},
+        allow_redirects=False,
+    )
+    assert response.status_code == 302
+    shown = json.loads(console_relay.cli("settings", "show", "--user", BOB, "--json").stdout)
+    assert shown["settings"]["confirmations"] == "on"
