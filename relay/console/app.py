@@ -15,7 +15,14 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from relay.console import pages_activity, pages_admin, pages_settings, pages_signin, pages_tasks
+from relay.console import (
+    pages_activity,
+    pages_admin,
+    pages_senders,
+    pages_settings,
+    pages_signin,
+    pages_tasks,
+)
 from relay.console.context import CONSOLE_KEY, Console
 from relay.console.security import csrf, load_session_key, pages, session_layer
 from relay.terminal_text import inert
@@ -30,6 +37,7 @@ warnings.filterwarnings("ignore", category=web.NotAppKeyWarning, module="aiohttp
 
 def add_console(app: web.Application, console: Console) -> None:
     key = load_session_key(console.config.home)
+    console.session_key = key
     app.middlewares.extend([session_layer(key, console.secure_cookies), pages, csrf])  # type: ignore[list-item]
     app[CONSOLE_KEY] = console
     aiohttp_jinja2.setup(
@@ -53,6 +61,9 @@ def add_console(app: web.Application, console: Console) -> None:
     routes.add_post("/settings/task-sync", pages_settings.save_task_sync)
     routes.add_post("/settings/e2s/activate", pages_settings.activate_e2s)
     routes.add_post("/settings/e2s/check", pages_settings.check_e2s)
+    routes.add_post("/settings/senders", pages_senders.add)
+    routes.add_get("/settings/senders/confirm", pages_senders.confirm)
+    routes.add_post("/settings/senders/remove", pages_senders.remove)
     routes.add_get("/tasks", pages_tasks.tasks_page)
     routes.add_post("/tasks", pages_tasks.add_task)
     routes.add_post("/tasks/{id}/done", pages_tasks.done_task)

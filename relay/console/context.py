@@ -42,6 +42,7 @@ class Console:
     store: SqlStore
     sign_in: OrgSignIn | None
     address_secret: bytes
+    session_key: bytes = b""
     base_url: str = ""  # set once the listener is bound (or RELAY_PUBLIC_URL)
     doctor_checks: Callable[[], list[dict[str, str]]] | None = field(default=None)
 

@@ -105,10 +105,7 @@ async def settings_page(request: web.Request) -> web.StreamResponse:
             "title": "Sync settings",
             "settings": effective.to_dict(),
             "choices": CHOICES,
-            "acceptable": [
-                user.email,
-                *(s.alias for s in senders if s.alias != user.email.lower()),
-            ],
+            "aliases": [s.alias for s in senders if s.alias != user.email.lower()],
             "e2s_address": override or e2s,
             "e2s_function_active": e2s_active,
             "e2s_problem": e2s_problem,

@@ -11,6 +11,7 @@ from tests.console.console_helpers import set_rep_passwords
 from tests.support.localorg import RunningOrg, start_org
 from tests.support.pipeline import seed_pipeline
 from tests.support.serve import RelayServe
+from tests.support.smtp_sink import CaptureSmtp, capture_sink
 
 
 @pytest.fixture(scope="module")
@@ -22,11 +23,19 @@ def console_org(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningOrg
 
 
 @pytest.fixture(scope="module")
+def console_sink() -> Iterator[CaptureSmtp]:
+    """The relay's smarthost: what the console sends (confirmation links) lands here."""
+    with capture_sink() as capture:
+        yield capture
+
+
+@pytest.fixture(scope="module")
 def console_relay(
-    tmp_path_factory: pytest.TempPathFactory, console_org: RunningOrg
+    tmp_path_factory: pytest.TempPathFactory, console_org: RunningOrg, console_sink: CaptureSmtp
 ) -> Iterator[RelayServe]:
     home: Path = tmp_path_factory.mktemp("console-relay")
-    relay = RelayServe(home, env=console_org.env(), args=("--workers", "1"))
+    env = {**console_org.env(), "RELAY_SMARTHOST": console_sink.smarthost}
+    relay = RelayServe(home, env=env, args=("--workers", "1"))
     relay.start()
     yield relay
     relay.stop()
