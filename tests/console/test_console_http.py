@@ -4,6 +4,7 @@ CSRF on every POST, what a rep may see, and the health endpoints left alone."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -11,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 from cryptography.fernet import Fernet
 
+from relay.localorg.runner import LocalOrgInfo
 from relay.reps.directory import load_address_secret, personal_address
 from tests.console.console_helpers import ALICE, BOB, REP_PASSWORD, sign_in
 from tests.support.localorg import RunningOrg
@@ -180,3 +182,24 @@ def test_the_csrf_token_may_come_as_the_htmx_header(
     assert response.status_code == 302
     shown = json.loads(console_relay.cli("settings", "show", "--user", BOB, "--json").stdout)
     assert shown["settings"]["confirmations"] == "on"
+
+
+LOCAL_ORG_FIELDS = [field.name for field in dataclasses.fields(LocalOrgInfo)]
+
+
+def test_the_console_works_on_the_embedded_local_org(tmp_path: Path) -> None:
+    """`relay serve` without Salesforce credentials (as `make run`): sign in as the
+    embedded org's admin with the credentials in RELAY_HOME/localorg."""
+    relay = RelayServe(tmp_path / "relay", env={"RELAY_SF_LOCAL": "1"}, args=("--workers", "1"))
+    relay.start()
+    try:
+        credentials = json.loads((relay.home / "localorg" / "credentials.json").read_text())
+        running = json.loads((relay.home / "localorg" / "running.json").read_text())
+        org = RunningOrg(None, LocalOrgInfo(**{k: running[k] for k in LOCAL_ORG_FIELDS}))
+        admin = sign_in(relay, org, credentials["username"], credentials["password"])
+        page = admin.get("/admin")
+        org.admin.close()
+    finally:
+        relay.stop()
+    assert page.status_code == 200
+    assert "Who changed what" in page.text
