@@ -341,6 +341,8 @@ def test_assign_an_unresolved_email_to_an_opportunity(stack: Any, chromium: str)
     relay.send(email(["stranger@nowhere.example"], subject, sender=ALICE))
     asyncio.run(until(in_state(relay, subject, "unresolved", "logged"), "the outcome"))
     opportunity = org.sample.opportunities["Globex - Widget Rollout"]
+    listed = json.loads(relay.cli("unresolved", "list", "--json").stdout)
+    item_id = next(i["id"] for i in listed if i["subject"] == subject)
 
     async def scenario() -> None:
         async with browser(chromium) as context:
@@ -362,6 +364,19 @@ def test_assign_an_unresolved_email_to_an_opportunity(stack: Any, chromium: str)
             await page.goto(base(relay) + "/activity")
             await expect(page.get_by_role("row").filter(has_text=subject)
                          .get_by_role("link", name="Assign")).to_have_count(0)  # fmt: skip
+            # The record link opens the record in the org (the local org's record page).
+            row = page.get_by_role("row").filter(has_text=subject)
+            await row.get_by_role("link", name=f"Opportunity {opportunity}").click()
+            await page.wait_for_url(f"**/lightning/r/Opportunity/{opportunity}/view")
+            await expect(
+                page.get_by_role("heading", name="Globex - Widget Rollout")
+            ).to_be_visible()
+        async with browser(chromium) as context:
+            page = await context.new_page()
+            await sign_in(page, base(relay), BOB, REP_PASSWORD)
+            response = await page.goto(base(relay) + f"/activity/unresolved/{item_id}/assign")
+            assert response is not None
+            assert response.status == 403  # Alice's email
 
     run(scenario)
     tasks = org.tasks(f"Subject LIKE '%{subject}%'")
