@@ -17,9 +17,11 @@ from aiohttp import web
 from simple_salesforce.exceptions import SalesforceResourceNotFound
 
 from relay.console.context import (
+    Console,
     audit,
     console_of,
     flash_and_redirect,
+    log,
     render,
     require_user,
 )
@@ -40,6 +42,27 @@ def record_link(instance_url: str, record_id: str) -> dict[str, str]:
         "type": sobject,
         "url": f"{instance_url}/lightning/r/{sobject}/{record_id}/view",
     }
+
+
+async def _name_records(
+    console: Console, user: SignedInUser, records: dict[str, list[dict[str, str]]]
+) -> None:
+    """Put each record's Name on its link, as the rep sees it in Salesforce; the ids stay
+    when Salesforce cannot be asked."""
+    ids = [link["id"] for links in records.values() for link in links]
+    if not ids:
+        return
+    org = UserOrg(console.config.salesforce, user)
+    try:
+        names = await console.run(org.record_names, ids)
+    except Exception as error:  # the page still shows the links, by id
+        log.warning("console_record_names_failed", reason=type(error).__name__)
+        return
+    finally:
+        org.close()
+    for links in records.values():
+        for link in links:
+            link["name"] = names.get(link["id"], "")
 
 
 async def _senders(request: web.Request, user: SignedInUser) -> list[str]:
@@ -65,6 +88,7 @@ async def activity_page(request: web.Request) -> web.StreamResponse:
             for record_id in delivery.records:
                 if all(link["id"] != record_id for link in links):
                     links.append(record_link(user.instance_url, record_id))
+    await _name_records(console, user, records)
     unresolved = await console.run(console.store.unresolved_for_owner, user.user_id, PAGE)
     rows: list[dict[str, Any]] = [
         {

@@ -18,6 +18,7 @@ from relay.salesforce.client import build_http_session
 
 SEARCHABLE = ("Contact", "Lead", "Opportunity")
 KEY_PREFIXES = {"003": "Contact", "00Q": "Lead", "006": "Opportunity"}
+NAMED_PREFIXES = {**KEY_PREFIXES, "001": "Account"}
 
 
 class UserOrg:
@@ -72,6 +73,24 @@ class UserOrg:
                     }
                 )
         return found
+
+    def record_names(self, record_ids: list[str]) -> dict[str, str]:
+        """Id -> Name of the records this User can see, one query per object."""
+        by_object: dict[str, list[str]] = {}
+        for record_id in dict.fromkeys(record_ids):
+            sobject = NAMED_PREFIXES.get(record_id[:3])
+            if sobject is not None:
+                by_object.setdefault(sobject, []).append(record_id)
+        names: dict[str, str] = {}
+        for sobject, ids in by_object.items():
+            for start in range(0, len(ids), 200):  # keeps the GET URL short
+                soql = format_soql(
+                    f"SELECT Id, Name FROM {sobject} WHERE Id IN {{}}",  # noqa: S608
+                    ids[start : start + 200],
+                )
+                for record in self.query_all(soql):
+                    names[str(record["Id"])] = str(record.get("Name") or "")
+        return names
 
     def record_type(self, record_id: str) -> str | None:
         """The object of a Contact, Lead or Opportunity id this User can see, else None.

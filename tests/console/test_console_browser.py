@@ -366,7 +366,7 @@ def test_assign_an_unresolved_email_to_an_opportunity(stack: Any, chromium: str)
                          .get_by_role("link", name="Assign")).to_have_count(0)  # fmt: skip
             # The record link opens the record in the org (the local org's record page).
             row = page.get_by_role("row").filter(has_text=subject)
-            await row.get_by_role("link", name=f"Opportunity {opportunity}").click()
+            await row.get_by_role("link", name="Opportunity: Globex - Widget Rollout").click()
             await page.wait_for_url(f"**/lightning/r/Opportunity/{opportunity}/view")
             await expect(
                 page.get_by_role("heading", name="Globex - Widget Rollout")
