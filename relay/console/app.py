@@ -38,7 +38,7 @@ warnings.filterwarnings("ignore", category=web.NotAppKeyWarning, module="aiohttp
 def add_console(app: web.Application, console: Console) -> None:
     key = load_session_key(console.config.home)
     console.session_key = key
-    app.middlewares.extend([session_layer(key, console.secure_cookies), pages, csrf])  # type: ignore[list-item]
+    app.middlewares.extend([session_layer(key, console.secure_cookies), pages, csrf])
     app[CONSOLE_KEY] = console
     aiohttp_jinja2.setup(
         app,

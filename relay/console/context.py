@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -107,8 +107,6 @@ async def require_admin(request: web.Request) -> SignedInUser:
 
 
 def _next_query(path: str) -> str:
-    from urllib.parse import urlencode
-
     return urlencode({"next": path})
 
 

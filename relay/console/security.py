@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from aiohttp_session import get_session, session_middleware
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 
@@ -78,7 +79,8 @@ def _skipped(request: web.Request) -> bool:
     return request.path in HEALTH_PATHS or request.path.startswith("/static/")
 
 
-def session_layer(key: bytes, secure: bool) -> Handler | object:
+def session_layer(key: bytes, secure: bool) -> Middleware:
+    """aiohttp-session's middleware for the console's paths only."""
     storage = EncryptedCookieStorage(
         key,
         cookie_name=SESSION_COOKIE,
