@@ -93,7 +93,9 @@ async def logout(request: web.Request) -> web.StreamResponse:
     session = await get_session(request)
     session.invalidate()
     if user is not None:
-        await audit(request, user, "signed_out")
+        console = console_of(request)
+        revoked = console.sign_in is not None and await console.sign_in.revoke(user)
+        await audit(request, user, "signed_out", token_revoked=revoked)
     raise web.HTTPFound("/signed-out")
 
 

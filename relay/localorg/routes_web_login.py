@@ -177,6 +177,18 @@ def authorization_code_grant(state: OrgState, form: Any) -> web.Response:
     return token_response(state, session, signed=True, scope="api id")
 
 
+async def revoke(request: web.Request) -> web.Response:
+    """``POST /services/oauth2/revoke`` with ``token`` (form-encoded): 200 when the access
+    token is ended, 400 ``{"error": "invalid_token"}`` otherwise (Salesforce Help,
+    "Revoke OAuth Tokens Programmatically"; Mobile SDK Developer Guide, "Revoking OAuth
+    Tokens"). The local org issues no refresh tokens, so every token is an access token."""
+    state = state_of(request)
+    token = str((await request.post()).get("token", ""))
+    if not token or not state.sessions.revoke(token):
+        return web.json_response({"error": "invalid_token"}, status=400)
+    return web.Response(status=200)
+
+
 def _login_page(flow: dict[str, str], error: str | None, username: str = "") -> web.Response:
     hidden = "".join(
         f'<input type="hidden" name="{name}" value="{html.escape(value)}">'

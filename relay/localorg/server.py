@@ -173,6 +173,7 @@ def build_app(state: OrgState) -> web.Application:
     app.router.add_get("/services/oauth2/authorize", routes_web_login.authorize)
     app.router.add_post("/services/oauth2/authorize", routes_web_login.authorize)
     app.router.add_get("/services/oauth2/authorize/deny", routes_web_login.deny)
+    app.router.add_post("/services/oauth2/revoke", routes_web_login.revoke)
     app.router.add_get("/services/oauth2/userinfo", routes_identity.userinfo)
     app.router.add_get("/id/{org_id}/{user_id}", routes_identity.identity)
     app.router.add_get("/lightning/r/{sobject}/{record_id}/view", routes_identity.record_page)

@@ -99,10 +99,20 @@ def test_a_value_out_of_range_changes_nothing(
     assert shown["settings"]["attachments"] == "names"  # the valid one was not saved either
 
 
-def test_logout_ends_the_session(console_relay: RelayServe, console_org: RunningOrg) -> None:
+def test_logout_ends_the_session_and_its_salesforce_token(
+    console_relay: RelayServe, console_org: RunningOrg
+) -> None:
     rep = sign_in(console_relay, console_org, ALICE, REP_PASSWORD)
+    key = (console_relay.home / "console-session.key").read_bytes()
+    cookie = next(c for c in rep.http.cookies if c.name == "relay_console")
+    stored = json.loads(Fernet(base64.urlsafe_b64encode(key)).decrypt(cookie.value.encode()))
+    token = stored["session"]["user"]["access_token"]
+    limits = console_org.url("/services/data/v62.0/limits")
+    headers = {"Authorization": f"Bearer {token}"}
+    assert rep.http.get(limits, headers=headers).status_code == 200
     assert rep.post("/logout", {}).status_code == 302
     assert rep.get("/settings").status_code == 302
+    assert rep.http.get(limits, headers=headers).status_code == 401  # revoked at sign-out
 
 
 def test_a_rep_gets_403_on_the_admin_page(

@@ -246,3 +246,21 @@ def test_userinfo_without_a_token_is_refused(local_org: RunningOrg) -> None:
     with https_session(local_org.info) as http:
         response = http.get(f"{local_org.info.instance_url}/services/oauth2/userinfo")
     assert response.status_code == 403
+
+
+def test_revoke_ends_the_access_token(local_org: RunningOrg) -> None:
+    """POST /services/oauth2/revoke: 200, then the token is refused; again: invalid_token."""
+    verifier, challenge = _pkce()
+    with https_session(local_org.info) as http:
+        location = _login(http, local_org, _flow(local_org, challenge), local_org.info.password)
+        code = parse_qs(urlsplit(location).query)["code"][0]
+        token = _exchange(http, local_org, code=code, code_verifier=verifier).json()["access_token"]
+        limits = f"{local_org.info.instance_url}/services/data/v62.0/limits"
+        headers = {"Authorization": f"Bearer {token}"}
+        assert http.get(limits, headers=headers).status_code == 200
+        revoke = f"{local_org.info.instance_url}/services/oauth2/revoke"
+        assert http.post(revoke, data={"token": token}).status_code == 200
+        assert http.get(limits, headers=headers).status_code == 401
+        again = http.post(revoke, data={"token": token})
+    assert again.status_code == 400
+    assert again.json() == {"error": "invalid_token"}
