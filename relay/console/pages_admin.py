@@ -11,6 +11,7 @@ on it at once), logged with the admin who made it.
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -22,7 +23,7 @@ from relay.console.context import (
     render,
     require_admin,
 )
-from relay.doctor import check_held, check_sending
+from relay.doctor import Check, check_held, check_sending
 from relay.errors import RelayError
 from relay.reps.settings import ALLOWED, InvalidSetting, settings_for, stored_text, validate
 from relay.store.model import ORG_SCOPE, State
@@ -52,8 +53,11 @@ async def admin_page(request: web.Request) -> web.StreamResponse:
         else await console.run(store.messages_in_state, State.HELD, PAGE)
     )
     reasons = Counter((m.reason or "held") for m in held)
-    checks = [check_sending(console.config.smarthost)]
+    synced_at = await console.run(store.reps_synced_at)
+    checks = [check_sending(console.config.smarthost), _reps_synced(synced_at)]
     checks += [check_held(reason, count) for reason, count in reasons.most_common()]
+    if counts.get(State.QUARANTINED, 0):
+        checks.append(_quarantined(counts[State.QUARANTINED]))
     reps = await console.run(store.list_reps)
     overrides = await console.run(store.setting_overrides)
     senders = await console.run(store.list_senders)
@@ -85,6 +89,22 @@ async def admin_page(request: web.Request) -> web.StreamResponse:
             "audit": audit_entries,
         },
     )
+
+
+def _reps_synced(synced_at: datetime | None) -> Check:
+    if synced_at is None:
+        return Check("reps", "warn", "the rep sync has not run yet", (
+            "Check that Relay reaches Salesforce (`relay doctor`); mail from senders it "
+            "cannot attribute is held until the reps are known.",
+        ))  # fmt: skip
+    return Check("reps", "ok", f"synced {synced_at:%Y-%m-%d %H:%M} UTC")
+
+
+def _quarantined(count: int) -> Check:
+    return Check("quarantined", "warn", f"{count} message(s) cannot be processed as they are", (
+        "`relay queue list --state quarantined`, then `relay queue show ID` for the reason; "
+        "retry or delete each here.",
+    ))  # fmt: skip
 
 
 async def queue_action(request: web.Request) -> web.StreamResponse:

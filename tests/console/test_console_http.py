@@ -123,7 +123,9 @@ def test_a_rep_gets_403_on_the_admin_page(
     admin = sign_in(
         console_relay, console_org, console_org.info.username, console_org.info.password
     )
-    assert admin.get("/admin").status_code == 200
+    page = admin.get("/admin")
+    assert page.status_code == 200
+    assert "<strong>ok</strong> reps: synced" in page.text  # the checks on the page
 
 
 def test_the_console_url_is_printed_at_start_up(console_relay: RelayServe) -> None:
