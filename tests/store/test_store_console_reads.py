@@ -4,7 +4,6 @@ ledger by queue id; a rep's open unresolved items; the audit rows newest first."
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import UTC, datetime
 
 from relay.envelope import Envelope
@@ -52,7 +51,10 @@ def test_deliveries_and_unresolved_of_a_rep(store: SqlStore) -> None:
         queue_id=queue_id, message_key="mk2", relay_key="rk2", task_id="00T1",
         owner_id=REP, subject="s", mail_from="x@y.example", reason="none",
     )  # fmt: skip
-    others = dataclasses.replace(item, id=item.id[:-1] + "Z", relay_key="rk3", owner_id=OTHER)
+    others = new_unresolved(
+        queue_id=queue_id, message_key="mk3", relay_key="rk3", task_id="00T2",
+        owner_id=OTHER, subject="s", mail_from="x@y.example", reason="none",
+    )  # fmt: skip
     store.finish_many([], unresolved_items=[item, others])
     assert [i.id for i in store.unresolved_for_owner(REP, 10)] == [item.id]
     store.resolve_unresolved(item.id, "discarded")
