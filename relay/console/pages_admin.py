@@ -26,6 +26,7 @@ from relay.console.context import (
 from relay.doctor import Check, check_held, check_sending
 from relay.errors import RelayError
 from relay.reps.settings import ALLOWED, InvalidSetting, settings_for, stored_text, validate
+from relay.store.lifecycle import ALLOWED_FROM
 from relay.store.model import ORG_SCOPE, State
 
 PAGE = 50
@@ -80,7 +81,8 @@ async def admin_page(request: web.Request) -> web.StreamResponse:
             "states": [(s.value, counts.get(s, 0)) for s in State],
             "messages": listed[:PAGE],
             "next_before": listed[PAGE - 1].id if len(listed) > PAGE else None,
-            "actions": ACTIONS,
+            # Only what the queue's state table allows from this state (lifecycle.py).
+            "actions": [a for a in ACTIONS if state in ALLOWED_FROM[a]],
             "checks": [c.to_dict() for c in checks],
             "reps": rep_rows,
             "org_settings": {k: stored_text(v) for k, v in org_settings.items()},

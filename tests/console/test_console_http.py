@@ -16,6 +16,7 @@ from relay.localorg.runner import LocalOrgInfo
 from relay.reps.directory import load_address_secret, personal_address
 from tests.console.console_helpers import ALICE, BOB, REP_PASSWORD, sign_in
 from tests.support.localorg import RunningOrg
+from tests.support.pipeline import email, wait_for
 from tests.support.serve import DOMAIN, RelayServe
 
 
@@ -215,3 +216,33 @@ def test_the_console_works_on_the_embedded_local_org(tmp_path: Path) -> None:
         relay.stop()
     assert page.status_code == 200
     assert "Who changed what" in page.text
+
+
+def test_queue_actions_are_the_admins_and_a_wrong_one_changes_nothing(
+    console_relay: RelayServe, console_org: RunningOrg
+) -> None:
+    queue_id = console_relay.send_queued(email(["hank@globex.example"], "Console: queue op",
+                                               sender=ALICE))  # fmt: skip
+
+    def state() -> str | None:
+        listed = json.loads(console_relay.cli("queue", "list", "--state", "all", "--json").stdout)
+        return next((m["state"] for m in listed if m["id"] == queue_id), None)
+
+    wait_for(lambda: state() == "logged", what="the email logged")
+    rep = sign_in(console_relay, console_org, ALICE, REP_PASSWORD)
+    assert rep.post(f"/admin/queue/{queue_id}/delete", {}).status_code == 403
+    assert state() == "logged"
+    admin = sign_in(
+        console_relay, console_org, console_org.info.username, console_org.info.password
+    )
+    page = admin.get("/admin?state=logged").text
+    assert f"Retry {queue_id}" in page
+    assert f"Release {queue_id}" not in page  # only what the state table allows
+    assert admin.post(f"/admin/queue/{queue_id}/release", {}).status_code == 302
+    assert "cannot release" in admin.get("/admin?state=logged").text
+    assert state() == "logged"
+    assert admin.post(f"/admin/queue/{queue_id}/delete", {}).status_code == 302
+    assert state() is None
+    audit = [(e["action"], e["target"]) for e in console_relay.events("console_change")]
+    assert ("queue_delete", queue_id) in audit
+    assert ("queue_release", queue_id) not in audit
