@@ -77,6 +77,8 @@ class HealthServer:
 
     async def stop(self) -> None:
         await self._runner.cleanup()
+        if self._console is not None:
+            await asyncio.to_thread(self._console.close)
 
     async def healthz(self, _request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -17,10 +18,12 @@ from urllib.parse import urlencode, urlsplit
 import aiohttp_jinja2
 from aiohttp import web
 from aiohttp_session import Session, get_session
+from prometheus_client import CollectorRegistry
 
 from relay.config import Config
 from relay.console.oauth import CALLBACK_PATH, OrgSignIn, SignedInUser
 from relay.logs import get_logger
+from relay.salesforce.client import RetryPolicy, SalesforceClient
 from relay.store.sql_store import SqlStore
 
 log = get_logger("relay.console")
@@ -44,7 +47,27 @@ class Console:
     address_secret: bytes
     session_key: bytes = b""
     base_url: str = ""  # set once the listener is bound (or RELAY_PUBLIC_URL)
-    doctor_checks: Callable[[], list[dict[str, str]]] | None = field(default=None)
+    _integration: SalesforceClient | None = field(default=None, repr=False)
+    _integration_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def integration(self) -> SalesforceClient:
+        """Relay's own Salesforce client (its integration user), made on first use and
+        kept: what the rep sync reads, so a card shows what delivery will use. Blocking."""
+        with self._integration_lock:
+            if self._integration is None:
+                self._integration = SalesforceClient(
+                    self.config.salesforce,
+                    retry=RetryPolicy(attempts=2, max_seconds=10.0),
+                    registry=CollectorRegistry(),  # not the process's /metrics registry
+                    pool_size=2,
+                )
+            return self._integration
+
+    def close(self) -> None:
+        with self._integration_lock:
+            if self._integration is not None:
+                self._integration.close()
+                self._integration = None
 
     @property
     def secure_cookies(self) -> bool:

@@ -29,7 +29,6 @@ from relay.console.context import (
     require_user,
 )
 from relay.console.oauth import SignedInUser
-from relay.console.user_org import UserOrg
 from relay.reps.directory import address_token, personal_address
 from relay.reps.e2s_addresses import find_e2s_addresses
 from relay.reps.guidance import ADMIN_E2S_STEPS, REP_E2S_STEPS
@@ -75,11 +74,9 @@ async def _e2s_address(
     problem reaching the org (then the first two are None)."""
 
     def look() -> tuple[str | None, bool | None]:
-        org = UserOrg(console.config.salesforce, user)
-        try:
-            found = find_e2s_addresses(org, [user.user_id])
-        finally:
-            org.close()
+        # Relay's own client, as the rep sync reads it: a rep's own session may not be
+        # allowed to read EmailServicesAddress (a setup object).
+        found = find_e2s_addresses(console.integration(), [user.user_id])
         return found.by_user.get(user.user_id), found.function_active
 
     try:
