@@ -35,6 +35,7 @@ SECRET_FIELDS = frozenset(
         "private_key_file",
         "auth_users",
         "inbound_secret",
+        "console_client_secret",
     }
 )
 """Fields that `relay config show` and the logs never print in clear."""
@@ -197,6 +198,22 @@ class SyncConfig:
 
 
 @dataclass(frozen=True)
+class ConsoleConfig:
+    """The web console (docs/design.md §10): where people reach it, who is an admin
+    beside the "Modify All Data" Users, and the connected app it signs in with."""
+
+    # The URL people use (behind a TLS proxy: https://relay.example.com); redirects and
+    # links are built on it, and cookies are Secure when it is https. None: the
+    # listener's own http://HOST:PORT.
+    public_url: str | None = None
+    # Usernames or emails of Users who are admins of the console.
+    admins: tuple[str, ...] = ()
+    # The connected app of the web flow; None: the one of RELAY_SF_CLIENT_ID.
+    client_id: str | None = None
+    client_secret: str | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     home: Path = Path("./var")
     domain: str = "relay.localhost"
@@ -214,6 +231,7 @@ class Config:
     salesforce: SalesforceConfig = field(default_factory=SalesforceConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     sync: SyncConfig = field(default_factory=SyncConfig)
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
     # Raw message bytes are kept this many days after a message's outcome (logged,
     # rejected, quarantined), then purged; 0 keeps them forever (relay/store/retention.py).
     retention_days: int = 30
@@ -587,6 +605,10 @@ SETTINGS: tuple[Setting, ...] = (
         "RELAY_SMTP_INBOUND_CERT_FINGERPRINTS",
         parse_fingerprints,
     ),
+    Setting(("console", "public_url"), "RELAY_PUBLIC_URL", parse_url),
+    Setting(("console", "admins"), "RELAY_ADMINS", parse_str_list),
+    Setting(("console", "client_id"), "RELAY_CONSOLE_CLIENT_ID", parse_str),
+    Setting(("console", "client_secret"), "RELAY_CONSOLE_CLIENT_SECRET", parse_str),
     Setting(("salesforce", "instance_url"), "RELAY_SF_INSTANCE_URL", parse_url),
     Setting(("salesforce", "access_token"), "RELAY_SF_ACCESS_TOKEN", parse_str),
     Setting(("salesforce", "token_url"), "RELAY_SF_TOKEN_URL", parse_url),
@@ -642,6 +664,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "salesforce": SalesforceConfig,
     "pipeline": PipelineConfig,
     "sync": SyncConfig,
+    "console": ConsoleConfig,
 }
 
 

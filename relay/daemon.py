@@ -221,6 +221,8 @@ class Daemon:
         smtp = SmtpServer(config, store, self.metrics)
         smtp.handler.sender_policy = policy
         smtp.handler.on_queued = self._on_queued
+        from relay.console.build import build_console
+
         health = HealthServer(
             config.http_host,
             config.http_port,
@@ -228,6 +230,7 @@ class Daemon:
             self.metrics,
             lambda: smtp.serving,
             self.store_outage.reason,
+            console=build_console(config, store),
         )
         http_host, http_port = await _listen(
             health.start(), "health and metrics", "RELAY_HTTP_PORT", config.http_host,

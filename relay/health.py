@@ -5,12 +5,16 @@
   then rolled back), the runners reach the store, and the SMTP listener is up
   (readiness); 503 and a JSON body naming the failing check and why otherwise.
 - ``GET /metrics``: Prometheus text format from the daemon's own registry.
+
+With a ``Console`` (relay/console), the same listener serves the web console at ``/``;
+the three endpoints above stay as they are, without a session.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -19,6 +23,9 @@ from relay.errors import StoreUnavailable
 from relay.logs import get_logger
 from relay.metrics import Metrics
 from relay.store.model import Store
+
+if TYPE_CHECKING:
+    from relay.console.context import Console
 
 log = get_logger("relay.health")
 
@@ -34,6 +41,7 @@ class HealthServer:
         metrics: Metrics,
         smtp_serving: Callable[[], bool],
         store_failing: Callable[[], str | None] = lambda: None,
+        console: Console | None = None,
     ) -> None:
         self._host = host
         self._port = port
@@ -45,6 +53,11 @@ class HealthServer:
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/readyz", self.readyz)
         app.router.add_get("/metrics", self.metrics)
+        self._console = console
+        if console is not None:
+            from relay.console.app import add_console
+
+            add_console(app, console)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
 
     async def start(self) -> tuple[str, int]:
@@ -57,10 +70,15 @@ class HealthServer:
             raise
         host, port = self._runner.addresses[0][:2]
         log.info("http_listening", host=host, port=port, paths=["/healthz", "/readyz", "/metrics"])
+        if self._console is not None:
+            url = self._console.bound(str(host), int(port))
+            log.info("console_listening", url=url, sign_in=self._console.sign_in is not None)
         return str(host), int(port)
 
     async def stop(self) -> None:
         await self._runner.cleanup()
+        if self._console is not None:
+            await asyncio.to_thread(self._console.close)
 
     async def healthz(self, _request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})

@@ -83,6 +83,10 @@ def serve(
             f"(/healthz /readyz /metrics); store {_store_label(config)}",
             err=True,
         )
+        host = listening.http_host
+        shown = f"[{host}]" if ":" in host else host
+        console_url = config.console.public_url or f"http://{shown}:{listening.http_port}"
+        click.echo(f"relay: web console at {console_url}/ (sign in with Salesforce)", err=True)
         if ready_file is not None:
             _write_ready_file(ready_file, listening)
 

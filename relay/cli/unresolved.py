@@ -22,14 +22,13 @@ from relay.cli.context import PROBLEM_FOUND, AppContext, console, pass_app, prin
 from relay.cli.local_org import BANNER, MARK, on_local_org
 from relay.cli.safe_text import cells, clean
 from relay.errors import RelayError
-from relay.matching import relay_key
 from relay.matching.model import object_for_id, to_18
 from relay.salesforce.client import SalesforceClient
 from relay.store import SqlStore, open_store
-from relay.store.model import WRITTEN, Delivery, UnresolvedItem
+from relay.store.model import UnresolvedItem
+from relay.unresolved_actions import assigned_delivery, task_changes
 
 _RECORD_ID = re.compile(r"^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?$")
-_PEOPLE = frozenset({"Contact", "Lead"})
 
 
 @click.group()
@@ -134,25 +133,11 @@ def assign(app: AppContext, item_id: str, record: str) -> None:
                 client.get(sobject, record, ["Id"])
             except RelayError as error:
                 _fail(f"{sobject} {record} not found in Salesforce: {error.reason}")
-            # A Lead or Contact is the Who; anything else the What. The unresolved Task
-            # has neither, so the Lead rule (a Lead Who allows no What) holds.
-            field_name = "WhoId" if sobject in _PEOPLE else "WhatId"
             try:
-                client.update("Task", item.task_id, {field_name: record, "Status": "Completed"})
+                client.update("Task", item.task_id, task_changes(sobject, record))
             except RelayError as error:
                 _fail(f"could not update Task {item.task_id}: {error.reason}")
-        store.record_delivery(
-            Delivery(
-                relay_key=relay_key(item.message_key, record),
-                message_key=item.message_key,
-                record_id=record,
-                records=(record,),
-                queue_id=item.queue_id,
-                owner_id=item.owner_id,
-                task_id=item.task_id,
-                state=WRITTEN,
-            )
-        )
+        store.record_delivery(assigned_delivery(item, record))
         store.resolve_unresolved(item.id, "assigned", record)
     click.echo(f"assigned: Task {item.task_id} is now on {sobject} {record}")
 

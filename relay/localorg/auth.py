@@ -130,6 +130,18 @@ class SessionStore:
         write_private(self._path, json.dumps(snapshot).encode())
         return session
 
+    def revoke(self, token: str) -> bool:
+        """End a session at once; False if the token was unknown or expired already."""
+        now = time.time()
+        with self._lock:
+            session = self._sessions.get(token)
+            if session is None or session.expires_at <= now:
+                return False
+            self._sessions = {t: s for t, s in self._sessions.items() if t != token}
+            snapshot = [asdict(s) for s in self._sessions.values()]
+        write_private(self._path, json.dumps(snapshot).encode())
+        return True
+
     def check(self, token: str) -> Session | None:
         """The live session for ``token``, or None if unknown or expired."""
         session = self._sessions.get(token)

@@ -55,11 +55,16 @@ def ensure(org: OrgData) -> tuple[str, str]:
         profile_ids = {}
         for name in PROFILES:
             found = org.live_rows("Profile", "Name", name)
-            profile_ids[name] = (
-                found[0]["Id"]
-                if found
-                else org.system_insert("Profile", {"Name": name}, user_id=admin_id)["Id"]
-            )
+            modify_all = name == "System Administrator"
+            if not found:
+                values = {"Name": name, "PermissionsModifyAllData": modify_all}
+                profile_ids[name] = org.system_insert("Profile", values, user_id=admin_id)["Id"]
+                continue
+            profile_ids[name] = found[0]["Id"]
+            if bool(found[0].get("PermissionsModifyAllData")) != modify_all:
+                # A data directory from before the field existed.
+                values = {"PermissionsModifyAllData": modify_all}
+                org.system_update("Profile", found[0], values, user_id=admin_id)
         if admin is None:
             org.system_insert(
                 "User",

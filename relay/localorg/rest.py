@@ -175,8 +175,32 @@ def _sobjects(state: OrgState, call: RestCall, parts: list[str]) -> RestResult:
             # REST API Developer Guide, "Get Blob Data": the file's bytes, not JSON.
             blob = data.version_data(parts[1])
             return RestResult(200, blob, {"Content-Type": "application/octetstream"})
+        if (sobject, parts[2]) == ("User", "password"):
+            return _user_password(state, call, parts[1])
         return _row_by_external_id(state, call, sobject, parts[1], parts[2])
     raise not_found()
+
+
+def _user_password(state: OrgState, call: RestCall, user_id: str) -> RestResult:
+    """REST API Developer Guide, "sObject User Password": GET answers ``isExpired``; POST
+    ``{"NewPassword": ...}`` sets it (204). The local org never expires passwords."""
+    row = state.data.row("User", user_id)
+    if row is None or row.get("IsDeleted"):
+        raise not_found()
+    if call.method == "GET":
+        return RestResult(200, {"isExpired": False})
+    if call.method != "POST":
+        raise method_not_allowed(call.method, "GET,POST")
+    body = _record_body(call)
+    password = body.get("NewPassword")
+    if not isinstance(password, str) or len(password) < 8:
+        # Salesforce's default password policy: at least 8 characters (Setup > Password
+        # Policies); the error code is a guess.
+        raise data_error(
+            "INVALID_NEW_PASSWORD", "Your password must be at least 8 characters long."
+        )
+    state.user_passwords.set(str(row["Id"]), password)
+    return RestResult(204, None)
 
 
 def _replication_date(call: RestCall, name: str) -> datetime:

@@ -7,6 +7,9 @@ form-encoded requests, a JSON answer with ``access_token``, ``instance_url``, ``
 (base64 HMAC-SHA256 of ``id`` + ``issued_at`` keyed with the client secret). Failures are
 400 ``{"error", "error_description"}``. Token requests never count against API limits.
 
+The ``authorization_code`` grant (the web server flow with PKCE) is in
+routes_web_login.py, beside the authorize page.
+
 SOAP ``login()`` (SOAP API Developer Guide, "login()", "LoginResult"): the partner
 envelope with ``metadataServerUrl``, ``passwordExpired``, ``sandbox``, ``serverUrl``,
 ``sessionId``, ``userId`` and ``userInfo``. It is not available from API version 65.0;
@@ -35,7 +38,7 @@ LOGIN_AUDIENCES = ("https://login.salesforce.com", "https://test.salesforce.com"
 _PARTNER_NS = "urn:partner.soap.sforce.com"
 
 
-def _oauth_error(error: str, description: str) -> web.Response:
+def oauth_error(error: str, description: str) -> web.Response:
     return web.json_response({"error": error, "error_description": description}, status=400)
 
 
@@ -46,33 +49,37 @@ async def token(request: web.Request) -> web.Response:
     creds = state.credentials
     if grant == "password":
         if form.get("client_id") != creds.client_id:
-            return _oauth_error("invalid_client_id", "client identifier invalid")
+            return oauth_error("invalid_client_id", "client identifier invalid")
         if form.get("client_secret") != creds.client_secret:
-            return _oauth_error("invalid_client", "invalid client credentials")
+            return oauth_error("invalid_client", "invalid client credentials")
         username = str(form.get("username", ""))
         password = str(form.get("password", ""))
         if username.lower() != creds.username.lower() or password not in (
             creds.password,
             creds.password + creds.security_token,
         ):
-            return _oauth_error("invalid_grant", "authentication failure")
-        return _token_response(state, _issue(state, username), signed=True)
+            return oauth_error("invalid_grant", "authentication failure")
+        return token_response(state, _issue(state, username), signed=True)
+    if grant == "authorization_code":
+        from relay.localorg.routes_web_login import authorization_code_grant
+
+        return authorization_code_grant(state, form)
     if grant == JWT_GRANT:
         return _jwt_grant(state, str(form.get("assertion", "")))
     if grant == "client_credentials":
         if form.get("client_id") != creds.client_id:
-            return _oauth_error("invalid_client_id", "client identifier invalid")
+            return oauth_error("invalid_client_id", "client identifier invalid")
         if form.get("client_secret") != creds.client_secret:
-            return _oauth_error("invalid_client", "invalid client credentials")
-        return _token_response(state, _issue(state, creds.run_as_username), signed=True)
-    return _oauth_error("unsupported_grant_type", "grant type not supported")
+            return oauth_error("invalid_client", "invalid client credentials")
+        return token_response(state, _issue(state, creds.run_as_username), signed=True)
+    return oauth_error("unsupported_grant_type", "grant type not supported")
 
 
 def _jwt_grant(state: OrgState, assertion: str) -> web.Response:
     key = load_jwt_public_key(state.data_dir)
     if key is None:
         # No certificate registered for the connected app (see auth.JWT_CERT_FILE).
-        return _oauth_error("invalid_client", "invalid client credentials")
+        return oauth_error("invalid_client", "invalid client credentials")
     try:
         claims: dict[str, Any] = jwt.decode(
             assertion,
@@ -81,22 +88,22 @@ def _jwt_grant(state: OrgState, assertion: str) -> web.Response:
             options={"require": ["exp", "iss", "sub", "aud"], "verify_aud": False},
         )
     except jwt.ExpiredSignatureError:
-        return _oauth_error("invalid_grant", "expired authorization code")
+        return oauth_error("invalid_grant", "expired authorization code")
     except jwt.PyJWTError:
-        return _oauth_error("invalid_grant", "invalid assertion")
+        return oauth_error("invalid_grant", "invalid assertion")
     if claims["iss"] != state.credentials.client_id:
-        return _oauth_error("invalid_client_id", "client identifier invalid")
+        return oauth_error("invalid_client_id", "client identifier invalid")
     audience = claims["aud"]
     audiences = audience if isinstance(audience, list) else [audience]
     allowed = (*LOGIN_AUDIENCES, state.instance_url)
     if not any(str(a).rstrip("/") in allowed for a in audiences):
-        return _oauth_error("invalid_grant", "audience is invalid")
+        return oauth_error("invalid_grant", "audience is invalid")
     username = str(claims["sub"])
     if username.lower() != state.credentials.username.lower():
-        return _oauth_error("invalid_grant", "user hasn't approved this consumer")
+        return oauth_error("invalid_grant", "user hasn't approved this consumer")
     # The JWT bearer answer carries no refresh token, issued_at or signature (the
     # example in "OAuth 2.0 JWT Bearer Flow").
-    return _token_response(state, _issue(state, username), signed=False)
+    return token_response(state, _issue(state, username), signed=False)
 
 
 def _issue(state: OrgState, username: str) -> Session:
@@ -109,13 +116,15 @@ def identity_url(state: OrgState, session: Session) -> str:
     return f"{state.instance_url}/id/{state.org_id}/{session.user_id}"
 
 
-def _token_response(state: OrgState, session: Session, signed: bool) -> web.Response:
+def token_response(
+    state: OrgState, session: Session, signed: bool, scope: str = "api"
+) -> web.Response:
     body: dict[str, Any] = {
         "access_token": session.token,
         "instance_url": state.instance_url,
         "id": identity_url(state, session),
         "token_type": "Bearer",
-        "scope": "api",
+        "scope": scope,
     }
     if signed:
         issued_at = str(int(session.issued_at * 1000))

@@ -119,6 +119,9 @@ _PROFILE = (
     required(text("Name", 255, name_field=True)),
     readonly(pick("UserType", ("Standard",), default="Standard", defaulted_on_create=True)),
     text("Description", 255),
+    # Object Reference, Profile: the Permissions* fields; Relay's console reads this one
+    # to tell an admin (docs/design.md §10).
+    readonly(boolean("PermissionsModifyAllData")),
 )
 _ORGANIZATION = tuple(
     readonly(f)

@@ -28,7 +28,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from relay.localorg import routes_admin, routes_auth
+from relay.localorg import routes_admin, routes_auth, routes_identity, routes_web_login
 from relay.localorg.errors import SalesforceApiError, not_found
 from relay.localorg.responses import invalid_session, json_response, session_of
 from relay.localorg.rest import RestCall, RestResult, dispatch, versions_body
@@ -172,6 +172,13 @@ def build_app(state: OrgState) -> web.Application:
     app.router.add_route("*", "/services/data", data_call)
     app.router.add_route("*", "/services/data/{tail:.*}", data_call)
     app.router.add_post("/services/oauth2/token", routes_auth.token)
+    app.router.add_get("/services/oauth2/authorize", routes_web_login.authorize)
+    app.router.add_post("/services/oauth2/authorize", routes_web_login.authorize)
+    app.router.add_get("/services/oauth2/authorize/deny", routes_web_login.deny)
+    app.router.add_post("/services/oauth2/revoke", routes_web_login.revoke)
+    app.router.add_get("/services/oauth2/userinfo", routes_identity.userinfo)
+    app.router.add_get("/id/{org_id}/{user_id}", routes_identity.identity)
+    app.router.add_get("/lightning/r/{sobject}/{record_id}/view", routes_identity.record_page)
     app.router.add_post("/services/Soap/u/{version}", routes_auth.soap_login)
     routes_admin.add_routes(app)
     return app

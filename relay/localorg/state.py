@@ -13,6 +13,7 @@ from relay.localorg.auth import OrgCredentials, SessionStore
 from relay.localorg.cursors import QueryCursors
 from relay.localorg.data import OrgData
 from relay.localorg.faults import FaultInjector
+from relay.localorg.web_credentials import AuthorizationCodes, UserPasswords
 
 if TYPE_CHECKING:
     from relay.localorg.bulk_ingest import IngestJobs
@@ -37,8 +38,20 @@ class OrgState:
     instance_url: str = ""
     cursors: QueryCursors = field(default_factory=QueryCursors)
     ingest: IngestJobs = field(default_factory=lambda: _ingest_jobs())
+    # The web server flow (routes_web_login.py): codes in memory, Users' passwords on disk.
+    codes: AuthorizationCodes = field(default_factory=AuthorizationCodes)
+    passwords: UserPasswords | None = None
     # Set at shutdown so "timeout" faults stop hanging and the server can close.
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        if self.passwords is None:
+            self.passwords = UserPasswords(self.data_dir)
+
+    @property
+    def user_passwords(self) -> UserPasswords:
+        assert self.passwords is not None  # set in __post_init__
+        return self.passwords
 
     @property
     def token_url(self) -> str:

@@ -69,6 +69,7 @@ deliveries = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
     Index("ix_deliveries_message_key", "message_key"),
     Index("ix_deliveries_state", "state"),
+    Index("ix_deliveries_queue_id", "queue_id"),  # 0009: the console's Activity page
 )
 
 unresolved = Table(
@@ -90,6 +91,7 @@ unresolved = Table(
     Index("ix_unresolved_state", "state", "created_at"),
     Index("ix_unresolved_message_key", "message_key"),
     Index("ix_unresolved_relay_key", "relay_key", unique=True),
+    Index("ix_unresolved_owner", "owner_id", "state", "created_at"),  # 0009: Activity
 )
 
 

@@ -35,6 +35,7 @@ from sqlalchemy import Engine, func, select
 from relay.store.body_cache import BodyCache
 from relay.store.changes import ChangeFeedStore
 from relay.store.claims import LEASE_CHUNK, Claims
+from relay.store.console_reads import ConsoleReadsStore
 from relay.store.engine import write_engine
 from relay.store.erasure import ErasureStore
 from relay.store.errors import unavailable_on_failure
@@ -72,6 +73,7 @@ class SqlStore(
     ReminderStore,
     RetentionStore,
     ErasureStore,
+    ConsoleReadsStore,
     Store,
 ):
     """The durable queue. Build it with ``relay.store.open_store(url)``."""

@@ -80,6 +80,9 @@ messages = Table(
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("auth", Text, nullable=False),  # what the SMTP edge proved (revision 0004)
     Index("ix_messages_state_not_before", "state", "not_before"),
+    # Migration 0009: the console's pages (the queue by state, a rep's recent emails).
+    Index("ix_messages_state_id", "state", "id"),
+    Index("ix_messages_mail_from_id", "mail_from", "id"),
 )
 
 NO_LEASE: Mapping[str, None] = {"lease_owner": None, "lease_expires_at": None}

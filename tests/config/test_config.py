@@ -196,3 +196,23 @@ def _config_show(
         check=False,
         cwd=tmp_path,
     )
+
+
+def test_console_settings_from_the_environment_and_redacted() -> None:
+    """RELAY_PUBLIC_URL, RELAY_ADMINS and the console's connected app; its secret is
+    never shown, and a public URL that is not http(s) is refused."""
+    config = load_config(
+        environ={
+            "RELAY_PUBLIC_URL": "https://relay.example.com/",
+            "RELAY_ADMINS": "ops@example.com, Admin@Example.com",
+            "RELAY_CONSOLE_CLIENT_ID": "3MVG9console",
+            "RELAY_CONSOLE_CLIENT_SECRET": "console-secret-value",
+        }
+    )
+    assert config.console.public_url == "https://relay.example.com"
+    assert config.console.admins == ("ops@example.com", "Admin@Example.com")
+    assert config.console.client_id == "3MVG9console"
+    assert "console-secret-value" not in repr(config.redacted())
+    with pytest.raises(ConfigError) as refused:
+        load_config(environ={"RELAY_PUBLIC_URL": "relay.example.com"})
+    assert "RELAY_PUBLIC_URL" in refused.value.reason
