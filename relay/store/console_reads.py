@@ -4,8 +4,8 @@ scan of the queue: every list is a keyset page (``id`` below a cursor, newest fi
 - ``recent_messages``: a rep's emails, by the envelope senders that are theirs
   (``messages (mail_from, id)``);
 - ``messages_in_state``: the admin's queue by state (``messages (state, id)``);
-- ``deliveries_for_queue_ids``: the records each email was logged to
-  (``deliveries (queue_id)``);
+- the records each email was logged to come from the erasure part's
+  ``deliveries_for_queue_ids`` (on ``deliveries (queue_id)``);
 - ``unresolved_for_owner``: a rep's unresolved emails (``unresolved (owner_id, state,
   created_at)``);
 - ``record_audit`` / ``audit_entries``: who changed what on a console page (the table
@@ -23,8 +23,8 @@ from sqlalchemy import JSON, Column, Engine, String, Table, Text, select
 from ulid import ULID
 
 from relay.store.errors import unavailable_on_failure
-from relay.store.ledger import deliveries, delivery_from_row, unresolved, unresolved_from_row
-from relay.store.model import Delivery, State, StoredMessage, UnresolvedItem
+from relay.store.ledger import unresolved, unresolved_from_row
+from relay.store.model import State, StoredMessage, UnresolvedItem
 from relay.store.tables import UTCDateTime, message_from_row, messages, metadata
 
 console_audit = Table(
@@ -78,14 +78,6 @@ class ConsoleReadsStore:
         query = query.order_by(messages.c.id.desc()).limit(limit)
         with self.engine.connect() as connection:
             return [message_from_row(row) for row in connection.execute(query)]
-
-    @unavailable_on_failure
-    def deliveries_for_queue_ids(self, queue_ids: Collection[str]) -> list[Delivery]:
-        if not queue_ids:
-            return []
-        query = select(deliveries).where(deliveries.c.queue_id.in_(sorted(set(queue_ids))))
-        with self.engine.connect() as connection:
-            return [delivery_from_row(row) for row in connection.execute(query)]
 
     @unavailable_on_failure
     def unresolved_for_owner(self, owner_id: str, limit: int) -> list[UnresolvedItem]:
