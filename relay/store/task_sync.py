@@ -39,6 +39,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from relay.store.changes import TASKS, bump
 from relay.store.reminders import reminder_from_row, reminder_row, reminders
+from relay.store.reps import settings
 from relay.store.tables import UTCDateTime, metadata
 from relay.store.values import Reminder
 
@@ -139,6 +140,13 @@ class TaskSyncStore:
         with self.engine.connect() as connection:
             rows = connection.execute(select(task_sync_reps)).all()
         return {row.user_id: SyncRep(**row._mapping) for row in rows}
+
+    def task_sync_set_at(self) -> dict[str, datetime]:
+        """When each scope's ``task_sync`` override was stored (scope ``org`` or a User
+        id): the moment a rep's sync was turned on."""
+        query = select(settings.c.scope, settings.c.updated_at).where(settings.c.key == "task_sync")
+        with self.engine.connect() as connection:
+            return {str(scope): at for scope, at in connection.execute(query)}
 
     def task_sync_state(self) -> SyncState:
         query = select(task_sync_state).where(task_sync_state.c.name == STATE_ROW)

@@ -43,7 +43,7 @@ from relay.salesforce.client import MAX_COLLECTION_RECORDS, SalesforceClient
 from relay.salesforce.writes import MAX_URI_BYTES
 from relay.store.sql_store import SqlStore
 from relay.store.task_sync import DELETED, CycleWrites, ReminderWrite, SyncRep, SyncState
-from relay.store.values import Reminder, Rep, new_reminder
+from relay.store.values import ORG_SCOPE, Reminder, Rep, new_reminder
 from relay.tasksync.mapping import (
     SELECT,
     Mapped,
@@ -131,6 +131,7 @@ class TaskSyncEngine:
         self.rate_limit_pause_seconds = rate_limit_pause_seconds
         self.clock = clock
         self.org_clock = org_clock or clock
+        self.started_at = clock()
         self._calls = 0
         client.http.hooks["response"].append(self._count)
 
@@ -214,6 +215,7 @@ class TaskSyncEngine:
             if settings_for(self.defaults, overrides, user_id).task_sync == "on"
         }
         known = self.store.task_sync_reps()
+        set_at = self.store.task_sync_set_at()
         first: dict[str, SyncRep] = {}
         again: dict[str, SyncRep] = {}
         current: dict[str, SyncRep] = {}
@@ -223,11 +225,15 @@ class TaskSyncEngine:
             if before is not None and before.enabled:
                 current[user_id] = before
                 continue
+            # On since the setting was stored (`relay settings set`), or, for the
+            # configuration's org default, since this process started.
+            since = set_at.get(user_id) or set_at.get(ORG_SCOPE) or self.started_at
+            enabled_at = min(since, now)
             if before is None or before.imported_at is None:
-                rep = SyncRep(user_id, True, enabled_at=now, imported_at=org_now)
+                rep = SyncRep(user_id, True, enabled_at=enabled_at, imported_at=org_now)
                 first[user_id] = rep
             else:
-                rep = replace(before, enabled=True, enabled_at=now, disabled_at=None)
+                rep = replace(before, enabled=True, enabled_at=enabled_at, disabled_at=None)
                 again[user_id] = rep
             current[user_id] = rep
             writes.reps.append(rep)
