@@ -78,6 +78,8 @@ class CycleReport:
     """What one cycle did (logged, shown by `relay doctor`, counted by the tests)."""
 
     calls: int = 0
+    pages: int = 0  # of them, query pages (the poll, a first import, a catch-up)
+    pushed: int = 0  # records sent in Composite calls (creates, updates, deletes)
     pulled: int = 0  # Task rows read
     imported: int = 0
     to_relay: int = 0  # reminders changed from Salesforce (updates, deletes, restores)
@@ -133,10 +135,13 @@ class TaskSyncEngine:
         self.org_clock = org_clock or clock
         self.started_at = clock()
         self._calls = 0
+        self._pages = 0
         client.http.hooks["response"].append(self._count)
 
-    def _count(self, _response: Any, *_args: Any, **_kwargs: Any) -> None:
+    def _count(self, response: Any, *_args: Any, **_kwargs: Any) -> None:
         self._calls += 1
+        if "/query" in str(getattr(response, "url", "")):
+            self._pages += 1
 
     # --- the cycle ----------------------------------------------------------------------
 
@@ -144,7 +149,7 @@ class TaskSyncEngine:
         """One cycle (blocking). Salesforce errors are caught and reported (and kept for
         `relay doctor`); store errors propagate to the runner's outage handling."""
         report = CycleReport()
-        started = self._calls
+        started, pages = self._calls, self._pages
         state = self.store.task_sync_state()
         now = self.clock()
         if state.paused_until is not None and state.paused_until > now:
@@ -163,10 +168,12 @@ class TaskSyncEngine:
         except RelayError as error:
             report.error = error
             report.calls = self._calls - started
+            report.pages = self._pages - pages
             self._record_error(state, error, now)
             log.warning("task_sync_failed", kind=error_kind(error), reason=error.reason)
             return report
         report.calls = self._calls - started
+        report.pages = self._pages - pages
         if writes.state is None and (state.error_kind or state.paused_until):
             writes.state = replace(state, error_kind=None, error=None, paused_until=None)
         if writes.state is not None:
@@ -529,6 +536,7 @@ class TaskSyncEngine:
         self, pushes: Sequence[_Push], now: datetime, writes: CycleWrites, report: CycleReport
     ) -> None:
         for group in _chunks(pushes, MAX_COLLECTION_RECORDS):
+            report.pushed += len(group)
             answers = self._send(group)
             for push, (ok, task_id, codes) in zip(group, answers, strict=True):
                 self._pushed(push, ok, task_id, codes, now, writes, report)
