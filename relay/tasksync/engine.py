@@ -34,7 +34,13 @@ from urllib.parse import quote_plus
 from simple_salesforce.format import format_soql
 
 from relay.config import SyncConfig
-from relay.errors import NeedsAttention, RateLimited, RelayError, TemporaryError
+from relay.errors import (
+    NeedsAttention,
+    RateLimited,
+    RelayError,
+    StoreUnavailable,
+    TemporaryError,
+)
 from relay.logs import get_logger
 from relay.reps.reminders import local_date
 from relay.reps.settings import settings_for
@@ -165,6 +171,8 @@ class TaskSyncEngine:
             return report
         try:
             writes = self._cycle(state, now, report)
+        except StoreUnavailable:
+            raise  # the runner's store-outage handling, not a Salesforce error
         except RelayError as error:
             report.error = error
             report.calls = self._calls - started
@@ -174,8 +182,11 @@ class TaskSyncEngine:
             return report
         report.calls = self._calls - started
         report.pages = self._pages - pages
-        if writes.state is None and (state.error_kind or state.paused_until):
-            writes.state = replace(state, error_kind=None, error=None, paused_until=None)
+        if writes.state is not None or state.error_kind or state.paused_until:
+            # A cycle that went through ends the last error and any pause.
+            writes.state = replace(
+                writes.state or state, error_kind=None, error=None, paused_until=None
+            )
         if writes.state is not None:
             writes.state = replace(
                 writes.state, last_cycle_at=now, last_calls=report.calls,
