@@ -64,8 +64,9 @@ def task_sync_runner() -> Runner:
         if not isinstance(store, SqlStore):
             await context.stopping.wait()
             return
-        registry = context.metrics.registry if context.metrics is not None else None
-        client = SalesforceClient(config.salesforce, registry=registry)
+        # Its own budget gauges: the delivery runner's client already registered the
+        # metrics' names in `relay serve --workers 0`'s one registry.
+        client = SalesforceClient(config.salesforce)
         engine = TaskSyncEngine(
             store,
             client,

@@ -31,10 +31,12 @@ def org(tmp_path: Path) -> Iterator[RunningOrg]:
         yield running
 
 
-@pytest.fixture
-def serve(tmp_path: Path, org: RunningOrg) -> Iterator[RelayServe]:
+@pytest.fixture(params=[(), ("--workers", "0")], ids=["edge-and-worker", "one-process"])
+def serve(request: pytest.FixtureRequest, tmp_path: Path, org: RunningOrg) -> Iterator[RelayServe]:
+    """`relay serve` as shipped (the sync runs in the edge's process) and in one process
+    (beside the delivery runner's own Salesforce client)."""
     env = org.env() | {"RELAY_SYNC_TASK_SYNC": "on", "RELAY_TASK_SYNC_INTERVAL": str(INTERVAL)}
-    process = RelayServe(tmp_path / "relay", env=env).start()
+    process = RelayServe(tmp_path / "relay", env=env, args=request.param).start()
     try:
         yield process
     finally:
