@@ -6,9 +6,14 @@ the runner's loop (relay/runners/task_sync.py)."""
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
+from click.testing import CliRunner
+
+from relay.cli.main import cli
 from relay.doctor import check_task_sync
 from relay.errors import StoreUnavailable
 from relay.runners.task_sync import TaskSyncRunner
@@ -114,3 +119,21 @@ def test_the_runner_waits_its_interval_and_backs_off_when_the_store_fails(
     wait = asyncio.run(runner.tick(stopping))
     assert 0 < wait < 42.0  # the outage's backoff (jittered), not the interval
     assert outage.reason() == "task_sync: database is locked"
+
+
+def test_relay_doctor_shows_the_task_sync(harness: Harness, store_url: str, tmp_path: Path) -> None:
+    [alice] = harness.reps(ALICE)
+    harness.sync(alice, True)
+    harness.org.set_faults({"503": 1.0})
+    harness.cycle()
+    harness.org.set_faults({})
+    env = harness.org.relay_env(tmp_path / "doctor-home", RELAY_STORE_URL=store_url)
+    shown = CliRunner().invoke(cli, ["doctor", "--json"], env=env)
+    checks = {c["name"]: c for c in json.loads(shown.output)["checks"]}
+    assert checks["task sync"]["status"] == "warn"
+    assert "on for 1 rep(s)" in checks["task sync"]["detail"]
+    assert "SERVER_UNAVAILABLE" in checks["task sync"]["detail"]
+    harness.cycle()
+    shown = CliRunner().invoke(cli, ["doctor", "--json"], env=env)
+    checks = {c["name"]: c for c in json.loads(shown.output)["checks"]}
+    assert checks["task sync"]["status"] == "ok"
