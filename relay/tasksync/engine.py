@@ -645,6 +645,10 @@ class TaskSyncEngine:
             task_id=push.task_id,
             codes=list(codes),
         )
+        if push.kind == "create" and not reminder.sync_eligible:
+            # Remember it was made during a spell of sync, so a pause before the retry
+            # does not make it a reminder that "existed before enabling".
+            writes.updates.append(ReminderWrite(reminder.id, expected, {"sync_eligible": True}))
         if push.kind == "update" and decision.to_relay:
             # Salesforce's side still arrives: keep it, and leave Relay's own change
             # unsynced (the copy has the old value) so the next cycle pushes it again.

@@ -137,3 +137,22 @@ def test_relay_doctor_shows_the_task_sync(harness: Harness, store_url: str, tmp_
     shown = CliRunner().invoke(cli, ["doctor", "--json"], env=env)
     checks = {c["name"]: c for c in json.loads(shown.output)["checks"]}
     assert checks["task sync"]["status"] == "ok"
+
+
+def test_a_reminder_whose_push_failed_still_goes_after_a_pause(harness: Harness) -> None:
+    [alice] = harness.reps(ALICE)
+    harness.sync(alice, True)
+    harness.cycle()
+    reminder = new_reminder(alice.user_id, "Refused at first", DUE)
+    harness.store.add_reminders([reminder])
+    harness.org.set_faults({"UNABLE_TO_LOCK_ROW": 1.0})
+    refused = harness.cycle()
+    harness.org.set_faults({})
+    assert refused.failed == 1
+    harness.sync(alice, False)
+    harness.cycle()
+    harness.sync(alice, True)
+    assert harness.cycle().to_salesforce == 1
+    stored = harness.store.get_reminder(reminder.id)
+    assert stored is not None
+    assert stored.sf_task_id is not None
