@@ -6,10 +6,11 @@ under far-apart time zones."""
 from __future__ import annotations
 
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 
+from relay.store.model import Rep
 from relay.store.values import COMPLETE, new_reminder
 from relay.tasksync.engine import reminder_key
 from tests.tasksync.harness import Harness
@@ -336,3 +337,21 @@ def test_import_is_once_across_cycles_and_nodes(harness: Harness) -> None:
     harness.cycle()
     other.cycle()
     assert [r.subject for r in harness.store.list_reminders()] == ["Once"]
+
+
+def test_with_more_reps_than_a_uri_holds_the_poll_reads_every_owner_and_keeps_the_reps(
+    harness: Harness,
+) -> None:
+    [alice, bob] = harness.reps(ALICE, BOB)
+    # 900 more reps with sync on: their ids would pass the 16,384-byte URI limit.
+    others = [Rep(f"005{n:012d}AAA", f"r{n}@x.example", f"r{n}@x.example") for n in range(900)]
+    harness.store.replace_reps([alice, bob, *others], datetime.now(UTC))
+    harness.store.set_setting("org", "task_sync", "on")
+    harness.sync(bob, False)
+    assert harness.cycle().error is None
+    alices = harness.create_task(alice, "Alice's", DUE)
+    harness.create_task(bob, "Bob's, not synced", DUE)
+    report = harness.cycle()
+    assert report.error is None
+    assert report.calls == 1
+    assert {r.sf_task_id for r in harness.store.list_reminders()} == {alices}

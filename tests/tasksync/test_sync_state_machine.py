@@ -39,6 +39,8 @@ from tests.support.localorg import RunningOrg, start_org
 from tests.tasksync.harness import Harness, config_for
 
 ALICE = "alice@acme-widgets.example"
+BOB = "bob@acme-widgets.example"
+"""A rep whose sync is never on: nothing of his may move either way."""
 BIN_DAYS = 15
 DATES = st.dates(min_value=date(2026, 11, 1), max_value=date(2027, 3, 1))
 TEXT = st.text(alphabet="abcdefgh xyz", min_size=0, max_size=12)
@@ -65,7 +67,7 @@ class TaskSyncMachine(RuleBasedStateMachine):
         url = f"sqlite:///{base / 'relay.db'}"
         self.store: SqlStore = open_store(url)  # type: ignore[assignment]
         self.h = Harness(self.org, self.store, config_for(self.org, base / "home", url))
-        [self.rep] = self.h.reps(ALICE)
+        [self.rep, self.bob] = self.h.reps(ALICE, BOB)
         self.world = World()
         self.faulty = False
 
@@ -135,6 +137,11 @@ class TaskSyncMachine(RuleBasedStateMachine):
         live = self._live_reminders()
         if live:
             self.store.delete_reminder(data.draw(st.sampled_from(live)).id)
+
+    @rule(subject=TEXT, due=DATES)
+    def bob_both_sides(self, subject: str, due: date) -> None:
+        self.store.add_reminders([new_reminder(self.bob.user_id, subject or "bob's", due)])
+        self.h.create_task(self.bob, subject or "bob's task", due)
 
     # --- Salesforce's side ----------------------------------------------------------------
 
@@ -242,6 +249,9 @@ class TaskSyncMachine(RuleBasedStateMachine):
             by_key.setdefault(str(task["Relay_Key__c"]), []).append(task)
         for key, found in by_key.items():
             assert len(found) == 1, f"two Tasks for {key}"
+        for reminder in self.store.list_reminders([self.bob.user_id]):
+            assert reminder.sf_task_id is None, "a rep without sync got a Task paired"
+            assert reminder_key(reminder.id) not in by_key, "pushed a reminder of a rep off"
         for reminder_id in self.world.made_while_off:
             assert reminder_key(reminder_id) not in by_key, "pushed a reminder made while off"
         if not self.world.sync_on:
