@@ -192,6 +192,8 @@ class SyncConfig:
     attachment_max_bytes: int = 10 * 1024 * 1024
     confirmations: str = "off"
     task_sync: str = "off"
+    """on: the rep's reminders and Salesforce Tasks sync both ways (docs/design.md §9);
+    off, the default, is Sales Insight Actions' "Do not sync to Salesforce tasks"."""
     require_personal_address: bool = False
     digest: str = "on"
     """on: each morning, mail the rep what is due that day and overdue (docs/design.md §9)."""
@@ -238,6 +240,10 @@ class Config:
     # Delivery worker processes of `relay serve` (docs/design.md §2); None: one per CPU
     # but one (the edge's), at least one; 0: one process does everything.
     workers: int | None = None
+    # Seconds between Task-sync cycles (relay/runners/task_sync.py). Salesforce suggests
+    # polling no more often than every 5 minutes ("Data Replication", SOAP API Developer
+    # Guide); one cycle is one call when nothing changed, so 2 minutes is affordable.
+    task_sync_interval: float = 120.0
 
     @property
     def effective_store_url(self) -> str:
@@ -503,18 +509,6 @@ def parse_path(value: object) -> Path:
     return Path(str(value))
 
 
-def parse_task_sync(value: object) -> str:
-    text = str(value).strip().lower()
-    if text != "off":
-        # The setting exists so reps' choices have a home; "on" waits for the two-way
-        # sync of reminders with Salesforce Tasks (docs/design.md §9).
-        raise ValueError(
-            "only off is supported for now: the two-way sync of reminders with "
-            "Salesforce Tasks comes in a later release"
-        )
-    return text
-
-
 SYNC_PARSERS: dict[str, Callable[[object], Any]] = {
     "logging": parse_choice("api", "email_to_salesforce", "off"),
     "multiple_matches": parse_choice("all", "oldest", "most_activity"),
@@ -524,7 +518,7 @@ SYNC_PARSERS: dict[str, Callable[[object], Any]] = {
     "attachments": parse_choice("names", "upload"),
     "attachment_max_bytes": parse_positive_int,
     "confirmations": parse_choice("on", "off"),
-    "task_sync": parse_task_sync,
+    "task_sync": parse_choice("off", "on"),
     "require_personal_address": parse_bool,
     "digest": parse_choice("on", "off"),
 }
@@ -556,6 +550,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(("log_format",), "RELAY_LOG_FORMAT", parse_choice("auto", "json", "console")),
     Setting(("retention_days",), "RELAY_RETENTION_DAYS", parse_non_negative_int),
     Setting(("workers",), "RELAY_WORKERS", parse_non_negative_int),
+    Setting(("task_sync_interval",), "RELAY_TASK_SYNC_INTERVAL", parse_positive_float),
     Setting(("smtp", "host"), "RELAY_SMTP_HOST", parse_str),
     Setting(("smtp", "port"), "RELAY_SMTP_PORT", parse_port),
     Setting(("smtp", "hostname"), "RELAY_SMTP_HOSTNAME", parse_str),

@@ -17,6 +17,7 @@ from relay.reps.e2s_addresses import E2sAddresses
 from relay.reps.guidance import api_disabled, e2s_address_missing, e2s_inactive, sending_disabled
 from relay.reps.settings import SyncSettings
 from relay.store.model import Rep
+from relay.store.task_sync import SyncState
 
 Mark = Literal["ok", "warn", "fail"]
 
@@ -72,6 +73,10 @@ class Facts:
     """RELAY_SF_LOCAL: running on the embedded local org is a trial, on purpose."""
     trusted_networks: tuple[str, ...] = ()
     sender_auth: str = "either"
+    task_sync_reps: int = 0
+    """How many reps have ``task_sync = on``."""
+    task_sync: SyncState | None = None
+    """The Task sync's cursor and last error (relay/store/task_sync.py)."""
     host_addresses: tuple[str, ...] = ()
     """This host's own IP addresses: a trusted network covering one trusts every local
     process (docs/operations.md, "Security model")."""
@@ -342,6 +347,32 @@ def check_trust(
     return checks
 
 
+def check_task_sync(reps_on: int, state: SyncState | None) -> Check:
+    """The two-way sync of reminders with Salesforce Tasks (docs/design.md §9): on for
+    whom, how far the poll got, and the last error with what happens next."""
+    if reps_on == 0:
+        return Check("task sync", "ok", "off for every rep (`task_sync`, the default)")
+    state = state or SyncState()
+    polled = state.cursor_modstamp.isoformat() if state.cursor_modstamp else "not yet"
+    detail = f"on for {reps_on} rep(s); Tasks polled up to {polled}"
+    if state.error_kind == "needs_attention":
+        return Check("task sync", "fail", f"{detail}; held: {state.error}", (
+            "Fix what the reason names; the next cycle (RELAY_TASK_SYNC_INTERVAL) tries again.",
+            "`relay settings set --user EMAIL task_sync off` stops a rep's sync meanwhile.",
+        ))  # fmt: skip
+    if state.error_kind == "rate_limited":
+        until = state.paused_until.isoformat() if state.paused_until else "a while"
+        return Check("task sync", "warn", f"{detail}; paused until {until}: {state.error}", (
+            "Salesforce's API limit was reached; the sync resumes by itself. Raise the org's "
+            "limit or RELAY_TASK_SYNC_INTERVAL if this recurs.",
+        ))  # fmt: skip
+    if state.error_kind == "transient":
+        return Check("task sync", "warn", f"{detail}; last cycle failed: {state.error}", (
+            "Nothing to do if it passes: every cycle tries again.",
+        ))  # fmt: skip
+    return Check("task sync", "ok", detail)
+
+
 def run_checks(facts: Facts) -> list[Check]:
     """Every check, in the order an admin fixes things."""
     checks = [
@@ -368,6 +399,7 @@ def run_checks(facts: Facts) -> list[Check]:
         checks.append(check_rep(rep, facts.acceptable.get(rep.user_id, ()), settings, facts.e2s))
     for reason, count in facts.held.items():
         checks.append(check_held(reason, count))
+    checks.append(check_task_sync(facts.task_sync_reps, facts.task_sync))
     return checks
 
 

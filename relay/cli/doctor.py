@@ -72,6 +72,7 @@ def gather(config: Config) -> Facts:
         except RelayError as error:
             facts = dataclasses.replace(facts, store_error=error.reason)
         facts = dataclasses.replace(facts, store_at_head=True, held=_held(store))
+        facts = _task_sync(config, store, facts)
         return _gather_org(config, store, facts)
     finally:
         store.close()
@@ -84,6 +85,16 @@ def host_addresses() -> tuple[str, ...]:
     except OSError:
         return ()
     return tuple(sorted({str(info[4][0]).split("%")[0] for info in found}))
+
+
+def _task_sync(config: Config, store: SqlStore, facts: Facts) -> Facts:
+    overrides = store.setting_overrides()
+    reps_on = sum(
+        1
+        for rep in store.list_reps()
+        if rep.is_active and settings_for(config.sync, overrides, rep.user_id).task_sync == "on"
+    )
+    return dataclasses.replace(facts, task_sync_reps=reps_on, task_sync=store.task_sync_state())
 
 
 def _held(store: SqlStore) -> dict[str, int]:

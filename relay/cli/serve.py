@@ -111,11 +111,12 @@ def _serve_in_one_process(config: Config, ready: Any) -> None:
     from relay.localorg.runner import embedded_org
     from relay.runners import delivery_runner
     from relay.runners.retention import retention_runner
+    from relay.runners.task_sync import task_sync_runner
     from relay.smtp.senders import SenderPolicy
 
     daemon = Daemon(
         config,
-        runners=[delivery_runner(), retention_runner()],
+        runners=[delivery_runner(), retention_runner(), task_sync_runner()],
         local_org=embedded_org,
         on_ready=ready,
         sender_policy=SenderPolicy.from_store,

@@ -88,6 +88,7 @@ def edge(
     from relay.cli.serve import run_daemon, with_ports
     from relay.runners.rep_changes import rep_changes_runner
     from relay.runners.retention import retention_runner
+    from relay.runners.task_sync import task_sync_runner
 
     die_with_parent(supervisor_pid)
     config = with_ports(app.config, smtp_port, http_port)
@@ -124,7 +125,7 @@ def edge(
     daemon = Daemon(
         config,
         store_outage=outage,
-        runners=[retention_runner(), rep_changes_runner()],
+        runners=[retention_runner(), rep_changes_runner(), task_sync_runner()],
         local_org=_attached(running_file) if running_file is not None else None,
         on_ready=ready,
         sender_policy=make_policy,

@@ -44,7 +44,7 @@ ALLOWED: dict[str, str] = {
     "attachments": "names, upload",
     "attachment_max_bytes": "a whole number of bytes, 1 or more",
     "confirmations": "on, off",
-    "task_sync": "off (the two-way sync with Salesforce Tasks comes in a later release)",
+    "task_sync": "off, on",
     "digest": "on, off",
     "require_personal_address": "true, false",
     "e2s_address": "an email address, or none (per rep only)",

@@ -168,6 +168,13 @@ class SalesforceClient:
         result = self._call("query_all", lambda sf: sf.query_all(soql))
         return list(result["records"])
 
+    def query_all_including_deleted(self, soql: str) -> list[dict[str, Any]]:
+        """Every record of a SOQL query through ``queryAll``, which also returns deleted
+        (``IsDeleted = true``, in the Recycle Bin) and archived rows (SOAP API Developer
+        Guide, queryAll())."""
+        result = self._call("query_all", lambda sf: sf.query_all(soql, include_deleted=True))
+        return list(result["records"])
+
     def composite(
         self, subrequests: Sequence[Mapping[str, Any]], *, all_or_none: bool = False
     ) -> list[dict[str, Any]]:

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     Connection,
     Date,
@@ -63,6 +64,8 @@ reminders = Table(
     Column("sf_task_id", String(18)),
     Column("synced_hash", String(64)),
     Column("synced_at", UTCDateTime()),
+    Column("synced_copy", JSON),
+    Column("sync_eligible", Boolean, nullable=False, default=False),
     Index("ix_reminders_owner_due", "owner_id", "status", "due_date"),
     Index("ux_reminders_source", "source_key", "owner_id", unique=True),
     Index("ux_reminders_sf_task", "sf_task_id", unique=True),
@@ -106,6 +109,8 @@ def reminder_row(item: Reminder) -> dict[str, Any]:
         "sf_task_id": item.sf_task_id,
         "synced_hash": item.synced_hash,
         "synced_at": item.synced_at,
+        "synced_copy": item.synced_copy,
+        "sync_eligible": item.sync_eligible,
     }
 
 
@@ -134,6 +139,8 @@ def reminder_from_row(row: Row[Any]) -> Reminder:
         sf_task_id=row.sf_task_id,
         synced_hash=row.synced_hash,
         synced_at=row.synced_at,
+        synced_copy=row.synced_copy,
+        sync_eligible=bool(row.sync_eligible),
     )
 
 

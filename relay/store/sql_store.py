@@ -50,6 +50,7 @@ from relay.store.reminders import ReminderStore
 from relay.store.reps import RepStore
 from relay.store.retention import RetentionStore
 from relay.store.state_changes import StateChanges
+from relay.store.task_sync import TaskSyncStore
 from relay.store.wakeup import CHANGES_PREFIX, PostgresListener, WorkSignal, channel_name
 
 __all__ = [
@@ -74,6 +75,7 @@ class SqlStore(
     RetentionStore,
     ErasureStore,
     ConsoleReadsStore,
+    TaskSyncStore,
     Store,
 ):
     """The durable queue. Build it with ``relay.store.open_store(url)``."""

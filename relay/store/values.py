@@ -230,8 +230,9 @@ class Reminder:
     """A rep's follow-up (relay/store/reminders.py). ``due`` is a date in the rep's own
     calendar, never converted across time zones. ``source_key`` (``email`` reminders) is
     a hash of the email's message key: with ``owner_id`` it is unique, so one email gives
-    a rep one reminder. ``sf_task_id``, ``synced_hash`` and ``synced_at`` wait for the
-    Task sync (None until then)."""
+    a rep one reminder. ``sf_task_id``, ``synced_hash``, ``synced_at`` and
+    ``synced_copy`` belong to the Task sync (relay/tasksync/, None until it pairs the
+    reminder with a Task)."""
 
     id: str
     owner_id: str
@@ -253,6 +254,10 @@ class Reminder:
     sf_task_id: str | None = None
     synced_hash: str | None = None
     synced_at: datetime | None = None
+    synced_copy: dict[str, Any] | None = None
+    """The mapped fields as last synced (relay/tasksync/mapping.py ``Mapped.to_json``)."""
+    sync_eligible: bool = False
+    """Created while its rep's ``task_sync`` was on: it goes to Salesforce."""
 
 
 def new_reminder(owner_id: str, subject: str, due: date, **fields: Any) -> Reminder:

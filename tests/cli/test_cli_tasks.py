@@ -197,13 +197,16 @@ def test_hostile_subjects_are_shown_as_text(relay: Run, store: SqlStore) -> None
 
 
 def test_settings_task_sync_and_digest(relay: Run) -> None:
-    refused = relay("settings", "set", "task_sync", "on")
+    refused = relay("settings", "set", "task_sync", "sometimes")
     assert refused.exit_code == 2
-    assert "only off is supported" in refused.output
+    assert "allowed: off, on" in refused.output
     assert relay("settings", "set", "--user", "pago@example.com", "digest", "off").exit_code == 0
     shown = json.loads(relay("settings", "show", "--user", "pago@example.com", "--json").output)
     assert shown["settings"]["digest"] == "off"
     assert shown["settings"]["task_sync"] == "off"
+    assert relay("settings", "set", "--user", "pago@example.com", "task_sync", "on").exit_code == 0
+    shown = json.loads(relay("settings", "show", "--user", "pago@example.com", "--json").output)
+    assert shown["settings"]["task_sync"] == "on"
     bad = relay("settings", "set", "digest", "weekly")
     assert bad.exit_code == 2
     assert "on, off" in bad.output

@@ -79,7 +79,7 @@ def test_settings_set_and_show_for_org_and_rep(relay_cli: RelayCli) -> None:
 
 
 def test_settings_set_rejects_bad_keys_and_values_with_exit_2(relay_cli: RelayCli) -> None:
-    """Unknown key, bad value, task_sync on, e2s_address org-wide: exit 2 and what is allowed."""
+    """Unknown key, bad value, task_sync maybe, e2s_address org-wide: exit 2 and what is allowed."""
     unknown = relay_cli("settings", "set", "colour", "blue")
     assert unknown.exit_code == 2
     assert "unknown setting 'colour'" in unknown.output
@@ -87,7 +87,7 @@ def test_settings_set_rejects_bad_keys_and_values_with_exit_2(relay_cli: RelayCl
     bad = relay_cli("settings", "set", "logging", "fax")
     assert bad.exit_code == 2
     assert "allowed: api, email_to_salesforce, off" in bad.output
-    assert relay_cli("settings", "set", "task_sync", "on").exit_code == 2
+    assert relay_cli("settings", "set", "task_sync", "maybe").exit_code == 2
     org_wide = relay_cli("settings", "set", "e2s_address", "a@b.example")
     assert org_wide.exit_code == 2
     assert "--user" in org_wide.output
