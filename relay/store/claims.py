@@ -31,7 +31,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, Select, and_, or_, select, update
 from sqlalchemy.engine import Row
 
 from relay.store.body_cache import BodyCache
@@ -39,8 +39,21 @@ from relay.store.errors import unavailable_on_failure
 from relay.store.history import log_change, store_log, transition_row, utc_now
 from relay.store.leases import owner_gone
 from relay.store.model import State, StoredMessage
-from relay.store.tables import NO_LEASE, message_bodies, message_from_row, messages, transitions
+from relay.store.tables import (
+    IMPORTED,
+    LIVE,
+    NO_LEASE,
+    message_bodies,
+    message_from_row,
+    messages,
+    transitions,
+)
 from relay.store.wakeup import PostgresListener, WorkSignal, notify_nodes
+
+IMPORT_CLAIM_LIMIT = 50
+"""Imported messages per claim at most: a batch of them costs about what a batch of live
+mail costs (the same few API calls, a little more parsing), so a live email that arrives
+while one runs waits about one idle latency more (docs/design.md, "Import")."""
 
 LEASE_CHUNK = 500
 """Ids per lease-renewal UPDATE: well under SQLite's bound-parameter limit."""
@@ -72,11 +85,14 @@ class Claims:
                 and_(messages.c.state == State.PROCESSING, messages.c.lease_expires_at < now),
             ),
         )
-        query = (select(messages).where(due).order_by(messages.c.id).limit(limit)).with_for_update(
-            skip_locked=True
-        )
         with self._write_engine.begin() as connection:
-            rows = connection.execute(query).all()
+            # Live mail first; imported mail only when no live mail is due, and in small
+            # batches, so a live email that arrives meanwhile waits for one small batch
+            # at most (docs/design.md, "Import").
+            rows = connection.execute(_due_in_lane(due, LIVE, limit)).all()
+            if not rows:
+                lane = _due_in_lane(due, IMPORTED, min(limit, IMPORT_CLAIM_LIMIT))
+                rows = connection.execute(lane).all()
             if not rows:
                 return []
             connection.execute(
@@ -243,6 +259,12 @@ class Claims:
             message_bodies.c.queue_id.in_(ids)
         )
         return {queue_id: bytes(raw) for queue_id, raw in connection.execute(query)}
+
+
+def _due_in_lane(due: ColumnElement[bool], lane: int, limit: int) -> Select[Any]:
+    """The oldest due messages of one lane, locked (SKIP LOCKED on PostgreSQL)."""
+    query = select(messages).where(due, messages.c.lane == lane)
+    return query.order_by(messages.c.id).limit(limit).with_for_update(skip_locked=True)
 
 
 def _why(row: Row[Any]) -> str | None:
