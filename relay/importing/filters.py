@@ -2,6 +2,9 @@
 
 - ``message_date``: the Date header (RFC 5322 §3.6.1), read from the header block only;
   None when it is missing or unreadable.
+- ``envelope_sender``: the sender an SMTP envelope would have had: the Return-Path
+  the delivering server recorded (RFC 5321 §4.4), else the From address (mail the rep
+  sent has no Return-Path in a Sent folder).
 - ``admit``: whether a message passes ``--since``/``--until`` (dates are whole days in
   UTC, both ends included) and the store's size limit. A message with no readable Date
   is admitted: nothing says it is outside the range, and the pipeline logs it at its
@@ -10,9 +13,11 @@
 
 from __future__ import annotations
 
+import email.policy
 import email.utils
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from email.parser import BytesHeaderParser
 from enum import Enum
 
 from relay.store.headers import header_block
@@ -55,6 +60,19 @@ def message_date(raw: bytes) -> datetime | None:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
+
+
+def envelope_sender(raw: bytes) -> str:
+    """Return-Path's address (``""`` for ``<>``: a bounce), else From's, else ``""``."""
+    try:
+        headers = BytesHeaderParser(policy=email.policy.compat32).parsebytes(header_block(raw))
+    except Exception:  # never raise on a malformed header: the parser proper judges it
+        return ""
+    return_path = headers.get("Return-Path")
+    if return_path is not None:
+        return email.utils.parseaddr(str(return_path))[1]
+    sender = headers.get("From")
+    return email.utils.parseaddr(str(sender))[1] if sender is not None else ""
 
 
 def admit(raw: bytes, filters: Filters) -> Verdict:

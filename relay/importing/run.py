@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from relay.envelope import Envelope
-from relay.importing.filters import Filters, Verdict, admit
+from relay.importing.filters import Filters, Verdict, admit, envelope_sender
 from relay.importing.source import Source, SourceError
 from relay.store.imports import DONE, FAILED, STOPPED, ImportedMessage, ImportOutcomes, ImportStore
 
@@ -37,11 +37,18 @@ FLUSH_SECONDS = 1.0
 POLL_SECONDS = 0.25
 
 
-def imported_envelope(import_id: str, user: str) -> Envelope:
-    """The envelope of an imported message: no SMTP transaction happened. ``auth``
+def imported_envelope(import_id: str, user: str, raw: bytes) -> Envelope:
+    """The envelope of an imported message: no SMTP transaction to Relay happened, so
+    the sender is the one its mail server recorded (``envelope_sender``: the machine-mail
+    rules read it as they read a live one) and there are no recipients. ``auth``
     ``import:EMAIL`` records that the admin running `relay import --user EMAIL` vouched
     that the mail comes from that rep's mailbox (relay/delivery/reps.py ``attribute``)."""
-    return Envelope(mail_from="", rcpt_tos=(), peer=f"import:{import_id}", auth=f"import:{user}")
+    return Envelope(
+        mail_from=envelope_sender(raw),
+        rcpt_tos=(),
+        peer=f"import:{import_id}",
+        auth=f"import:{user}",
+    )
 
 
 @dataclass
@@ -95,7 +102,6 @@ class Importer:
     stop: threading.Event = field(default_factory=threading.Event)
     chunk_size: int = CHUNK
     window: int = WINDOW
-    _envelope: Envelope | None = None
     _outcomes: ImportOutcomes = field(default_factory=ImportOutcomes)
 
     def skipped(self, where: str, why: str) -> None:
@@ -110,7 +116,6 @@ class Importer:
         """Feed the source into the queue, then wait for the queued messages to be
         delivered. Returns the import's end state (``done``, ``stopped``); a
         SourceError ends it ``failed`` and is raised again."""
-        self._envelope = imported_envelope(self.import_id, self.user)
         try:
             finished = self._feed(tick)
             if finished:
@@ -134,8 +139,8 @@ class Importer:
             self._count("read")
             verdict = admit(message.raw, self.filters)
             if verdict is Verdict.ADMIT:
-                assert self._envelope is not None
-                chunk.append(ImportedMessage(message.raw, self._envelope))
+                envelope = imported_envelope(self.import_id, self.user, message.raw)
+                chunk.append(ImportedMessage(message.raw, envelope))
             elif verdict is Verdict.FILTERED:
                 self._count("filtered")
             elif verdict is Verdict.TOO_BIG:

@@ -23,8 +23,11 @@ def start(store: SqlStore, source: str = "/mail/takeout.mbox") -> str:
 
 
 def imported(store: SqlStore, import_id: str, first: int, n: int, cursor: str) -> list[str]:
-    envelope = imported_envelope(import_id, "alice@acme-widgets.example")
-    items = [ImportedMessage(message(i), envelope) for i in range(first, first + n)]
+    user = "alice@acme-widgets.example"
+    items = [
+        ImportedMessage(message(i), imported_envelope(import_id, user, message(i)))
+        for i in range(first, first + n)
+    ]
     return store.enqueue_imported(
         import_id, items, cursor, {"read": first + n, "queued": first + n}
     )

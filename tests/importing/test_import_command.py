@@ -1,0 +1,224 @@
+"""`relay import` end to end: a real `relay serve` delivering to the local org over
+HTTPS, the import as a real process (killed with real signals), and live mail over real
+SMTP. Each Task is checked in the org by its relay key: never two for one email."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from relay.store import open_store
+from tests.importing.mail_files import message, write_mbox
+from tests.support.localorg import RunningOrg
+from tests.support.pipeline import REP, email, wait_for
+from tests.support.serve import RelayServe
+
+CUSTOMER = "hank@globex.example"
+FINAL_KEYS = {"read", "logged", "duplicate", "unresolved", "skipped", "failed"}
+
+
+def mailbox_of(tmp_path: Path, tag: str, n: int, name: str = "mail.mbox") -> Path:
+    raws = [message(i, sender=REP, to=CUSTOMER, tag=tag) for i in range(n)]
+    return write_mbox(tmp_path / name, raws)
+
+
+def lines(stdout: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+
+
+def run_import(serve: RelayServe, *args: str) -> tuple[int, list[dict[str, Any]], str]:
+    done = serve.cli("import", *args, "--user", REP, "--json")
+    return done.returncode, lines(done.stdout), done.stderr
+
+
+def tasks_of(org: RunningOrg, tag: str) -> list[dict[str, Any]]:
+    return org.tasks(f"Subject LIKE '%Imported {tag} %'")
+
+
+def assert_one_task_per_email(org: RunningOrg, tag: str, n: int) -> None:
+    found = tasks_of(org, tag)
+    keys = Counter(task["Relay_Key__c"] for task in found)
+    assert [key for key, count in keys.items() if count > 1] == []
+    subjects = Counter(str(task["Subject"]).removeprefix("Email: ") for task in found)
+    assert sorted(subjects) == sorted(f"Imported {tag} {i}" for i in range(n))
+
+
+def popen_import(serve: RelayServe, path: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "relay", "import", str(path), "--user", REP, "--json", *args],
+        env=serve.full_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def read_until(process: subprocess.Popen[str], enough: int) -> dict[str, Any]:
+    """The import's JSON lines until ``read`` reaches ``enough``."""
+    assert process.stdout is not None
+    for line in process.stdout:
+        document = json.loads(line)
+        if document["read"] >= enough:
+            return document
+    raise AssertionError(f"the import ended first: {process.stderr and process.stderr.read()}")
+
+
+def test_an_mbox_is_logged_once_per_email_and_a_rerun_logs_nothing_more(
+    serve: RelayServe, org: RunningOrg, tmp_path: Path
+) -> None:
+    path = mailbox_of(tmp_path, "once", 30)
+    status, output, stderr = run_import(serve, str(path))
+    assert status == 0, stderr
+    final = output[-1]
+    assert final.keys() >= FINAL_KEYS
+    assert (final["state"], final["read"], final["logged"], final["pending"]) == ("done", 30, 30, 0)
+    assert_one_task_per_email(org, "once", 30)
+    # The same command again: nothing after the cursor; nothing new in the org.
+    status, output, _ = run_import(serve, str(path))
+    assert status == 0
+    assert (output[-1]["read"], output[-1]["logged"], output[-1]["state"]) == (30, 30, "done")
+    assert_one_task_per_email(org, "once", 30)
+    listed = [
+        json.loads(line) for line in serve.cli("import", "list", "--json").stdout.splitlines()
+    ]
+    (mine,) = [item for item in listed if item["source"] == str(path.resolve())]
+    assert (mine["state"], mine["logged"], mine["user"]) == ("done", 30, REP)
+
+
+def test_sigkill_then_the_same_command_resumes_with_no_duplicates(
+    serve: RelayServe, org: RunningOrg, tmp_path: Path
+) -> None:
+    n = 400
+    path = mailbox_of(tmp_path, "killed", n)
+    with popen_import(serve, path, "--window", "40") as process:
+        try:
+            seen = read_until(process, 60)
+        finally:
+            process.kill()
+            process.communicate(timeout=30)
+    assert seen["read"] < n
+    store = open_store(serve.store_url)
+    try:
+        (record,) = [r for r in store.list_imports() if r.source == str(path.resolve())]
+        assert record.state == "running"  # killed: nobody recorded an end
+        assert record.cursor is not None
+        read_before = record.counts["read"]
+    finally:
+        store.close()
+    status, output, stderr = run_import(serve, str(path))
+    assert status == 0, stderr
+    assert "resuming import" in stderr
+    final = output[-1]
+    assert (final["state"], final["read"], final["pending"]) == ("done", n, 0)
+    assert final["logged"] == n  # each message was queued exactly once
+    assert read_before > 0
+    assert_one_task_per_email(org, "killed", n)
+
+
+def test_ctrl_c_stops_cleanly_and_the_same_command_goes_on(
+    serve: RelayServe, org: RunningOrg, tmp_path: Path
+) -> None:
+    n = 400
+    path = mailbox_of(tmp_path, "interrupted", n)
+    with popen_import(serve, path, "--window", "40") as process:
+        try:
+            read_until(process, 60)
+            process.send_signal(signal.SIGINT)
+            stdout, stderr = process.communicate(timeout=60)
+        finally:
+            process.kill()
+    assert process.returncode == 130, stderr
+    stopped = lines(stdout)[-1]
+    assert stopped["state"] == "stopped"
+    assert stopped["read"] < n
+    assert "run the same command again" in stderr
+    status, output, stderr = run_import(serve, str(path))
+    assert status == 0, stderr
+    assert (output[-1]["state"], output[-1]["read"], output[-1]["logged"]) == ("done", n, n)
+    assert_one_task_per_email(org, "interrupted", n)
+
+
+def test_dry_run_writes_nothing(serve: RelayServe, org: RunningOrg, tmp_path: Path) -> None:
+    path = mailbox_of(tmp_path, "dry", 12)
+    store = open_store(serve.store_url)
+    try:
+        before = (store.counts(), len(store.list_imports()))
+    finally:
+        store.close()
+    tasks_before = len(org.tasks())
+    done = serve.cli("import", str(path), "--user", REP, "--dry-run", "--json")
+    assert done.returncode == 0, done.stderr
+    report = lines(done.stdout)[-1]
+    assert report["dry_run"] is True
+    assert report["outcomes"] == {"logged": 12}
+    assert report["estimated_api_calls"] >= 1
+    assert sum(report["top_accounts"].values()) >= 12
+    store = open_store(serve.store_url)
+    try:
+        assert (store.counts(), len(store.list_imports())) == before
+    finally:
+        store.close()
+    assert len(org.tasks()) == tasks_before
+    human = serve.cli("import", str(path), "--user", REP, "--dry-run")
+    assert "nothing written" in human.stdout
+    assert "estimated API calls" in human.stdout
+
+
+def test_email_logged_live_over_smtp_is_a_duplicate_when_imported(
+    serve: RelayServe, org: RunningOrg, tmp_path: Path
+) -> None:
+    live = [
+        email([CUSTOMER], f"Imported live {i}", message_id=f"<live-{i}@acme-widgets.example>")
+        for i in range(3)
+    ]
+    for item in live:
+        serve.send(item)
+    wait_for(lambda: len({t["Subject"] for t in tasks_of(org, "live")}) == 3, 30, "the live Tasks")
+    older = [message(i, sender=REP, to=CUSTOMER, tag="live") for i in range(3, 5)]
+    path = write_mbox(tmp_path / "sent.mbox", [item.as_bytes() for item in live] + older)
+    status, output, stderr = run_import(serve, str(path))
+    assert status == 0, stderr
+    final = output[-1]
+    assert (final["duplicate"], final["logged"], final["read"]) == (3, 2, 5)
+    assert_one_task_per_email(org, "live", 5)
+
+
+def test_bad_inputs_get_one_readable_line(serve: RelayServe, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not mail\n")
+    done = serve.cli("import", str(notes), "--user", REP)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1].startswith(f"relay: {notes}: not a mailbox")
+    path = mailbox_of(tmp_path, "who", 1)
+    done = serve.cli("import", str(path), "--user", "nobody@elsewhere.example")
+    assert done.returncode == 1
+    assert "nobody@elsewhere.example is not a rep Relay knows" in done.stderr
+
+
+def test_a_message_over_the_store_limit_is_reported_and_skipped(
+    serve: RelayServe, org: RunningOrg, tmp_path: Path
+) -> None:
+    big = message(1, sender=REP, to=CUSTOMER, tag="big", body="x" * 80 + "\n" * 4000)
+    small = [message(i, sender=REP, to=CUSTOMER, tag="big") for i in (0, 2)]
+    path = write_mbox(tmp_path / "big.mbox", [small[0], big, small[1]])
+    done = subprocess.run(
+        [sys.executable, "-m", "relay", "import", str(path), "--user", REP, "--json"],
+        env=serve.full_env() | {"RELAY_SMTP_MAX_MESSAGE_BYTES": "3000"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    final = lines(done.stdout)[-1]
+    assert (final["read"], final["logged"], final["skipped"]) == (3, 2, 1)
+    (line,) = [x for x in done.stderr.splitlines() if "over the store's limit" in x]
+    assert line.startswith("relay import: skipped message at ")
+    assert "3000" in line
+    subjects = {str(t["Subject"]).removeprefix("Email: ") for t in tasks_of(org, "big")}
+    assert subjects == {"Imported big 0", "Imported big 2"}
