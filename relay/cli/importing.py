@@ -53,7 +53,17 @@ class ImportGroup(click.Group):
 
 @click.group(cls=ImportGroup)
 def import_command() -> None:
-    """Import a mailbox's past email: relay import SOURCE --user EMAIL."""
+    """Import a mailbox's past email into Salesforce, as the rep --user's.
+
+    \b
+    relay import SOURCE --user EMAIL [--since D] [--until D] [--dry-run] [--json]
+    relay import list [--json]
+
+    SOURCE is an mbox file, a Maildir, a folder of .eml, a .zip of those, or
+    imap://USER@HOST[:PORT]/FOLDER. Running the same command again resumes; `relay
+    serve` delivers the imported mail, live mail first. `relay import SOURCE --help`
+    lists every option.
+    """
 
 
 def _fail(reason: str) -> NoReturn:

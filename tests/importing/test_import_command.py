@@ -222,3 +222,54 @@ def test_a_message_over_the_store_limit_is_reported_and_skipped(
     assert "3000" in line
     subjects = {str(t["Subject"]).removeprefix("Email: ") for t in tasks_of(org, "big")}
     assert subjects == {"Imported big 0", "Imported big 2"}
+
+
+def test_since_and_until_keep_the_days_between(
+    serve: RelayServe, org: RunningOrg, tmp_path: Path
+) -> None:
+    # message(i) is dated 2026-09-01 12:00 UTC plus i hours: days 1, 2 and 3 of September.
+    path = mailbox_of(tmp_path, "dated", 60)
+    status, output, stderr = run_import(
+        serve, str(path), "--since", "2026-09-02", "--until", "2026-09-02"
+    )
+    assert status == 0, stderr
+    final = output[-1]
+    assert (final["read"], final["filtered"], final["logged"]) == (60, 36, 24)
+    subjects = {str(t["Subject"]).removeprefix("Email: ") for t in tasks_of(org, "dated")}
+    assert subjects == {f"Imported dated {i}" for i in range(12, 36)}
+
+
+def test_live_mail_is_claimed_before_imported_mail_already_waiting(
+    serve: RelayServe, org: RunningOrg, tmp_path: Path
+) -> None:
+    """Ordering, not timing (bench/import.py measures the latency): a live email sent
+    while hundreds of imported ones wait is claimed before the rest of them."""
+    n = 600
+    path = mailbox_of(tmp_path, "lane", n)
+    with popen_import(serve, path, "--window", str(n)) as process:
+        try:
+            read_until(process, n)  # all of them queued, most not yet delivered
+            live = email([CUSTOMER], "Imported lane live", message_id="<lane-live@x.example>")
+            live_id = serve.send_queued(live)
+            stdout, stderr = process.communicate(timeout=300)
+        finally:
+            process.kill()
+    assert process.returncode == 0, stderr
+    assert lines(stdout)[-1]["logged"] == n
+    store = open_store(serve.store_url)
+    try:
+
+        def claimed_at(queue_id: str) -> Any:
+            return next(
+                t.at for t in store.transitions(queue_id) if t.to_state.value == "processing"
+            )
+
+        (record,) = [r for r in store.list_imports() if r.source == str(path.resolve())]
+        imported = [m.id for m in store.list() if m.import_id == record.id]
+        assert len(imported) == n
+        live_claimed = claimed_at(live_id)
+        after = [queue_id for queue_id in imported if claimed_at(queue_id) > live_claimed]
+    finally:
+        store.close()
+    # Queued last, claimed before a good part of the import that was already waiting.
+    assert len(after) >= n // 4
