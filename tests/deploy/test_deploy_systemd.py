@@ -21,7 +21,7 @@ needs_systemd_analyze = pytest.mark.skipif(
 )
 # Variables read outside relay/config.py's table: the config file path, serve's flag, and
 # the event loop (relay/loops.py).
-EXTRA_VARIABLES = {"RELAY_CONFIG", "RELAY_READY_FILE", "RELAY_EVENT_LOOP"}
+EXTRA_VARIABLES = {"RELAY_CONFIG", "RELAY_READY_FILE", "RELAY_EVENT_LOOP", "RELAY_IMAP_PASSWORD"}
 
 
 def unit_settings() -> dict[str, list[str]]:
