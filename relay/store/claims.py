@@ -50,10 +50,15 @@ from relay.store.tables import (
 )
 from relay.store.wakeup import PostgresListener, WorkSignal, notify_nodes
 
-IMPORT_CLAIM_LIMIT = 50
-"""Imported messages per claim at most: a batch of them costs about what a batch of live
-mail costs (the same few API calls, a little more parsing), so a live email that arrives
-while one runs waits about one idle latency more (docs/design.md, "Import")."""
+ANY_LANE, LIVE_LANE, IMPORTED_LANE = "any", "live", "imported"
+"""What a claim may take (``lane``): live mail first, then imported mail; live mail only;
+imported mail only, and only while no live mail is due (the delivery runners,
+relay/runners/__init__.py)."""
+
+IMPORT_CLAIM_LIMIT = 100
+"""Imported messages per claim at most. The live runner never waits for such a batch
+(it claims from its own lane), but a batch's parsing shares the worker's CPU with live
+mail: 100 keeps a batch well under a second of work (docs/design.md §10)."""
 
 LEASE_CHUNK = 500
 """Ids per lease-renewal UPDATE: well under SQLite's bound-parameter limit."""
@@ -73,7 +78,9 @@ class Claims:
     _listening: Callable[[], PostgresListener]
 
     @unavailable_on_failure
-    def claim(self, limit: int, worker: str, lease_seconds: float) -> Sequence[StoredMessage]:
+    def claim(
+        self, limit: int, worker: str, lease_seconds: float, lane: str = ANY_LANE
+    ) -> Sequence[StoredMessage]:
         now = utc_now()
         due = and_(
             # The explicit IN lets both planners use ix_messages_state_not_before and skip
@@ -85,14 +92,19 @@ class Claims:
                 and_(messages.c.state == State.PROCESSING, messages.c.lease_expires_at < now),
             ),
         )
+        imported = _due_in_lane(due, IMPORTED, min(limit, IMPORT_CLAIM_LIMIT))
         with self._write_engine.begin() as connection:
-            # Live mail first; imported mail only when no live mail is due, and in small
-            # batches, so a live email that arrives meanwhile waits for one small batch
-            # at most (docs/design.md, "Import").
-            rows = connection.execute(_due_in_lane(due, LIVE, limit)).all()
-            if not rows:
-                lane = _due_in_lane(due, IMPORTED, min(limit, IMPORT_CLAIM_LIMIT))
-                rows = connection.execute(lane).all()
+            # Live mail first; imported mail only when no live mail is due, in small
+            # batches (docs/design.md §10, "The lane").
+            rows: Sequence[Row[Any]] = []
+            if lane != IMPORTED_LANE:
+                rows = connection.execute(_due_in_lane(due, LIVE, limit)).all()
+            if not rows and lane == ANY_LANE:
+                rows = connection.execute(imported).all()
+            if lane == IMPORTED_LANE:
+                live_due = select(messages.c.id).where(due, messages.c.lane == LIVE).limit(1)
+                if connection.execute(live_due).first() is None:
+                    rows = connection.execute(imported).all()
             if not rows:
                 return []
             connection.execute(

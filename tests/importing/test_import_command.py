@@ -273,3 +273,24 @@ def test_live_mail_is_claimed_before_imported_mail_already_waiting(
         store.close()
     # Queued last, claimed before a good part of the import that was already waiting.
     assert len(after) >= n // 4
+
+
+def test_only_matched_is_the_default_and_can_be_turned_off(
+    serve: RelayServe, org: RunningOrg, tmp_path: Path
+) -> None:
+    stranger = "someone@unknown-company.example"
+    raws = [message(i, sender=REP, to=stranger, tag="nomatch") for i in range(2)]
+    default = write_mbox(tmp_path / "default.mbox", raws)
+    status, output, stderr = run_import(serve, str(default))
+    assert status == 0, stderr
+    assert (output[-1]["skipped"], output[-1]["unresolved"], output[-1]["logged"]) == (2, 0, 0)
+    assert tasks_of(org, "nomatch") == []
+    others = [message(i, sender=REP, to=stranger, tag="nomatch") for i in range(2, 4)]
+    kept = write_mbox(tmp_path / "kept.mbox", others)
+    status, output, stderr = run_import(serve, str(kept), "--not-only-matched")
+    assert status == 0, stderr
+    assert (output[-1]["skipped"], output[-1]["unresolved"]) == (0, 2)
+    listed = serve.cli("unresolved", "list", "--json")
+    subjects = {item["subject"] for item in json.loads(listed.stdout)}
+    assert {"Imported nomatch 2", "Imported nomatch 3"} <= subjects
+    assert not {"Imported nomatch 0", "Imported nomatch 1"} & subjects

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from relay.envelope import Envelope
 from relay.importing.run import imported_envelope
 from relay.store import SqlStore
-from relay.store.claims import IMPORT_CLAIM_LIMIT
+from relay.store.claims import IMPORT_CLAIM_LIMIT, IMPORTED_LANE, LIVE_LANE
 from relay.store.imports import DONE, RUNNING, ImportedMessage
 from relay.store.model import State
 from tests.importing.mail_files import message
@@ -93,3 +93,16 @@ def test_outcomes_are_counted_from_the_queue(store: SqlStore) -> None:
     assert record is not None
     assert record.state == DONE
     assert record.finished_at is not None
+
+
+def test_the_lane_runners_claims(store: SqlStore) -> None:
+    """The live runner takes live mail only; the import runner imported mail only, and
+    nothing while any live mail is due."""
+    import_id = start(store)
+    imported_ids = imported(store, import_id, 0, 3, "c")
+    live = store.enqueue(message(999, tag="live"), LIVE, datetime.now(UTC))
+    assert store.claim(200, "h:1:deliver-import", 30, IMPORTED_LANE) == []
+    assert [m.id for m in store.claim(200, "h:1:deliver", 30, LIVE_LANE)] == [live]
+    assert store.claim(200, "h:1:deliver", 30, LIVE_LANE) == []
+    taken = store.claim(200, "h:1:deliver-import", 30, IMPORTED_LANE)
+    assert [m.id for m in taken] == imported_ids
