@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from relay.store import open_store
-from tests.importing.mail_files import message, write_mbox
+from tests.importing.mail_files import message, write_maildir, write_mbox, zip_tree
 from tests.support.localorg import RunningOrg
 from tests.support.pipeline import REP, email, wait_for
 from tests.support.serve import RelayServe
@@ -128,6 +128,10 @@ def test_ctrl_c_stops_cleanly_and_the_same_command_goes_on(
     with popen_import(serve, path, "--window", "40") as process:
         try:
             read_until(process, 60)
+            # The same import again while this one runs is refused, in one line.
+            second = serve.cli("import", str(path), "--user", REP)
+            assert second.returncode == 1
+            assert "this import is already running" in second.stderr
             process.send_signal(signal.SIGINT)
             stdout, stderr = process.communicate(timeout=60)
         finally:
@@ -294,3 +298,63 @@ def test_only_matched_is_the_default_and_can_be_turned_off(
     subjects = {item["subject"] for item in json.loads(listed.stdout)}
     assert {"Imported nomatch 2", "Imported nomatch 3"} <= subjects
     assert not {"Imported nomatch 0", "Imported nomatch 1"} & subjects
+
+
+def test_a_zip_of_a_maildir_is_imported_and_listed(
+    serve: RelayServe, org: RunningOrg, tmp_path: Path
+) -> None:
+    root = tmp_path / "tree" / "export"
+    root.mkdir(parents=True)
+    raws = [message(i, sender=REP, to=CUSTOMER, tag="zipped") for i in range(5)]
+    write_maildir(root / "Maildir", raws[:3], subfolder=raws[3:])
+    path = zip_tree(tmp_path / "export.zip", root)
+    status, output, stderr = run_import(serve, str(path))
+    assert status == 0, stderr
+    assert (output[-1]["read"], output[-1]["logged"], output[-1]["state"]) == (5, 5, "done")
+    assert_one_task_per_email(org, "zipped", 5)
+    status, output, _ = run_import(serve, str(path))  # resumes after the last member
+    assert (status, output[-1]["read"], output[-1]["logged"]) == (0, 5, 5)
+    table = subprocess.run(
+        [sys.executable, "-m", "relay", "import", "list"],
+        env=serve.full_env() | {"COLUMNS": "300"},  # rich folds long cells at 80
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert table.returncode == 0
+    (row,) = [line for line in table.stdout.splitlines() if "export.zip" in line]
+    assert "done" in row
+
+
+def test_usage_errors_and_a_missing_imap_module(serve: RelayServe, tmp_path: Path) -> None:
+    path = mailbox_of(tmp_path, "usage", 1)
+    done = serve.cli(
+        "import", str(path), "--user", REP, "--since", "2026-10-01", "--until", "2026-09-01"
+    )
+    assert done.returncode == 2
+    assert "--since is after --until" in done.stderr
+    done = serve.cli("import", str(path), "--user", REP, "--since", "last week")
+    assert done.returncode == 2
+    assert "not a date (YYYY-MM-DD)" in done.stderr
+    try:
+        import relay.importing.imap  # noqa: F401
+    except ImportError:
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "relay",
+                "import",
+                "imap://alice@127.0.0.1:1/INBOX",
+                "--user",
+                REP,
+            ],
+            env=serve.full_env() | {"RELAY_IMAP_PASSWORD": "x"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 1
+        assert done.stderr.strip() == "relay: IMAP import is not available in this build of Relay"
