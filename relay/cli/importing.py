@@ -432,6 +432,7 @@ def _dry_run(
     from relay.cli.org_access import open_org
     from relay.delivery.reps import Reps
     from relay.importing.dry_run import DryRun
+    from relay.importing.run import where
     from relay.reps.snapshot import RepSnapshot
 
     counts = {"read": 0, "filtered": 0, "skipped": 0}
@@ -451,7 +452,7 @@ def _dry_run(
             elif verdict is Verdict.FILTERED:
                 counts["filtered"] += 1
             else:
-                skipped(f"message at {message.cursor}", verdict.value.replace("_", " "))
+                skipped(where(source.identity, message.cursor), verdict.value.replace("_", " "))
 
     config = app.config
     reps = Reps(RepSnapshot.from_store(config, store), config.home)

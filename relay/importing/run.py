@@ -17,6 +17,7 @@ held or quarantined, ``pending``).
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -146,12 +147,12 @@ class Importer:
             elif verdict is Verdict.TOO_BIG:
                 limit = self.filters.max_bytes
                 self.skipped(
-                    _where(message.folder, message.cursor),
+                    where(self.source.identity, message.cursor),
                     f"{len(message.raw)} bytes, over the store's limit of {limit} "
                     "(RELAY_SMTP_MAX_MESSAGE_BYTES)",
                 )
             else:
-                self.skipped(_where(message.folder, message.cursor), "an empty message")
+                self.skipped(where(self.source.identity, message.cursor), "an empty message")
             self.cursor = message.cursor
             if len(chunk) >= self.chunk_size or time.monotonic() - flushed >= FLUSH_SECONDS:
                 self._flush(chunk)
@@ -191,5 +192,18 @@ class Importer:
         self.counts[key] = self.counts.get(key, 0) + n
 
 
-def _where(folder: str | None, cursor: str) -> str:
-    return f"message at {cursor}" + (f" in {folder}" if folder else "")
+def where(identity: str, cursor: str) -> str:
+    """A message's place for a person: an mbox's byte offset, a zip member (and its
+    offset), a Maildir folder and key, a file's path; else the source's own cursor."""
+    if cursor.isdigit():
+        return f"{identity} at byte {cursor}"
+    try:
+        parts = json.loads(cursor)
+    except ValueError:
+        return f"{identity}/{cursor}"
+    if isinstance(parts, list):
+        named = [str(p) for p in parts if p not in (None, "")]
+        if len(named) == 2 and named[1].isdigit():  # a zip's mbox member and offset
+            return f"{identity}:{named[0]} at byte {named[1]}"
+        return f"{identity}:" + "/".join(named) if named else identity
+    return f"{identity} ({cursor})"

@@ -16,6 +16,7 @@ from relay.importing.files import (
     ZipSource,
     open_file_source,
 )
+from relay.importing.run import where
 from relay.importing.source import Source, SourceError
 from tests.importing.mail_files import (
     message,
@@ -172,3 +173,11 @@ def test_what_is_not_a_mailbox_is_one_readable_error(
     assert str(path) in str(raised.value)
     assert says in str(raised.value)
     assert "\n" not in str(raised.value)
+
+
+def test_a_message_is_named_for_a_person_by_its_cursor() -> None:
+    assert where("/m/a.mbox", "123") == "/m/a.mbox at byte 123"
+    assert where("/m/x.zip", '["export/all.mbox", 456]') == "/m/x.zip:export/all.mbox at byte 456"
+    assert where("/m/x.zip", '["export/a.eml", null]') == "/m/x.zip:export/a.eml"
+    assert where("/m/Maildir", '["Sent", "1.M2P3.host"]') == "/m/Maildir:Sent/1.M2P3.host"
+    assert where("/m/eml", "2026/m001.eml") == "/m/eml/2026/m001.eml"

@@ -222,7 +222,7 @@ def test_a_message_over_the_store_limit_is_reported_and_skipped(
     final = lines(done.stdout)[-1]
     assert (final["read"], final["logged"], final["skipped"]) == (3, 2, 1)
     (line,) = [x for x in done.stderr.splitlines() if "over the store's limit" in x]
-    assert line.startswith("relay import: skipped message at ")
+    assert line.startswith(f"relay import: skipped {path.resolve()} at byte ")
     assert "3000" in line
     subjects = {str(t["Subject"]).removeprefix("Email: ") for t in tasks_of(org, "big")}
     assert subjects == {"Imported big 0", "Imported big 2"}
