@@ -1,5 +1,5 @@
 """`relay import SOURCE --user EMAIL [--since D] [--until D] [--dry-run] [--json]` and
-`relay import list [--json]` (docs/design.md, "Import").
+`relay import list [--json]` (docs/design.md §10).
 
 SOURCE is an mbox file, a Maildir, a folder of ``.eml``, a ``.zip`` of those
 (relay/importing/files.py) or ``imap://USER@HOST[:PORT]/FOLDER`` (relay/importing/imap.py,

@@ -4,7 +4,7 @@ Attribution uses only what the SMTP edge proved (relay/delivery/reps.py ``attrib
 or for imported mail what the admin running `relay import --user` vouched for
 (``import:EMAIL``); the rep's sync settings come with it. Imported mail sends no
 confirmations (nobody sent it just now), and under ``--only-matched`` (the default)
-unmatched mail is dropped, not made an unresolved item (docs/design.md, "Import").
+unmatched mail is dropped, not made an unresolved item (docs/design.md §10).
 What is done with the routed message is the decide step's (relay/delivery/decide.py).
 MIME that cannot be parsed ends here: ``unparseable`` (relay/delivery/outcomes.py), the
 raw bytes kept.

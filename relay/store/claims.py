@@ -10,6 +10,10 @@ The lease rules (docs/design.md §2, §3):
   UPDATE SKIP LOCKED`` so nodes never wait on each other; on SQLite the same statement
   runs inside ``BEGIN IMMEDIATE`` (``with_for_update`` renders nothing there), which
   serialises claimers.
+- Lanes (``messages.lane``, docs/design.md §10): live mail first; mail read by `relay
+  import` only when no live mail is due, at most ``IMPORT_CLAIM_LIMIT`` a claim. A claim
+  names its ``lane``: ``any`` (live, else imported), ``live``, or ``imported``, which
+  each worker's two delivery runners use.
 - ``renew_leases`` keeps a running batch's leases alive; a lease it does not return is
   lost, and the worker's outcome for that message is refused (``LeaseLost``,
   lifecycle.py).

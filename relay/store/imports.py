@@ -6,7 +6,7 @@ the import lane. Mixed into ``SqlStore``; like retention and erasure it is not p
   running the same command again finds the row and goes on after its ``cursor``.
 - ``enqueue_imported`` stores a chunk of messages (lane ``IMPORTED``, tables.py) AND the
   cursor after them in ONE transaction: a killed import neither loses a message nor
-  queues one twice when it resumes (docs/design.md, "Import").
+  queues one twice when it resumes (docs/design.md §10).
 - What became of the queued messages is read from the queue itself
   (``import_outcomes``): nothing is counted twice, and the counts stay true when the
   workers of another process deliver them.

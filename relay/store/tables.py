@@ -91,7 +91,7 @@ messages = Table(
 LIVE = 0
 """``messages.lane`` of mail received over SMTP."""
 IMPORTED = 1
-"""``messages.lane`` of mail read by `relay import` (docs/design.md, "Import")."""
+"""``messages.lane`` of mail read by `relay import` (docs/design.md §10)."""
 
 NO_LEASE: Mapping[str, None] = {"lease_owner": None, "lease_expires_at": None}
 """The ``messages`` lease columns of a message no worker holds, as ``recover``

@@ -58,7 +58,7 @@ class StoredMessage:
     not_before: datetime | None
     updated_at: datetime
     import_id: str | None = None
-    """The import that read it from a mailbox (docs/design.md, "Import"); None: live mail."""
+    """The import that read it from a mailbox (docs/design.md §10); None: live mail."""
 
 
 @dataclass(frozen=True)

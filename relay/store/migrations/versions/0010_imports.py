@@ -1,6 +1,6 @@
 """Importing past email: the imports and the queue's lanes.
 
-- ``imports``: one row per import (relay/store/imports.py, docs/design.md "Import"):
+- ``imports``: one row per import (relay/store/imports.py, docs/design.md §10):
   the source's identity and the rep whose mail it is (together they name the import, so
   running the same command again finds it), its filters, the cursor of the last message
   stored (the source's own, opaque), the counts of what was read, skipped and failed
