@@ -133,6 +133,8 @@ def run(
                 _dry_run(app, store, opened, rep_email, filters, only_matched, reporter)
                 return
             status = _import(store, opened, rep_email, filters, only_matched, reporter, window)
+        except RelayError as error:  # the store failed before or after the import ran
+            _fail(f"{error.reason}; run the same command again to go on")
         finally:
             opened.close()
     raise SystemExit(status)
@@ -355,6 +357,9 @@ def _import(
             except SourceError as error:
                 reporter.stop()
                 _fail(str(error))
+            except RelayError as error:  # the store failed (locked, down, disk full)
+                reporter.stop()
+                _fail(f"{error.reason}; run the same command again to go on")
             except KeyboardInterrupt:
                 state = "stopped"
     finally:

@@ -122,14 +122,22 @@ class Importer:
             if finished:
                 self._drain(tick)
         except SourceError as error:
-            self.store.end_import(self.import_id, FAILED, self.counts, str(error))
+            self._end(FAILED, str(error))
             raise
         except BaseException:
-            self.store.end_import(self.import_id, STOPPED, self.counts)
+            self._end(STOPPED)
             raise
         state = DONE if finished and self._outcomes.pending == 0 else STOPPED
         self.store.end_import(self.import_id, state, self.counts)
         return state
+
+    def _end(self, state: str, error: str | None = None) -> None:
+        """Record the end on the way out of a failure; best effort, as the store may be
+        what failed (the row then stays ``running`` and the next run resumes anyway)."""
+        try:
+            self.store.end_import(self.import_id, state, self.counts, error)
+        except Exception:  # the original error is the one worth reporting
+            return
 
     def _feed(self, tick: Callable[[], None]) -> bool:
         """True if the source was read to its end; False if stopped first."""

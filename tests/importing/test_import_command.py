@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sqlite3
 import subprocess
 import sys
 from collections import Counter
@@ -358,3 +359,41 @@ def test_usage_errors_and_a_missing_imap_module(serve: RelayServe, tmp_path: Pat
         )
         assert done.returncode == 1
         assert done.stderr.strip() == "relay: IMAP import is not available in this build of Relay"
+
+
+def test_a_store_that_fails_mid_import_is_one_line(serve: RelayServe, tmp_path: Path) -> None:
+    """The store stops taking writes while the import runs (an admin's session holds
+    SQLite's write lock past the busy timeout): one line, exit 1, and the same command
+    later goes on with nothing lost or doubled."""
+    n = 400
+    path = mailbox_of(tmp_path, "locked", n)
+    database = serve.home / "relay.db"
+    command = [sys.executable, "-m", "relay", "import", str(path), "--user", REP, "--json"]
+    env = serve.full_env() | {"RELAY_STORE_URL": f"sqlite:///{database}?timeout=0.5"}
+    admin = sqlite3.connect(database, isolation_level=None)
+    try:
+        with subprocess.Popen(
+            [*command, "--window", "40"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        ) as process:
+            try:
+                read_until(process, 60)
+                admin.execute("BEGIN EXCLUSIVE")
+                _, stderr = process.communicate(timeout=60)
+            finally:
+                process.kill()
+        admin.execute("ROLLBACK")
+    finally:
+        admin.close()
+    assert process.returncode == 1, stderr
+    assert "Traceback" not in stderr
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("relay: ")
+    assert "locked" in last
+    assert last.endswith("run the same command again to go on")
+    status, output, stderr = run_import(serve, str(path))
+    assert status == 0, stderr
+    assert (output[-1]["read"], output[-1]["logged"]) == (n, n)
