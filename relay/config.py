@@ -699,7 +699,10 @@ def load_config(
 # RELAY_* variables that are not settings but are read elsewhere (the file to read, the
 # ready file of `relay serve`, the event loop: relay/loops.py); RELAY_TEST_* belong to the
 # test suite.
-_OTHER_VARIABLES = frozenset({"RELAY_CONFIG", "RELAY_READY_FILE", "RELAY_EVENT_LOOP"})
+# Read by one command, not settings: RELAY_IMAP_PASSWORD by `relay import imap://...`.
+_OTHER_VARIABLES = frozenset(
+    {"RELAY_CONFIG", "RELAY_READY_FILE", "RELAY_EVENT_LOOP", "RELAY_IMAP_PASSWORD"}
+)
 # Set by others: the test suite (RELAY_TEST_*), and Kubernetes for a Service named
 # "relay" (RELAY_SERVICE_HOST, RELAY_PORT_2525_TCP, ...: "Discovering services",
 # kubernetes.io/docs/concepts/services-networking/service/#environment-variables).

@@ -16,7 +16,10 @@ class Envelope:
     stored before the address was kept), ``personal_address``, ``trusted:envelope``,
     ``source:NAME`` (a named
     inbound source), ``none`` (an acceptable From only), or ``unverified`` (accepted by a
-    release that recorded nothing). The runners attribute only what it proved.
+    release that recorded nothing). The runners attribute only what it proved. Mail read
+    by `relay import --user EMAIL` never crossed the edge: its ``auth`` is
+    ``import:EMAIL``, the admin's word that it comes from that rep's mailbox
+    (docs/design.md §11).
     """
 
     mail_from: str

@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "forget": "relay.cli.forget:forget_command",
     "smtp": "relay.cli.smtp:smtp",
     "tasks": "relay.cli.tasks:tasks",
+    "import": "relay.cli.importing:import_command",
 }
 # The processes `relay serve` starts (relay/supervisor.py): not listed in --help.
 INTERNAL_COMMANDS: dict[str, str] = {

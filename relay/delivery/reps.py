@@ -106,6 +106,10 @@ class Reps:
           who delivered the copy, never who wrote it: anyone on the internet can put a
           rep's address in From or Sender, or a journal report's Sender line, of mail to a
           rep's mailbox (docs/operations.md, "Security model");
+        - ``import:EMAIL`` (`relay import --user EMAIL`): the admin vouches that the mail
+          comes from that rep's mailbox; it is the rep's own mail when its From or
+          Sender is one of the rep's addresses, otherwise the rep received it (an
+          inbound copy);
         - anything else (``none``, ``unverified``): a personal address's owner, then the
           From, Sender and envelope sender.
         """
@@ -121,6 +125,8 @@ class Reps:
             ):
                 return Attribution(owner, False)
             return Attribution(None, False)
+        if auth.startswith("import:"):
+            return self._imported(email, auth.partition(":")[2])
         if auth.startswith("dmarc:"):
             return Attribution(self._dmarc_author(email, auth.partition(":")[2]), False)
         if auth == "trusted:envelope":
@@ -133,6 +139,17 @@ class Reps:
         if owner is not None:
             return Attribution(owner, False)
         return Attribution(self._first_rep(senders_found), False)
+
+    def _imported(self, email: Email, mailbox_owner: str) -> Attribution:
+        rep = self.directory.rep_for(mailbox_owner)
+        if rep is None:
+            return Attribution(None, False)
+        senders = (a.email for a in (email.from_, email.sender) if a is not None and a.email)
+        sent = any(
+            (found := self.directory.rep_for(a)) is not None and found.user_id == rep.user_id
+            for a in senders
+        )
+        return Attribution(rep, not sent)
 
     def _first_rep(self, addresses: Sequence[str | None]) -> Rep | None:
         for address in addresses:

@@ -1,2 +1,2 @@
 """Importing past email: sources (files and IMAP) feed the same pipeline as live mail
-(docs/design.md, "Import")."""
+(docs/design.md §11)."""

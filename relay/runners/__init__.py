@@ -10,10 +10,13 @@ another module: the daemon imports them, and the SMTP edge is its own world.
 
 ``delivery_runner()`` is what ``relay serve`` passes to the Daemon: it builds the
 Salesforce client from the effective configuration (the embedded local org's when no
-credentials are set) and runs, until the daemon stops, four loops sharing one client
+credentials are set) and runs, until the daemon stops, these loops sharing one client
 and one rep view:
 
 - ``DeliveryRunner``: parse, route by the rep's sync settings, match, log or forward;
+  two of them, one per lane of the queue: live mail, and mail read by `relay import`
+  (claimed only while no live mail is due, docs/design.md §11), so a live email never
+  waits for an import's batch to finish;
 - ``RepSyncRunner``: the active Users and their Email-to-Salesforce addresses, every
   ``pipeline.rep_sync_seconds``, then the SMTP edge's sender snapshot;
 - ``HeldRecheckRunner``: releases held messages whose problem is fixed, every
@@ -45,6 +48,7 @@ from relay.runners.recheck import HeldRecheckRunner
 from relay.runners.rep_changes import RepChangesRunner
 from relay.runners.rep_sync import RepSyncRunner
 from relay.salesforce.client import SalesforceClient
+from relay.store.claims import IMPORTED_LANE, LIVE_LANE
 
 __all__ = [
     "BatchResult",
@@ -91,6 +95,18 @@ def delivery_runner(edge_rate: Callable[[], float] | None = None) -> Runner:
             outbound=outbound,
             outage=outage,
             edge_rate=edge_rate,
+            lane=LIVE_LANE,
+        )
+        importer = DeliveryRunner(
+            store,
+            config,
+            client,
+            metrics,
+            reps=reps,
+            outbound=outbound,
+            outage=outage,
+            edge_rate=edge_rate,
+            lane=IMPORTED_LANE,
         )
         rep_sync = RepSyncRunner(store, client, reps, pipeline.rep_sync_seconds, outage)
         recheck = HeldRecheckRunner(
@@ -103,6 +119,7 @@ def delivery_runner(edge_rate: Callable[[], float] | None = None) -> Runner:
             await asyncio.to_thread(runner.warm_up)
             await asyncio.gather(
                 runner.run(context.stopping),
+                importer.run(context.stopping),
                 rep_sync.run(context.stopping),
                 recheck.run(context.stopping),
                 RepChangesRunner(store, snapshot, outage).run(context.stopping),

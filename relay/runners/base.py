@@ -48,6 +48,10 @@ class BatchRunner(abc.ABC):
     """Claims batches from the store and hands them to ``process`` in a thread."""
 
     name = "runner"
+    lane = "any"
+    """The queue lane this runner claims from (relay/store/claims.py)."""
+    batch_size: int | None = None
+    """Messages per claim; None: ``pipeline.batch_size``."""
 
     def __init__(
         self, store: Store, pipeline: PipelineConfig, outage: StoreOutage | None = None
@@ -87,9 +91,10 @@ class BatchRunner(abc.ABC):
             try:
                 batch = await asyncio.to_thread(
                     self.store.claim,
-                    self.pipeline.batch_size,
+                    self.batch_size or self.pipeline.batch_size,
                     self.worker,
                     self.pipeline.lease_seconds,
+                    self.lane,
                 )
             except Exception as error:
                 wait = store_failed(self.outage, self.name, error)

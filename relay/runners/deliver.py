@@ -3,7 +3,10 @@ delivery steps (relay/delivery/pipeline.py), which return one outcome per messag
 
 Only the claim pace is decided here: under API budget pressure the runner waits before
 claiming, to batch harder, and stops writing when over budget; while the node's SMTP
-edge takes a burst, it steps back (relay/accepting.py).
+edge takes a burst, it steps back (relay/accepting.py). A runner claims from one
+lane (relay/store/claims.py): ``relay serve`` runs one for live mail and one for
+imported mail in each worker, so a live email never waits behind an import's batch
+(docs/design.md §11).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from relay.metrics import Metrics
 from relay.outbound import Outbound
 from relay.runners.base import BatchRunner
 from relay.salesforce.client import SalesforceClient
+from relay.store.claims import ANY_LANE, IMPORT_CLAIM_LIMIT, IMPORTED_LANE
 from relay.store.model import Store, StoredMessage
 from relay.store_outage import StoreOutage
 
@@ -38,7 +42,12 @@ class DeliveryRunner(BatchRunner):
         outbound: Outbound | None = None,
         outage: StoreOutage | None = None,
         edge_rate: Callable[[], float] | None = None,
+        lane: str = ANY_LANE,
     ) -> None:
+        if lane == IMPORTED_LANE:
+            self.name = "deliver-import"  # its own worker id, so its own leases
+            self.batch_size = IMPORT_CLAIM_LIMIT
+        self.lane = lane
         super().__init__(store, config.pipeline, outage)
         self.client = client
         self.delivery = Delivery(store, config, client, metrics, reps=reps, outbound=outbound)

@@ -10,6 +10,10 @@ The lease rules (docs/design.md §2, §3):
   UPDATE SKIP LOCKED`` so nodes never wait on each other; on SQLite the same statement
   runs inside ``BEGIN IMMEDIATE`` (``with_for_update`` renders nothing there), which
   serialises claimers.
+- Lanes (``messages.lane``, docs/design.md §11): live mail first; mail read by `relay
+  import` only when no live mail is due, at most ``IMPORT_CLAIM_LIMIT`` a claim. A claim
+  names its ``lane``: ``any`` (live, else imported), ``live``, or ``imported``, which
+  each worker's two delivery runners use.
 - ``renew_leases`` keeps a running batch's leases alive; a lease it does not return is
   lost, and the worker's outcome for that message is refused (``LeaseLost``,
   lifecycle.py).
@@ -31,7 +35,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, Select, and_, or_, select, update
 from sqlalchemy.engine import Row
 
 from relay.store.body_cache import BodyCache
@@ -39,8 +43,26 @@ from relay.store.errors import unavailable_on_failure
 from relay.store.history import log_change, store_log, transition_row, utc_now
 from relay.store.leases import owner_gone
 from relay.store.model import State, StoredMessage
-from relay.store.tables import NO_LEASE, message_bodies, message_from_row, messages, transitions
+from relay.store.tables import (
+    IMPORTED,
+    LIVE,
+    NO_LEASE,
+    message_bodies,
+    message_from_row,
+    messages,
+    transitions,
+)
 from relay.store.wakeup import PostgresListener, WorkSignal, notify_nodes
+
+ANY_LANE, LIVE_LANE, IMPORTED_LANE = "any", "live", "imported"
+"""What a claim may take (``lane``): live mail first, then imported mail; live mail only;
+imported mail only, and only while no live mail is due (the delivery runners,
+relay/runners/__init__.py)."""
+
+IMPORT_CLAIM_LIMIT = 100
+"""Imported messages per claim at most. The live runner never waits for such a batch
+(it claims from its own lane), but a batch's parsing shares the worker's CPU with live
+mail: 100 keeps a batch well under a second of work (docs/design.md §11)."""
 
 LEASE_CHUNK = 500
 """Ids per lease-renewal UPDATE: well under SQLite's bound-parameter limit."""
@@ -60,7 +82,9 @@ class Claims:
     _listening: Callable[[], PostgresListener]
 
     @unavailable_on_failure
-    def claim(self, limit: int, worker: str, lease_seconds: float) -> Sequence[StoredMessage]:
+    def claim(
+        self, limit: int, worker: str, lease_seconds: float, lane: str = ANY_LANE
+    ) -> Sequence[StoredMessage]:
         now = utc_now()
         due = and_(
             # The explicit IN lets both planners use ix_messages_state_not_before and skip
@@ -72,11 +96,19 @@ class Claims:
                 and_(messages.c.state == State.PROCESSING, messages.c.lease_expires_at < now),
             ),
         )
-        query = (select(messages).where(due).order_by(messages.c.id).limit(limit)).with_for_update(
-            skip_locked=True
-        )
+        imported = _due_in_lane(due, IMPORTED, min(limit, IMPORT_CLAIM_LIMIT))
         with self._write_engine.begin() as connection:
-            rows = connection.execute(query).all()
+            # Live mail first; imported mail only when no live mail is due, in small
+            # batches (docs/design.md §11, "The lane").
+            rows: Sequence[Row[Any]] = []
+            if lane != IMPORTED_LANE:
+                rows = connection.execute(_due_in_lane(due, LIVE, limit)).all()
+            if not rows and lane == ANY_LANE:
+                rows = connection.execute(imported).all()
+            if lane == IMPORTED_LANE:
+                live_due = select(messages.c.id).where(due, messages.c.lane == LIVE).limit(1)
+                if connection.execute(live_due).first() is None:
+                    rows = connection.execute(imported).all()
             if not rows:
                 return []
             connection.execute(
@@ -243,6 +275,12 @@ class Claims:
             message_bodies.c.queue_id.in_(ids)
         )
         return {queue_id: bytes(raw) for queue_id, raw in connection.execute(query)}
+
+
+def _due_in_lane(due: ColumnElement[bool], lane: int, limit: int) -> Select[Any]:
+    """The oldest due messages of one lane, locked (SKIP LOCKED on PostgreSQL)."""
+    query = select(messages).where(due, messages.c.lane == lane)
+    return query.order_by(messages.c.id).limit(limit).with_for_update(skip_locked=True)
 
 
 def _why(row: Row[Any]) -> str | None:

@@ -29,7 +29,7 @@ from relay.store.group_commit import GroupCommitWriter, PendingWrite
 from relay.store.headers import clean_text, summarize_headers
 from relay.store.history import store_log, transition_row, utc_now
 from relay.store.model import State
-from relay.store.tables import message_bodies, messages, transitions
+from relay.store.tables import LIVE, message_bodies, messages, transitions
 from relay.store.wakeup import WorkSignal
 
 WriteFault = Callable[[Connection], None]
@@ -113,6 +113,8 @@ class Intake:
             "lease_expires_at": None,
             "updated_at": now,
             "auth": clean_text(envelope.auth),
+            "lane": LIVE,
+            "import_id": None,
         }
         return PendingWrite(
             queue_id=queue_id,

@@ -114,9 +114,13 @@ class MessageQueue(Protocol):
     def transitions(self, queue_id: str) -> Sequence[Transition]: ...
 
     @abc.abstractmethod
-    def claim(self, limit: int, worker: str, lease_seconds: float) -> Sequence[StoredMessage]:
+    def claim(
+        self, limit: int, worker: str, lease_seconds: float, lane: str = "any"
+    ) -> Sequence[StoredMessage]:
         """Move up to ``limit`` due messages (queued, or deferred past not_before) to
-        processing under a lease, and return them; attempts is incremented."""
+        processing under a lease, and return them; attempts is incremented. ``lane``:
+        ``any`` (live mail first, then imported mail), ``live`` or ``imported`` (only
+        while no live mail is due; relay/store/claims.py)."""
 
     @abc.abstractmethod
     def renew_leases(

@@ -10,7 +10,7 @@ only the modules below it, never this one (tests/store/test_store_imports.py):
   readiness check (readiness.py);
 - the change versions (``ChangeFeed``, changes.py);
 - the ledger (ledger.py), the rep records (reps.py), the reminders (reminders.py),
-  retention (retention.py) and erasure (erasure.py).
+  retention (retention.py), erasure (erasure.py) and the imports (imports.py).
 
 This module owns what the parts share: the engines, the wake-up signals and channels
 with the one LISTEN connection that serves them (wakeup.py), the body cache the claims
@@ -40,6 +40,7 @@ from relay.store.engine import write_engine
 from relay.store.erasure import ErasureStore
 from relay.store.errors import unavailable_on_failure
 from relay.store.history import utc_now
+from relay.store.imports import ImportStore
 from relay.store.intake import Intake, WriteFault
 from relay.store.leases import this_host
 from relay.store.ledger import DeliveryLedger
@@ -76,6 +77,7 @@ class SqlStore(
     ErasureStore,
     ConsoleReadsStore,
     TaskSyncStore,
+    ImportStore,
     Store,
 ):
     """The durable queue. Build it with ``relay.store.open_store(url)``."""

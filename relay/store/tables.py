@@ -23,6 +23,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -79,11 +80,21 @@ messages = Table(
     Column("lease_expires_at", UTCDateTime()),
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("auth", Text, nullable=False),  # what the SMTP edge proved (revision 0004)
+    # LIVE or IMPORTED (revision 0010): claims take imported mail only when no live
+    # mail is due (claims.py)
+    Column("lane", SmallInteger, nullable=False),
+    Column("import_id", String(26)),  # the import it came from (imports.py); NULL: live
     Index("ix_messages_state_not_before", "state", "not_before"),
     # Migration 0009: the console's pages (the queue by state, a rep's recent emails).
     Index("ix_messages_state_id", "state", "id"),
     Index("ix_messages_mail_from_id", "mail_from", "id"),
+    Index("ix_messages_import", "import_id", "state"),  # an import's counts (imports.py)
 )
+
+LIVE = 0
+"""``messages.lane`` of mail received over SMTP."""
+IMPORTED = 1
+"""``messages.lane`` of mail read by `relay import` (docs/design.md §11)."""
 
 NO_LEASE: Mapping[str, None] = {"lease_owner": None, "lease_expires_at": None}
 """The ``messages`` lease columns of a message no worker holds, as ``recover``
@@ -130,4 +141,5 @@ def message_from_row(row: Row[Any]) -> StoredMessage:
         reason=row.reason,
         not_before=row.not_before,
         updated_at=row.updated_at,
+        import_id=row.import_id,
     )

@@ -57,6 +57,8 @@ class StoredMessage:
     reason: str | None
     not_before: datetime | None
     updated_at: datetime
+    import_id: str | None = None
+    """The import that read it from a mailbox (docs/design.md §11); None: live mail."""
 
 
 @dataclass(frozen=True)

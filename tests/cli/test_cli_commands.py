@@ -10,7 +10,7 @@ from relay.cli.main import COMMANDS, cli
 CONTRACT = {
     "serve", "doctor", "queue", "unresolved", "explain", "address",
     "senders", "settings", "config", "org", "forget",
-    "smtp", "tasks",
+    "smtp", "tasks", "import",
 }  # fmt: skip
 
 

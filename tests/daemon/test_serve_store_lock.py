@@ -110,11 +110,14 @@ def test_a_lock_held_past_the_busy_timeout_keeps_serve_up_and_says_why(
     wait_for(lambda: processed_state(relay, "<during-lock@test.example>"), "processing", relay)
     wait_for(lambda: readyz(relay)[0] == 200, "/readyz ready", relay)
 
+    # Once per outage and runner: the live lane's runner always claims; the import
+    # lane's may or may not have tried during the lock.
     unavailable = events(relay, "store_unavailable")
-    assert [e["runner"] for e in unavailable] == ["deliver"], "logged once per outage"
+    assert sorted(e["runner"] for e in unavailable) in (["deliver"], ["deliver", "deliver-import"])
     assert "database is locked" in str(unavailable[0]["reason"])
     available = events(relay, "store_available")
-    assert [e["runner"] for e in available] == ["deliver"]
-    assert int(str(available[0]["failures"])) >= 2
+    assert sorted(e["runner"] for e in available) == sorted(e["runner"] for e in unavailable)
+    (live,) = [e for e in available if e["runner"] == "deliver"]
+    assert int(str(live["failures"])) >= 2
     assert relay.process is not None
     assert relay.process.poll() is None

@@ -1,0 +1,108 @@
+"""The import's state in the store (relay/store/imports.py) and the queue's lanes
+(relay/store/claims.py), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from relay.envelope import Envelope
+from relay.importing.run import imported_envelope
+from relay.store import SqlStore
+from relay.store.claims import IMPORT_CLAIM_LIMIT, IMPORTED_LANE, LIVE_LANE
+from relay.store.imports import DONE, RUNNING, ImportedMessage
+from relay.store.model import State
+from tests.importing.mail_files import message
+
+LIVE = Envelope("alice@acme-widgets.example", ("log@relay.example",), auth="none")
+
+
+def start(store: SqlStore, source: str = "/mail/takeout.mbox") -> str:
+    return store.start_import(
+        source, "Alice@Acme-Widgets.example", {"only_matched": True}, "h:1:import"
+    ).id
+
+
+def imported(store: SqlStore, import_id: str, first: int, n: int, cursor: str) -> list[str]:
+    user = "alice@acme-widgets.example"
+    items = [
+        ImportedMessage(message(i), imported_envelope(import_id, user, message(i)))
+        for i in range(first, first + n)
+    ]
+    return store.enqueue_imported(
+        import_id, items, cursor, {"read": first + n, "queued": first + n}
+    )
+
+
+def test_the_same_source_and_rep_find_the_same_import_and_its_cursor(store: SqlStore) -> None:
+    import_id = start(store)
+    imported(store, import_id, 0, 3, "cursor-3")
+    store.end_import(import_id, "stopped", {"read": 3, "queued": 3})
+    again = store.start_import("/mail/takeout.mbox", "alice@acme-widgets.example", {}, "h:2:import")
+    assert again.id == import_id
+    assert (again.cursor, again.state, again.counts["read"]) == ("cursor-3", RUNNING, 3)
+    other = start(store, "/mail/other.mbox")
+    assert other != import_id
+    assert [r.id for r in store.list_imports()] == [import_id, other]
+
+
+def test_messages_and_cursor_are_stored_together(store: SqlStore) -> None:
+    import_id = start(store)
+    ids = imported(store, import_id, 0, 4, "after-4")
+    record = store.get_import(import_id)
+    assert record is not None
+    assert record.cursor == "after-4"
+    stored = [store.get(queue_id) for queue_id in ids]
+    assert all(m is not None and m.import_id == import_id for m in stored)
+    assert stored[0] is not None
+    assert stored[0].envelope.auth == "import:alice@acme-widgets.example"
+    assert store.raw(ids[0]) == message(0)
+    assert store.import_outcomes(import_id).pending == 4
+
+
+def test_claims_take_live_mail_first_and_imported_mail_in_small_batches(
+    store: SqlStore,
+) -> None:
+    import_id = start(store)
+    imported_ids = imported(store, import_id, 0, IMPORT_CLAIM_LIMIT + 10, "c")
+    live = store.enqueue(message(999, tag="live"), LIVE, datetime.now(UTC))
+    # The live message is the newest, yet it is claimed first, alone.
+    assert [m.id for m in store.claim(200, "h:1:deliver", 30)] == [live]
+    batch = store.claim(200, "h:1:deliver", 30)
+    assert len(batch) == IMPORT_CLAIM_LIMIT
+    assert [m.id for m in batch] == imported_ids[:IMPORT_CLAIM_LIMIT]
+    # A live message that arrives while imported mail waits is taken before the rest.
+    later = store.enqueue(message(1000, tag="live"), LIVE, datetime.now(UTC))
+    assert [m.id for m in store.claim(200, "h:1:deliver", 30)] == [later]
+    assert len(store.claim(200, "h:1:deliver", 30)) == 10
+
+
+def test_outcomes_are_counted_from_the_queue(store: SqlStore) -> None:
+    import_id = start(store)
+    ids = imported(store, import_id, 0, 6, "c")
+    store.claim(200, "h:1:deliver", 30)
+    store.finish(ids[0], State.LOGGED, "logged to 1 record(s) in 1 Task(s)")
+    store.finish(ids[1], State.LOGGED, "already logged: a copy of this email was logged before")
+    store.finish(ids[2], State.REJECTED, "matched no record; unmatched policy is drop")
+    store.finish(ids[3], State.HELD, "unknown sender")
+    store.finish(ids[4], State.UNRESOLVED, "matched no record")
+    counts = store.import_outcomes(import_id)
+    assert (counts.logged, counts.duplicate, counts.skipped, counts.failed) == (1, 1, 1, 1)
+    assert (counts.unresolved, counts.pending) == (1, 1)
+    store.end_import(import_id, DONE)
+    record = store.get_import(import_id)
+    assert record is not None
+    assert record.state == DONE
+    assert record.finished_at is not None
+
+
+def test_the_lane_runners_claims(store: SqlStore) -> None:
+    """The live runner takes live mail only; the import runner imported mail only, and
+    nothing while any live mail is due."""
+    import_id = start(store)
+    imported_ids = imported(store, import_id, 0, 3, "c")
+    live = store.enqueue(message(999, tag="live"), LIVE, datetime.now(UTC))
+    assert store.claim(200, "h:1:deliver-import", 30, IMPORTED_LANE) == []
+    assert [m.id for m in store.claim(200, "h:1:deliver", 30, LIVE_LANE)] == [live]
+    assert store.claim(200, "h:1:deliver", 30, LIVE_LANE) == []
+    taken = store.claim(200, "h:1:deliver-import", 30, IMPORTED_LANE)
+    assert [m.id for m in taken] == imported_ids
