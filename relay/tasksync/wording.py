@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from relay.errors import RateLimited, RelayError, TemporaryError
+from relay.errors import RateLimited, RelayError, TemporaryError, Unprocessable
 
 TRANSIENT = "transient"
 RATE_LIMITED = "rate_limited"
@@ -85,18 +85,22 @@ def error_kind(error: RelayError) -> str:
     return NEEDS_ATTENTION  # fails every cycle until a person fixes it
 
 
-def fix_for(error: RelayError) -> str:
-    """The fix a person makes for an error that is neither transient nor a rate limit."""
+def fix_for(error: RelayError) -> str | None:
+    """The fix a person makes for an error that is neither transient nor a rate limit;
+    None when the error's own reason is already that fix."""
     code = error.code or ""
     if code.startswith("INSUFFICIENT_ACCESS"):
         return _ACCESS
     if code in FIXES:
         return FIXES[code]
-    if error.said is None:
-        # Not Salesforce's answer: an error the sync (or the client's sign-in) wrote for
-        # a person already, such as the missing external-id field.
-        return error.reason
-    return _UNKNOWN
+    if error.code or isinstance(error, Unprocessable):
+        # A code Relay has no rule for, or an answer the pipeline would quarantine its
+        # message for: nothing here names a fix.
+        return _UNKNOWN
+    # No Salesforce code: a reason Relay wrote for a person that fits the sync as well
+    # (the missing external-id field, a 403 or 404 without a code, the TLS CA, a
+    # sign-in the org refused).
+    return None
 
 
 def describe(error: RelayError, paused_until: datetime | None = None) -> str:
@@ -117,6 +121,8 @@ def describe(error: RelayError, paused_until: datetime | None = None) -> str:
             "its next cycle; nothing is lost."
         )
     fix = fix_for(error)
+    if fix is None:
+        return f"The sync needs a fix: {_sentence(error.reason)}. It tries again every cycle."
     return f"The sync needs a fix: {_sentence(fix)}{said}. It tries again every cycle."
 
 

@@ -15,7 +15,7 @@ from relay.doctor import check_task_sync
 from relay.errors import NeedsAttention, RelayError
 from relay.salesforce.classify import classify_exception, classify_response
 from relay.tasksync.engine import TaskSyncEngine
-from relay.tasksync.wording import describe, error_kind
+from relay.tasksync.wording import describe, error_kind, fix_for
 from tests.tasksync.harness import Harness
 
 ALICE = "alice@acme-widgets.example"
@@ -75,7 +75,9 @@ def test_a_rate_limit_says_until_when_the_sync_is_paused() -> None:
         # A code Relay has no rule for: the pipeline would quarantine "the message".
         (classify_response(400, _body("MALFORMED_QUERY", "unexpected token")),
          "an admin should read Salesforce's message"),
-        (classify_response(403, "Forbidden by a proxy"), "an admin should read"),
+        (classify_response(403, "Forbidden by a proxy"),
+         "Check that the integration user has API access"),
+        (classify_response(418, "I'm a teapot"), "an admin should read"),
         (NeedsAttention("set the Task external-id field (RELAY_PIPELINE_EXTERNAL_ID_FIELD)"),
          "set the Task external-id field"),
     ],
@@ -86,7 +88,9 @@ def test_a_configuration_problem_names_the_fix(error: RelayError, fix: str) -> N
     assert text.startswith("The sync needs a fix: ")
     assert fix in text
     assert text.endswith("It tries again every cycle.")
-    if error.said:
+    if fix_for(error) is None:
+        assert error.reason.rstrip(". ") in text  # Relay's own reason is the fix already
+    else:
         assert f"(Salesforce said {error.said})" in text
     _plain(text)
 
