@@ -355,19 +355,20 @@ def check_task_sync(reps_on: int, state: SyncState | None) -> Check:
     state = state or SyncState()
     polled = state.cursor_modstamp.isoformat() if state.cursor_modstamp else "not yet"
     detail = f"on for {reps_on} rep(s); Tasks polled up to {polled}"
+    # The error is already the sync's own text (relay/tasksync/wording.py): what
+    # happened, in Salesforce's words, and what happens next.
     if state.error_kind == "needs_attention":
-        return Check("task sync", "fail", f"{detail}; held: {state.error}", (
-            "Fix what the reason names; the next cycle (RELAY_TASK_SYNC_INTERVAL) tries again.",
+        return Check("task sync", "fail", f"{detail}; {state.error}", (
+            "Fix what it names; the next cycle (RELAY_TASK_SYNC_INTERVAL) tries again.",
             "`relay settings set --user EMAIL task_sync off` stops a rep's sync meanwhile.",
         ))  # fmt: skip
     if state.error_kind == "rate_limited":
-        until = state.paused_until.isoformat() if state.paused_until else "a while"
-        return Check("task sync", "warn", f"{detail}; paused until {until}: {state.error}", (
-            "Salesforce's API limit was reached; the sync resumes by itself. Raise the org's "
-            "limit or RELAY_TASK_SYNC_INTERVAL if this recurs.",
+        return Check("task sync", "warn", f"{detail}; {state.error}", (
+            "The sync resumes by itself. If this recurs, raise the org's API allocation or "
+            "RELAY_TASK_SYNC_INTERVAL.",
         ))  # fmt: skip
     if state.error_kind == "transient":
-        return Check("task sync", "warn", f"{detail}; last cycle failed: {state.error}", (
+        return Check("task sync", "warn", f"{detail}; {state.error}", (
             "Nothing to do if it passes: every cycle tries again.",
         ))  # fmt: skip
     return Check("task sync", "ok", detail)

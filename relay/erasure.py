@@ -12,10 +12,15 @@ What names an address (``names_address``, pure):
 
 What is removed (``forget``): those messages with their raw bytes and history, their
 unresolved items and any other item whose sender is the address, and the address's
-sender aliases. What is kept: the delivery ledger rows of those messages (relay keys,
+sender aliases. When the address is a rep's (a User's email or username in the rep
+snapshot), also the rep's own data: their reminders (with what the Task sync stored on
+them, and the ones it imported), their Task-sync state, and the rows of the console's
+audit list made by them or about them (their User id or one of their reminders as the
+target) or naming the address. What is kept: the delivery ledger rows of those messages (relay keys,
 Message-IDs or their hash, Salesforce record and Task ids; no address), so a late copy
 of an erased email is still recognised and never logged twice. Relay does not delete
-CRM data: the Task ids it logged are reported for the admin to handle in Salesforce.
+CRM data: the Task ids it logged, and those of the rep's synced reminders, are reported
+for the admin to handle in Salesforce.
 
 A message whose raw bytes retention already purged is found only by what its row still
 holds (envelope, Subject, reasons); its Tasks are in Salesforce on the person's record.
@@ -26,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from relay.logs import get_logger
@@ -33,8 +39,9 @@ from relay.parsing import Email, parse
 from relay.parsing.addresses import normalise_email
 from relay.parsing.headers import normalise_message_id
 from relay.parsing.model import Address
-from relay.store.erasure import Erased
-from relay.store.model import Delivery, StoredMessage, UnresolvedItem
+from relay.store.console_reads import AuditEntry
+from relay.store.erasure import Erased, RepData
+from relay.store.model import Delivery, Reminder, StoredMessage, UnresolvedItem
 from relay.store.sql_store import SqlStore
 
 
@@ -121,10 +128,26 @@ class ErasurePlan:
     unresolved_items: tuple[UnresolvedItem, ...]
     aliases: tuple[str, ...]
     deliveries: tuple[Delivery, ...]  # kept: exactly-once needs them
+    reps: tuple[str, ...] = ()  # User ids whose email or username is the address
+    reminders: tuple[Reminder, ...] = ()  # theirs, deleted ones too
+    sync_reps: tuple[str, ...] = ()  # their task_sync_reps rows
+    audit_rows: tuple[str, ...] = ()  # console_audit ids
 
     @property
     def empty(self) -> bool:
-        return not (self.messages or self.unresolved_items or self.aliases)
+        return not (
+            self.messages or self.unresolved_items or self.aliases or self.reminders
+            or self.sync_reps or self.audit_rows
+        )  # fmt: skip
+
+    def reminder_tasks(self) -> list[dict[str, str]]:
+        """The Salesforce Tasks the Task sync paired with the rep's reminders (kept in
+        Salesforce: Relay does not delete CRM data)."""
+        return [
+            {"task_id": r.sf_task_id, "reminder_id": r.id}
+            for r in sorted(self.reminders, key=lambda r: str(r.sf_task_id))
+            if r.sf_task_id
+        ]
 
     def tasks(self) -> list[dict[str, object]]:
         """The Salesforce Tasks Relay logged for these emails, one entry per Task id."""
@@ -196,6 +219,26 @@ def plan_erasure(store: SqlStore, address: str) -> ErasurePlan:
         alias.alias for alias in store.list_senders() if normalised(alias.alias) == address
     )
     queue_ids = set(found) | {item.queue_id for item in items.values()}
+    reps = tuple(
+        sorted(
+            rep.user_id
+            for rep in store.list_reps()
+            if address in (normalised(rep.email or ""), normalised(rep.username or ""))
+        )
+    )
+    owned = tuple(store.reminders_of(reps)) if reps else ()
+    about = set(reps) | {reminder.id for reminder in owned}
+    # A rep's username (an address too) names them as well as their email does.
+    names = [pattern] + [
+        AddressPattern(username)
+        for rep in store.list_reps()
+        if rep.user_id in about and (username := normalised(rep.username or ""))
+        and username != address
+    ]  # fmt: skip
+    audit_rows = tuple(
+        entry.id for entry in store.scan_audit() if _audit_names(entry, about, names)
+    )
+    synced = store.task_sync_reps()
     return ErasurePlan(
         address=address,
         messages=dict(sorted(found.items())),
@@ -204,19 +247,43 @@ def plan_erasure(store: SqlStore, address: str) -> ErasurePlan:
         deliveries=_unique(
             store.deliveries_for_queue_ids(queue_ids) + store.deliveries_for_messages(keys)
         ),
+        reps=reps,
+        reminders=owned,
+        sync_reps=tuple(user_id for user_id in reps if user_id in synced),
+        audit_rows=audit_rows,
     )
+
+
+def _audit_names(entry: AuditEntry, about: set[str], patterns: Sequence[AddressPattern]) -> bool:
+    """An audit row the erasure removes: made by the rep, about the rep or one of their
+    reminders, or naming the address or the rep's username (an acceptable address added,
+    an admin's change for the rep)."""
+    if entry.user_id in about or (entry.target or "") in about:
+        return True
+    texts = [entry.username, entry.target, *(str(v) for v in entry.detail.values())]
+    return any(pattern.in_text(text) for pattern in patterns for text in texts)
 
 
 def forget(store: SqlStore, plan: ErasurePlan) -> Erased:
     """Remove what ``plan`` found, in one transaction, and log one event that names the
     address only by its hash (``address_forgotten``)."""
-    erased = store.erase(plan.messages, [item.id for item in plan.unresolved_items], plan.aliases)
+    rep_data = RepData(
+        reminders=[reminder.id for reminder in plan.reminders],
+        sync_reps=plan.sync_reps,
+        audit_rows=plan.audit_rows,
+    )
+    erased = store.erase(
+        plan.messages, [item.id for item in plan.unresolved_items], plan.aliases, rep_data
+    )
     get_logger("relay.erasure").info(
         "address_forgotten",
         address_hash=address_hash(plan.address),
         messages=erased.messages,
         unresolved_items=erased.unresolved_items,
         senders=erased.senders,
+        reminders=erased.reminders,
+        sync_reps=erased.sync_reps,
+        audit_rows=erased.audit_rows,
         busy=len(erased.busy),
         tasks=len(plan.tasks()),
         ledger_rows_kept=len(plan.deliveries),

@@ -26,6 +26,14 @@ from collections.abc import Sequence
 class RelayError(Exception):
     """Base of every error Relay raises on purpose."""
 
+    code: str | None = None
+    """The other side's error code that decided the class (Salesforce's ``errorCode``),
+    when there was one."""
+    said: str | None = None
+    """What the other side said (Salesforce's codes and messages, an HTTP status, the
+    exception), without the advice in ``reason``: for a caller other than the email
+    pipeline that words its own guidance (the Task sync, relay/tasksync/wording.py)."""
+
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason

@@ -17,6 +17,7 @@ import click
 from relay.cli.context import PROBLEM_FOUND, AppContext, pass_app, print_json
 from relay.cli.queue import opened_store
 from relay.erasure import ErasurePlan, address_hash, forget, normalised, plan_erasure
+from relay.reps.settings import settings_for
 from relay.store.model import State
 
 
@@ -26,13 +27,19 @@ from relay.store.model import State
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @pass_app
 def forget_command(app: AppContext, email: str, dry_run: bool, as_json: bool) -> None:
-    """Remove the emails, unresolved items and sender aliases that name EMAIL, and print
-    the Salesforce Tasks Relay logged for them (to handle in Salesforce)."""
+    """Remove the emails, unresolved items and sender aliases that name EMAIL (and, for a
+    rep, their reminders, Task-sync state and console audit rows), and print the
+    Salesforce Tasks Relay logged or synced for them (to handle in Salesforce)."""
     address = normalised(email)
     if address is None:
         raise click.BadParameter(f"{email!r} is not an email address", param_hint="EMAIL")
     with opened_store(app) as store:
         plan = plan_erasure(store, address)
+        overrides = store.setting_overrides()
+        syncing = [
+            user_id for user_id in plan.reps
+            if settings_for(app.config.sync, overrides, user_id).task_sync == "on"
+        ]  # fmt: skip
         if dry_run or plan.empty:
             busy = tuple(q for q, state in plan.messages.items() if state == State.PROCESSING)
             removed = None
@@ -45,6 +52,13 @@ def forget_command(app: AppContext, email: str, dry_run: bool, as_json: bool) ->
         print_json(document)
     else:
         _print_human(plan, document)
+    if syncing:
+        click.echo(
+            f"relay: task_sync is still on for {address}: while it is, the sync's next cycle "
+            "imports their Salesforce Tasks of the last 24 hours again; turn it off with "
+            f"`relay settings set --user {address} task_sync off`",
+            err=True,
+        )
     if busy and not dry_run:
         click.echo(
             f"relay: {len(busy)} message(s) naming {address} were being processed and were "
@@ -68,8 +82,12 @@ def _document(
         "busy": list(busy),
         "unresolved_items": len(plan.unresolved_items),
         "senders": len(plan.aliases),
+        "reminders": len(plan.reminders),
+        "task_sync_reps": len(plan.sync_reps),
+        "audit_rows": len(plan.audit_rows),
         "ledger_rows_kept": len(plan.deliveries),
         "tasks": plan.tasks(),
+        "reminder_tasks": plan.reminder_tasks(),
     }
 
 
@@ -85,10 +103,23 @@ def _print_human(plan: ErasurePlan, document: dict[str, object]) -> None:
         + f", {document['unresolved_items']} unresolved item(s), "
         f"{document['senders']} sender alias(es)"
     )
+    if plan.reps:
+        click.echo(
+            f"the rep's own data: {verb} {document['reminders']} reminder(s), "
+            f"{document['task_sync_reps']} Task-sync state(s), {document['audit_rows']} "
+            "console audit row(s)"
+        )
+    elif plan.audit_rows:
+        click.echo(f"{verb} {document['audit_rows']} console audit row(s) naming the address")
     click.echo(
         f"kept: {document['ledger_rows_kept']} delivery ledger row(s) (relay keys and "
         "Salesforce ids, no address), so a late copy of these emails is not logged twice"
     )
+    for synced in plan.reminder_tasks():
+        click.echo(
+            f"  Task {synced['task_id']}  synced with reminder {synced['reminder_id']} (kept in "
+            "Salesforce: review or delete it there)"
+        )
     tasks = plan.tasks()
     if tasks:
         click.echo(

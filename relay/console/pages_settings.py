@@ -144,9 +144,14 @@ async def save_logging(request: web.Request) -> web.StreamResponse:
 async def save_task_sync(request: web.Request) -> web.StreamResponse:
     user = await require_user(request)
     form = await request.post()
-    return await _save(
-        request, user, {"task_sync": str(form.get("task_sync", ""))}, "Task sync saved."
-    )
+    value = str(form.get("task_sync", ""))
+    every = f"{console_of(request).config.task_sync_interval:g} s"
+    done = {
+        "on": f"Task sync is on: the next cycle (within {every}) imports your Salesforce "
+        "Tasks of the last 24 hours; your existing reminders stay in Relay only.",
+        "off": "Task sync is off: nothing syncs either way, and nothing was deleted.",
+    }.get(value, "Task sync saved.")
+    return await _save(request, user, {"task_sync": value}, done)
 
 
 async def activate_e2s(request: web.Request) -> web.StreamResponse:

@@ -1,6 +1,7 @@
 """``/tasks``: the rep's command center (docs/design.md §10): open reminders overdue,
 due today and due tomorrow in the rep's own time zone (as `relay tasks list` counts
-them), with done, edit, snooze and delete, a form to add one, and the Task sync state.
+them), with done, edit, snooze and delete, a form to add one, and the Task sync state
+(the rep's setting, and the engine's last cycle and last error: task_sync_status.py).
 
 Writes go through the store API `relay tasks` uses (``add_reminders``,
 ``edit_reminder``, ``delete_reminder``, each bumping the ``tasks`` change version in its
@@ -23,7 +24,7 @@ from relay.console.context import (
 )
 from relay.console.oauth import SignedInUser
 from relay.console.pages_settings import CHOICES
-from relay.console.task_sync_status import last_cycle
+from relay.console.task_sync_status import sync_cycle
 from relay.console.user_org import UserOrg
 from relay.reps.reminders import BadSpec, local_date, parse_spec
 from relay.reps.settings import settings_for
@@ -63,6 +64,9 @@ async def tasks_page(request: web.Request) -> web.StreamResponse:
     )
     overrides = await console.run(store.setting_overrides)
     sync_on = settings_for(console.config.sync, overrides, user.user_id).task_sync == "on"
+    sync_rep = await console.run(store.task_sync_rep, user.user_id)
+    sync_state = await console.run(store.task_sync_state)
+    cycle = sync_cycle(sync_on, sync_rep, sync_state, console.config.task_sync_interval)
     return await render(
         request,
         "tasks.html",
@@ -77,7 +81,7 @@ async def tasks_page(request: web.Request) -> web.StreamResponse:
             "priorities": PRIORITIES,
             "sync_on": sync_on,
             "sync_label": dict(CHOICES["task_sync"])["on" if sync_on else "off"],
-            "cycle": last_cycle(user.user_id),
+            "cycle": cycle,
         },
     )
 

@@ -232,11 +232,20 @@ def classify_fault(fault: SalesforceFault) -> RelayError:
     if build is None and fault.code.startswith("INSUFFICIENT_ACCESS"):
         build = _hold(_INSUFFICIENT_ACCESS)
     if build is None:
-        return Unprocessable(
+        error: RelayError = Unprocessable(
             f"Salesforce refused the Task ({fault.describe()}); the message is quarantined "
             "with this error: fix the cause, then retry it with `relay queue retry`"
         )
-    return build(fault)
+    else:
+        error = build(fault)
+    return _saying(error, fault.describe(), fault.code)
+
+
+def _saying(error: RelayError, said: str, code: str | None = None) -> RelayError:
+    """Keep Salesforce's own words beside the pipeline's reason (``RelayError.said``)."""
+    error.said = said
+    error.code = code
+    return error
 
 
 def classify_record_errors(errors: Sequence[Mapping[str, Any]]) -> RelayError:
@@ -258,21 +267,27 @@ def classify_response(status: int, body: Any) -> RelayError:
         error = _most_actionable([classify_fault(f) for f in faults], faults)
         if status >= 500 and isinstance(error, Unprocessable):
             # An unknown code on a 5xx is Salesforce's failure, not the message's.
-            return _server_error(status, faults[0].describe())
+            return _saying(_server_error(status, faults[0].describe()), str(error.said), error.code)
         return error
     text = _clip(body)
+    said = f"HTTP {status}: {text}"
     if status >= 500 or status == 429:
-        return _server_error(status, text)
+        return _saying(_server_error(status, text), said)
     if status == 401:
-        return TemporaryError(f"Salesforce answered 401 without an error code: {text}")
+        return _saying(
+            TemporaryError(f"Salesforce answered 401 without an error code: {text}"), said
+        )
     if status == 403:
-        return NeedsAttention(
-            f"Salesforce refused the call (403): {text}. Check that the integration user has "
-            "API access and the permissions in deploy/salesforce/"
+        return _saying(
+            NeedsAttention(
+                f"Salesforce refused the call (403): {text}. Check that the integration user "
+                "has API access and the permissions in deploy/salesforce/"
+            ),
+            said,
         )
     if status == 404:
-        return NeedsAttention(f"{_MISSING_OBJECT} (HTTP 404: {text})")
-    return Unprocessable(f"Salesforce answered HTTP {status}: {text}")
+        return _saying(NeedsAttention(f"{_MISSING_OBJECT} (HTTP 404: {text})"), said)
+    return _saying(Unprocessable(f"Salesforce answered HTTP {status}: {text}"), said)
 
 
 def _server_error(status: int, text: str) -> RelayError:
@@ -285,6 +300,10 @@ def _server_error(status: int, text: str) -> RelayError:
 
 def classify_exception(exc: BaseException) -> RelayError:
     """The error for a call that got no HTTP answer (``requests`` raised)."""
+    return _saying(_exception_error(exc), f"{type(exc).__name__}: {_clip(str(exc))}")
+
+
+def _exception_error(exc: BaseException) -> RelayError:
     name = type(exc).__name__
     if isinstance(exc, requests.exceptions.SSLError) and _certificate_refused(exc):
         return NeedsAttention(
@@ -342,6 +361,7 @@ def _most_actionable(errors: Sequence[RelayError], faults: Sequence[SalesforceFa
         others = "; ".join(f.describe() for f in faults)
         best.reason = f"{best.reason} [all errors: {others}]"
         best.args = (best.reason,)
+        best.said = others
     return best
 
 

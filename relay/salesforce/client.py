@@ -400,10 +400,12 @@ class SalesforceClient:
 
     def _gave_up(self, name: str, exc: TemporaryError) -> TemporaryError:
         retry_after = max(exc.retry_after or 0.0, self.retry.defer_seconds)
-        return TemporaryError(
+        gave_up = TemporaryError(
             f"{exc.reason} (gave up on {name} after {self.retry.attempts} attempts)",
             retry_after=retry_after,
         )
+        gave_up.code, gave_up.said = exc.code, exc.said
+        return gave_up
 
     def _with_session(self, fn: Callable[[Salesforce], T]) -> T:
         sf, generation = self._current()

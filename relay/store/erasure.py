@@ -2,16 +2,22 @@
 the ``Store`` interface (only ``relay forget`` calls it, on a SqlStore).
 
 Owns no table: it reads and deletes rows of the queue's tables (tables.py), of the
-ledger's ``unresolved`` (ledger.py) and of ``senders`` (reps.py).
+ledger's ``unresolved`` (ledger.py), of ``senders`` (reps.py), and, for a rep, of their
+``reminders`` (reminders.py, the sync's columns and the Tasks it imported with them),
+their ``task_sync_reps`` row (task_sync.py) and the ``console_audit`` rows about them
+(console_reads.py).
 
 Deciding *which* messages name an address needs the parser, a higher stage, so that is
 ``relay.erasure``; this module only reads what it needs and removes what it is told:
 
 - ``scan_messages`` pages through every message with its raw bytes (None once purged);
 - ``reasons_containing`` and ``unresolved_containing`` find rows that quote some text;
-- ``erase`` deletes messages (their raw bytes and history go with them), unresolved items
-  and sender aliases in ONE transaction (bumping the ``queue`` and ``reps`` change
-  versions, changes.py), and leaves the delivery ledger alone: its rows
+- ``scan_audit`` pages through the console's audit list (the caller decides which rows
+  are about the address);
+- ``erase`` deletes messages (their raw bytes and history go with them), unresolved items,
+  sender aliases and a rep's reminders, sync state and audit rows in ONE transaction
+  (bumping the ``queue``, ``reps`` and ``tasks`` change versions, changes.py), and leaves
+  the delivery ledger alone: its rows
   hold relay keys, Message-IDs (or a hash) and Salesforce ids, no address, and they are
   what keeps a late copy of an erased email from being logged twice
   (docs/delivery-guarantees.md).
@@ -22,13 +28,17 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Connection, Engine, Table, delete, func, select
 
-from relay.store.changes import QUEUE, REPS, bump
+from relay.store.changes import QUEUE, REPS, TASKS, bump
+from relay.store.console_reads import AuditEntry, console_audit
 from relay.store.ledger import deliveries, delivery_from_row, unresolved, unresolved_from_row
 from relay.store.model import Delivery, State, StoredMessage, UnresolvedItem
+from relay.store.reminders import reminder_from_row, reminders
 from relay.store.reps import senders
 from relay.store.tables import message_bodies, message_from_row, messages, transitions
+from relay.store.task_sync import task_sync_reps
+from relay.store.values import Reminder
 
 SCAN_PAGE = 20
 """Messages read per query while scanning: raw bodies may be 35 MB each."""
@@ -44,6 +54,19 @@ class Erased:
     unresolved_items: int
     senders: int
     busy: tuple[str, ...]
+    reminders: int = 0
+    sync_reps: int = 0
+    audit_rows: int = 0
+
+
+@dataclass(frozen=True)
+class RepData:
+    """What to delete of a rep's own data: reminder ids, ``task_sync_reps`` user ids and
+    ``console_audit`` row ids."""
+
+    reminders: Collection[str] = ()
+    sync_reps: Collection[str] = ()
+    audit_rows: Collection[str] = ()
 
 
 class ErasureStore:
@@ -135,12 +158,52 @@ class ErasureStore:
                 rows.extend(delivery_from_row(row) for row in connection.execute(query))
         return rows
 
+    def reminders_of(self, owner_ids: Collection[str]) -> list[Reminder]:
+        """Every reminder these reps own, deleted ones too (a soft delete keeps the row)."""
+        owners = sorted(owner_ids)
+        found: list[Reminder] = []
+        with self.engine.connect() as connection:
+            for start in range(0, len(owners), ERASE_CHUNK):
+                query = (
+                    select(reminders)
+                    .where(reminders.c.owner_id.in_(owners[start : start + ERASE_CHUNK]))
+                    .order_by(reminders.c.id)
+                )
+                found.extend(reminder_from_row(row) for row in connection.execute(query))
+        return found
+
+    def scan_audit(self, page: int = 500) -> Iterator[AuditEntry]:
+        """Every row of the console's audit list, oldest first, in short pages."""
+        last = ""
+        while True:
+            query = (
+                select(console_audit).where(console_audit.c.id > last)
+                .order_by(console_audit.c.id).limit(page)
+            )  # fmt: skip
+            with self.engine.connect() as connection:
+                rows = connection.execute(query).all()
+            if not rows:
+                return
+            for row in rows:
+                yield AuditEntry(row.id, row.at, row.user_id, row.username, row.action,
+                                 row.target, row.detail or {})  # fmt: skip
+            last = rows[-1].id
+
     def erase(
-        self, queue_ids: Collection[str], item_ids: Collection[str], aliases: Collection[str]
+        self,
+        queue_ids: Collection[str],
+        item_ids: Collection[str],
+        aliases: Collection[str],
+        rep_data: RepData | None = None,
     ) -> Erased:
-        """Delete these messages (raw bytes and history with them), unresolved items and
-        sender aliases, in one transaction. A message being processed is left alone and
-        returned in ``busy``: its runner holds a lease on it (run the erasure again)."""
+        """Delete these messages (raw bytes and history with them), unresolved items,
+        sender aliases and a rep's own data, in one transaction. A message being processed
+        is left alone and returned in ``busy``: its runner holds a lease on it (run the
+        erasure again).
+
+        A rep's reminders are deleted outright, not soft-deleted: a soft delete is what
+        the Task sync pushes to Salesforce, and Relay does not delete CRM data. The sync
+        skips a Task whose Relay key names a reminder that is gone (relay/tasksync)."""
         ids = sorted(queue_ids)
         busy: list[str] = []
         erased = 0
@@ -177,9 +240,28 @@ class ErasureStore:
                 removed_senders = connection.execute(
                     delete(senders).where(senders.c.alias.in_(sorted(aliases)))
                 ).rowcount
-            # Other processes drop the erased aliases and messages within a second.
+            rep_data = rep_data or RepData()
+            removed_reminders = _delete_in(connection, reminders, "id", rep_data.reminders)
+            removed_sync = _delete_in(connection, task_sync_reps, "user_id", rep_data.sync_reps)
+            removed_audit = _delete_in(connection, console_audit, "id", rep_data.audit_rows)
+            # Other processes drop the erased aliases, messages and reminders within a
+            # second.
             if removed_senders:
                 bump(connection, REPS, self._changes_channel)
             if erased:
                 bump(connection, QUEUE, self._changes_channel)
-        return Erased(erased, removed_items, removed_senders, tuple(busy))
+            if removed_reminders:
+                bump(connection, TASKS, self._changes_channel)
+        return Erased(
+            erased, removed_items, removed_senders, tuple(busy),
+            reminders=removed_reminders, sync_reps=removed_sync, audit_rows=removed_audit,
+        )  # fmt: skip
+
+
+def _delete_in(connection: Connection, table: Table, column: str, ids: Collection[str]) -> int:
+    removed = 0
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), ERASE_CHUNK):
+        chunk = ordered[start : start + ERASE_CHUNK]
+        removed += connection.execute(delete(table).where(table.c[column].in_(chunk))).rowcount
+    return removed

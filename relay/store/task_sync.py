@@ -113,6 +113,14 @@ class ReminderWrite:
     values: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class CycleStamp:
+    """A quiet cycle's time and API calls: all it records (``state`` stays as it is)."""
+
+    at: datetime
+    calls: int
+
+
 @dataclass
 class CycleWrites:
     """Everything one cycle writes, in one transaction."""
@@ -121,10 +129,11 @@ class CycleWrites:
     updates: list[ReminderWrite] = field(default_factory=list)
     reps: list[SyncRep] = field(default_factory=list)
     state: SyncState | None = None
+    stamp: CycleStamp | None = None
 
     @property
     def empty(self) -> bool:
-        return not (self.imports or self.updates or self.reps or self.state)
+        return not (self.imports or self.updates or self.reps or self.state or self.stamp)
 
 
 class TaskSyncStore:
@@ -147,6 +156,13 @@ class TaskSyncStore:
         query = select(settings.c.scope, settings.c.updated_at).where(settings.c.key == "task_sync")
         with self.engine.connect() as connection:
             return {str(scope): at for scope, at in connection.execute(query)}
+
+    def task_sync_rep(self, user_id: str) -> SyncRep | None:
+        """One rep's sync state (the console's Tasks page)."""
+        query = select(task_sync_reps).where(task_sync_reps.c.user_id == user_id)
+        with self.engine.connect() as connection:
+            row = connection.execute(query).one_or_none()
+        return None if row is None else SyncRep(**row._mapping)
 
     def task_sync_state(self) -> SyncState:
         query = select(task_sync_state).where(task_sync_state.c.name == STATE_ROW)
@@ -242,6 +258,15 @@ class TaskSyncStore:
                 )
             if writes.state is not None:
                 values = dict(writes.state.__dict__)
+                upsert = insert(task_sync_state).values(name=STATE_ROW, **values)
+                connection.execute(
+                    upsert.on_conflict_do_update(
+                        index_elements=[task_sync_state.c.name], set_=values
+                    )
+                )
+            elif writes.stamp is not None:
+                values = {"last_cycle_at": writes.stamp.at, "last_calls": writes.stamp.calls,
+                          "last_changes": 0}  # fmt: skip
                 upsert = insert(task_sync_state).values(name=STATE_ROW, **values)
                 connection.execute(
                     upsert.on_conflict_do_update(

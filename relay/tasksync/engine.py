@@ -19,7 +19,9 @@ A cycle, for the reps whose ``task_sync`` is ``on``:
    a second Task; updates; deletes), then every store write of the cycle in one
    transaction.
 
-A quiet cycle is one API call (the poll's one page) and no write at all.
+A quiet cycle is one API call (the poll's one page) and changes nothing, in Salesforce or
+in the store; it only stamps its time in ``task_sync_state`` (the Tasks page's "last
+cycle").
 """
 
 from __future__ import annotations
@@ -48,7 +50,14 @@ from relay.salesforce.classify import classify_record_errors, parse_faults
 from relay.salesforce.client import MAX_COLLECTION_RECORDS, SalesforceClient
 from relay.salesforce.writes import MAX_URI_BYTES
 from relay.store.sql_store import SqlStore
-from relay.store.task_sync import DELETED, CycleWrites, ReminderWrite, SyncRep, SyncState
+from relay.store.task_sync import (
+    DELETED,
+    CycleStamp,
+    CycleWrites,
+    ReminderWrite,
+    SyncRep,
+    SyncState,
+)
 from relay.store.values import ORG_SCOPE, Reminder, Rep, new_reminder
 from relay.tasksync.mapping import (
     SELECT,
@@ -62,6 +71,7 @@ from relay.tasksync.mapping import (
     task_fields,
 )
 from relay.tasksync.merge import Action, Decision, Pair, decide
+from relay.tasksync.wording import describe, error_kind
 
 log = get_logger("relay.tasksync")
 
@@ -94,6 +104,7 @@ class CycleReport:
     failed: int = 0  # records Salesforce refused
     error: RelayError | None = None
     paused: bool = False
+    reps_on: int = 0  # reps whose sync this cycle ran for (0: no poll at all)
 
     @property
     def writes(self) -> int:
@@ -163,7 +174,7 @@ class TaskSyncEngine:
             return report
         if not self.key_field:
             report.error = NeedsAttention(
-                "the Task sync needs the Task external-id field (pipeline external_id_field, "
+                "set the Task external-id field (RELAY_PIPELINE_EXTERNAL_ID_FIELD, "
                 "Relay_Key__c in deploy/salesforce/): without it a retried push could create "
                 "a second Task"
             )
@@ -178,7 +189,9 @@ class TaskSyncEngine:
             report.calls = self._calls - started
             report.pages = self._pages - pages
             self._record_error(state, error, now)
-            log.warning("task_sync_failed", kind=error_kind(error), reason=error.reason)
+            log.warning(
+                "task_sync_failed", kind=error_kind(error), code=error.code, said=error.said
+            )
             return report
         report.calls = self._calls - started
         report.pages = self._pages - pages
@@ -192,6 +205,10 @@ class TaskSyncEngine:
                 writes.state, last_cycle_at=now, last_calls=report.calls,
                 last_changes=report.writes,
             )  # fmt: skip
+        elif report.reps_on:
+            # A quiet cycle stamps only its time (the Tasks page's "last cycle"): three
+            # columns of task_sync_state, never the cursor, no change version.
+            writes.stamp = CycleStamp(now, report.calls)
         imported, _updated = self.store.apply_task_sync(writes)
         report.imported = imported
         if report.writes or report.failed:
@@ -216,7 +233,7 @@ class TaskSyncEngine:
             replace(
                 state,
                 error_kind=error_kind(error),
-                error=error.reason,
+                error=describe(error, paused),  # the sync's own words (wording.py)
                 paused_until=paused,
                 last_cycle_at=now,
             )
@@ -266,6 +283,7 @@ class TaskSyncEngine:
                 log.info("task_sync_off", user_id=user_id)
         if not current:
             return writes
+        report.reps_on = len(current)
 
         rows: dict[str, TaskView] = {}
         polled = self._poll(sorted(current), mark, org_now)
@@ -658,15 +676,6 @@ class TaskSyncEngine:
             values["synced_at"] = None
             writes.updates.append(ReminderWrite(reminder.id, expected, values))
             report.to_relay += 1
-
-
-def error_kind(error: RelayError) -> str:
-    """How `relay doctor` names a sync error: what happens next."""
-    if isinstance(error, RateLimited):
-        return "rate_limited"  # paused, then tried again
-    if isinstance(error, TemporaryError):
-        return "transient"  # tried again next cycle
-    return "needs_attention"  # held until a person fixes it (the reason says how)
 
 
 def _base(reminder: Reminder) -> Mapped:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,9 @@ import pytest
 from relay.envelope import Envelope
 from relay.erasure import address_hash
 from relay.store import SqlStore, State, open_store
-from relay.store.model import Delivery, Outcome
+from relay.store.model import Delivery, Outcome, Rep
+from relay.store.task_sync import CycleWrites, SyncRep
+from relay.store.values import new_reminder
 
 RunRelay = Callable[..., subprocess.CompletedProcess[str]]
 HANK = "hank@globex.example"
@@ -185,6 +188,35 @@ def test_forget_human_output_names_the_tasks(queue_store: SqlStore, run_relay: R
     assert f"{HANK}: removed 1 message(s) (logged: 1)" in result.stdout
     assert "Task 00T9  on 003H" in result.stdout
     assert "Relay does not delete CRM data" in result.stdout
+
+
+def test_forget_a_rep_removes_their_reminders_and_warns_while_their_sync_is_on(
+    queue_store: SqlStore, run_relay: RunRelay
+) -> None:
+    """A rep's address: the JSON counts their reminders, Task-sync state and audit rows
+    and lists the synced Task ids (kept in Salesforce); with ``task_sync`` still on,
+    stderr says the next cycle would import their last 24 hours again."""
+    carmen, carmen_id = "carmen@acme.example", "005C00000000001AAA"
+    queue_store.replace_reps([Rep(carmen_id, carmen, carmen, "Carmen")], datetime.now(UTC))
+    reminder = replace(
+        new_reminder(carmen_id, "Call Hank", date(2026, 12, 18)), sf_task_id="00T000000000007AAA"
+    )
+    queue_store.add_reminders([reminder])
+    queue_store.apply_task_sync(CycleWrites(reps=[SyncRep(carmen_id, True)]))
+    queue_store.record_audit(carmen_id, carmen, "task_added", reminder.id, {})
+    queue_store.set_setting(carmen_id, "task_sync", "on")
+    result = run_relay("forget", carmen, "--json")
+    document = _json(result)
+    assert (document["reminders"], document["task_sync_reps"], document["audit_rows"]) == (
+        1, 1, 1,
+    )  # fmt: skip
+    assert document["reminder_tasks"] == [
+        {"task_id": "00T000000000007AAA", "reminder_id": reminder.id}
+    ]
+    assert "task_sync is still on" in result.stderr
+    assert queue_store.list_reminders([carmen_id]) == []
+    queue_store.set_setting(carmen_id, "task_sync", "off")
+    assert "task_sync is still on" not in run_relay("forget", carmen).stderr
 
 
 def test_forget_refuses_what_is_not_an_address(run_relay: RunRelay) -> None:

@@ -12,13 +12,17 @@ import json
 import os
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.async_api import Page, expect
 
+from relay.localorg.seed import REPS, rep_email
 from relay.reps.directory import load_address_secret, personal_address
+from relay.reps.reminders import local_date
+from relay.tasksync.engine import reminder_key
 from tests.console.browser import browser, chromium_path, screenshot, sign_in
 from tests.console.console_helpers import ALICE, BOB, REP_PASSWORD, set_rep_passwords
 from tests.delivery.e2s_helpers import e2s_address
@@ -26,6 +30,8 @@ from tests.support.localorg import RunningOrg, start_org
 from tests.support.pipeline import email, seed_pipeline
 from tests.support.serve import DOMAIN, RelayServe
 from tests.support.smtp_sink import CaptureSmtp, capture_sink
+
+SYNC_INTERVAL = 1.0
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +54,8 @@ def stack(
                 "RELAY_PIPELINE_REP_SYNC_SECONDS": "1",
                 # Held mail waits for a person here: the admin's Release is what frees it.
                 "RELAY_PIPELINE_HELD_RECHECK_SECONDS": "3600",
+                # The Task sync's cycle (2 minutes by default): the sync tests wait for one.
+                "RELAY_TASK_SYNC_INTERVAL": str(SYNC_INTERVAL),
             },
             args=("--workers", "1"),
         )
@@ -305,7 +313,7 @@ def test_tasks_add_complete_delete_and_bad_input(stack: Any, chromium: str, shot
         async with browser(chromium) as context:
             page = await context.new_page()
             await sign_in(page, base(relay), ALICE, REP_PASSWORD, start="/tasks")
-            await expect(page.get_by_text("not available").first).to_be_visible()
+            await expect(page.get_by_text("none: the sync is off")).to_be_visible()
             before = len(mine())
             await page.get_by_role("textbox", name="Subject", exact=True).fill("Call Hank back")
             await page.get_by_role("textbox", name="Due", exact=True).fill("31/02/2027")
@@ -382,3 +390,157 @@ def test_assign_an_unresolved_email_to_an_opportunity(stack: Any, chromium: str)
     tasks = org.tasks(f"Subject LIKE '%{subject}%'")
     assert [t["WhatId"] for t in tasks] == [opportunity]
     assert tasks[0]["Status"] == "Completed"
+
+
+# --- the sync with Salesforce Tasks, joined to the console -------------------------------
+
+CARMEN = rep_email(REPS[2])
+"""The sync tests' rep: Alice and Bob's reminders and settings belong to the tests above."""
+REP_ZONE = "America/New_York"
+"""The sample reps' User.TimeZoneSidKey (relay/localorg/seed.py)."""
+
+
+def _carmen(org: RunningOrg) -> str:
+    """Carmen's password set as an admin would; her User id."""
+    user_id = org.sample.users[CARMEN]
+    sf = org.sf()
+    sf.restful(f"sobjects/User/{user_id}/password", method="POST",
+               json={"NewPassword": REP_PASSWORD})  # fmt: skip
+    sf.session.close()
+    return user_id
+
+
+def _tasks_of(org: RunningOrg, where: str) -> list[dict[str, Any]]:
+    soql = ("SELECT Id, Subject, Status, ActivityDate, IsDeleted, LastModifiedDate FROM Task "
+            f"WHERE {where}")  # fmt: skip
+    return list(org.sf().query_all(soql, include_deleted=True)["records"])
+
+
+def _reminders_of(relay: RelayServe, email: str) -> list[dict[str, Any]]:
+    out = relay.cli("tasks", "list", "--user", email, "--all", "--json").stdout
+    return list(json.loads(out))
+
+
+async def _reload_until(page: Page, text: str, seconds: float = 30) -> None:
+    """Reload the page until ``text`` shows (a sync cycle lands between two loads)."""
+    deadline = time.monotonic() + seconds
+    while await page.get_by_text(text, exact=True).count() == 0:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{text!r} never showed on {page.url}")
+        await asyncio.sleep(0.3)
+        await page.reload()
+
+
+def test_sync_on_the_card_then_the_first_import_shows_on_tasks(
+    stack: Any, chromium: str, shots: Path
+) -> None:
+    """ "Sync" on the tasks card: the next cycle imports Carmen's Tasks of the last 24
+    hours (the org's clock), not an older one, and /tasks shows them and the sync's
+    state."""
+    org, relay, _ = stack
+    carmen = _carmen(org)
+    sf = org.sf()
+    today = local_date(datetime.now(UTC), REP_ZONE).isoformat()
+    task = {"OwnerId": carmen, "TaskSubtype": "Task", "ActivityDate": today}
+    # The org's clock 25 hours back while this Task is made: it was last changed before
+    # the 24 hours of the first import.
+    org.admin("/_localorg/clock", {"offset_seconds": -25 * 3600})
+    try:
+        old = sf.Task.create({**task, "Subject": "Sync: changed 25 hours ago"})["id"]
+    finally:
+        org.admin("/_localorg/clock", {"offset_seconds": 0})
+    recent = sf.Task.create({**task, "Subject": "Sync: made this morning"})["id"]
+    [stamped] = _tasks_of(org, f"Id = '{old}'")
+    stamped_at = datetime.fromisoformat(stamped["LastModifiedDate"].replace("+0000", "+00:00"))
+    assert datetime.now(UTC) - stamped_at > timedelta(hours=24)
+
+    async def scenario() -> None:
+        async with browser(chromium) as context:
+            page = await context.new_page()
+            await sign_in(page, base(relay), CARMEN, REP_PASSWORD, start="/settings")
+            card = page.locator("form[action='/settings/task-sync']")
+            await expect(card.get_by_label("Do not sync")).to_be_checked()
+            await card.get_by_label("Sync", exact=True).check()
+            await card.get_by_role("button", name="Save").click()
+            await expect(page.get_by_role("status").first).to_contain_text("Task sync is on")
+            await expect(page.get_by_text("Your existing reminders are not pushed")).to_be_visible()
+            await page.goto(base(relay) + "/tasks")
+            await _reload_until(page, "Sync: made this morning")
+            await expect(page.get_by_text("Sync: changed 25 hours ago")).to_have_count(0)
+            state = page.locator("section[aria-labelledby=sync-state]")
+            await expect(state).to_contain_text("On (Sync)")
+            await expect(state).to_contain_text("First import")
+            await expect(state.locator("dd").nth(1)).to_contain_text(" UTC (the sync runs")
+            await expect(state.locator("dd").last).to_have_text("none")
+            await screenshot(page, shots, "tasks-sync")
+
+    try:
+        run(scenario)
+        shown = json.loads(relay.cli("settings", "show", "--user", CARMEN, "--json").stdout)
+        assert shown["settings"]["task_sync"] == "on"
+        paired = {r["sf_task_id"]: r for r in _reminders_of(relay, CARMEN)}
+        assert paired[recent]["source"] == "salesforce"
+        assert old not in paired
+    finally:
+        relay.cli("settings", "set", "--user", CARMEN, "task_sync", "off")
+
+
+def test_add_complete_and_delete_on_tasks_reach_salesforce_within_a_cycle(
+    stack: Any, chromium: str
+) -> None:
+    """With Carmen's sync on, a reminder added on /tasks becomes her Task, Done completes
+    it and Delete deletes it, each within one cycle (RELAY_TASK_SYNC_INTERVAL)."""
+    org, relay, _ = stack
+    _carmen(org)
+    assert relay.cli("settings", "set", "--user", CARMEN, "task_sync", "on").returncode == 0
+    done, deleted = "Sync: send Carmen's quote", "Sync: book the demo room"
+
+    def task_of(reminder_id: str) -> dict[str, Any] | None:
+        found = _tasks_of(org, f"Relay_Key__c = '{reminder_key(reminder_id)}'")
+        assert len(found) <= 1, found  # never a second Task for one reminder
+        return found[0] if found else None
+
+    async def within_a_cycle(predicate: Callable[[], Any], what: str) -> Any:
+        started = time.monotonic()
+        value = await until(predicate, what)
+        # One cycle, plus the time a cycle and the query take on a loaded machine.
+        assert time.monotonic() - started < SYNC_INTERVAL + 5, what
+        return value
+
+    async def scenario() -> None:
+        async with browser(chromium) as context:
+            page = await context.new_page()
+            await sign_in(page, base(relay), CARMEN, REP_PASSWORD, start="/tasks")
+            ids = {}
+            for subject in (done, deleted):
+                await page.get_by_role("textbox", name="Subject", exact=True).fill(subject)
+                await page.get_by_role("textbox", name="Due", exact=True).fill("tomorrow")
+                await page.get_by_role("button", name="Add").click()
+                await expect(page.get_by_role("status").first).to_contain_text("Added")
+                [mine] = [r for r in _reminders_of(relay, CARMEN) if r["subject"] == subject]
+                ids[subject] = mine["id"]
+                task = await within_a_cycle(lambda m=mine: task_of(m["id"]), f"{subject}'s Task")
+                assert (task["Subject"], task["Status"]) == (subject, "Not Started")
+                assert task["ActivityDate"] == mine["due"]
+
+            await page.get_by_role("button", name=f"Done: {done}").click()
+            await expect(page.get_by_role("status").first).to_contain_text("Done")
+            await within_a_cycle(
+                lambda: (t := task_of(ids[done])) and t["Status"] == "Completed",
+                "the Task completed",
+            )
+            await page.get_by_role("button", name=f"Delete: {deleted}").click()
+            await expect(page.get_by_role("status").first).to_contain_text("Deleted")
+            await within_a_cycle(
+                lambda: (t := task_of(ids[deleted])) and t["IsDeleted"], "the Task deleted"
+            )
+            # Neither came back as a change from Salesforce: the completed one is complete,
+            # the deleted one stays deleted.
+            listed = {r["id"]: r for r in _reminders_of(relay, CARMEN)}
+            assert listed[ids[done]]["status"] == "complete"
+            assert ids[deleted] not in listed
+
+    try:
+        run(scenario)
+    finally:
+        relay.cli("settings", "set", "--user", CARMEN, "task_sync", "off")

@@ -1,10 +1,12 @@
 """Erasure (`relay forget`): every stored email naming an address goes, with its
-unresolved items and sender aliases; the ledger stays (SQLite and PostgreSQL)."""
+unresolved items and sender aliases, and for a rep their reminders, Task-sync state and
+console audit rows; the ledger stays (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from structlog.testing import capture_logs
@@ -13,7 +15,9 @@ from relay.envelope import Envelope
 from relay.erasure import AddressPattern, address_hash, forget, plan_erasure
 from relay.runners.retention import purge_older_than
 from relay.store import SqlStore, State
-from relay.store.model import Delivery, Outcome, new_unresolved
+from relay.store.model import Delivery, Outcome, Rep, new_unresolved
+from relay.store.task_sync import CycleWrites, SyncRep
+from relay.store.values import new_reminder
 
 HANK = "hank@globex.example"
 REP = Envelope("rep@example.com", ("log@relay.localhost",), "127.0.0.1:4000", "mx.example.com")
@@ -186,3 +190,74 @@ def test_a_purged_copy_goes_with_a_stored_copy_and_its_task_is_reported(
     plan = plan_erasure(store, HANK)
     assert set(plan.messages) == {first, second}
     assert plan.tasks() == [{"task_id": "00T7", "records": ["003H"], "queue_id": first}]
+
+
+CARMEN = "carmen@acme.example"
+CARMEN_ID, OTHER_ID, ADMIN_ID = "005C00000000001AAA", "005O00000000001AAA", "005A00000000001AAA"
+
+
+def test_forgetting_a_rep_removes_their_reminders_sync_state_and_audit_rows(
+    store: SqlStore,
+) -> None:
+    """A rep's address: their reminders (a synced one and one the sync imported, deleted
+    ones too), their Task-sync state and the console audit rows by them, about them, about
+    their reminders or naming them go, in one transaction that bumps ``tasks``; another
+    rep's, and audit rows about neither, stay. Synced Task ids are reported, not deleted."""
+    store.replace_reps(
+        [Rep(CARMEN_ID, "carmen@acme.example.prod", CARMEN, "Carmen"),
+         Rep(OTHER_ID, "olga@acme.example", "olga@acme.example", "Olga")],
+        datetime.now(UTC),
+    )  # fmt: skip
+    due = date(2026, 12, 18)
+    pushed = replace(new_reminder(CARMEN_ID, "Call Hank", due), sf_task_id="00T000000000001AAA")
+    imported = replace(new_reminder(CARMEN_ID, "From Salesforce", due), source="salesforce",
+                       sf_task_id="00T000000000002AAA", synced_copy='{"subject": "x"}')  # fmt: skip
+    gone = new_reminder(CARMEN_ID, "Deleted already", due)
+    olgas = new_reminder(OTHER_ID, "Olga's own", due)
+    store.add_reminders([pushed, imported, gone, olgas])
+    store.delete_reminder(gone.id)
+    store.apply_task_sync(
+        CycleWrites(reps=[SyncRep(CARMEN_ID, True, enabled_at=datetime.now(UTC)),
+                          SyncRep(OTHER_ID, True, enabled_at=datetime.now(UTC))])
+    )  # fmt: skip
+    store.record_audit(CARMEN_ID, "carmen@acme.example.prod", "task_added", pushed.id, {})
+    store.record_audit(ADMIN_ID, "admin@acme.example", "settings_set", CARMEN_ID,
+                       {"settings": {"task_sync": "on"}})  # fmt: skip
+    store.record_audit(ADMIN_ID, "admin@acme.example", "task_done", gone.id, {})
+    store.record_audit(ADMIN_ID, "admin@acme.example", "sender_added", "c.reyes@home.example",
+                       {"rep": "carmen@acme.example.prod"})  # fmt: skip
+    store.record_audit(ADMIN_ID, "admin@acme.example", "queue_release", "01QUEUEID", {})
+    store.record_audit(OTHER_ID, "olga@acme.example", "task_added", olgas.id, {})
+    versions = store.change_versions()
+
+    plan = plan_erasure(store, CARMEN)
+    assert plan.reps == (CARMEN_ID,)
+    assert {r.id for r in plan.reminders} == {pushed.id, imported.id, gone.id}
+    assert plan.sync_reps == (CARMEN_ID,)
+    assert len(plan.audit_rows) == 4
+    assert plan.reminder_tasks() == [
+        {"task_id": "00T000000000001AAA", "reminder_id": pushed.id},
+        {"task_id": "00T000000000002AAA", "reminder_id": imported.id},
+    ]
+    erased = forget(store, plan)
+    assert (erased.reminders, erased.sync_reps, erased.audit_rows) == (3, 1, 4)
+    assert [r.id for r in store.reminders_of([CARMEN_ID, OTHER_ID])] == [olgas.id]
+    assert set(store.task_sync_reps()) == {OTHER_ID}
+    left = [(e.user_id, e.action) for e in store.audit_entries(50)]
+    assert sorted(left) == [(ADMIN_ID, "queue_release"), (OTHER_ID, "task_added")]
+    assert store.change_versions().tasks > versions.tasks
+    assert plan_erasure(store, CARMEN).empty
+
+
+def test_an_audit_row_naming_any_address_goes_with_it(store: SqlStore) -> None:
+    """Not a rep: an admin added Hank's address as an acceptable address; that row names
+    him, so `relay forget` removes it (and nothing of the reps)."""
+    store.record_audit(ADMIN_ID, "admin@acme.example", "sender_added", HANK.upper(),
+                       {"rep": "carmen@acme.example.prod"})  # fmt: skip
+    store.record_audit(ADMIN_ID, "admin@acme.example", "sender_added", "jimbob@globex.example",
+                       {"rep": "carmen@acme.example.prod"})  # fmt: skip
+    plan = plan_erasure(store, HANK)
+    assert (plan.reps, plan.reminders, len(plan.audit_rows)) == ((), (), 1)
+    assert not plan.empty
+    assert forget(store, plan).audit_rows == 1
+    assert [e.target for e in store.audit_entries(10)] == ["jimbob@globex.example"]

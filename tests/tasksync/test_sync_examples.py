@@ -93,8 +93,17 @@ def test_new_reminders_go_to_salesforce_once_and_a_quiet_cycle_is_one_call(
     # The echo of Relay's own write comes back in the next poll: no change, no write.
     versions = harness.store.change_versions()
     for _ in range(2):
+        before = harness.store.task_sync_state()
         quiet = harness.cycle()
         assert (quiet.calls, quiet.writes, quiet.conflicts, quiet.failed) == (1, 0, 0, 0)
+        after = harness.store.task_sync_state()
+        assert after.last_cycle_at is not None
+        assert before.last_cycle_at is not None
+        assert after.last_cycle_at > before.last_cycle_at
+    # The second quiet cycle (the echo's stamp already past) stamps only its time (the
+    # Tasks page's "last cycle"), never the cursor.
+    assert (after.cursor_modstamp, after.cursor_id) == (before.cursor_modstamp, before.cursor_id)
+    assert after.cursor_modstamp is not None
     assert harness.store.change_versions() == versions
     assert harness.task(task["Id"])["SystemModstamp"] == task["SystemModstamp"]
     assert len(harness.tasks(f"Relay_Key__c = '{reminder_key(reminder.id)}'")) == 1
