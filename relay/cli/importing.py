@@ -257,6 +257,7 @@ class _Reporter:
     def stop(self) -> None:
         if self._progress is not None:
             self._progress.stop()
+            self._progress = None
 
 
 def console_err() -> Any:
@@ -360,12 +361,15 @@ def _import(
                 _fail(f"{error.reason}; run the same command again to go on")
             except KeyboardInterrupt:
                 state = "stopped"
-    finally:
+    except BaseException:
         reporter.stop()
+        raise
     snapshot.outcomes = store.import_outcomes(record.id)
     snapshot.state = state
     final = {"import": record.id, **snapshot.as_dict()}
+    # The bar's last frame shows the final counts: rich draws it when it stops.
     reporter.update(final, force=True)
+    reporter.stop()
     if not reporter.as_json:
         _summary(final)
     if state != "done":
