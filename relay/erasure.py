@@ -16,8 +16,10 @@ sender aliases. When the address is a rep's (a User's email or username in the r
 snapshot), also the rep's own data: their reminders (with what the Task sync stored on
 them, and the ones it imported), their Task-sync state, and the rows of the console's
 audit list made by them or about them (their User id or one of their reminders as the
-target) or naming the address. What is kept: the delivery ledger rows of those messages (relay keys,
-Message-IDs or their hash, Salesforce record and Task ids; no address), so a late copy
+target) or naming the address. Another rep's reminder that names the address keeps
+its place, rewritten without it (``ERASED``). What is kept: the delivery ledger rows of
+those messages (relay keys, Message-IDs or their hash, Salesforce record and Task ids;
+no address), so a late copy
 of an erased email is still recognised and never logged twice. Relay does not delete
 CRM data: the Task ids it logged, and those of the rep's synced reminders, are reported
 for the admin to handle in Salesforce.
@@ -43,6 +45,9 @@ from relay.store.console_reads import AuditEntry
 from relay.store.erasure import Erased, RepData
 from relay.store.model import Delivery, Reminder, StoredMessage, UnresolvedItem
 from relay.store.sql_store import SqlStore
+
+ERASED = "(address erased)"
+"""What an erased address becomes in a reminder that another rep keeps."""
 
 
 def address_hash(address: str) -> str:
@@ -88,6 +93,9 @@ class AddressPattern:
     def in_bytes(self, raw: bytes) -> bool:
         return any(pattern.search(raw) for pattern in self._bytes)
 
+    def redacted(self, text: str) -> str:
+        return self._text.sub(ERASED, text)
+
 
 def parsed_addresses(email: Email) -> set[str]:
     """Every address the parser found in one email, as the matcher compares them."""
@@ -132,12 +140,13 @@ class ErasurePlan:
     reminders: tuple[Reminder, ...] = ()  # theirs, deleted ones too
     sync_reps: tuple[str, ...] = ()  # their task_sync_reps rows
     audit_rows: tuple[str, ...] = ()  # console_audit ids
+    redacted_reminders: tuple[Reminder, ...] = ()  # other reps' that name the address
 
     @property
     def empty(self) -> bool:
         return not (
             self.messages or self.unresolved_items or self.aliases or self.reminders
-            or self.sync_reps or self.audit_rows
+            or self.sync_reps or self.audit_rows or self.redacted_reminders
         )  # fmt: skip
 
     def reminder_tasks(self) -> list[dict[str, str]]:
@@ -239,6 +248,13 @@ def plan_erasure(store: SqlStore, address: str) -> ErasurePlan:
         entry.id for entry in store.scan_audit() if _audit_names(entry, about, names)
     )
     synced = store.task_sync_reps()
+    owned_ids = {reminder.id for reminder in owned}
+    redacted = tuple(
+        reminder
+        for reminder in store.reminders_containing(address)
+        if reminder.id not in owned_ids
+        and (pattern.in_text(reminder.subject) or pattern.in_text(reminder.details))
+    )
     return ErasurePlan(
         address=address,
         messages=dict(sorted(found.items())),
@@ -251,6 +267,7 @@ def plan_erasure(store: SqlStore, address: str) -> ErasurePlan:
         reminders=owned,
         sync_reps=tuple(user_id for user_id in reps if user_id in synced),
         audit_rows=audit_rows,
+        redacted_reminders=redacted,
     )
 
 
@@ -267,10 +284,18 @@ def _audit_names(entry: AuditEntry, about: set[str], patterns: Sequence[AddressP
 def forget(store: SqlStore, plan: ErasurePlan) -> Erased:
     """Remove what ``plan`` found, in one transaction, and log one event that names the
     address only by its hash (``address_forgotten``)."""
+    pattern = AddressPattern(plan.address)
     rep_data = RepData(
         reminders=[reminder.id for reminder in plan.reminders],
         sync_reps=plan.sync_reps,
         audit_rows=plan.audit_rows,
+        redactions={
+            reminder.id: (
+                pattern.redacted(reminder.subject),
+                pattern.redacted(reminder.details) if reminder.details else reminder.details,
+            )
+            for reminder in plan.redacted_reminders
+        },
     )
     erased = store.erase(
         plan.messages, [item.id for item in plan.unresolved_items], plan.aliases, rep_data
@@ -284,6 +309,7 @@ def forget(store: SqlStore, plan: ErasurePlan) -> Erased:
         reminders=erased.reminders,
         sync_reps=erased.sync_reps,
         audit_rows=erased.audit_rows,
+        reminders_redacted=erased.reminders_redacted,
         busy=len(erased.busy),
         tasks=len(plan.tasks()),
         ledger_rows_kept=len(plan.deliveries),

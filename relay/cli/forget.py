@@ -85,6 +85,7 @@ def _document(
         "reminders": len(plan.reminders),
         "task_sync_reps": len(plan.sync_reps),
         "audit_rows": len(plan.audit_rows),
+        "reminders_redacted": len(plan.redacted_reminders),
         "ledger_rows_kept": len(plan.deliveries),
         "tasks": plan.tasks(),
         "reminder_tasks": plan.reminder_tasks(),
@@ -111,6 +112,12 @@ def _print_human(plan: ErasurePlan, document: dict[str, object]) -> None:
         )
     elif plan.audit_rows:
         click.echo(f"{verb} {document['audit_rows']} console audit row(s) naming the address")
+    if plan.redacted_reminders:
+        rewrite = "would rewrite" if document["dry_run"] else "rewrote"
+        click.echo(
+            f"{rewrite} {document['reminders_redacted']} other rep(s)' reminder(s) naming the "
+            "address, without it"
+        )
     click.echo(
         f"kept: {document['ledger_rows_kept']} delivery ledger row(s) (relay keys and "
         "Salesforce ids, no address), so a late copy of these emails is not logged twice"

@@ -25,10 +25,11 @@ Deciding *which* messages name an address needs the parser, a higher stage, so t
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
-from dataclasses import dataclass
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine, Table, delete, func, select
+from sqlalchemy import Connection, Engine, Table, delete, func, select, update
 
 from relay.store.changes import QUEUE, REPS, TASKS, bump
 from relay.store.console_reads import AuditEntry, console_audit
@@ -57,16 +58,19 @@ class Erased:
     reminders: int = 0
     sync_reps: int = 0
     audit_rows: int = 0
+    reminders_redacted: int = 0
 
 
 @dataclass(frozen=True)
 class RepData:
     """What to delete of a rep's own data: reminder ids, ``task_sync_reps`` user ids and
-    ``console_audit`` row ids."""
+    ``console_audit`` row ids; and other reps' reminders to rewrite without the address
+    (id -> (subject, details))."""
 
     reminders: Collection[str] = ()
     sync_reps: Collection[str] = ()
     audit_rows: Collection[str] = ()
+    redactions: Mapping[str, tuple[str, str | None]] = field(default_factory=dict)
 
 
 class ErasureStore:
@@ -118,6 +122,17 @@ class ErasureStore:
         )
         with self.engine.connect() as connection:
             return [unresolved_from_row(row) for row in connection.execute(query)]
+
+    def reminders_containing(self, text: str) -> list[Reminder]:
+        """Every reminder (deleted ones too) whose subject or details contain ``text``
+        (case-insensitively): a reminder made from an email says who it was with."""
+        needle = text.lower()
+        query = select(reminders).where(
+            func.lower(reminders.c.subject).contains(needle, autoescape=True)
+            | func.lower(reminders.c.details).contains(needle, autoescape=True)
+        )
+        with self.engine.connect() as connection:
+            return [reminder_from_row(row) for row in connection.execute(query)]
 
     def unresolved_of(self, queue_ids: Collection[str]) -> list[UnresolvedItem]:
         """The unresolved items these messages made."""
@@ -244,17 +259,29 @@ class ErasureStore:
             removed_reminders = _delete_in(connection, reminders, "id", rep_data.reminders)
             removed_sync = _delete_in(connection, task_sync_reps, "user_id", rep_data.sync_reps)
             removed_audit = _delete_in(connection, console_audit, "id", rep_data.audit_rows)
+            # Another rep's reminder that names the address ("Email with: ...") stays the
+            # rep's; only the address goes. updated_at moves, so the Task sync carries the
+            # rewritten text to a synced Task too (relay/tasksync).
+            now = datetime.now(UTC)
+            redacted = 0
+            for reminder_id, (subject, details) in sorted(rep_data.redactions.items()):
+                redacted += connection.execute(
+                    update(reminders)
+                    .where(reminders.c.id == reminder_id)
+                    .values(subject=subject, details=details, updated_at=now)
+                ).rowcount
             # Other processes drop the erased aliases, messages and reminders within a
             # second.
             if removed_senders:
                 bump(connection, REPS, self._changes_channel)
             if erased:
                 bump(connection, QUEUE, self._changes_channel)
-            if removed_reminders:
+            if removed_reminders or redacted:
                 bump(connection, TASKS, self._changes_channel)
         return Erased(
             erased, removed_items, removed_senders, tuple(busy),
             reminders=removed_reminders, sync_reps=removed_sync, audit_rows=removed_audit,
+            reminders_redacted=redacted,
         )  # fmt: skip
 
 

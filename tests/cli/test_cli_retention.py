@@ -219,6 +219,43 @@ def test_forget_a_rep_removes_their_reminders_and_warns_while_their_sync_is_on(
     assert "task_sync is still on" not in run_relay("forget", carmen).stderr
 
 
+def test_forget_a_contact_rewrites_other_reps_reminders_without_the_address(
+    queue_store: SqlStore, run_relay: RunRelay
+) -> None:
+    """A reminder made from an email says who it was with ("Email with: hank@..."): it
+    stays its rep's, but forgetting the contact takes the address out of its subject and
+    details (updated, so the Task sync carries the change), and a dry run rewrites
+    nothing. A longer address that contains it is left alone."""
+    carmen, carmen_id = "carmen@acme.example", "005C00000000001AAA"
+    queue_store.replace_reps([Rep(carmen_id, carmen, carmen, "Carmen")], datetime.now(UTC))
+    naming = replace(
+        new_reminder(carmen_id, "Follow up: pricing for Hank@Globex.example", date(2026, 12, 18)),
+        details="Email with: hank@globex.example, joe.hank@globex.example.au\nSubject: Pricing",
+    )
+    other = new_reminder(carmen_id, "Call Ann", date(2026, 12, 18))
+    queue_store.add_reminders([naming, other])
+    before = queue_store.get_reminder(naming.id)
+    assert before is not None
+
+    dry = _json(run_relay("forget", "hank@globex.example", "--dry-run", "--json"))
+    assert dry["reminders_redacted"] == 1
+    assert queue_store.get_reminder(naming.id) == before
+
+    document = _json(run_relay("forget", "hank@globex.example", "--json"))
+    assert (document["reminders_redacted"], document["reminders"]) == (1, 0)
+    after = queue_store.get_reminder(naming.id)
+    assert after is not None
+    assert after.subject == "Follow up: pricing for (address erased)"
+    assert after.details == (
+        "Email with: (address erased), joe.hank@globex.example.au\nSubject: Pricing"
+    )
+    assert after.updated_at > before.updated_at
+    untouched = queue_store.get_reminder(other.id)
+    assert untouched is not None
+    assert (untouched.subject, untouched.updated_at) == ("Call Ann", other.updated_at)
+    assert _json(run_relay("forget", "hank@globex.example", "--json"))["found"] is False
+
+
 def test_forget_refuses_what_is_not_an_address(run_relay: RunRelay) -> None:
     """A usage error, exit 2, and nothing is opened or changed."""
     result = run_relay("forget", "not-an-address")
