@@ -13,8 +13,8 @@ its time slice (measured in docs/benchmarks.md, "Process model").
   a memory write, not a system call, per message.
 - Each worker reads the same file (``RateGauge.open``) and asks ``YieldPolicy`` how long
   to wait before its next claim. Only a *burst* counts (at least ``min_rate`` messages
-  a second): a lone email is still claimed at once. While the burst lasts, the worker
-  delivers one batch at least every ``max_yield_seconds``, so delivery is slowed, never
+  a second): a lone email is still claimed at once. From the moment a worker sees the
+  burst, it delivers one batch every ``max_yield_seconds``, so delivery is slowed, never
   stopped.
 
 The gauge is local to the node on purpose: the CPU being shared is the node's. Reads
@@ -49,12 +49,19 @@ class YieldPolicy:
     check_seconds: float = 0.25
     """How often a yielding worker looks again."""
 
-    def wait(self, rate: float, now: float, last_delivery: float) -> float:
-        """Seconds to wait before claiming (0: claim now)."""
+    def wait(self, rate: float, now: float, since: float | None) -> tuple[float, float | None]:
+        """Seconds to wait before claiming (0: claim now), and since when the worker
+        has been stepping back (None: it is not), to pass to the next call.
+
+        The clock starts when the worker first sees the burst, not at its last batch:
+        a burst that begins after a quiet spell is not met with a batch at once."""
         if self.min_rate <= 0 or rate < self.min_rate:
-            return 0.0
-        due = last_delivery + self.max_yield_seconds - now
-        return 0.0 if due <= 0 else min(due, self.check_seconds)
+            return 0.0, None
+        since = now if since is None else since
+        due = since + self.max_yield_seconds - now
+        if due <= 0:
+            return 0.0, None  # one batch now; the next check starts a new wait
+        return min(due, self.check_seconds), since
 
 
 class RateGauge:

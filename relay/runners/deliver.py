@@ -56,7 +56,7 @@ class DeliveryRunner(BatchRunner):
             min_rate=config.pipeline.yield_min_rate,
             max_yield_seconds=config.pipeline.yield_max_seconds,
         )
-        self._last_delivery = float("-inf")
+        self._stepping_back_since: float | None = None
 
     def warm_up(self) -> None:
         """Read the org profile before the first email (relay/delivery/pipeline.py)."""
@@ -71,8 +71,10 @@ class DeliveryRunner(BatchRunner):
     def intake_yield(self) -> float:
         if self._edge_rate is None:
             return 0.0
-        return self._yield.wait(self._edge_rate(), time.monotonic(), self._last_delivery)
+        wait, self._stepping_back_since = self._yield.wait(
+            self._edge_rate(), time.monotonic(), self._stepping_back_since
+        )
+        return wait
 
     def process(self, batch: Sequence[StoredMessage]) -> BatchResult:
-        self._last_delivery = time.monotonic()
         return self.delivery.run(batch)

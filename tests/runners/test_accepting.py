@@ -51,19 +51,28 @@ POLICY = YieldPolicy(min_rate=100, max_yield_seconds=2.0, check_seconds=0.25)
 
 
 def test_a_lone_email_is_claimed_at_once() -> None:
-    assert POLICY.wait(rate=10, now=50.0, last_delivery=49.9) == 0.0
+    assert POLICY.wait(rate=10, now=50.0, since=None) == (0.0, None)
+    assert POLICY.wait(rate=10, now=50.0, since=49.0) == (0.0, None)  # the burst ended
+
+
+def test_a_burst_is_not_met_with_a_batch_at_once() -> None:
+    """The wait starts when the worker first sees the burst, however long ago its last
+    batch was."""
+    assert POLICY.wait(rate=800, now=50.0, since=None) == (0.25, 50.0)
 
 
 def test_during_a_burst_the_worker_waits_and_looks_again() -> None:
-    assert POLICY.wait(rate=800, now=50.0, last_delivery=49.5) == 0.25
-    assert POLICY.wait(rate=800, now=50.0, last_delivery=48.1) == pytest.approx(0.1)
+    assert POLICY.wait(rate=800, now=50.5, since=50.0) == (0.25, 50.0)
+    wait, since = POLICY.wait(rate=800, now=51.9, since=50.0)
+    assert (wait, since) == (pytest.approx(0.1), 50.0)
 
 
 def test_a_long_burst_still_gets_one_batch_per_max_yield() -> None:
-    assert POLICY.wait(rate=800, now=50.0, last_delivery=48.0) == 0.0
-    assert POLICY.wait(rate=800, now=50.0, last_delivery=float("-inf")) == 0.0
+    assert POLICY.wait(rate=800, now=52.0, since=50.0) == (0.0, None)
+    # after that batch, the next wait starts afresh
+    assert POLICY.wait(rate=800, now=52.3, since=None) == (0.25, 52.3)
 
 
 def test_zero_min_rate_never_yields() -> None:
     never = YieldPolicy(min_rate=0)
-    assert never.wait(rate=10_000, now=50.0, last_delivery=50.0) == 0.0
+    assert never.wait(rate=10_000, now=50.0, since=None) == (0.0, None)
