@@ -7,6 +7,7 @@ Per-client caps count a client by ``client_key``: its IPv4 address, or its IPv6 
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections import Counter
 from enum import StrEnum
@@ -22,6 +23,7 @@ class Admission(StrEnum):
     SHUTTING_DOWN = "shutting_down"
 
 
+@functools.lru_cache(maxsize=4096)
 def client_key(host: str) -> str:
     """The unit a per-client cap counts: an IPv4 address, or an IPv6 /64.
 
@@ -29,6 +31,8 @@ def client_key(host: str) -> str:
     end site" at the least; RFC 4291 §2.5.1: 64-bit interface identifiers), so counting
     single addresses would let one client take every slot by changing its low 64 bits.
     IPv4-mapped IPv6 (``::ffff:a.b.c.d`` on a dual-stack socket) counts as the IPv4 address.
+    Cached: it is asked at every connection and command, and parsing the address is
+    most of its cost; the cache is bounded, and a key depends on the host alone.
     """
     try:
         ip = ipaddress.ip_address(host.split("%")[0])

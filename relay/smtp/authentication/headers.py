@@ -38,8 +38,26 @@ class HeaderField:
         return re.sub(r"\r?\n(?=[ \t])", "", body).strip()
 
 
+# The last message's header block: the edge reads one message's header several times
+# (the stray-control and From checks, the sender checks, the Authentication-Results
+# fields), and the message is the same object each time. One slot, compared by identity
+# (no hashing of the bytes); a tuple swap, so a reader on another thread sees either
+# the old pair or the new one.
+_last: tuple[bytes, tuple[HeaderField, ...], int] = (b"", (), 0)
+
+
 def header_fields(raw: bytes) -> tuple[list[HeaderField], int]:
     """The fields of the header block, top first, and the offset where the rest begins."""
+    global _last
+    last = _last
+    if last[0] is raw:
+        return list(last[1]), last[2]
+    fields, header_end = _header_fields(raw)
+    _last = (raw, tuple(fields), header_end)
+    return fields, header_end
+
+
+def _header_fields(raw: bytes) -> tuple[list[HeaderField], int]:
     match = _HEADER_END.search(raw)
     header_end = match.start() + (2 if raw[match.start()] == 13 else 1) if match else len(raw)
     fields: list[HeaderField] = []
