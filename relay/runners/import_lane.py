@@ -54,9 +54,10 @@ GATHER_BYTES = 32 * 1024 * 1024
 plans are in memory until the write, and one job's upload may hold about 100 MB of CSV
 ("Upload Job Data", Bulk API 2.0 and Bulk API Developer Guide)."""
 GATHER_WAIT_SECONDS = 2.0
-"""With fewer drafts than the bulk threshold, how long the lane may stay empty before
-the gathered plans are written anyway: `relay import` queues in chunks of 100 while the
-plans are made, so an empty claim is often only a moment between two chunks."""
+"""How long the lane must stay empty before what is gathered is written: an empty claim
+is often only a moment, while a live email is due (the lane then gives nothing) or
+between two of `relay import`'s chunks of 100; writing then would cut the job short
+(docs/benchmarks.md, "Import")."""
 FINISH_CHUNK = 500
 """Outcomes per store transaction when a gathered write is recorded."""
 
@@ -147,9 +148,7 @@ class ImportLaneRunner(DeliveryRunner):
                     now = time.monotonic()
                     empty_since = now if empty_since is None else empty_since
                     waited = now - empty_since
-                    if gathered.slices and (
-                        gathered.rows >= self.bulk_threshold or waited >= GATHER_WAIT_SECONDS
-                    ):
+                    if gathered.slices and waited >= GATHER_WAIT_SECONDS:
                         await self._write(gathered, stopping)
                         continue
                     idle = self.pipeline.idle_wait_seconds

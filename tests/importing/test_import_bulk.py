@@ -6,6 +6,7 @@ email."""
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import time
@@ -27,7 +28,7 @@ from tests.importing.test_import_command import (
     tasks_of,
 )
 from tests.support.localorg import RunningOrg, running_org
-from tests.support.pipeline import email, seed_pipeline, wait_for
+from tests.support.pipeline import REP, email, seed_pipeline, wait_for
 from tests.support.serve import RelayServe
 
 THRESHOLD = 50
@@ -198,3 +199,18 @@ def test_live_mail_is_claimed_first_during_a_bulk_import(
     # without waiting for the import's gathered write.
     assert len(after) >= n // 4
     assert len(logged_after) >= n // 4
+
+
+def test_dry_run_estimates_bulk_jobs_for_a_big_import(
+    serve: RelayServe, org: RunningOrg, tmp_path: Path
+) -> None:
+    n = 400
+    path = mailbox_of(tmp_path, "bulkdry", n)
+    before = jobs(org)
+    done = serve.cli("import", str(path), "--user", REP, "--dry-run", "--json")
+    assert done.returncode == 0, done.stderr
+    report = lines(done.stdout)[-1]
+    assert report["tasks"] == 2 * n
+    # A job per JOB_ROWS Tasks at 7 calls each, not one composite call per 200 Tasks.
+    assert report["write_calls"] == math.ceil(2 * n / JOB_ROWS) * 7
+    assert new_jobs(org, before) == []
