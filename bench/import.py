@@ -1,5 +1,6 @@
 """Import benchmark: `relay import` of an mbox into the local org with 100 ms of API
-latency, through `relay serve`'s workers (REST), with live mail arriving meanwhile.
+latency, through `relay serve`'s workers, REST and Bulk API 2.0 side by side, with live
+mail arriving meanwhile.
 
     .venv/bin/python bench/import.py [--messages 20000] [--small 2000] [--latency-ms 100]
         [--live-rate 2] [--workers N]
@@ -27,7 +28,9 @@ Phases 1-3 run the REST path as the lane did before gathering:
 messages/s is the import's read count over its wall time from start to the end of
 delivery (the command waits until every message it queued is delivered). API calls are
 relay serve's /metrics counter (every call to Salesforce, live mail included: the live
-emails add about 2 calls each). A script, not a test: the figures depend on the machine.
+emails add about 2 calls each). Exit status 0 when every target was met (live p99 within
+2x idle in both imports; for Bulk API 2.0 also >= 300 messages/s and <= 1 write call per
+1,000 messages). A script, not a test: the figures depend on the machine.
 """
 
 from __future__ import annotations
@@ -321,6 +324,7 @@ def bulk_run(
         bulk["logged"] + bulk["duplicate"] == args.messages
         and bulk["job_calls_per_1000"] <= 1.0
         and bulk["messages_per_second"] >= 300
+        and live_p99 <= 2 * idle_p99
     )
 
 
