@@ -46,6 +46,7 @@ import tempfile
 import threading
 import time
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -127,7 +128,11 @@ def send_one(node: Node, message: Outgoing) -> tuple[str, float]:
 
 
 def live_phase(
-    node: Node, messages: list[Outgoing], rate: float, stop: threading.Event
+    node: Node,
+    messages: list[Outgoing],
+    rate: float,
+    stop: threading.Event,
+    timeline: list[tuple[float, float]] | None = None,
 ) -> list[float]:
     """Send ``messages`` at ``rate``/s until ``stop`` (or the last one); each one's time
     from the 250 reply to its ``logged`` state change in the store (recorded right after
@@ -149,7 +154,10 @@ def live_phase(
             for queue_id in list(pending):
                 logged = [t.at for t in store.transitions(queue_id) if t.to_state.value == "logged"]
                 if logged:
-                    found.append(logged[0].timestamp() - pending.pop(queue_id))
+                    at = pending.pop(queue_id)
+                    found.append(logged[0].timestamp() - at)
+                    if timeline is not None:
+                        timeline.append((at, logged[0].timestamp() - at))
             time.sleep(0.5)
     finally:
         store.close()
@@ -282,6 +290,32 @@ def run(
     return ok, idle_p99, big
 
 
+def during_jobs(node: Node, timeline: list[tuple[float, float]]) -> None:
+    """Where the slowest live emails fell: inside a Bulk API 2.0 write (from its
+    ``task_write_bulk`` event to its ``bulk_job_done``, the worker's log) or outside."""
+    starts = [_epoch(e["timestamp"]) for e in node.serve.events("task_write_bulk")]
+    ends = [_epoch(e["timestamp"]) for e in node.serve.events("bulk_job_done")]
+    windows = list(zip(starts, ends, strict=False))
+    inside = [latency for at, latency in timeline if any(a <= at <= b for a, b in windows)]
+    outside = [latency for at, latency in timeline if not any(a <= at <= b for a, b in windows)]
+    worst = sorted(timeline, key=lambda item: -item[1])[:5]
+    print(
+        f"live emails sent during a job's write: {len(inside)} (p50 "
+        f"{percentile(inside, 0.5) if inside else 0:.3f} s, max "
+        f"{max(inside, default=0):.3f} s); outside: {len(outside)} (p50 "
+        f"{percentile(outside, 0.5) if outside else 0:.3f} s, max "
+        f"{max(outside, default=0):.3f} s); the 5 slowest "
+        + ", ".join(
+            f"{latency:.3f} s ({'in' if any(a <= at <= b for a, b in windows) else 'out'})"
+            for at, latency in worst
+        )
+    )
+
+
+def _epoch(timestamp: str) -> float:
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
+
+
 def bulk_run(
     args: argparse.Namespace,
     base: Path,
@@ -298,8 +332,9 @@ def bulk_run(
     stop = threading.Event()
     live = make_messages(20000, customers, 6, f"{run_id}w")
     found: list[float] = []
+    timeline: list[tuple[float, float]] = []
     sender = threading.Thread(
-        target=lambda: found.extend(live_phase(node, live, args.live_rate, stop))
+        target=lambda: found.extend(live_phase(node, live, args.live_rate, stop, timeline))
     )
     sender.start()
     try:
@@ -314,6 +349,7 @@ def bulk_run(
         f"{percentile(found, 0.5):.3f} s, p99 {live_p99:.3f} s = {live_p99 / idle_p99:.2f}x "
         "idle (target <= 2x)"
     )
+    during_jobs(node, timeline)
     print(
         f"side by side, {args.messages} messages: REST {rest['messages_per_second']:.0f} "
         f"messages/s, {rest['calls_per_1000']:.1f} calls per 1,000; Bulk API 2.0 "
