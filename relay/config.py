@@ -158,6 +158,12 @@ class PipelineConfig:
     # Bulk API 2.0 from about 2,000 records (Developer Limits and Allocations Quick
     # Reference, "Bulk API and Bulk API 2.0 Limits and Allocations").
     bulk_threshold: int = 2000
+    # The import lane gathers the Task drafts of up to this many rows into one write, so
+    # a big import costs one ingest job per this many Tasks: a job is 6 to 8 calls, so
+    # 10,000 keeps it under one call per 1,000 Tasks (docs/design.md §11,
+    # docs/benchmarks.md "Import"). Below bulk_threshold the writes stay on REST; 1
+    # writes each claimed slice on its own.
+    import_bulk_rows: int = 10000
     directory_ttl_seconds: float = 60.0
     org_profile_ttl_seconds: float = 3600.0
     # Re-read the active Users (and their Email-to-Salesforce addresses) this
@@ -641,6 +647,7 @@ SETTINGS: tuple[Setting, ...] = (
             ("held_recheck_seconds", parse_positive_float),
             ("notice_interval_seconds", parse_positive_float),
             ("crash_attempts", parse_positive_int),
+            ("import_bulk_rows", parse_positive_int),
             ("external_id_field", parse_api_name_or_empty),
             ("directory_ttl_seconds", parse_positive_float),
             ("org_profile_ttl_seconds", parse_positive_float),

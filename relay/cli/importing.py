@@ -132,6 +132,9 @@ def run(
             if dry_run:
                 _dry_run(app, store, opened, rep_email, filters, only_matched, reporter)
                 return
+            from relay.importing.run import import_window
+
+            window = window or import_window(config.pipeline)
             status = _import(store, opened, rep_email, filters, only_matched, reporter, window)
         except RelayError as error:  # the store failed before or after the import ran
             _fail(f"{error.reason}; run the same command again to go on")

@@ -71,6 +71,40 @@ class Batch:
     """queue id -> the Tasks written for it (their WhoId and WhatId), for reminders."""
 
 
+@dataclass
+class Prepared:
+    """A batch up to its write (``Delivery.prepare``): the outcomes so far and the plans
+    still to write. Several can be joined into one (``joined``)."""
+
+    batch: Batch
+    planned: list[Planned] = field(default_factory=list)
+    profile: OrgProfile | None = None
+    count: int = 0
+    """Messages in it."""
+
+    def rows(self) -> int:
+        """Task drafts still to write."""
+        return sum(len(item.drafts) for item in self.planned)
+
+
+def joined(parts: Sequence[Prepared]) -> Prepared:
+    """Prepared slices as one, for one write: their outcomes and plans side by side, the
+    latest org profile."""
+    whole = Prepared(Batch())
+    for part in parts:
+        result = whole.batch.result
+        result.outcomes.extend(part.batch.result.outcomes)
+        result.unresolved_items.extend(part.batch.result.unresolved_items)
+        result.pause_seconds = max(result.pause_seconds, part.batch.result.pause_seconds)
+        whole.batch.routed.update(part.batch.routed)
+        whole.batch.logged_to.update(part.batch.logged_to)
+        whole.batch.drafts.update(part.batch.drafts)
+        whole.planned.extend(part.planned)
+        whole.profile = part.profile or whole.profile
+        whole.count += part.count
+    return whole
+
+
 class Delivery:
     """The delivery steps, built once per runner; ``run`` takes one batch through them."""
 
@@ -113,6 +147,13 @@ class Delivery:
 
     def run(self, messages: Sequence[StoredMessage]) -> BatchResult:
         """One outcome per message of ``messages`` (blocking)."""
+        return self.complete(self.prepare(messages))
+
+    def prepare(self, messages: Sequence[StoredMessage]) -> Prepared:
+        """Everything before the write: route and decide each message, then for the API
+        path one directory lookup and the plans (blocking). ``complete`` writes them;
+        the import lane gathers several prepared slices into one write
+        (relay/runners/import_lane.py, docs/design.md §11)."""
         batch = Batch()
         self.reps.refresh_if_changed(self.store)
         api: list[Routed] = []
@@ -128,14 +169,30 @@ class Delivery:
                 api.append(routed)
             else:
                 self._settle(batch, message, decided)
+        prepared = Prepared(batch, count=len(messages))
         if api:
             try:
-                self._deliver(batch, api, rematch=False)
+                prepared.profile = self.org.get()
+                prepared.planned = self._plan(batch, api)
             except RelayError as error:
                 if len(messages) > 1 and not isinstance(error, TemporaryError | NeedsAttention):
                     raise  # the crash path isolates the message that causes it
                 for routed in api:
                     self._fail(batch, routed.message, error)
+                prepared.planned = []
+        return prepared
+
+    def complete(self, prepared: Prepared) -> BatchResult:
+        """Write what ``prepare`` planned, then one outcome per message (blocking)."""
+        batch = prepared.batch
+        if prepared.planned and prepared.profile is not None:
+            try:
+                self._write(batch, prepared.planned, prepared.profile, rematch=False)
+            except RelayError as error:
+                if prepared.count > 1 and not isinstance(error, TemporaryError | NeedsAttention):
+                    raise  # the crash path isolates the message that causes it
+                for item in prepared.planned:
+                    self._fail(batch, item.message, error)
         confirm(self.notifier, batch.result.outcomes, batch.routed, batch.logged_to)
         batch.result.reminders = reminders_for(
             batch.result.outcomes,
@@ -152,6 +209,12 @@ class Delivery:
 
     def _deliver(self, batch: Batch, routed: Sequence[Routed], rematch: bool) -> None:
         """The API path: directory, plan, write (and the one re-match)."""
+        profile = self.org.get()
+        self._write(batch, self._plan(batch, routed), profile, rematch)
+
+    def _plan(self, batch: Batch, routed: Sequence[Routed]) -> list[Planned]:
+        """One directory lookup for ``routed``, then each one's plan; the messages the
+        plan settles (nothing to log) get their outcome in ``batch``."""
         profile = self.org.get()
         found = fetch_directory(
             self.store,
@@ -184,7 +247,7 @@ class Delivery:
                 batch.result.outcomes.append(plan)
             else:
                 planned.append(plan)
-        self._write(batch, planned, profile, rematch)
+        return planned
 
     def _write(
         self, batch: Batch, planned: list[Planned], profile: OrgProfile, rematch: bool

@@ -7,7 +7,10 @@ lookup per batch of the size the workers claim (relay/store/claims.py
 key the ledger marks written counts as a duplicate. The directory lookups are real
 Salesforce reads (counted); the writes a real run would make are estimated as one
 composite call per batch with new Tasks (relay/delivery/write.py writes up to 200
-Tasks a call). Nothing is stored, sent or written.
+Tasks a call), or, when the new Tasks reach the bulk threshold and the org has the
+external-id field, as ``BULK_JOB_CALLS`` per Bulk API 2.0 job of
+``RELAY_PIPELINE_IMPORT_BULK_ROWS`` Tasks (the import lane gathers them,
+docs/design.md §11). Nothing is stored, sent or written.
 """
 
 from __future__ import annotations
@@ -39,6 +42,9 @@ from relay.store.model import WRITTEN, Outcome, State, Store, StoredMessage
 
 WRITE_CALL_TASKS = 200
 """Tasks per composite write call (relay/delivery/write.py)."""
+BULK_JOB_CALLS = 7
+"""Calls of one Bulk API 2.0 job: create, upload, close, the polls, the results (6 to 8
+in docs/benchmarks.md, "Bulk API 2.0 vs sObject Collections")."""
 
 
 @dataclass
@@ -90,6 +96,8 @@ class DryRun:
         self.org = OrgProfileCache(
             client, pipeline.external_id_field, pipeline.org_profile_ttl_seconds
         )
+        self.pipeline = pipeline
+        self._bulk = False
         self.report = DryRunReport()
         self._calls = 0
         client.http.hooks["response"].append(self._count_call)
@@ -108,6 +116,9 @@ class DryRun:
         if batch:
             self._batch(batch)
         self.report.lookup_calls = self._calls
+        rows = self.pipeline.import_bulk_rows
+        if self._bulk and rows >= self.pipeline.bulk_threshold <= self.report.tasks:
+            self.report.write_calls = math.ceil(self.report.tasks / rows) * BULK_JOB_CALLS
         return self.report
 
     def _batch(self, raws: Sequence[bytes]) -> None:
@@ -138,6 +149,7 @@ class DryRun:
         if not api:
             return
         profile = self.org.get()
+        self._bulk = profile.external_id_field is not None
         policy = self.policies.default
         directory = fetch_directory(
             self.store, self.client, self.cache, [item[1] for item in api], policy

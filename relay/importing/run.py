@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from relay.config import PipelineConfig
 from relay.envelope import Envelope
 from relay.importing.filters import Filters, Verdict, admit, envelope_sender
 from relay.importing.source import Source, SourceError
@@ -33,9 +34,17 @@ CHUNK = 100
 """Messages per enqueue transaction: short, so live intake never waits long for the
 store's write lock (SQLite has one writer)."""
 WINDOW = 1000
-"""The import's messages waiting in the queue at most."""
+"""The import's messages waiting in the queue at most, beyond what the workers gather
+for one write (``import_window``)."""
 FLUSH_SECONDS = 1.0
 POLL_SECONDS = 0.25
+
+
+def import_window(pipeline: PipelineConfig) -> int:
+    """The import's messages waiting in the queue at most: what the import lane gathers
+    for one Bulk API 2.0 job (relay/runners/import_lane.py) and ``WINDOW`` more, so the
+    workers can gather a whole job while the next chunks are read (docs/design.md §11)."""
+    return pipeline.import_bulk_rows + WINDOW
 
 
 def imported_envelope(import_id: str, user: str, raw: bytes) -> Envelope:

@@ -16,7 +16,8 @@ and one rep view:
 - ``DeliveryRunner``: parse, route by the rep's sync settings, match, log or forward;
   two of them, one per lane of the queue: live mail, and mail read by `relay import`
   (claimed only while no live mail is due, docs/design.md §11), so a live email never
-  waits for an import's batch to finish;
+  waits for an import's batch to finish; the imported-mail one gathers a big import's
+  plans into Bulk API 2.0 jobs (relay/runners/import_lane.py);
 - ``RepSyncRunner``: the active Users and their Email-to-Salesforce addresses, every
   ``pipeline.rep_sync_seconds``, then the SMTP edge's sender snapshot;
 - ``HeldRecheckRunner``: releases held messages whose problem is fixed, every
@@ -44,11 +45,12 @@ from relay.runners.base import BatchResult, BatchRunner
 from relay.runners.context import Runner, RunnerContext
 from relay.runners.deliver import DeliveryRunner
 from relay.runners.digest import DigestRunner
+from relay.runners.import_lane import ImportLaneRunner
 from relay.runners.recheck import HeldRecheckRunner
 from relay.runners.rep_changes import RepChangesRunner
 from relay.runners.rep_sync import RepSyncRunner
 from relay.salesforce.client import SalesforceClient
-from relay.store.claims import IMPORTED_LANE, LIVE_LANE
+from relay.store.claims import LIVE_LANE
 
 __all__ = [
     "BatchResult",
@@ -97,7 +99,7 @@ def delivery_runner(edge_rate: Callable[[], float] | None = None) -> Runner:
             edge_rate=edge_rate,
             lane=LIVE_LANE,
         )
-        importer = DeliveryRunner(
+        importer = ImportLaneRunner(
             store,
             config,
             client,
@@ -106,7 +108,6 @@ def delivery_runner(edge_rate: Callable[[], float] | None = None) -> Runner:
             outbound=outbound,
             outage=outage,
             edge_rate=edge_rate,
-            lane=IMPORTED_LANE,
         )
         rep_sync = RepSyncRunner(store, client, reps, pipeline.rep_sync_seconds, outage)
         recheck = HeldRecheckRunner(

@@ -255,19 +255,12 @@ def _one_job(
             json_body={"state": "UploadComplete"},
             idempotent=False,
         )
-        info = _wait(client, job_id, policy, sleep)
+        info, polls = _wait(client, job_id, policy, sleep)
     except RelayError as error:
         log.warning("bulk_job_failed", job_id=job_id, records=len(keys), reason=error.reason)
         if job_id is not None:
             _abort_quietly(client, job_id)
         return [WriteResult(key, None, False, error) for key in keys]
-    log.info(
-        "bulk_job_done",
-        job_id=job_id,
-        state=info.get("state"),
-        processed=info.get("numberRecordsProcessed"),
-        failed=info.get("numberRecordsFailed"),
-    )
     try:
         successful = _results(client, job_id, "successfulResults")
         failed = (
@@ -275,6 +268,15 @@ def _one_job(
         )
     except RelayError as error:
         return [WriteResult(key, None, False, error) for key in keys]
+    log.info(
+        "bulk_job_done",
+        job_id=job_id,
+        state=info.get("state"),
+        processed=info.get("numberRecordsProcessed"),
+        failed=info.get("numberRecordsFailed"),
+        # create, upload, close, the polls and the result reads: what the job cost
+        calls=3 + polls + (2 if failed else 1),
+    )
     if info.get("state") == JOB_COMPLETE:
         missing: RelayError = TemporaryError(
             f"Bulk API job {job_id} completed without a result for this Task; Relay writes "
@@ -287,15 +289,18 @@ def _one_job(
 
 def _wait(
     client: SalesforceClient, job_id: str, policy: BulkPolicy, sleep: Callable[[float], None]
-) -> Mapping[str, Any]:
-    """Poll "Get Job Info" with backoff until the job reaches an outcome."""
+) -> tuple[Mapping[str, Any], int]:
+    """Poll "Get Job Info" with backoff until the job reaches an outcome; the job's last
+    info and the polls it took."""
     delay = policy.poll_initial_seconds
     deadline = time.monotonic() + policy.timeout_seconds
+    polls = 0
     while True:
         sleep(delay)
         _, info = client.send("bulk_poll", "GET", f"jobs/ingest/{job_id}")
+        polls += 1
         if info.get("state") in TERMINAL_STATES:
-            return dict(info)
+            return dict(info), polls
         if time.monotonic() + delay > deadline:
             raise TemporaryError(
                 f"Bulk API job {job_id} was still {info.get('state')} after "

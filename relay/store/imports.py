@@ -14,7 +14,7 @@ the import lane. Mixed into ``SqlStore``; like retention and erasure it is not p
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -231,6 +231,21 @@ class ImportStore:
         with self._write_engine.connect() as connection:
             rows = connection.execute(select(imports).order_by(imports.c.id)).all()
         return [_record(row) for row in rows]
+
+    @unavailable_on_failure
+    def import_pending(self, import_ids: Collection[str]) -> int:
+        """How many messages of these imports are not delivered yet (queued, deferred or
+        processing): the import lane gathers a write for Bulk API 2.0 only from as many
+        as its bulk threshold (relay/runners/import_lane.py). One count on
+        ``ix_messages_import``."""
+        if not import_ids:
+            return 0
+        query = select(func.count()).where(
+            messages.c.import_id.in_(sorted(set(import_ids))),
+            messages.c.state.in_([State.QUEUED, State.DEFERRED, State.PROCESSING]),
+        )
+        with self._write_engine.connect() as connection:
+            return int(connection.execute(query).scalar() or 0)
 
     @unavailable_on_failure
     def import_outcomes(self, import_id: str) -> ImportOutcomes:

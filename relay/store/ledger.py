@@ -185,31 +185,40 @@ class DeliveryLedger(DeliveryRecords):
         if not intents:
             return
         now = datetime.now(UTC)
-        with self._write_engine.begin() as connection:
-            _insert_new(
-                connection,
-                deliveries,
-                [
-                    {
-                        "relay_key": d.relay_key,
-                        "message_key": d.message_key,
-                        "record_id": d.record_id,
-                        "records": list(d.records),
-                        "queue_id": d.queue_id,
-                        "owner_id": d.owner_id,
-                        "task_id": None,
-                        "state": INTENT,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                    for d in intents
-                ],
-            )
+        # A transaction per LEDGER_CHUNK keys: a Bulk API 2.0 write of an import holds
+        # thousands (relay/runners/import_lane.py), and one transaction for them all
+        # would hold the store's write lock while live mail waits. Each key's intent is
+        # a fact of its own, and all of them are committed before the write starts.
+        for start in range(0, len(intents), LEDGER_CHUNK):
+            with self._write_engine.begin() as connection:
+                _insert_new(
+                    connection,
+                    deliveries,
+                    [
+                        {
+                            "relay_key": d.relay_key,
+                            "message_key": d.message_key,
+                            "record_id": d.record_id,
+                            "records": list(d.records),
+                            "queue_id": d.queue_id,
+                            "owner_id": d.owner_id,
+                            "task_id": None,
+                            "state": INTENT,
+                            "created_at": now,
+                            "updated_at": now,
+                        }
+                        for d in intents[start : start + LEDGER_CHUNK]
+                    ],
+                )
 
     def mark_written(self, written: Mapping[str, str]) -> None:
-        """relay key -> Task id: these Tasks exist in Salesforce."""
-        with self._write_engine.begin() as connection:
-            self._mark_written(connection, written, datetime.now(UTC))
+        """relay key -> Task id: these Tasks exist in Salesforce (a transaction per
+        LEDGER_CHUNK keys, as ``record_intents``)."""
+        items = list(written.items())
+        now = datetime.now(UTC)
+        for start in range(0, len(items), LEDGER_CHUNK):
+            with self._write_engine.begin() as connection:
+                self._mark_written(connection, dict(items[start : start + LEDGER_CHUNK]), now)
 
     def record_delivery(self, delivery: Delivery) -> None:
         """Insert or replace one written delivery (``relay unresolved assign``)."""
@@ -370,6 +379,8 @@ _MARK_WRITTEN = (
     .where(deliveries.c.relay_key == bindparam("b_key"))
     .values(state=WRITTEN, task_id=bindparam("b_task_id"), updated_at=bindparam("b_now"))
 )
+LEDGER_CHUNK = 500
+"""Ledger keys per transaction in ``record_intents`` and ``mark_written``."""
 LOCK_CHUNK = 500
 """Ids per locking SELECT: well under SQLite's bound-parameter limit."""
 

@@ -106,3 +106,22 @@ def test_the_lane_runners_claims(store: SqlStore) -> None:
     assert store.claim(200, "h:1:deliver", 30, LIVE_LANE) == []
     taken = store.claim(200, "h:1:deliver-import", 30, IMPORTED_LANE)
     assert [m.id for m in taken] == imported_ids
+
+
+def test_pending_counts_the_imports_undelivered_messages(store: SqlStore) -> None:
+    """What the import lane compares with the bulk threshold before gathering
+    (relay/runners/import_lane.py): queued, processing and deferred messages of the
+    named imports, not their finished ones, not other imports', not live mail."""
+    first, second = start(store, "/mail/a.mbox"), start(store, "/mail/b.mbox")
+    ids = imported(store, first, 0, 5, "c")
+    imported(store, second, 100, 3, "c")
+    store.enqueue(message(999, tag="live"), LIVE, datetime.now(UTC))
+    assert store.import_pending([first]) == 5
+    assert len(store.claim(1, "h:1:deliver", 30, LIVE_LANE)) == 1  # the lane waits for it
+    claimed = [m.id for m in store.claim(2, "h:1:deliver-import", 30, IMPORTED_LANE)]
+    store.finish(claimed[0], State.LOGGED, "logged to 1 record(s) in 1 Task(s)")
+    store.defer(claimed[1], datetime.now(UTC), "Salesforce was unavailable")
+    assert claimed == ids[:2]
+    assert store.import_pending([first]) == 4  # 3 queued, 1 deferred
+    assert store.import_pending([first, second]) == 7
+    assert store.import_pending([]) == 0
