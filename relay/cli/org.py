@@ -125,3 +125,54 @@ def seed(app: AppContext, sample: bool, data: Path | None) -> None:
     finally:
         org_data.close()
     click.echo(json.dumps(sample_org.summary()))
+
+
+@org.command()
+@click.argument("username")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from standard input instead of asking for it.",
+)
+@click.option(
+    "--data",
+    "data",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Data directory (default: RELAY_HOME/localorg).",
+)
+@pass_app
+def password(app: AppContext, username: str, password_stdin: bool, data: Path | None) -> None:
+    """Set the local org password of the User USERNAME (a rep's username or email), to
+    sign in to the web console as that rep. The running org takes it at the next
+    sign-in. Only the embedded local org: a real org's passwords are Salesforce's."""
+    from relay.localorg.data import OrgData
+    from relay.localorg.runner import DATA_FILE
+    from relay.localorg.seed import soql_quote
+    from relay.localorg.state import LATEST_VERSION
+    from relay.localorg.web_credentials import UserPasswords
+
+    data_dir = _data_dir(app, data)
+    if not (data_dir / DATA_FILE).exists():
+        raise click.ClickException(
+            f"no local org in {data_dir}: run `relay org seed --sample` or `relay serve` first"
+        )
+    wanted = soql_quote(username.strip())
+    org_data = OrgData(data_dir / DATA_FILE)
+    try:
+        users = org_data.query(
+            f"SELECT Id, Username FROM User WHERE Username = {wanted} OR Email = {wanted}",  # noqa: S608
+            include_deleted=False,
+            api_version=LATEST_VERSION,
+        ).records
+    finally:
+        org_data.close()
+    if len(users) != 1:
+        raise click.ClickException(f"no User {username} in the local org")
+    if password_stdin:
+        secret = sys.stdin.readline().rstrip("\r\n")
+    else:
+        secret = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    if not secret:
+        raise click.ClickException("the password is empty")
+    UserPasswords(data_dir).set(str(users[0]["Id"]), secret)
+    click.echo(f"password set for {users[0]['Username']}")

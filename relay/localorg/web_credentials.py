@@ -35,24 +35,39 @@ def _hash(password: str, salt: bytes) -> str:
 
 
 class UserPasswords:
-    """User id -> salted hash; the file is rewritten when a password is set."""
+    """User id -> salted hash; the file is rewritten when a password is set. A running
+    org reads the file again when it changed, so `relay org password` (another process)
+    takes effect at the next sign-in."""
 
     def __init__(self, data_dir: Path) -> None:
         self._path = data_dir / PASSWORDS_FILE
         self._lock = threading.Lock()
         self._hashes: dict[str, dict[str, str]] = {}
-        if self._path.exists():
+        self._read_at: int | None = None
+        self._reload()
+
+    def _reload(self) -> None:
+        try:
+            changed = self._path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return
+        if changed != self._read_at:
             self._hashes = json.loads(self._path.read_text(encoding="utf-8"))
+            self._read_at = changed
 
     def set(self, user_id: str, password: str) -> None:
         salt = secrets.token_bytes(16)
         entry = {"salt": salt.hex(), "hash": _hash(password, salt)}
         with self._lock:
+            self._reload()
             self._hashes = {**self._hashes, user_id: entry}
             snapshot = json.dumps(self._hashes).encode()
-        write_private(self._path, snapshot)
+            write_private(self._path, snapshot)
+            self._read_at = self._path.stat().st_mtime_ns
 
     def check(self, user_id: str, password: str) -> bool:
+        with self._lock:
+            self._reload()
         entry = self._hashes.get(user_id)
         if entry is None:
             return False

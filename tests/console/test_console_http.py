@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import subprocess
+import sys
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -13,6 +15,7 @@ import requests
 from cryptography.fernet import Fernet
 
 from relay.localorg.runner import LocalOrgInfo
+from relay.localorg.seed import REPS, rep_email
 from relay.reps.directory import load_address_secret, personal_address
 from tests.console.console_helpers import ALICE, BOB, REP_PASSWORD, sign_in
 from tests.support.localorg import RunningOrg
@@ -246,3 +249,33 @@ def test_queue_actions_are_the_admins_and_a_wrong_one_changes_nothing(
     audit = [(e["action"], e["target"]) for e in console_relay.events("console_change")]
     assert ("queue_delete", queue_id) in audit
     assert ("queue_release", queue_id) not in audit
+
+
+def test_relay_org_password_lets_a_rep_of_the_running_local_org_sign_in(
+    console_relay: RelayServe, console_org: RunningOrg
+) -> None:
+    """`relay org password` (another process, as an admin trying `make run` would use it)
+    sets a rep's local org password; the running org takes it at the next sign-in."""
+    carmen = rep_email(REPS[2])
+    data = console_org.info.data_dir
+
+    def set_password(*args: str, given: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "relay", "org", "password", *args, "--data", data],
+            input=given,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    done = set_password(carmen.upper(), "--password-stdin", given="carmen-tries-the-console\n")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"password set for {carmen}"
+    session = sign_in(console_relay, console_org, carmen, "carmen-tries-the-console")
+    assert session.get("/settings").status_code == 200
+    unknown = set_password("nobody@acme-widgets.example", "--password-stdin", given="x\n")
+    assert unknown.returncode == 1
+    assert "no User nobody@acme-widgets.example in the local org" in unknown.stderr
+    empty = set_password(carmen, "--password-stdin", given="\n")
+    assert (empty.returncode, "the password is empty" in empty.stderr) == (1, True)
