@@ -77,17 +77,25 @@ class BatchRunner(abc.ABC):
 
     # --- the loop ------------------------------------------------------------------------
 
+    async def ready_to_claim(self, stopping: asyncio.Event) -> bool | None:
+        """The pace before a claim: step back while the node's edge takes a burst, then
+        wait the batch window. True: claim now; False: look again; None: stopping."""
+        step_back = self.intake_yield()
+        if step_back > 0:
+            return None if await sleep_or_stop(stopping, step_back) else False
+        window = self.batch_window()
+        if window > 0 and await sleep_or_stop(stopping, window):
+            return None
+        return True
+
     async def run(self, stopping: asyncio.Event) -> None:
         self.log.info("runner_started", worker=self.worker)
         while not stopping.is_set():
-            step_back = self.intake_yield()
-            if step_back > 0:
-                if await sleep_or_stop(stopping, step_back):
-                    break
-                continue
-            window = self.batch_window()
-            if window > 0 and await sleep_or_stop(stopping, window):
+            ready = await self.ready_to_claim(stopping)
+            if ready is None:
                 break
+            if not ready:
+                continue
             try:
                 batch = await asyncio.to_thread(
                     self.store.claim,

@@ -121,14 +121,11 @@ class ImportLaneRunner(DeliveryRunner):
         empty_since: float | None = None
         try:
             while not stopping.is_set():
-                step_back = self.intake_yield()
-                if step_back > 0:
-                    if await sleep_or_stop(stopping, step_back):
-                        break
-                    continue
-                window = self.batch_window()
-                if window > 0 and await sleep_or_stop(stopping, window):
+                ready = await self.ready_to_claim(stopping)
+                if ready is None:
                     break
+                if not ready:
+                    continue
                 try:
                     batch = await asyncio.to_thread(
                         self.store.claim,
