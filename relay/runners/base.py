@@ -77,6 +77,25 @@ class BatchRunner(abc.ABC):
 
     # --- the loop ------------------------------------------------------------------------
 
+    async def claim_next(
+        self, stopping: asyncio.Event, limit: int
+    ) -> Sequence[StoredMessage] | None:
+        """Claim up to ``limit`` from this runner's lane, in a thread. None when the store
+        failed: the outage is reported and its backoff waited, and the caller looks
+        again."""
+        try:
+            batch = await asyncio.to_thread(
+                self.store.claim, limit, self.worker, self.pipeline.lease_seconds, self.lane
+            )
+        except Exception as error:
+            wait = store_failed(self.outage, self.name, error)
+            if wait is None:
+                raise
+            await sleep_or_stop(stopping, wait)
+            return None
+        self.outage.succeeded(self.name)
+        return batch
+
     async def ready_to_claim(self, stopping: asyncio.Event) -> bool | None:
         """The pace before a claim: step back while the node's edge takes a burst, then
         wait the batch window. True: claim now; False: look again; None: stopping."""
@@ -96,21 +115,9 @@ class BatchRunner(abc.ABC):
                 break
             if not ready:
                 continue
-            try:
-                batch = await asyncio.to_thread(
-                    self.store.claim,
-                    self.batch_size or self.pipeline.batch_size,
-                    self.worker,
-                    self.pipeline.lease_seconds,
-                    self.lane,
-                )
-            except Exception as error:
-                wait = store_failed(self.outage, self.name, error)
-                if wait is None:
-                    raise
-                await sleep_or_stop(stopping, wait)
+            batch = await self.claim_next(stopping, self.batch_size or self.pipeline.batch_size)
+            if batch is None:
                 continue
-            self.outage.succeeded(self.name)
             if not batch:
                 await asyncio.to_thread(self.store.wait_for_work, self.pipeline.idle_wait_seconds)
                 continue

@@ -126,21 +126,9 @@ class ImportLaneRunner(DeliveryRunner):
                     break
                 if not ready:
                     continue
-                try:
-                    batch = await asyncio.to_thread(
-                        self.store.claim,
-                        IMPORT_CLAIM_LIMIT,
-                        self.worker,
-                        self.pipeline.lease_seconds,
-                        self.lane,
-                    )
-                except Exception as error:
-                    wait = store_failed(self.outage, self.name, error)
-                    if wait is None:
-                        raise
-                    await sleep_or_stop(stopping, wait)
+                batch = await self.claim_next(stopping, IMPORT_CLAIM_LIMIT)
+                if batch is None:
                     continue
-                self.outage.succeeded(self.name)
                 if not batch:
                     now = time.monotonic()
                     empty_since = now if empty_since is None else empty_since
