@@ -54,6 +54,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -401,17 +402,23 @@ class Mode:
     nice_org: bool = False
     idle_delivery: bool = False
     no_yield: bool = False
+    env: tuple[tuple[str, str], ...] = ()  # NAME=VALUE options: this mode's own variables
 
 
 def parse_mode(spec: str, workers: int | None) -> Mode:
     """``serve[:wN][:uvloop|asyncio][:nice-org][:idle-delivery][:no-yield]`` or
-    ``edge[:loop]``."""
+    ``edge[:loop]``; any mode may add ``:NAME=VALUE`` options, variables set for its
+    processes only (``serve:RELAY_WORKERS=2``), to compare settings side by side."""
     kind, *options = spec.split(":")
     if kind not in ("serve", "edge"):
         raise SystemExit(f"unknown mode {spec!r}: serve[:wN][:uvloop|asyncio] or edge")
     loop, nice_org, idle_delivery, no_yield = None, False, False, False
+    env: list[tuple[str, str]] = []
     for option in options:
-        if option in ("uvloop", "asyncio"):
+        if "=" in option:
+            name, _, value = option.partition("=")
+            env.append((name, value))
+        elif option in ("uvloop", "asyncio"):
             loop = option
         elif kind == "serve" and option.startswith("w") and option[1:].isdigit():
             workers = int(option[1:])
@@ -423,7 +430,7 @@ def parse_mode(spec: str, workers: int | None) -> Mode:
             no_yield = True
         else:
             raise SystemExit(f"unknown option {option!r} in mode {spec!r}")
-    return Mode(kind, workers, loop, nice_org, idle_delivery, no_yield)
+    return Mode(kind, workers, loop, nice_org, idle_delivery, no_yield, tuple(env))
 
 
 def renice(pid: int, value: int) -> None:
@@ -437,7 +444,7 @@ def start_relay(
 ) -> Server:
     mode = parse_mode(spec, workers)
     kind, workers, loop = mode.kind, mode.workers, mode.loop
-    slug = spec.replace(":", "-")
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", spec)  # a directory name
     relay_env = profiled(env, profile, slug) | {
         "RELAY_HOME": str(home / slug),
         "RELAY_DOMAIN": DOMAIN,
@@ -446,6 +453,7 @@ def start_relay(
         **TRUST,
         **({"RELAY_EVENT_LOOP": loop} if loop else {}),
         **({"RELAY_PIPELINE_YIELD_MIN_RATE": "0"} if mode.no_yield else {}),
+        **dict(mode.env),
     }
     ready = home / f"{slug}.json"
     if kind == "edge":
