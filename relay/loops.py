@@ -1,8 +1,9 @@
-"""Running a coroutine on uvloop when it is installed (``pip install 'relay[fast]'``).
+"""Running a coroutine on uvloop when it is installed (a dependency of Relay wherever
+uvloop builds: not on Windows).
 
 uvloop is a drop-in event loop on libuv (https://uvloop.readthedocs.io/): the SMTP edge
 and the runners spend much of their time in the loop's socket and callback machinery,
-which it runs faster. It stays optional: without it the standard loop runs, unchanged.
+which it runs faster. Without it the standard loop runs, unchanged.
 
 ``RELAY_EVENT_LOOP`` chooses for every process of `relay serve` (the children inherit
 the environment, docs/design.md §2): ``auto`` (the default: uvloop if importable),
@@ -42,7 +43,7 @@ def loop_factory(
     except ImportError:
         if choice == "uvloop":
             raise ConfigError(
-                [f"{ENV}=uvloop but uvloop is not installed (pip install 'relay[fast]')"]
+                [f"{ENV}=uvloop but uvloop is not installed (pip install uvloop)"]
             ) from None
         return None
     factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop

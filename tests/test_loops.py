@@ -16,7 +16,13 @@ from relay.errors import ConfigError
 
 HAS_UVLOOP = importlib.util.find_spec("uvloop") is not None
 needs_uvloop = pytest.mark.skipif(not HAS_UVLOOP, reason="uvloop is not installed")
-without_uvloop = pytest.mark.skipif(HAS_UVLOOP, reason="uvloop is installed")
+
+
+@pytest.fixture
+def without_uvloop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As on a platform with no uvloop build: ``import uvloop`` fails (a None entry in
+    sys.modules makes the import system raise ImportError)."""
+    monkeypatch.setitem(sys.modules, "uvloop", None)
 
 
 async def loop_module() -> str:
@@ -42,13 +48,13 @@ def test_auto_and_uvloop_run_uvloop_when_installed(monkeypatch: pytest.MonkeyPat
     assert run_with(monkeypatch, " UVLOOP ").startswith("uvloop")
 
 
-@without_uvloop
+@pytest.mark.usefixtures("without_uvloop")
 def test_auto_falls_back_to_asyncio_without_uvloop(monkeypatch: pytest.MonkeyPatch) -> None:
     assert run_with(monkeypatch, None).startswith("asyncio")
     assert run_with(monkeypatch, "auto").startswith("asyncio")
 
 
-@without_uvloop
+@pytest.mark.usefixtures("without_uvloop")
 def test_uvloop_required_but_missing_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="uvloop is not installed"):
         loops.loop_factory({loops.ENV: "uvloop"})
