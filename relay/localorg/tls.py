@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import ssl
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,17 +44,32 @@ def ensure_certificates(data_dir: Path) -> TlsFiles:
     files = TlsFiles(data_dir / CA_FILE, data_dir / CERT_FILE, data_dir / KEY_FILE)
     if files.ca_file.exists() and files.cert_file.exists() and files.key_file.exists():
         return files
+    ca_key, ca_cert = issue_ca("Relay local org CA", _VALID_FOR)
+    server_key, server_cert = issue_server_certificate(
+        ca_key, ca_cert, ["localhost", "127.0.0.1", "::1"], _VALID_FOR
+    )
+    write_private(data_dir / CA_KEY_FILE, key_pem(ca_key))
+    write_private(files.key_file, key_pem(server_key))
+    files.cert_file.write_bytes(certificate_pem(server_cert))
+    files.ca_file.write_bytes(certificate_pem(ca_cert))
+    return files
+
+
+def issue_ca(
+    common_name: str, valid_for: dt.timedelta
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    """A private CA (P-256) that signs server certificates only (path length 0)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = dt.datetime.now(dt.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Relay local org CA")])
-    ca_cert = (
+    certificate = (
         x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + _VALID_FOR)
+        .not_valid_after(now + valid_for)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(
@@ -69,29 +85,32 @@ def ensure_certificates(data_dir: Path) -> TlsFiles:
             ),
             critical=True,
         )
-        .add_extension(
-            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
-        )
-        .sign(ca_key, hashes.SHA256())
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
     )
-    server_key = ec.generate_private_key(ec.SECP256R1())
-    server_cert = (
+    return key, certificate
+
+
+def issue_server_certificate(
+    ca_key: ec.EllipticCurvePrivateKey,
+    ca_certificate: x509.Certificate,
+    names: Sequence[str],
+    valid_for: dt.timedelta,
+) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    """A P-256 server certificate from the CA for ``names`` (DNS names or IP addresses,
+    in the subject alternative name; the first is also the common name)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-        .issuer_name(ca_name)
-        .public_key(server_key.public_key())
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
+        .issuer_name(ca_certificate.subject)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + _VALID_FOR)
+        .not_valid_after(now + valid_for)
         .add_extension(
-            x509.SubjectAlternativeName(
-                [
-                    x509.DNSName("localhost"),
-                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                    x509.IPAddress(ipaddress.ip_address("::1")),
-                ]
-            ),
-            critical=False,
+            x509.SubjectAlternativeName([_general_name(name) for name in names]), critical=False
         )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
@@ -101,11 +120,18 @@ def ensure_certificates(data_dir: Path) -> TlsFiles:
         )
         .sign(ca_key, hashes.SHA256())
     )
-    write_private(data_dir / CA_KEY_FILE, _key_pem(ca_key))
-    write_private(files.key_file, _key_pem(server_key))
-    files.cert_file.write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
-    files.ca_file.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    return files
+    return key, certificate
+
+
+def _general_name(name: str) -> x509.GeneralName:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)
+
+
+def certificate_pem(certificate: x509.Certificate) -> bytes:
+    return certificate.public_bytes(serialization.Encoding.PEM)
 
 
 def server_ssl_context(files: TlsFiles) -> ssl.SSLContext:
@@ -115,7 +141,7 @@ def server_ssl_context(files: TlsFiles) -> ssl.SSLContext:
     return context
 
 
-def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+def key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,

@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import NameOID
+
+from relay.localorg.tls import certificate_pem, issue_ca, issue_server_certificate, key_pem
 
 
 @dataclass(frozen=True)
@@ -44,14 +46,8 @@ def make_certificate(directory: Path, hostname: str, name: str = "server") -> Ce
     )
     directory.mkdir(parents=True, exist_ok=True)
     cert_file, key_file = directory / f"{name}.crt", directory / f"{name}.key"
-    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    cert_file.write_bytes(certificate_pem(certificate))
+    key_file.write_bytes(key_pem(key))
     return Certificate(cert_file, key_file)
 
 
@@ -59,44 +55,17 @@ def make_certificate(directory: Path, hostname: str, name: str = "server") -> Ce
 class CertificateAuthority:
     cert_file: Path
     key: ec.EllipticCurvePrivateKey
-    name: x509.Name
+    certificate: x509.Certificate
 
 
 def make_ca(directory: Path, name: str = "Relay test CA") -> CertificateAuthority:
-    """A private CA (P-256, a day), for servers whose clients trust it by file."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
+    """A private CA (P-256, a day), for servers whose clients trust it by file: the
+    local org's own (relay/localorg/tls.py)."""
+    key, certificate = issue_ca(name, datetime.timedelta(days=1))
     directory.mkdir(parents=True, exist_ok=True)
     cert_file = directory / "ca.crt"
-    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    return CertificateAuthority(cert_file, key, subject)
+    cert_file.write_bytes(certificate_pem(certificate))
+    return CertificateAuthority(cert_file, key, certificate)
 
 
 def make_signed_certificate(
@@ -104,35 +73,11 @@ def make_signed_certificate(
 ) -> Certificate:
     """A server certificate from ``ca`` naming only ``dns_names`` (no IP address, so a
     client that connects by IP sees a name mismatch)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, dns_names[0])]))
-        .issuer_name(ca.name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName(dns) for dns in dns_names]), critical=False
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.key.public_key()),
-            critical=False,
-        )
-        .sign(ca.key, hashes.SHA256())
+    key, certificate = issue_server_certificate(
+        ca.key, ca.certificate, dns_names, datetime.timedelta(days=1)
     )
     directory.mkdir(parents=True, exist_ok=True)
     cert_file, key_file = directory / f"{name}.crt", directory / f"{name}.key"
-    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    cert_file.write_bytes(certificate_pem(certificate))
+    key_file.write_bytes(key_pem(key))
     return Certificate(cert_file, key_file)
