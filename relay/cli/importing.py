@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 from types import FrameType
 from typing import Any, NoReturn
 
@@ -33,8 +33,8 @@ from relay.errors import RelayError
 from relay.importing.filters import Filters, Verdict, admit
 from relay.importing.source import Source, SourceError
 from relay.store import SqlStore, open_store
-from relay.store.imports import RUNNING, ImportRecord
-from relay.store.leases import owner_gone, this_host
+from relay.store.imports import HEARTBEAT_SECONDS, RUNNING, shown_state
+from relay.store.leases import this_host
 
 INTERRUPTED = 130
 STALL_HINT_SECONDS = 15.0
@@ -300,13 +300,10 @@ def _import(
     from relay.importing.run import WINDOW, Importer, Snapshot
 
     host = this_host()
-    for earlier in store.list_imports():
+    for earlier in store.list_imports(rep_email):
         if (
             earlier.source == source.identity
-            and earlier.rep == rep_email
-            and earlier.state == RUNNING
-            and earlier.owner
-            and not owner_gone(earlier.owner, earlier.updated_at, host)
+            and shown_state(earlier, host=host)[0] == RUNNING
             and earlier.owner != _owner(host)
         ):
             _fail(f"this import is already running ({earlier.owner}); stop it first")
@@ -353,7 +350,7 @@ def _import(
     interrupted: list[bool] = []
     reporter.start(total, importer.counts.get("read", 0))
     try:
-        with _stop_on_signals(importer.stop, interrupted):
+        with _stop_on_signals(importer.stop, interrupted), _heartbeat(store, record.id, host):
             try:
                 state = importer.run(tick)
             except SourceError as error:
@@ -385,6 +382,30 @@ def _import(
             )
         )
     return INTERRUPTED if interrupted else 0
+
+
+@contextmanager
+def _heartbeat(store: SqlStore, import_id: str, host: str) -> Iterator[None]:
+    """Refresh the import's heartbeat every ``HEARTBEAT_SECONDS`` from a thread, so it is
+    fresh even while the source is slow to answer (an IMAP fetch) or the import waits
+    for the queue; when this process dies, the heartbeat stops and readers show the
+    import stopped (relay/store/imports.py ``shown_state``)."""
+    done = threading.Event()
+
+    def beat() -> None:
+        while not done.wait(HEARTBEAT_SECONDS):
+            try:
+                store.beat_import(import_id, _owner(host))
+            except RelayError:  # the store is down: the import itself reports that
+                continue
+
+    thread = threading.Thread(target=beat, name="import-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join(timeout=HEARTBEAT_SECONDS)
 
 
 class _StallHint:
@@ -503,12 +524,13 @@ def _dry_run(
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per line.")
 @pass_app
 def list_imports(app: AppContext, as_json: bool) -> None:
-    """List the imports, oldest first, with their counts."""
+    """List the imports, oldest first, with their counts. An import whose `relay
+    import` process is gone (killed) shows as stopped, whatever its row says."""
     with _store(app) as store:
-        rows = [(record, store.import_outcomes(record.id)) for record in store.list_imports()]
+        rows = store.import_summaries()
     if as_json:
-        for record, outcomes in rows:
-            sys.stdout.write(json.dumps(_listed(record, outcomes), default=str) + "\n")
+        for listed in rows:
+            sys.stdout.write(json.dumps(listed, default=str) + "\n")
         return
     if not rows:
         click.echo("no imports")
@@ -530,43 +552,19 @@ def list_imports(app: AppContext, as_json: bool) -> None:
         "updated",
     ):
         table.add_column(name, overflow="fold")
-    for record, outcomes in rows:
-        listed = _listed(record, outcomes)
+    for listed in rows:
+        why = listed["error"] or listed["note"]
         table.add_row(
             *cells(
-                record.id,
-                record.source,
-                record.rep,
-                record.state + (f" ({record.error})" if record.error else ""),
+                listed["id"],
+                listed["source"],
+                listed["user"],
+                listed["state"] + (f" ({why})" if why else ""),
                 *(
                     str(listed[k])
                     for k in ("read", "logged", "duplicate", "skipped", "failed", "pending")
                 ),
-                record.updated_at.isoformat(timespec="seconds"),
+                datetime.fromisoformat(listed["updated_at"]).isoformat(timespec="seconds"),
             )
         )
     console().print(table)
-
-
-def _listed(record: ImportRecord, outcomes: Any) -> dict[str, Any]:
-    counts = record.counts
-    return {
-        "id": record.id,
-        "source": record.source,
-        "user": record.rep,
-        "state": record.state,
-        "error": record.error,
-        "filters": dict(record.filters),
-        "read": counts.get("read", 0),
-        "queued": counts.get("queued", 0),
-        "filtered": counts.get("filtered", 0),
-        "logged": outcomes.logged,
-        "duplicate": outcomes.duplicate,
-        "unresolved": outcomes.unresolved,
-        "skipped": counts.get("skipped", 0) + outcomes.skipped,
-        "failed": outcomes.failed,
-        "pending": outcomes.pending,
-        "created_at": record.created_at.isoformat(),
-        "updated_at": record.updated_at.isoformat(),
-        "finished_at": record.finished_at.isoformat() if record.finished_at else None,
-    }

@@ -111,6 +111,11 @@ def test_sigkill_then_the_same_command_resumes_with_no_duplicates(
         read_before = record.counts["read"]
     finally:
         store.close()
+    # ...but every reader tells the truth: its process is gone.
+    listed = serve.cli("import", "list", "--json")
+    (mine,) = [item for item in lines(listed.stdout) if item["source"] == str(path.resolve())]
+    assert (mine["state"], mine["read"]) == ("stopped", read_before)
+    assert "run the same command again" in mine["note"]
     status, output, stderr = run_import(serve, str(path))
     assert status == 0, stderr
     assert "resuming import" in stderr
