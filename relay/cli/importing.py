@@ -300,7 +300,7 @@ def _import(
     from relay.importing.run import WINDOW, Importer, Snapshot
 
     host = this_host()
-    for earlier in store.list_imports(rep_email):
+    for earlier in store.list_imports([rep_email]):
         if (
             earlier.source == source.identity
             and shown_state(earlier, host=host)[0] == RUNNING

@@ -282,23 +282,30 @@ class ImportStore:
         return None if row is None else _record(row)
 
     @unavailable_on_failure
-    def list_imports(self, rep: str | None = None) -> list[ImportRecord]:
-        """The imports, oldest first; only ``rep``'s when given."""
+    def list_imports(self, reps: Collection[str] | None = None) -> list[ImportRecord]:
+        """The imports, oldest first; only those of ``reps`` (addresses) when given."""
         query = select(imports).order_by(imports.c.id)
-        if rep is not None:
-            query = query.where(imports.c.rep == rep.lower())
+        if reps is not None:
+            query = query.where(imports.c.rep.in_(sorted({r.lower() for r in reps})))
         with self._write_engine.connect() as connection:
             rows = connection.execute(query).all()
         return [_record(row) for row in rows]
 
-    def import_summaries(self, rep: str | None = None) -> list[dict[str, Any]]:
-        """``import_summary`` of each import (only ``rep``'s when given), oldest first:
-        what `relay import list` prints and the console's imports page shows."""
+    def import_summaries(self, reps: Collection[str] | None = None) -> list[dict[str, Any]]:
+        """``import_summary`` of each import (only those of ``reps`` when given), oldest
+        first: what `relay import list` prints and the console's imports page shows."""
         now, host = utc_now(), this_host()
         return [
             import_summary(record, self.import_outcomes(record.id), now, host)
-            for record in self.list_imports(rep)
+            for record in self.list_imports(reps)
         ]
+
+    def summarize_import(self, import_id: str) -> dict[str, Any] | None:
+        """``import_summary`` of one import, or None when there is no such import."""
+        record = self.get_import(import_id)
+        if record is None:
+            return None
+        return import_summary(record, self.import_outcomes(import_id))
 
     @unavailable_on_failure
     def import_pending(self, import_ids: Collection[str]) -> int:

@@ -169,9 +169,9 @@ def test_a_running_import_of_a_dead_process_on_this_host_is_shown_stopped(
     dead.wait()
     owner = f"{this_host()}:{dead.pid}:import"
     record = store.start_import("/mail/dead.mbox", "alice@acme-widgets.example", {}, owner)
-    (listed,) = store.import_summaries("ALICE@acme-widgets.example")
+    (listed,) = store.import_summaries(["ALICE@acme-widgets.example"])
     assert (listed["id"], listed["state"], listed["note"]) == (record.id, STOPPED, GONE)
     mine = f"{this_host()}:{os.getpid()}:import"
     alive = store.start_import("/mail/alive.mbox", "bob@acme-widgets.example", {}, mine)
     assert shown_state(alive) == (RUNNING, None)
-    assert [s["id"] for s in store.import_summaries("bob@acme-widgets.example")] == [alive.id]
+    assert [s["id"] for s in store.import_summaries(["bob@acme-widgets.example"])] == [alive.id]
