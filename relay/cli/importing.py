@@ -103,6 +103,13 @@ def _day(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dat
     show_default=True,
     help="Drop mail that matches no record instead of making unresolved items.",
 )
+@click.option(
+    "--folder",
+    "folders",
+    multiple=True,
+    help="An IMAP folder to import instead of the URL's; repeat for more "
+    "(--folder INBOX --folder Sent). Each folder is an import of its own.",
+)
 @click.option("--dry-run", is_flag=True, help="Write nothing; print what would happen.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.option("--window", type=click.IntRange(1), default=None, hidden=True)
@@ -114,6 +121,7 @@ def run(
     since: date | None,
     until: date | None,
     only_matched: bool,
+    folders: tuple[str, ...],
     dry_run: bool,
     as_json: bool,
     window: int | None,
@@ -122,12 +130,17 @@ def run(
     imap://USER@HOST[:PORT]/FOLDER) as the mail of the rep --user."""
     if since and until and since > until:
         raise click.BadParameter("--since is after --until")
+    if folders and not _is_imap(source):
+        raise click.UsageError(
+            "--folder is for IMAP sources (imap://USER@HOST/FOLDER); a file source is "
+            "read whole (every folder of a Maildir or a zip)"
+        )
     config = app.config
     filters = Filters(since, until, config.smtp.max_message_bytes)
     reporter = _Reporter(as_json)
     with _store(app) as store:
         rep_email = _rep_email(app, store, user)
-        opened = _open_source(source, reporter.skipped, since, until)
+        opened = _open_sources(source, list(dict.fromkeys(folders)), reporter.skipped, since, until)
         try:
             if dry_run:
                 _dry_run(app, store, opened, rep_email, filters, only_matched, reporter)
@@ -135,12 +148,17 @@ def run(
             from relay.importing.run import import_window
 
             window = window or import_window(config.pipeline)
-            status = _import(store, opened, rep_email, filters, only_matched, reporter, window)
+            status = _import_each(store, opened, rep_email, filters, only_matched, reporter, window)
         except RelayError as error:  # the store failed before or after the import ran
             _fail(f"{error.reason}; run the same command again to go on")
         finally:
-            opened.close()
+            for each in opened:
+                each.close()
     raise SystemExit(status)
+
+
+def _is_imap(source: str) -> bool:
+    return source.lower().startswith(("imap://", "imaps://"))
 
 
 def _rep_email(app: AppContext, store: SqlStore, user: str) -> str:
@@ -161,27 +179,37 @@ def _rep_email(app: AppContext, store: SqlStore, user: str) -> str:
     return user.strip().lower()
 
 
-def _open_source(
-    source: str, on_skip: Callable[[str, str], None], since: date | None, until: date | None
-) -> Source:
+def _open_sources(
+    source: str,
+    folders: list[str],
+    on_skip: Callable[[str, str], None],
+    since: date | None,
+    until: date | None,
+) -> list[Source]:
+    """The sources to import, each opened now so a wrong password or a missing folder is
+    one line before anything is queued: the file source, the URL's IMAP folder, or each
+    ``--folder`` (one IMAP connection a folder, each an import of its own)."""
+    opened: list[Source] = []
     try:
-        if source.lower().startswith(("imap://", "imaps://")):
-            return _open_imap(source, since, until)
-        from relay.importing.files import open_file_source
+        if not _is_imap(source):
+            from relay.importing.files import open_file_source
 
-        return open_file_source(source, on_skip)
+            return [open_file_source(source, on_skip)]
+        from relay.importing import imap
+
+        password = os.environ.get("RELAY_IMAP_PASSWORD")
+        if password is None:
+            password = click.prompt("IMAP password", hide_input=True, err=True)
+        targets: list[str | None] = [*folders] or [None]  # None: the URL's folder
+        for folder in targets:
+            opened.append(
+                imap.open_imap(source, password=password, folder=folder, since=since, until=until)
+            )
+        return opened
     except SourceError as error:
+        for each in opened:
+            each.close()
         _fail(str(error))
-
-
-def _open_imap(source: str, since: date | None, until: date | None) -> Source:
-    from relay.importing import imap
-
-    password = os.environ.get("RELAY_IMAP_PASSWORD")
-    if password is None:
-        password = click.prompt("IMAP password", hide_input=True, err=True)
-    opened: Source = imap.open_imap(source, password=password, since=since, until=until)
-    return opened
 
 
 class _Reporter:
@@ -288,6 +316,59 @@ def _stop_on_signals(stop: threading.Event, interrupted: list[bool]) -> Iterator
             signal.signal(sig, handler)
 
 
+SUMMED = (
+    "read",
+    "queued",
+    "matched",
+    "logged",
+    "duplicate",
+    "unresolved",
+    "skipped",
+    "failed",
+    "filtered",
+    "pending",
+)
+
+
+def _import_each(
+    store: SqlStore,
+    sources: list[Source],
+    rep_email: str,
+    filters: Filters,
+    only_matched: bool,
+    reporter: _Reporter,
+    window: int | None,
+) -> int:
+    """Import each source in turn (one, or each ``--folder``); Ctrl-C stops them all.
+    With more than one, a last line sums them, so ``--json``'s last object has the
+    totals of the command, as with one source."""
+    finals: list[dict[str, Any]] = []
+    status = 0
+    for source in sources:
+        status, final = _import(store, source, rep_email, filters, only_matched, reporter, window)
+        finals.append(final)
+        if status != 0:
+            break
+    if len(sources) > 1:
+        everything = len(finals) == len(sources)
+        state = "done" if everything and all(f["state"] == "done" for f in finals) else "stopped"
+        totals = {
+            "imports": [f["import"] for f in finals],
+            "sources": [s.identity for s in sources],
+            "state": state,
+            **{key: sum(int(f[key]) for f in finals) for key in SUMMED},
+        }
+        if reporter.as_json:
+            reporter.update(totals, force=True)
+        else:
+            keys = ("read", "logged", "duplicate", "unresolved", "skipped", "failed", "pending")
+            click.echo(
+                f"{len(finals)} of {len(sources)} folders imported, {state}: "
+                + ", ".join(f"{k} {totals[k]}" for k in keys)
+            )
+    return status
+
+
 def _import(
     store: SqlStore,
     source: Source,
@@ -296,7 +377,7 @@ def _import(
     only_matched: bool,
     reporter: _Reporter,
     window: int | None,
-) -> int:
+) -> tuple[int, dict[str, Any]]:
     from relay.importing.run import WINDOW, Importer, Snapshot
 
     host = this_host()
@@ -381,7 +462,7 @@ def _import(
                 else ""
             )
         )
-    return INTERRUPTED if interrupted else 0
+    return INTERRUPTED if interrupted else 0, final
 
 
 @contextmanager
@@ -454,7 +535,7 @@ def _summary(final: dict[str, Any]) -> None:
 def _dry_run(
     app: AppContext,
     store: SqlStore,
-    source: Source,
+    sources: list[Source],
     rep_email: str,
     filters: Filters,
     only_matched: bool,
@@ -475,15 +556,17 @@ def _dry_run(
     reporter.skip_sink = skipped
 
     def admitted() -> Iterator[bytes]:
-        for message in source.messages(None):
-            counts["read"] += 1
-            verdict = admit(message.raw, filters)
-            if verdict is Verdict.ADMIT:
-                yield message.raw
-            elif verdict is Verdict.FILTERED:
-                counts["filtered"] += 1
-            else:
-                skipped(where(source.identity, message.cursor), verdict.value.replace("_", " "))
+        for source in sources:
+            for message in source.messages(None):
+                counts["read"] += 1
+                verdict = admit(message.raw, filters)
+                if verdict is Verdict.ADMIT:
+                    yield message.raw
+                elif verdict is Verdict.FILTERED:
+                    counts["filtered"] += 1
+                else:
+                    where_ = where(source.identity, message.cursor)
+                    skipped(where_, verdict.value.replace("_", " "))
 
     config = app.config
     reps = Reps(RepSnapshot.from_store(config, store), config.home)

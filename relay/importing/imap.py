@@ -25,6 +25,7 @@ import ssl
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -34,6 +35,7 @@ from relay.importing.imap_protocol import (
     ImapUrl,
     batches,
     check_resume,
+    checked_folder,
     mailbox_name,
     parse_fetch,
     parse_search,
@@ -72,6 +74,7 @@ def open_imap(
     url: str,
     *,
     password: str,
+    folder: str | None = None,
     since: dt.date | None = None,
     until: dt.date | None = None,
     ca_file: Path | None = None,
@@ -80,8 +83,13 @@ def open_imap(
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
 ) -> ImapSource:
     """Connect and open the folder now, so a wrong password or a missing folder is
-    reported before the import starts. ``ca_file`` defaults to ``RELAY_IMAP_CA_FILE``."""
+    reported before the import starts. ``folder`` (`relay import --folder`) replaces the
+    URL's; the source's identity then names that folder, so each folder is an import of
+    its own with its own UIDVALIDITY and UID cursor. ``ca_file`` defaults to
+    ``RELAY_IMAP_CA_FILE``."""
     location = parse_url(url)
+    if folder is not None:
+        location = replace(location, folder=checked_folder(folder))
     if batch_size < 1 or batch_bytes < 1:
         raise ValueError("batch_size and batch_bytes must be at least 1")
     context = tls_context(ca_file if ca_file is not None else ca_file_from_environment())

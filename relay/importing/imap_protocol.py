@@ -70,16 +70,23 @@ def parse_url(url: str) -> ImapUrl:
             f"the IMAP URL's port is not a number from 1 to 65535: {inert(url)}"
         ) from None
     implicit_tls = parts.scheme == "imaps"
-    folder = unquote(parts.path.removeprefix("/")) or DEFAULT_FOLDER
-    if any(char in folder for char in "\r\n\0"):
-        raise SourceError(f"the IMAP folder name has a line break or NUL: {inert(folder)}")
     return ImapUrl(
         implicit_tls=implicit_tls,
         user=unquote(parts.username),
         host=parts.hostname,
         port=port or (IMPLICIT_TLS_PORT if implicit_tls else STARTTLS_PORT),
-        folder=folder,
+        folder=checked_folder(unquote(parts.path.removeprefix("/")) or DEFAULT_FOLDER),
     )
+
+
+def checked_folder(folder: str) -> str:
+    """A folder name from the URL or ``--folder``: not empty, and no line break or NUL
+    (a quoted string cannot carry them, RFC 3501 §4.3)."""
+    if not folder:
+        raise SourceError("the IMAP folder name is empty")
+    if any(char in folder for char in "\r\n\0"):
+        raise SourceError(f"the IMAP folder name has a line break or NUL: {inert(folder)}")
+    return folder
 
 
 @dataclass(frozen=True)

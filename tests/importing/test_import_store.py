@@ -154,7 +154,8 @@ def test_a_running_import_whose_heartbeat_stopped_is_shown_stopped(store: SqlSto
     assert not store.beat_import(record.id, "h:1:import")
     assert store.beat_import(record.id, owner)
     again = store.get_import(record.id)
-    assert again is not None and again.heartbeat_at is not None
+    assert again is not None
+    assert again.heartbeat_at is not None
     assert again.heartbeat_at > beat
     store.end_import(record.id, STOPPED)
     assert not store.beat_import(record.id, owner)  # ended: nothing to keep alive
