@@ -1,5 +1,5 @@
-"""`relay import SOURCE --user EMAIL [--since D] [--until D] [--dry-run] [--json]` and
-`relay import list [--json]` (docs/design.md §11).
+"""`relay import SOURCE --user EMAIL [--since D] [--until D] [--folder NAME]... [--dry-run]
+[--json]` and `relay import list [--json]` (docs/design.md §11).
 
 SOURCE is an mbox file, a Maildir, a folder of ``.eml``, a ``.zip`` of those
 (relay/importing/files.py) or ``imap://USER@HOST[:PORT]/FOLDER`` (relay/importing/imap.py,
@@ -57,6 +57,7 @@ def import_command() -> None:
 
     \b
     relay import SOURCE --user EMAIL [--since D] [--until D] [--dry-run] [--json]
+    relay import imap://USER@HOST/ --user EMAIL --folder INBOX --folder Sent
     relay import list [--json]
 
     SOURCE is an mbox file, a Maildir, a folder of .eml, a .zip of those, or

@@ -4,11 +4,11 @@
 STARTTLS (``imaps://`` for implicit TLS on 993, RFC 8314 §3.3), logs in and opens the
 folder read-only (EXAMINE, RFC 3501 §6.3.2). ``messages()`` asks ``UID SEARCH`` for the
 UIDs after the cursor that the dates may admit (the server narrows a day wide; the
-import then filters on the Date: header as for a file, ``search_criteria``), then fetches them in batches with
-``UID FETCH … BODY.PEEK[]``, so nothing is marked seen (RFC 3501 §6.4.5) and only one
-batch is in memory (bounded by count and by RFC822.SIZE). UIDs ascend in the order
-mail arrived in the folder (RFC 3501 §2.3.1.1), so a cursor is the folder, its
-UIDVALIDITY and the last UID stored.
+import then filters on the Date: header as for a file, ``search_criteria``), then
+fetches them in batches with ``UID FETCH … BODY.PEEK[]``, so nothing is marked seen
+(RFC 3501 §6.4.5) and only one batch is in memory (bounded by count and by
+RFC822.SIZE). UIDs ascend in the order mail arrived in the folder (RFC 3501 §2.3.1.1),
+so a cursor is the folder, its UIDVALIDITY and the last UID stored.
 
 Every failure is a ``SourceError`` with one line a person can act on; the password is
 never in one, and nothing here logs. The standard library's imaplib is enough: it does

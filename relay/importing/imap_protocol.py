@@ -204,10 +204,7 @@ def search_criteria(uid_range: str, since: dt.date | None, until: dt.date | None
         day = imap_date(until + dt.timedelta(days=1) + DATE_MARGIN)
         internal.append(f"BEFORE {day}")
         sent.append(f"SENTBEFORE {day}")
-    return (
-        f"UID {uid_range} OR OR ({' '.join(sent)}) ({' '.join(internal)}) "
-        'NOT HEADER Date ""'
-    )
+    return f'UID {uid_range} OR OR ({" ".join(sent)}) ({" ".join(internal)}) NOT HEADER Date ""'
 
 
 def imap_date(day: dt.date) -> str:
