@@ -38,13 +38,15 @@ COUNTS = (
 
 
 def _shown(row: dict[str, Any]) -> dict[str, Any]:
-    """The summary with its times readable (UTC, to the second)."""
+    """The summary with its times readable (UTC, to the second; the list's to the
+    minute)."""
     shown = dict(row)
     for key in ("created_at", "updated_at", "finished_at"):
         value = row[key]
         shown[key] = (
             datetime.fromisoformat(value).strftime("%Y-%m-%d %H:%M:%S UTC") if value else ""
         )
+    shown["updated_short"] = datetime.fromisoformat(row["updated_at"]).strftime("%Y-%m-%d %H:%M")
     return shown
 
 

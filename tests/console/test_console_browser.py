@@ -581,8 +581,9 @@ def test_a_running_import_refreshes_itself_on_the_imports_page(
                 store.enqueue_imported, record.id, items, "3", {"read": 3, "queued": 3}
             )
             # Read, then Logged: the worker delivers them; the list polls.
-            await expect(row.locator("td").nth(3)).to_have_text("3", timeout=20_000)
-            await expect(row.locator("td").nth(4)).to_have_text("3", timeout=30_000)
+            read, logged = row.locator('[data-count="read"]'), row.locator('[data-count="logged"]')
+            await expect(read).to_have_text("3", timeout=20_000)
+            await expect(logged).to_have_text("3", timeout=30_000)
             await asyncio.to_thread(store.end_import, record.id, "done", {"read": 3, "queued": 3})
             await expect(row.locator("td").nth(1)).to_have_text("done", timeout=10_000)
             assert await page.evaluate("window.relayNotReloaded") is True

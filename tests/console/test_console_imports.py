@@ -57,8 +57,8 @@ def test_a_rep_sees_their_imports_an_admin_all_and_another_reps_is_403(
     assert 'hx-trigger="every' not in page.text  # nothing running: no polling
     mine = rep.get(f"/imports/{alice_id}")
     assert mine.status_code == 200
-    assert '<td data-count="read">3</td>' in mine.text
-    assert '<td data-count="logged">3</td>' in mine.text
+    assert '<td class="n" data-count="read">3</td>' in mine.text
+    assert '<td class="n" data-count="logged">3</td>' in mine.text
     assert '<span class="state" id="import-state">done</span>' in mine.text
     refused = rep.get(f"/imports/{bob_id}")
     assert refused.status_code == 403
@@ -75,4 +75,4 @@ def test_a_rep_sees_their_imports_an_admin_all_and_another_reps_is_403(
     assert "All imports" in every
     theirs = admin.get(f"/imports/{bob_id}")
     assert theirs.status_code == 200
-    assert '<td data-count="logged">2</td>' in theirs.text
+    assert '<td class="n" data-count="logged">2</td>' in theirs.text
