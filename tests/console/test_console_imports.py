@@ -4,9 +4,14 @@ and a source path with markup in it shown as text."""
 
 from __future__ import annotations
 
+import html
 import json
+import subprocess
 from pathlib import Path
 
+from relay.store import open_store
+from relay.store.imports import GONE
+from relay.store.leases import this_host
 from tests.console.console_helpers import ALICE, BOB, REP_PASSWORD, sign_in
 from tests.importing.mail_files import message, write_mbox
 from tests.support.localorg import RunningOrg
@@ -76,3 +81,28 @@ def test_a_rep_sees_their_imports_an_admin_all_and_another_reps_is_403(
     theirs = admin.get(f"/imports/{bob_id}")
     assert theirs.status_code == 200
     assert '<td class="n" data-count="logged">2</td>' in theirs.text
+
+
+def test_an_import_whose_process_was_killed_shows_stopped_with_why(
+    console_relay: RelayServe, console_org: RunningOrg
+) -> None:
+    """Its row still says running (nobody recorded an end); the page says stopped."""
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    store = open_store(console_relay.store_url)
+    try:
+        record = store.start_import(
+            "/mail/killed.mbox", ALICE, {}, f"{this_host()}:{dead.pid}:import"
+        )
+    finally:
+        store.close()
+    assert record.state == "running"
+    rep = sign_in(console_relay, console_org, ALICE, REP_PASSWORD)
+    page = rep.get("/imports").text
+    row = page[page.index(f'<tr data-import="{record.id}">') :]
+    row = row[: row.index("</tr>")]
+    assert '<span class="state">stopped</span>' in row
+    assert html.escape(GONE) in row
+    assert 'hx-trigger="every' not in page  # nothing is running: no polling
+    detail = rep.get(f"/imports/{record.id}").text
+    assert '<span class="state" id="import-state">stopped</span>' in detail

@@ -66,6 +66,27 @@ def subjects(org: RunningOrg, folder: str) -> set[str]:
     return {str(task["Subject"]).removeprefix("Email: ") for task in found}
 
 
+def test_a_dry_run_reads_every_folder_and_writes_nothing(
+    serve: RelayServe, dovecot: Dovecot
+) -> None:
+    before = listed(serve)
+    done = relay_import(
+        serve,
+        dovecot,
+        dovecot.url(),
+        "--folder",
+        "INBOX",
+        "--folder",
+        "Sent",
+        "--dry-run",
+        "--json",
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.splitlines()[-1])
+    assert (report["dry_run"], report["read"]) == (True, 5)
+    assert listed(serve) == before
+
+
 def test_each_folder_is_imported_and_resumed_on_its_own(
     serve: RelayServe, org: RunningOrg, dovecot: Dovecot
 ) -> None:
