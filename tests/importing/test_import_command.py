@@ -437,7 +437,9 @@ def test_a_running_import_keeps_its_heartbeat_and_shows_stopped_once_killed(
 
     def heartbeat() -> str | None:
         with sqlite3.connect(copy) as db:
-            row = db.execute("SELECT heartbeat_at FROM imports").fetchone()
+            row = db.execute(
+                "SELECT heartbeat_at FROM imports WHERE source = ?", (str(path.resolve()),)
+            ).fetchone()
         return None if row is None else str(row[0])
 
     command = [sys.executable, "-m", "relay", "import", str(path), "--user", REP, "--json"]
