@@ -706,9 +706,16 @@ def load_config(
 # RELAY_* variables that are not settings but are read elsewhere (the file to read, the
 # ready file of `relay serve`, the event loop: relay/loops.py); RELAY_TEST_* belong to the
 # test suite.
-# Read by one command, not settings: RELAY_IMAP_PASSWORD by `relay import imap://...`.
+# Read by one command, not settings: RELAY_IMAP_PASSWORD and RELAY_IMAP_CA_FILE by
+# `relay import imap://...` (relay/importing/imap.py).
 _OTHER_VARIABLES = frozenset(
-    {"RELAY_CONFIG", "RELAY_READY_FILE", "RELAY_EVENT_LOOP", "RELAY_IMAP_PASSWORD"}
+    {
+        "RELAY_CONFIG",
+        "RELAY_READY_FILE",
+        "RELAY_EVENT_LOOP",
+        "RELAY_IMAP_PASSWORD",
+        "RELAY_IMAP_CA_FILE",
+    }
 )
 # Set by others: the test suite (RELAY_TEST_*), and Kubernetes for a Service named
 # "relay" (RELAY_SERVICE_HOST, RELAY_PORT_2525_TCP, ...: "Discovering services",

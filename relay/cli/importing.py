@@ -1,5 +1,5 @@
-"""`relay import SOURCE --user EMAIL [--since D] [--until D] [--dry-run] [--json]` and
-`relay import list [--json]` (docs/design.md §11).
+"""`relay import SOURCE --user EMAIL [--since D] [--until D] [--folder NAME]... [--dry-run]
+[--json]` and `relay import list [--json]` (docs/design.md §11).
 
 SOURCE is an mbox file, a Maildir, a folder of ``.eml``, a ``.zip`` of those
 (relay/importing/files.py) or ``imap://USER@HOST[:PORT]/FOLDER`` (relay/importing/imap.py,
@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime
 from types import FrameType
 from typing import Any, NoReturn
 
@@ -33,8 +33,8 @@ from relay.errors import RelayError
 from relay.importing.filters import Filters, Verdict, admit
 from relay.importing.source import Source, SourceError
 from relay.store import SqlStore, open_store
-from relay.store.imports import RUNNING, ImportRecord
-from relay.store.leases import owner_gone, this_host
+from relay.store.imports import HEARTBEAT_SECONDS, RUNNING, shown_state
+from relay.store.leases import this_host
 
 INTERRUPTED = 130
 STALL_HINT_SECONDS = 15.0
@@ -57,6 +57,7 @@ def import_command() -> None:
 
     \b
     relay import SOURCE --user EMAIL [--since D] [--until D] [--dry-run] [--json]
+    relay import imap://USER@HOST/ --user EMAIL --folder INBOX --folder Sent
     relay import list [--json]
 
     SOURCE is an mbox file, a Maildir, a folder of .eml, a .zip of those, or
@@ -103,6 +104,13 @@ def _day(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dat
     show_default=True,
     help="Drop mail that matches no record instead of making unresolved items.",
 )
+@click.option(
+    "--folder",
+    "folders",
+    multiple=True,
+    help="An IMAP folder to import instead of the URL's; repeat for more "
+    "(--folder INBOX --folder Sent). Each folder is an import of its own.",
+)
 @click.option("--dry-run", is_flag=True, help="Write nothing; print what would happen.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.option("--window", type=click.IntRange(1), default=None, hidden=True)
@@ -114,6 +122,7 @@ def run(
     since: date | None,
     until: date | None,
     only_matched: bool,
+    folders: tuple[str, ...],
     dry_run: bool,
     as_json: bool,
     window: int | None,
@@ -122,12 +131,17 @@ def run(
     imap://USER@HOST[:PORT]/FOLDER) as the mail of the rep --user."""
     if since and until and since > until:
         raise click.BadParameter("--since is after --until")
+    if folders and not _is_imap(source):
+        raise click.UsageError(
+            "--folder is for IMAP sources (imap://USER@HOST/FOLDER); a file source is "
+            "read whole (every folder of a Maildir or a zip)"
+        )
     config = app.config
     filters = Filters(since, until, config.smtp.max_message_bytes)
     reporter = _Reporter(as_json)
     with _store(app) as store:
         rep_email = _rep_email(app, store, user)
-        opened = _open_source(source, reporter.skipped, since, until)
+        opened = _open_sources(source, list(dict.fromkeys(folders)), reporter.skipped, since, until)
         try:
             if dry_run:
                 _dry_run(app, store, opened, rep_email, filters, only_matched, reporter)
@@ -135,12 +149,17 @@ def run(
             from relay.importing.run import import_window
 
             window = window or import_window(config.pipeline)
-            status = _import(store, opened, rep_email, filters, only_matched, reporter, window)
+            status = _import_each(store, opened, rep_email, filters, only_matched, reporter, window)
         except RelayError as error:  # the store failed before or after the import ran
             _fail(f"{error.reason}; run the same command again to go on")
         finally:
-            opened.close()
+            for each in opened:
+                each.close()
     raise SystemExit(status)
+
+
+def _is_imap(source: str) -> bool:
+    return source.lower().startswith(("imap://", "imaps://"))
 
 
 def _rep_email(app: AppContext, store: SqlStore, user: str) -> str:
@@ -161,27 +180,37 @@ def _rep_email(app: AppContext, store: SqlStore, user: str) -> str:
     return user.strip().lower()
 
 
-def _open_source(
-    source: str, on_skip: Callable[[str, str], None], since: date | None, until: date | None
-) -> Source:
+def _open_sources(
+    source: str,
+    folders: list[str],
+    on_skip: Callable[[str, str], None],
+    since: date | None,
+    until: date | None,
+) -> list[Source]:
+    """The sources to import, each opened now so a wrong password or a missing folder is
+    one line before anything is queued: the file source, the URL's IMAP folder, or each
+    ``--folder`` (one IMAP connection a folder, each an import of its own)."""
+    opened: list[Source] = []
     try:
-        if source.lower().startswith(("imap://", "imaps://")):
-            return _open_imap(source, since, until)
-        from relay.importing.files import open_file_source
+        if not _is_imap(source):
+            from relay.importing.files import open_file_source
 
-        return open_file_source(source, on_skip)
+            return [open_file_source(source, on_skip)]
+        from relay.importing import imap
+
+        password = os.environ.get("RELAY_IMAP_PASSWORD")
+        if password is None:
+            password = click.prompt("IMAP password", hide_input=True, err=True)
+        targets: list[str | None] = [*folders] or [None]  # None: the URL's folder
+        for folder in targets:
+            opened.append(
+                imap.open_imap(source, password=password, folder=folder, since=since, until=until)
+            )
+        return opened
     except SourceError as error:
+        for each in opened:
+            each.close()
         _fail(str(error))
-
-
-def _open_imap(source: str, since: date | None, until: date | None) -> Source:
-    from relay.importing import imap
-
-    password = os.environ.get("RELAY_IMAP_PASSWORD")
-    if password is None:
-        password = click.prompt("IMAP password", hide_input=True, err=True)
-    opened: Source = imap.open_imap(source, password=password, since=since, until=until)
-    return opened
 
 
 class _Reporter:
@@ -288,6 +317,59 @@ def _stop_on_signals(stop: threading.Event, interrupted: list[bool]) -> Iterator
             signal.signal(sig, handler)
 
 
+SUMMED = (
+    "read",
+    "queued",
+    "matched",
+    "logged",
+    "duplicate",
+    "unresolved",
+    "skipped",
+    "failed",
+    "filtered",
+    "pending",
+)
+
+
+def _import_each(
+    store: SqlStore,
+    sources: list[Source],
+    rep_email: str,
+    filters: Filters,
+    only_matched: bool,
+    reporter: _Reporter,
+    window: int | None,
+) -> int:
+    """Import each source in turn (one, or each ``--folder``); Ctrl-C stops them all.
+    With more than one, a last line sums them, so ``--json``'s last object has the
+    totals of the command, as with one source."""
+    finals: list[dict[str, Any]] = []
+    status = 0
+    for source in sources:
+        status, final = _import(store, source, rep_email, filters, only_matched, reporter, window)
+        finals.append(final)
+        if status != 0:
+            break
+    if len(sources) > 1:
+        everything = len(finals) == len(sources)
+        state = "done" if everything and all(f["state"] == "done" for f in finals) else "stopped"
+        totals = {
+            "imports": [f["import"] for f in finals],
+            "sources": [s.identity for s in sources],
+            "state": state,
+            **{key: sum(int(f[key]) for f in finals) for key in SUMMED},
+        }
+        if reporter.as_json:
+            reporter.update(totals, force=True)
+        else:
+            keys = ("read", "logged", "duplicate", "unresolved", "skipped", "failed", "pending")
+            click.echo(
+                f"{len(finals)} of {len(sources)} folders imported, {state}: "
+                + ", ".join(f"{k} {totals[k]}" for k in keys)
+            )
+    return status
+
+
 def _import(
     store: SqlStore,
     source: Source,
@@ -296,17 +378,14 @@ def _import(
     only_matched: bool,
     reporter: _Reporter,
     window: int | None,
-) -> int:
+) -> tuple[int, dict[str, Any]]:
     from relay.importing.run import WINDOW, Importer, Snapshot
 
     host = this_host()
-    for earlier in store.list_imports():
+    for earlier in store.list_imports([rep_email]):
         if (
             earlier.source == source.identity
-            and earlier.rep == rep_email
-            and earlier.state == RUNNING
-            and earlier.owner
-            and not owner_gone(earlier.owner, earlier.updated_at, host)
+            and shown_state(earlier, host=host)[0] == RUNNING
             and earlier.owner != _owner(host)
         ):
             _fail(f"this import is already running ({earlier.owner}); stop it first")
@@ -353,7 +432,7 @@ def _import(
     interrupted: list[bool] = []
     reporter.start(total, importer.counts.get("read", 0))
     try:
-        with _stop_on_signals(importer.stop, interrupted):
+        with _stop_on_signals(importer.stop, interrupted), _heartbeat(store, record.id, host):
             try:
                 state = importer.run(tick)
             except SourceError as error:
@@ -384,7 +463,31 @@ def _import(
                 else ""
             )
         )
-    return INTERRUPTED if interrupted else 0
+    return INTERRUPTED if interrupted else 0, final
+
+
+@contextmanager
+def _heartbeat(store: SqlStore, import_id: str, host: str) -> Iterator[None]:
+    """Refresh the import's heartbeat every ``HEARTBEAT_SECONDS`` from a thread, so it is
+    fresh even while the source is slow to answer (an IMAP fetch) or the import waits
+    for the queue; when this process dies, the heartbeat stops and readers show the
+    import stopped (relay/store/imports.py ``shown_state``)."""
+    done = threading.Event()
+
+    def beat() -> None:
+        while not done.wait(HEARTBEAT_SECONDS):
+            try:
+                store.beat_import(import_id, _owner(host))
+            except RelayError:  # the store is down: the import itself reports that
+                continue
+
+    thread = threading.Thread(target=beat, name="import-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join(timeout=HEARTBEAT_SECONDS)
 
 
 class _StallHint:
@@ -433,7 +536,7 @@ def _summary(final: dict[str, Any]) -> None:
 def _dry_run(
     app: AppContext,
     store: SqlStore,
-    source: Source,
+    sources: list[Source],
     rep_email: str,
     filters: Filters,
     only_matched: bool,
@@ -454,15 +557,17 @@ def _dry_run(
     reporter.skip_sink = skipped
 
     def admitted() -> Iterator[bytes]:
-        for message in source.messages(None):
-            counts["read"] += 1
-            verdict = admit(message.raw, filters)
-            if verdict is Verdict.ADMIT:
-                yield message.raw
-            elif verdict is Verdict.FILTERED:
-                counts["filtered"] += 1
-            else:
-                skipped(where(source.identity, message.cursor), verdict.value.replace("_", " "))
+        for source in sources:
+            for message in source.messages(None):
+                counts["read"] += 1
+                verdict = admit(message.raw, filters)
+                if verdict is Verdict.ADMIT:
+                    yield message.raw
+                elif verdict is Verdict.FILTERED:
+                    counts["filtered"] += 1
+                else:
+                    where_ = where(source.identity, message.cursor)
+                    skipped(where_, verdict.value.replace("_", " "))
 
     config = app.config
     reps = Reps(RepSnapshot.from_store(config, store), config.home)
@@ -503,12 +608,13 @@ def _dry_run(
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per line.")
 @pass_app
 def list_imports(app: AppContext, as_json: bool) -> None:
-    """List the imports, oldest first, with their counts."""
+    """List the imports, oldest first, with their counts. An import whose `relay
+    import` process is gone (killed) shows as stopped, whatever its row says."""
     with _store(app) as store:
-        rows = [(record, store.import_outcomes(record.id)) for record in store.list_imports()]
+        rows = store.import_summaries()
     if as_json:
-        for record, outcomes in rows:
-            sys.stdout.write(json.dumps(_listed(record, outcomes), default=str) + "\n")
+        for listed in rows:
+            sys.stdout.write(json.dumps(listed, default=str) + "\n")
         return
     if not rows:
         click.echo("no imports")
@@ -530,43 +636,19 @@ def list_imports(app: AppContext, as_json: bool) -> None:
         "updated",
     ):
         table.add_column(name, overflow="fold")
-    for record, outcomes in rows:
-        listed = _listed(record, outcomes)
+    for listed in rows:
+        why = listed["error"] or listed["note"]
         table.add_row(
             *cells(
-                record.id,
-                record.source,
-                record.rep,
-                record.state + (f" ({record.error})" if record.error else ""),
+                listed["id"],
+                listed["source"],
+                listed["user"],
+                listed["state"] + (f" ({why})" if why else ""),
                 *(
                     str(listed[k])
                     for k in ("read", "logged", "duplicate", "skipped", "failed", "pending")
                 ),
-                record.updated_at.isoformat(timespec="seconds"),
+                datetime.fromisoformat(listed["updated_at"]).isoformat(timespec="seconds"),
             )
         )
     console().print(table)
-
-
-def _listed(record: ImportRecord, outcomes: Any) -> dict[str, Any]:
-    counts = record.counts
-    return {
-        "id": record.id,
-        "source": record.source,
-        "user": record.rep,
-        "state": record.state,
-        "error": record.error,
-        "filters": dict(record.filters),
-        "read": counts.get("read", 0),
-        "queued": counts.get("queued", 0),
-        "filtered": counts.get("filtered", 0),
-        "logged": outcomes.logged,
-        "duplicate": outcomes.duplicate,
-        "unresolved": outcomes.unresolved,
-        "skipped": counts.get("skipped", 0) + outcomes.skipped,
-        "failed": outcomes.failed,
-        "pending": outcomes.pending,
-        "created_at": record.created_at.isoformat(),
-        "updated_at": record.updated_at.isoformat(),
-        "finished_at": record.finished_at.isoformat() if record.finished_at else None,
-    }

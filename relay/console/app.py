@@ -18,6 +18,7 @@ from aiohttp import web
 from relay.console import (
     pages_activity,
     pages_admin,
+    pages_imports,
     pages_senders,
     pages_settings,
     pages_signin,
@@ -75,6 +76,8 @@ def add_console(app: web.Application, console: Console) -> None:
     routes.add_get("/activity/unresolved/{id}/assign", pages_activity.assign_page)
     routes.add_post("/activity/unresolved/{id}/assign", pages_activity.assign)
     routes.add_post("/activity/unresolved/{id}/discard", pages_activity.discard)
+    routes.add_get("/imports", pages_imports.imports_page)
+    routes.add_get("/imports/{id}", pages_imports.import_page)
     routes.add_get("/admin", pages_admin.admin_page)
     routes.add_post("/admin/queue/{id}/{action}", pages_admin.queue_action)
     routes.add_post("/admin/senders", pages_admin.add_sender)

@@ -65,7 +65,9 @@ async def _name_records(
             link["name"] = names.get(link["id"], "")
 
 
-async def _senders(request: web.Request, user: SignedInUser) -> list[str]:
+async def senders_of(request: web.Request, user: SignedInUser) -> list[str]:
+    """The rep's acceptable addresses: their Salesforce Email and their aliases (what
+    their activity and their imports are found by)."""
     console = console_of(request)
     aliases = await console.run(console.store.list_senders, user.user_id)
     addresses = {user.email, user.email.lower(), *(a.alias for a in aliases)}
@@ -76,7 +78,7 @@ async def activity_page(request: web.Request) -> web.StreamResponse:
     user = await require_user(request)
     console = console_of(request)
     before = request.query.get("before") or None
-    senders = await _senders(request, user)
+    senders = await senders_of(request, user)
     recent = await console.run(console.store.recent_messages, senders, PAGE + 1, before)
     more = len(recent) > PAGE
     recent = recent[:PAGE]

@@ -3,11 +3,12 @@
 ``open_imap("imap://USER@HOST[:PORT]/FOLDER", password=...)`` connects, upgrades with
 STARTTLS (``imaps://`` for implicit TLS on 993, RFC 8314 §3.3), logs in and opens the
 folder read-only (EXAMINE, RFC 3501 §6.3.2). ``messages()`` asks ``UID SEARCH`` for the
-UIDs after the cursor within the dates, then fetches them in batches with
-``UID FETCH … BODY.PEEK[]``, so nothing is marked seen (RFC 3501 §6.4.5) and only one
-batch is in memory (bounded by count and by RFC822.SIZE). UIDs ascend in the order
-mail arrived in the folder (RFC 3501 §2.3.1.1), so a cursor is the folder, its
-UIDVALIDITY and the last UID stored.
+UIDs after the cursor that the dates may admit (the server narrows a day wide; the
+import then filters on the Date: header as for a file, ``search_criteria``), then
+fetches them in batches with ``UID FETCH … BODY.PEEK[]``, so nothing is marked seen
+(RFC 3501 §6.4.5) and only one batch is in memory (bounded by count and by
+RFC822.SIZE). UIDs ascend in the order mail arrived in the folder (RFC 3501 §2.3.1.1),
+so a cursor is the folder, its UIDVALIDITY and the last UID stored.
 
 Every failure is a ``SourceError`` with one line a person can act on; the password is
 never in one, and nothing here logs. The standard library's imaplib is enough: it does
@@ -25,6 +26,7 @@ import ssl
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -34,6 +36,7 @@ from relay.importing.imap_protocol import (
     ImapUrl,
     batches,
     check_resume,
+    checked_folder,
     mailbox_name,
     parse_fetch,
     parse_search,
@@ -72,6 +75,7 @@ def open_imap(
     url: str,
     *,
     password: str,
+    folder: str | None = None,
     since: dt.date | None = None,
     until: dt.date | None = None,
     ca_file: Path | None = None,
@@ -80,8 +84,13 @@ def open_imap(
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
 ) -> ImapSource:
     """Connect and open the folder now, so a wrong password or a missing folder is
-    reported before the import starts. ``ca_file`` defaults to ``RELAY_IMAP_CA_FILE``."""
+    reported before the import starts. ``folder`` (`relay import --folder`) replaces the
+    URL's; the source's identity then names that folder, so each folder is an import of
+    its own with its own UIDVALIDITY and UID cursor. ``ca_file`` defaults to
+    ``RELAY_IMAP_CA_FILE``."""
     location = parse_url(url)
+    if folder is not None:
+        location = replace(location, folder=checked_folder(folder))
     if batch_size < 1 or batch_bytes < 1:
         raise ValueError("batch_size and batch_bytes must be at least 1")
     context = tls_context(ca_file if ca_file is not None else ca_file_from_environment())

@@ -70,16 +70,23 @@ def parse_url(url: str) -> ImapUrl:
             f"the IMAP URL's port is not a number from 1 to 65535: {inert(url)}"
         ) from None
     implicit_tls = parts.scheme == "imaps"
-    folder = unquote(parts.path.removeprefix("/")) or DEFAULT_FOLDER
-    if any(char in folder for char in "\r\n\0"):
-        raise SourceError(f"the IMAP folder name has a line break or NUL: {inert(folder)}")
     return ImapUrl(
         implicit_tls=implicit_tls,
         user=unquote(parts.username),
         host=parts.hostname,
         port=port or (IMPLICIT_TLS_PORT if implicit_tls else STARTTLS_PORT),
-        folder=folder,
+        folder=checked_folder(unquote(parts.path.removeprefix("/")) or DEFAULT_FOLDER),
     )
+
+
+def checked_folder(folder: str) -> str:
+    """A folder name from the URL or ``--folder``: not empty, and no line break or NUL
+    (a quoted string cannot carry them, RFC 3501 §4.3)."""
+    if not folder:
+        raise SourceError("the IMAP folder name is empty")
+    if any(char in folder for char in "\r\n\0"):
+        raise SourceError(f"the IMAP folder name has a line break or NUL: {inert(folder)}")
+    return folder
 
 
 @dataclass(frozen=True)
@@ -165,16 +172,39 @@ def search_windows(after_uid: int, uidnext: int | None, width: int = SEARCH_WIND
     ]
 
 
+DATE_MARGIN = dt.timedelta(days=1)
+"""How far the server's date search reaches past --since/--until: SEARCH compares
+dates "disregarding time and timezone" (RFC 3501 §6.4.4), so a Date: header's own
+local day, or the server's day of the internal date, can be a day off the UTC day the
+import filters on (relay/importing/filters.py)."""
+
+
 def search_criteria(uid_range: str, since: dt.date | None, until: dt.date | None) -> str:
-    """``UID SEARCH`` criteria: the UIDs of ``uid_range``, within the dates. SINCE and
-    BEFORE compare the internal date (when the server got the message), disregarding
-    time and zone (RFC 3501 §6.4.4); ``until`` is inclusive, so BEFORE the day after."""
-    parts = [f"UID {uid_range}"]
+    """``UID SEARCH`` criteria: the UIDs of ``uid_range`` that --since/--until may
+    admit. The server only narrows; the import then applies the same Date: header filter
+    as to a file (``filters.admit``), so an IMAP folder and its mbox export import the
+    same mail. A superset of what ``admit`` keeps, each date ``DATE_MARGIN`` wider:
+
+    - SENTSINCE/SENTBEFORE: the Date: header within the dates (mail copied into the
+      folder long after it was sent has a late internal date but its own Date:);
+    - SINCE/BEFORE: the internal date within them (a Date: the server cannot read);
+    - ``NOT HEADER Date ""``: no Date: at all, which ``admit`` keeps whatever the dates
+      (RFC 3501 §6.4.4: an empty string matches every message with the field).
+
+    ``until`` is inclusive, so BEFORE the day after it (plus the margin)."""
+    if since is None and until is None:
+        return f"UID {uid_range}"
+    internal: list[str] = []
+    sent: list[str] = []
     if since is not None:
-        parts.append(f"SINCE {imap_date(since)}")
+        day = imap_date(since - DATE_MARGIN)
+        internal.append(f"SINCE {day}")
+        sent.append(f"SENTSINCE {day}")
     if until is not None:
-        parts.append(f"BEFORE {imap_date(until + dt.timedelta(days=1))}")
-    return " ".join(parts)
+        day = imap_date(until + dt.timedelta(days=1) + DATE_MARGIN)
+        internal.append(f"BEFORE {day}")
+        sent.append(f"SENTBEFORE {day}")
+    return f'UID {uid_range} OR OR ({" ".join(sent)}) ({" ".join(internal)}) NOT HEADER Date ""'
 
 
 def imap_date(day: dt.date) -> str:

@@ -10,13 +10,17 @@ the import lane. Mixed into ``SqlStore``; like retention and erasure it is not p
 - What became of the queued messages is read from the queue itself
   (``import_outcomes``): nothing is counted twice, and the counts stay true when the
   workers of another process deliver them.
+- A ``running`` row is only as true as its process: the `relay import` running it
+  refreshes ``heartbeat_at`` every ``HEARTBEAT_SECONDS`` (``beat_import``), and
+  ``shown_state`` reports a running import whose process is gone as ``stopped`` (a
+  SIGKILL, a reboot or a lost host leaves no end recorded; docs/design.md §11).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
@@ -41,11 +45,21 @@ from relay.envelope import Envelope
 from relay.store.errors import unavailable_on_failure
 from relay.store.group_commit import PendingWrite
 from relay.store.history import store_log, utc_now
+from relay.store.leases import owner_gone, this_host
 from relay.store.model import State
 from relay.store.tables import IMPORTED, UTCDateTime, messages, metadata
 from relay.store.wakeup import WorkSignal
 
 RUNNING, STOPPED, DONE, FAILED = "running", "stopped", "done", "failed"
+
+HEARTBEAT_SECONDS = 5.0
+"""How often a running `relay import` refreshes its row's ``heartbeat_at``."""
+STALE_AFTER = timedelta(seconds=30)
+"""A running import whose heartbeat is older than this has lost its process: six
+heartbeats missed, so a store that is slow for a moment (a long SQLite write lock, a
+PostgreSQL failover) does not make a live import look stopped. Hosts sharing a store
+keep their clocks in step (NTP) for this, as for leases (relay/store/leases.py)."""
+GONE = "the import process is gone (killed?); run the same command again to resume"
 
 imports = Table(
     "imports",
@@ -62,6 +76,7 @@ imports = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("finished_at", UTCDateTime()),
+    Column("heartbeat_at", UTCDateTime()),  # revision 0011
     Index("ux_imports_source_rep", "source", "rep", unique=True),
 )
 
@@ -81,6 +96,24 @@ class ImportRecord:
     created_at: datetime
     updated_at: datetime
     finished_at: datetime | None
+    heartbeat_at: datetime | None = None
+    """When its `relay import` last said it was alive (None: before revision 0011)."""
+
+
+def shown_state(
+    record: ImportRecord, now: datetime | None = None, host: str | None = None
+) -> tuple[str, str | None]:
+    """The import's state as it truly is, and why when that differs from the row: a
+    ``running`` import whose process is proved dead on this host (relay/store/leases.py)
+    or whose heartbeat is older than ``STALE_AFTER`` (any host) is ``stopped``. Every
+    reader (`relay import list`, the console) shows this, not the raw column."""
+    if record.state != RUNNING:
+        return record.state, None
+    beat = record.heartbeat_at or record.updated_at
+    now = now or utc_now()
+    if now - beat > STALE_AFTER or owner_gone(record.owner, beat, host or this_host()):
+        return STOPPED, GONE
+    return RUNNING, None
 
 
 @dataclass(frozen=True)
@@ -139,7 +172,13 @@ class ImportStore:
                 found = connection.execute(
                     select(imports.c.id).where(imports.c.source == source, imports.c.rep == rep)
                 ).scalar()
-                values = {"state": RUNNING, "owner": owner, "error": None, "updated_at": now}
+                values = {
+                    "state": RUNNING,
+                    "owner": owner,
+                    "error": None,
+                    "updated_at": now,
+                    "heartbeat_at": now,
+                }
                 if found is not None:
                     connection.execute(
                         update(imports)
@@ -189,7 +228,7 @@ class ImportStore:
             connection.execute(
                 update(imports)
                 .where(imports.c.id == import_id)
-                .values(cursor=cursor, counts=dict(counts), updated_at=now)
+                .values(cursor=cursor, counts=dict(counts), updated_at=now, heartbeat_at=now)
             )
         queue_ids = [pending.queue_id for pending in batch]
         if batch:
@@ -201,6 +240,22 @@ class ImportStore:
                 "import_queued", import_id=import_id, messages=len(batch), cursor=cursor
             )
         return queue_ids
+
+    @unavailable_on_failure
+    def beat_import(self, import_id: str, owner: str) -> bool:
+        """The running import's heartbeat (``shown_state``). False when the row is no
+        longer this owner's running import (ended, or taken over after it went stale)."""
+        with self._write_engine.begin() as connection:
+            done = connection.execute(
+                update(imports)
+                .where(
+                    imports.c.id == import_id,
+                    imports.c.owner == owner,
+                    imports.c.state == RUNNING,
+                )
+                .values(heartbeat_at=utc_now())
+            )
+        return bool(done.rowcount)
 
     @unavailable_on_failure
     def end_import(
@@ -227,10 +282,30 @@ class ImportStore:
         return None if row is None else _record(row)
 
     @unavailable_on_failure
-    def list_imports(self) -> list[ImportRecord]:
+    def list_imports(self, reps: Collection[str] | None = None) -> list[ImportRecord]:
+        """The imports, oldest first; only those of ``reps`` (addresses) when given."""
+        query = select(imports).order_by(imports.c.id)
+        if reps is not None:
+            query = query.where(imports.c.rep.in_(sorted({r.lower() for r in reps})))
         with self._write_engine.connect() as connection:
-            rows = connection.execute(select(imports).order_by(imports.c.id)).all()
+            rows = connection.execute(query).all()
         return [_record(row) for row in rows]
+
+    def import_summaries(self, reps: Collection[str] | None = None) -> list[dict[str, Any]]:
+        """``import_summary`` of each import (only those of ``reps`` when given), oldest
+        first: what `relay import list` prints and the console's imports page shows."""
+        now, host = utc_now(), this_host()
+        return [
+            import_summary(record, self.import_outcomes(record.id), now, host)
+            for record in self.list_imports(reps)
+        ]
+
+    def summarize_import(self, import_id: str) -> dict[str, Any] | None:
+        """``import_summary`` of one import, or None when there is no such import."""
+        record = self.get_import(import_id)
+        if record is None:
+            return None
+        return import_summary(record, self.import_outcomes(import_id))
 
     @unavailable_on_failure
     def import_pending(self, import_ids: Collection[str]) -> int:
@@ -281,6 +356,41 @@ class ImportStore:
         return outcomes
 
 
+def import_summary(
+    record: ImportRecord,
+    outcomes: ImportOutcomes,
+    now: datetime | None = None,
+    host: str | None = None,
+) -> dict[str, Any]:
+    """One import as `relay import list --json` prints it (the console shows the same):
+    the counts before the queue from the row, the outcomes from the queue, and the
+    state as ``shown_state`` judges it, with ``note`` saying why when that differs
+    from the row (``error`` is the reason a failed import recorded)."""
+    counts = record.counts
+    state, note = shown_state(record, now, host)
+    return {
+        "id": record.id,
+        "source": record.source,
+        "user": record.rep,
+        "state": state,
+        "error": record.error,
+        "note": note,
+        "filters": dict(record.filters),
+        "read": counts.get("read", 0),
+        "queued": counts.get("queued", 0),
+        "filtered": counts.get("filtered", 0),
+        "logged": outcomes.logged,
+        "duplicate": outcomes.duplicate,
+        "unresolved": outcomes.unresolved,
+        "skipped": counts.get("skipped", 0) + outcomes.skipped,
+        "failed": outcomes.failed,
+        "pending": outcomes.pending,
+        "created_at": record.created_at.isoformat(),
+        "updated_at": record.updated_at.isoformat(),
+        "finished_at": record.finished_at.isoformat() if record.finished_at else None,
+    }
+
+
 def _one(connection: Connection, import_id: str) -> Row[Any]:
     return connection.execute(select(imports).where(imports.c.id == import_id)).one()
 
@@ -299,4 +409,5 @@ def _record(row: Row[Any]) -> ImportRecord:
         created_at=row.created_at,
         updated_at=row.updated_at,
         finished_at=row.finished_at,
+        heartbeat_at=row.heartbeat_at,
     )

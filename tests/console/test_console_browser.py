@@ -19,13 +19,18 @@ from typing import Any
 import pytest
 from playwright.async_api import Page, expect
 
+from relay.importing.run import imported_envelope
 from relay.localorg.seed import REPS, rep_email
 from relay.reps.directory import load_address_secret, personal_address
 from relay.reps.reminders import local_date
+from relay.store import open_store
+from relay.store.imports import ImportedMessage
+from relay.store.leases import this_host
 from relay.tasksync.engine import reminder_key
 from tests.console.browser import browser, chromium_path, screenshot, sign_in
 from tests.console.console_helpers import ALICE, BOB, REP_PASSWORD, set_rep_passwords
 from tests.delivery.e2s_helpers import e2s_address
+from tests.importing.mail_files import message
 from tests.support.localorg import RunningOrg, start_org
 from tests.support.pipeline import email, seed_pipeline
 from tests.support.serve import DOMAIN, RelayServe
@@ -544,3 +549,53 @@ def test_add_complete_and_delete_on_tasks_reach_salesforce_within_a_cycle(
         run(scenario)
     finally:
         relay.cli("settings", "set", "--user", CARMEN, "task_sync", "off")
+
+
+def test_a_running_import_refreshes_itself_on_the_imports_page(
+    stack: Any, chromium: str, shots: Path
+) -> None:
+    """An import this test runs (its row owned by this live process, as `relay import`
+    would own it) queues three messages the relay's worker delivers: the page, opened
+    once, shows the counts rise and the import end without a reload."""
+    _org, relay, _ = stack
+    store = open_store(relay.store_url)
+    owner = f"{this_host()}:{os.getpid()}:import"
+    source = "/mail/<script>alert('import')</script>.mbox"
+    record = store.start_import(source, ALICE, {"since": None, "until": None}, owner)
+    raws = [message(i, sender=ALICE, to="hank@globex.example", tag="browser-import")
+            for i in range(3)]  # fmt: skip
+    items = [ImportedMessage(raw, imported_envelope(record.id, ALICE, raw)) for raw in raws]
+
+    async def scenario() -> None:
+        async with browser(chromium) as context:
+            page = await context.new_page()
+            dialogs: list[str] = []
+            page.on("dialog", lambda dialog: dialogs.append(dialog.message))
+            await sign_in(page, base(relay), ALICE, REP_PASSWORD, start="/imports")
+            row = page.locator(f'tr[data-import="{record.id}"]')
+            await expect(row.get_by_text(source, exact=True)).to_be_visible()
+            await expect(row.locator("td").nth(1)).to_have_text("running")
+            assert await page.locator("main script").count() == 0
+            await page.evaluate("window.relayNotReloaded = true")
+            await asyncio.to_thread(
+                store.enqueue_imported, record.id, items, "3", {"read": 3, "queued": 3}
+            )
+            # Read, then Logged: the worker delivers them; the list polls.
+            read, logged = row.locator('[data-count="read"]'), row.locator('[data-count="logged"]')
+            await expect(read).to_have_text("3", timeout=20_000)
+            await expect(logged).to_have_text("3", timeout=30_000)
+            await asyncio.to_thread(store.end_import, record.id, "done", {"read": 3, "queued": 3})
+            await expect(row.locator("td").nth(1)).to_have_text("done", timeout=10_000)
+            assert await page.evaluate("window.relayNotReloaded") is True
+            await screenshot(page, shots, "imports")
+            await row.get_by_role("link").click()
+            await page.wait_for_url(base(relay) + f"/imports/{record.id}")
+            await expect(page.locator('[data-count="logged"]')).to_have_text("3")
+            await expect(page.locator('[data-count="pending"]')).to_have_text("0")
+            await expect(page.locator("#import-state")).to_have_text("done")
+            assert dialogs == []
+
+    try:
+        run(scenario)
+    finally:
+        store.close()

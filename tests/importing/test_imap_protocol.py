@@ -99,9 +99,13 @@ def test_mailbox_names_are_modified_utf7_and_quoted(folder: str, wire: str) -> N
 
 def test_search_criteria_a_uid_range_and_inclusive_dates() -> None:
     assert search_criteria("1:*", None, None) == "UID 1:*"
-    assert (
-        search_criteria("42:99", dt.date(2026, 9, 1), dt.date(2026, 9, 30))
-        == "UID 42:99 SINCE 1-Sep-2026 BEFORE 1-Oct-2026"
+    # A day wider each way; the Date: header, the internal date, or no Date: at all.
+    assert search_criteria("42:99", dt.date(2026, 9, 1), dt.date(2026, 9, 30)) == (
+        "UID 42:99 OR OR (SENTSINCE 31-Aug-2026 SENTBEFORE 2-Oct-2026) "
+        '(SINCE 31-Aug-2026 BEFORE 2-Oct-2026) NOT HEADER Date ""'
+    )
+    assert search_criteria("1:*", None, dt.date(2026, 12, 31)) == (
+        'UID 1:* OR OR (SENTBEFORE 2-Jan-2027) (BEFORE 2-Jan-2027) NOT HEADER Date ""'
     )
 
 

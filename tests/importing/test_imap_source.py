@@ -9,13 +9,17 @@ import email.policy
 import email.utils
 from collections.abc import Iterator
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from relay.importing.files import open_file_source
+from relay.importing.filters import Filters, Verdict, admit
 from relay.importing.imap import CA_FILE_VARIABLE, ImapSource, open_imap
 from relay.importing.imap_protocol import Cursor
 from relay.importing.source import SourceError, SourceMessage
+from tests.importing.mail_files import write_mbox
 from tests.support.dovecot import PASSWORD, USER, Dovecot, free_port, running_dovecot
 
 UTF8_USER = "kundin@example.com"
@@ -93,18 +97,92 @@ def test_implicit_tls_reads_the_same(dovecot: Dovecot) -> None:
     assert ", TLS, " in dovecot.next_login(logins)
 
 
-def test_dates_filter_on_the_server_since_and_until_inclusive(dovecot: Dovecot) -> None:
+def admitted(raws: list[bytes], since: dt.date, until: dt.date) -> list[bytes]:
+    """What the import keeps of ``raws``: the Date: header filter of every source."""
+    filters = Filters(since, until)
+    return [raw for raw in raws if admit(raw, filters) is Verdict.ADMIT]
+
+
+def test_dates_narrow_on_the_server_a_day_wide_then_filter_as_files(dovecot: Dovecot) -> None:
+    since, until = dt.date(2026, 8, 30), dt.date(2026, 9, 30)
     source = open_imap(
-        dovecot.url(),
-        password=PASSWORD,
-        ca_file=dovecot.ca_file,
-        since=dt.date(2026, 8, 30),
-        until=dt.date(2026, 9, 30),
+        dovecot.url(), password=PASSWORD, ca_file=dovecot.ca_file, since=since, until=until
     )
     try:
-        assert read_all(source) == INBOX[2:6]
+        narrowed = read_all(source)
     finally:
         source.close()
+    assert narrowed == INBOX[1:7]  # a day either side: 29 Aug to 1 Oct
+    assert admitted(narrowed, since, until) == INBOX[2:6]  # inclusive days
+
+
+def dated(subject: str, date: str | None) -> bytes:
+    message = EmailMessage(policy=email.policy.SMTP)
+    message["From"] = "Customer <customer@acme.example>"
+    message["To"] = USER
+    message["Subject"] = subject
+    if date is not None:
+        message["Date"] = date
+    message["Message-ID"] = f"<{subject.replace(' ', '-')}@acme.example>"
+    message.set_content(f"{subject}\n")
+    return message.as_bytes()
+
+
+def test_an_imap_folder_and_its_mbox_keep_the_same_mail_whatever_the_internal_date(
+    dovecot: Dovecot, tmp_path: Path
+) -> None:
+    """The internal date (when the server got the mail, set here by APPEND) differs from
+    the Date: header; the import keeps what the Date: header says, as for a file."""
+    september = dt.datetime(2026, 9, 10, 12, tzinfo=dt.UTC)
+    december = dt.datetime(2026, 12, 1, 12, tzinfo=dt.UTC)
+    cases = [  # (raw, internal date, kept?)
+        # Sent in range, copied into the folder in December (a migrated mailbox).
+        (dated("migrated", "Thu, 10 Sep 2026 12:00:00 +0000"), december, True),
+        # Received in range, but its Date: says July.
+        (dated("backdated", "Wed, 01 Jul 2026 12:00:00 +0000"), september, False),
+        # No Date: kept whatever the dates, as a file source keeps it.
+        (dated("undated", None), december, True),
+        # 31 Aug in its own zone, 1 Sep in UTC (the day the import filters on).
+        (
+            dated("west", "Mon, 31 Aug 2026 23:30:00 -0500"),
+            dt.datetime(2026, 8, 20, tzinfo=dt.UTC),
+            True,
+        ),
+        # 31 Aug in UTC: within the server's margin, outside the dates.
+        (
+            dated("edge", "Mon, 31 Aug 2026 10:00:00 +0000"),
+            dt.datetime(2026, 8, 31, 10, tzinfo=dt.UTC),
+            False,
+        ),
+    ]
+    dovecot.create("Dates")
+    for raw, internal, _kept in cases:
+        dovecot.append("Dates", raw, internal)
+    since, until = dt.date(2026, 9, 1), dt.date(2026, 9, 30)
+    source = open_imap(
+        dovecot.url("Dates"), password=PASSWORD, ca_file=dovecot.ca_file, since=since, until=until
+    )
+    try:
+        from_imap = admitted(read_all(source), since, until)
+    finally:
+        source.close()
+    assert from_imap == [raw for raw, _internal, kept in cases if kept]
+    mbox = open_file_source(
+        str(write_mbox(tmp_path / "dates.mbox", [raw for raw, _i, _k in cases])), on_skip=_no_skip
+    )
+    try:
+        from_file = admitted([m.raw for m in mbox.messages()], since, until)
+    finally:
+        mbox.close()
+    assert [subject_of(raw) for raw in from_file] == [subject_of(raw) for raw in from_imap]
+
+
+def _no_skip(where: str, why: str) -> None:
+    raise AssertionError(f"skipped {where}: {why}")
+
+
+def subject_of(raw: bytes) -> str:
+    return str(email.message_from_bytes(raw)["Subject"])
 
 
 def test_fetches_in_batches_one_batch_ahead(dovecot: Dovecot) -> None:
@@ -127,7 +205,7 @@ def test_searches_in_uid_windows_give_the_same_messages(dovecot: Dovecot) -> Non
     )
     try:
         source.search_window = 2  # UIDs 1:2, 3:4, 5:6, 7:7
-        assert read_all(source) == INBOX[2:]
+        assert read_all(source) == INBOX[1:]  # from 29 Aug: the server's day of margin
         after_four = Cursor("INBOX", source.uidvalidity, 4).encode()
         assert read_all(source, after=after_four) == INBOX[4:]
     finally:

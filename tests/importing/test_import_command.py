@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from relay.store import open_store
+from relay.store.imports import GONE
 from tests.importing.mail_files import message, write_maildir, write_mbox, zip_tree
 from tests.support.localorg import RunningOrg
 from tests.support.pipeline import REP, email, wait_for
@@ -111,6 +112,11 @@ def test_sigkill_then_the_same_command_resumes_with_no_duplicates(
         read_before = record.counts["read"]
     finally:
         store.close()
+    # ...but every reader tells the truth: its process is gone.
+    listed = serve.cli("import", "list", "--json")
+    (mine,) = [item for item in lines(listed.stdout) if item["source"] == str(path.resolve())]
+    assert (mine["state"], mine["read"]) == ("stopped", read_before)
+    assert "run the same command again" in mine["note"]
     status, output, stderr = run_import(serve, str(path))
     assert status == 0, stderr
     assert "resuming import" in stderr
@@ -398,3 +404,54 @@ def test_a_store_that_fails_mid_import_is_one_line(serve: RelayServe, tmp_path: 
     status, output, stderr = run_import(serve, str(path))
     assert status == 0, stderr
     assert (output[-1]["read"], output[-1]["logged"]) == (n, n)
+
+
+def test_a_running_import_keeps_its_heartbeat_and_shows_stopped_once_killed(
+    serve: RelayServe, tmp_path: Path
+) -> None:
+    """On a copy of the store that no `relay serve` delivers from, the import queues its
+    mail and waits: its heartbeat must keep advancing (another host tells it is alive by
+    that alone), and once it is SIGKILLed, `relay import list` says it stopped."""
+    live = open_store(serve.store_url)
+    try:  # the copy must know the rep: after `relay serve`'s first rep sync
+        wait_for(lambda: live.reps_synced_at() is not None, what="the first rep sync")
+    finally:
+        live.close()
+    copy = tmp_path / "copy.db"
+    source = sqlite3.connect(serve.store_url.removeprefix("sqlite:///"))
+    try:
+        with sqlite3.connect(copy) as target:
+            source.backup(target)
+    finally:
+        source.close()
+    env = serve.full_env() | {"RELAY_STORE_URL": f"sqlite:///{copy.as_posix()}"}
+    path = mailbox_of(tmp_path, "heartbeat", 20)
+
+    def listed() -> dict[str, Any]:
+        done = subprocess.run(
+            [sys.executable, "-m", "relay", "import", "list", "--json"],
+            env=env, capture_output=True, text=True, timeout=60, check=True,
+        )  # fmt: skip
+        (mine,) = [item for item in lines(done.stdout) if item["source"] == str(path.resolve())]
+        return mine
+
+    def heartbeat() -> str | None:
+        with sqlite3.connect(copy) as db:
+            row = db.execute(
+                "SELECT heartbeat_at FROM imports WHERE source = ?", (str(path.resolve()),)
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    command = [sys.executable, "-m", "relay", "import", str(path), "--user", REP, "--json"]
+    with subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True) as process:
+        try:
+            wait_for(lambda: heartbeat() is not None, what="the import started")
+            first = heartbeat()
+            wait_for(lambda: heartbeat() != first, timeout=15, what="a later heartbeat")
+            assert listed()["state"] == "running"
+            assert listed()["pending"] == 20  # queued, waiting for a delivery
+        finally:
+            process.kill()
+            process.communicate(timeout=30)
+    gone = listed()
+    assert (gone["state"], gone["note"]) == ("stopped", GONE)

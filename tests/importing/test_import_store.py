@@ -3,13 +3,24 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import os
+import subprocess
+from datetime import UTC, datetime, timedelta
 
 from relay.envelope import Envelope
 from relay.importing.run import imported_envelope
 from relay.store import SqlStore
 from relay.store.claims import IMPORT_CLAIM_LIMIT, IMPORTED_LANE, LIVE_LANE
-from relay.store.imports import DONE, RUNNING, ImportedMessage
+from relay.store.imports import (
+    DONE,
+    GONE,
+    RUNNING,
+    STALE_AFTER,
+    STOPPED,
+    ImportedMessage,
+    shown_state,
+)
+from relay.store.leases import this_host
 from relay.store.model import State
 from tests.importing.mail_files import message
 
@@ -125,3 +136,43 @@ def test_pending_counts_the_imports_undelivered_messages(store: SqlStore) -> Non
     assert store.import_pending([first]) == 4  # 3 queued, 1 deferred
     assert store.import_pending([first, second]) == 7
     assert store.import_pending([]) == 0
+
+
+def test_a_running_import_whose_heartbeat_stopped_is_shown_stopped(store: SqlStore) -> None:
+    """Another host's import (its PID cannot be checked here): running while its
+    heartbeat is fresh, stopped once it is older than STALE_AFTER; a heartbeat from
+    the owner brings it back, one from anyone else does not."""
+    owner = "elsewhere.invalid:4242:import"
+    record = store.start_import("/mail/far.mbox", "alice@acme-widgets.example", {}, owner)
+    beat = record.heartbeat_at
+    assert beat is not None
+    assert shown_state(record, beat + timedelta(seconds=5)) == (RUNNING, None)
+    late = beat + STALE_AFTER + timedelta(seconds=1)
+    assert shown_state(record, late) == (STOPPED, GONE)
+    (listed,) = [s for s in store.import_summaries() if s["id"] == record.id]
+    assert (listed["state"], listed["note"]) == (RUNNING, None)
+    assert not store.beat_import(record.id, "h:1:import")
+    assert store.beat_import(record.id, owner)
+    again = store.get_import(record.id)
+    assert again is not None
+    assert again.heartbeat_at is not None
+    assert again.heartbeat_at > beat
+    store.end_import(record.id, STOPPED)
+    assert not store.beat_import(record.id, owner)  # ended: nothing to keep alive
+
+
+def test_a_running_import_of_a_dead_process_on_this_host_is_shown_stopped(
+    store: SqlStore,
+) -> None:
+    """The owner is a process of this host that has exited: stopped at once, without
+    waiting for the heartbeat to go stale."""
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    owner = f"{this_host()}:{dead.pid}:import"
+    record = store.start_import("/mail/dead.mbox", "alice@acme-widgets.example", {}, owner)
+    (listed,) = store.import_summaries(["ALICE@acme-widgets.example"])
+    assert (listed["id"], listed["state"], listed["note"]) == (record.id, STOPPED, GONE)
+    mine = f"{this_host()}:{os.getpid()}:import"
+    alive = store.start_import("/mail/alive.mbox", "bob@acme-widgets.example", {}, mine)
+    assert shown_state(alive) == (RUNNING, None)
+    assert [s["id"] for s in store.import_summaries(["bob@acme-widgets.example"])] == [alive.id]
