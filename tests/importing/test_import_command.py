@@ -257,6 +257,10 @@ def test_live_mail_is_claimed_before_imported_mail_already_waiting(
     while hundreds of imported ones wait is claimed before the rest of them."""
     n = 600
     path = mailbox_of(tmp_path, "lane", n)
+    # Each org call takes 0.5 s here, so the lane's six slices of 100 take seconds
+    # whatever the machine's load: the imported mail is still waiting when the live
+    # email arrives (at 20 ms a loaded machine could deliver most of it first).
+    org.set_latency(500)
     with popen_import(serve, path, "--window", str(n)) as process:
         try:
             read_until(process, n)  # all of them queued, most not yet delivered
@@ -265,6 +269,7 @@ def test_live_mail_is_claimed_before_imported_mail_already_waiting(
             stdout, stderr = process.communicate(timeout=300)
         finally:
             process.kill()
+            org.set_latency(20)
     assert process.returncode == 0, stderr
     assert lines(stdout)[-1]["logged"] == n
     store = open_store(serve.store_url)
