@@ -3,7 +3,7 @@ latency, through `relay serve`'s workers, REST and Bulk API 2.0 side by side, wi
 mail arriving meanwhile.
 
     .venv/bin/python bench/import.py [--messages 20000] [--small 2000] [--latency-ms 100]
-        [--live-rate 2] [--workers N]
+        [--live-rate 2] [--workers N] [--bulk-only] [--keep-log FILE]
 
 Phases, in one run against one `relay org serve --latency-ms N` and one `relay serve`
 (SQLite, its defaults, ``--workers`` if given):
@@ -18,9 +18,16 @@ Phases, in one run against one `relay org serve --latency-ms N` and one `relay s
 4. Bulk API 2.0: a second `relay serve` with its defaults (the import lane gathers
    ``RELAY_PIPELINE_IMPORT_BULK_ROWS`` Tasks into one ingest job) and a fresh mbox of
    ``--messages``, live mail meanwhile: the same figures side by side with phase 3,
-   the write calls (the ``calls`` of each ``bulk_job_done`` event in its log) apart
-   from all its calls (directory lookups and live mail included), and the workers'
-   peak RSS (they hold the gathered plans until the job).
+   the write calls (the ``calls`` of each ``bulk_job_done`` event in its log, plus
+   one per 200 of the Tasks a gathered write sends through REST, its
+   ``task_write_bulk`` event's ``rest``: those with several Contacts, which the CSV
+   cannot carry) apart from all its calls (directory lookups and live mail included),
+   the workers' peak RSS (they hold the gathered plans until the job), and where the
+   live emails' time went: sent during a gathered write or not, and how much of each
+   came before its claim.
+
+``--bulk-only`` runs phase 1 and phase 4 only, both on phase 4's relay serve (quicker,
+to compare changes); ``--keep-log FILE`` keeps phase 4's relay serve log.
 
 Phases 1-3 run the REST path as the lane did before gathering:
 ``RELAY_PIPELINE_IMPORT_BULK_ROWS=1`` writes each claimed slice of 100 on its own.
@@ -38,6 +45,7 @@ from __future__ import annotations
 import argparse
 import json
 import mailbox
+import math
 import os
 import smtplib
 import subprocess
@@ -244,6 +252,7 @@ def run_import(node: Node, path: Path) -> dict[str, Any]:
 def import_phase(node: Node, path: Path, n: int) -> dict[str, Any]:
     before = api_calls(node)
     jobs_before = len(node.serve.events("bulk_job_done"))
+    writes_before = len(node.serve.events("task_write_bulk"))
     result = run_import(node, path)
     time.sleep(1.0)  # the workers' bookkeeping after the last outcome
     calls = api_calls(node) - before
@@ -252,6 +261,12 @@ def import_phase(node: Node, path: Path, n: int) -> dict[str, Any]:
     result["calls_per_1000"] = calls / n * 1000
     result["jobs"] = len(jobs)
     result["job_calls_per_1000"] = sum(int(job["calls"]) for job in jobs) / n * 1000
+    # A gathered write sends the Tasks the CSV cannot carry (several Contacts in
+    # TaskWhoIds) through sObject Collections, 200 a call (relay/delivery/write.py).
+    writes = node.serve.events("task_write_bulk")[writes_before:]
+    result["rest_in_jobs"] = sum(int(write["rest"]) for write in writes)
+    rest_calls = sum(math.ceil(int(write["rest"]) / 200) for write in writes)
+    result["write_calls_per_1000"] = result["job_calls_per_1000"] + rest_calls / n * 1000
     result["worker_peak_rss_mib"] = (
         sum((peak_rss_kib(pid) or 0) for pid in node.serve.pids("worker")) / 1024
     )
@@ -265,7 +280,9 @@ def describe(label: str, result: dict[str, Any]) -> None:
         f"duplicate {result['duplicate']}, skipped {result['skipped']}, failed "
         f"{result['failed']}; {result['calls_per_1000']:.1f} API calls per 1,000 messages "
         f"(all of them); {result['jobs']} Bulk API 2.0 jobs, "
-        f"{result['job_calls_per_1000']:.2f} job calls per 1,000 messages; "
+        f"{result['job_calls_per_1000']:.2f} job calls per 1,000 messages, "
+        f"{result['write_calls_per_1000']:.2f} write calls per 1,000 with the "
+        f"{result['rest_in_jobs']} Tasks the CSV cannot carry (REST, 200 a call); "
         f"peak RSS of relay import {result['peak_rss_mib']:.0f} MiB, of the workers "
         f"{result['worker_peak_rss_mib']:.0f} MiB"
     )
@@ -414,11 +431,11 @@ def bulk_run(
             f"side by side, {args.messages} messages: REST {rest['messages_per_second']:.0f} "
             f"messages/s, {rest['calls_per_1000']:.1f} calls per 1,000; Bulk API 2.0 "
             f"{bulk['messages_per_second']:.0f} messages/s, {bulk['calls_per_1000']:.1f} "
-            f"calls per 1,000 (write calls {bulk['job_calls_per_1000']:.2f}; target <= 1)"
+            f"calls per 1,000 (write calls {bulk['write_calls_per_1000']:.2f}; target <= 1)"
         )
     return (
         bulk["logged"] + bulk["duplicate"] == args.messages
-        and bulk["job_calls_per_1000"] <= 1.0
+        and bulk["write_calls_per_1000"] <= 1.0
         and bulk["messages_per_second"] >= 300
         and live_p99 <= 2 * idle_p99
     )
