@@ -12,7 +12,10 @@ hold ``gather_rows`` Task drafts (``RELAY_PIPELINE_IMPORT_BULK_ROWS``) or
 ``GATHER_BYTES`` of Task text, or the lane has no more to give; then ONE write
 (``Delivery.complete``), which ``TaskWriter`` sends through one Bulk API 2.0 job when it
 holds ``RELAY_BULK_THRESHOLD`` drafts or more, through REST otherwise. The outcomes are
-recorded ``FINISH_CHUNK`` to a transaction, so none holds the store's write lock long.
+recorded ``FINISH_CHUNK`` to a transaction, so none holds the store's write lock long,
+and before each step of the write (each ledger transaction, the job, each REST call,
+each transaction of outcomes) the lane gives way while live mail is due or being
+processed (``_give_way``, docs/design.md §11, "The lane gives way").
 A smaller import's slices are written one by one as before: gathering them could not
 reach the threshold and would only claim ahead of them.
 
