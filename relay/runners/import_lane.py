@@ -125,9 +125,11 @@ class ImportLaneRunner(DeliveryRunner):
         self.gave_way = 0.0
         """Seconds the current gathered write has waited for live mail so far (its
         ``import_write_finished`` event says it)."""
+        self._stopping: asyncio.Event | None = None
 
     async def run(self, stopping: asyncio.Event) -> None:
         self.log.info("runner_started", worker=self.worker, gather_rows=self.gather_rows)
+        self._stopping = stopping
         gathered = Gathered()
         heartbeat = asyncio.create_task(self._renew_gathered(gathered))
         empty_since: float | None = None
@@ -261,9 +263,13 @@ class ImportLaneRunner(DeliveryRunner):
         made its 250-to-Task several times the idle figure (docs/benchmarks.md, "Import
         through Bulk API 2.0"). Between the steps nothing is held but the leases, which
         the heartbeat renews, so waiting changes no outcome: the live-first rule of the
-        claims (relay/store/claims.py), kept through the write (docs/design.md §11)."""
+        claims (relay/store/claims.py), kept through the write (docs/design.md §11).
+        Not while the worker stops: its live runner claims nothing more, and what is
+        gathered is written before the worker exits (docs/design.md §2)."""
         deadline = time.monotonic() + GIVE_WAY_MAX_SECONDS
         while time.monotonic() < deadline:
+            if self._stopping is not None and self._stopping.is_set():
+                return
             try:
                 if not self.store.live_in_flight():
                     return
