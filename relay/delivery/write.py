@@ -30,7 +30,7 @@ key; the upsert leaves one Task, and the later write records that Task as its ow
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -48,6 +48,7 @@ from relay.salesforce.writes import (
     find_tasks_by_keys,
     upsert_tasks,
 )
+from relay.store.ledger import LEDGER_CHUNK
 from relay.store.model import INTENT, WRITTEN, Delivery, Outcome, Store
 
 log = get_logger("relay.runners.writer")
@@ -99,6 +100,11 @@ class TaskWriter:
         self.client = client
         self.bulk_threshold = bulk_threshold
         self.bulk_policy = bulk_policy
+        self.between: Callable[[], None] | None = None
+        """Runs between the steps of a write: before its intents, between their
+        transactions, before the job or each REST call, before each transaction of its
+        written marks. The import lane gives way to live mail there
+        (relay/runners/import_lane.py); None: straight through."""
 
     def write(self, jobs: Sequence[Job], external_id_field: str | None) -> dict[str, KeyResult]:
         """relay key -> what happened to its Task, for every draft of ``jobs``."""
@@ -125,7 +131,11 @@ class TaskWriter:
                 pending = [(j, d) for j, d in pending if d.relay_key not in found]
         if not pending:
             return results
-        self.store.record_intents([_intent(job, draft) for job, draft in pending])
+        intents = [_intent(job, draft) for job, draft in pending]
+        for start in range(0, len(intents), LEDGER_CHUNK):
+            self._between()
+            self.store.record_intents(intents[start : start + LEDGER_CHUNK])
+        self._between()
         records = [_sobject(draft, external_id_field) for _, draft in pending]
         written: dict[str, str] = {}
         exists: list[str] = []
@@ -151,9 +161,16 @@ class TaskWriter:
                 log.info("task_already_written", relay_key=key, task_id=task_id)
                 written[key] = task_id
                 results[key] = KeyResult(task_id)
-        if written:
-            self.store.mark_written(written)
+        marks = list(written.items())
+        for start in range(0, len(marks), LEDGER_CHUNK):
+            if start:
+                self._between()
+            self.store.mark_written(dict(marks[start : start + LEDGER_CHUNK]))
         return results
+
+    def _between(self) -> None:
+        if self.between is not None:
+            self.between()
 
     def _upsert(
         self, records: Sequence[dict[str, Any]], external_id_field: str | None
@@ -161,7 +178,9 @@ class TaskWriter:
         """One result per record, in order: Bulk API 2.0 for a big write on the external
         id, sObject Collections otherwise (and for records the CSV cannot carry)."""
         if external_id_field is None or len(records) < self.bulk_threshold:
-            return upsert_tasks(self.client, records, external_id_field=external_id_field)
+            return upsert_tasks(
+                self.client, records, external_id_field=external_id_field, between=self.between
+            )
         bulk = [i for i, record in enumerate(records) if not _has_list(record)]
         rest = [i for i, record in enumerate(records) if _has_list(record)]
         log.info("task_write_bulk", records=len(bulk), rest=len(rest))
@@ -174,8 +193,12 @@ class TaskWriter:
         )
         results.update(zip(bulk, answers, strict=True))
         if rest:
+            self._between()
             answers = upsert_tasks(
-                self.client, [records[i] for i in rest], external_id_field=external_id_field
+                self.client,
+                [records[i] for i in rest],
+                external_id_field=external_id_field,
+                between=self.between,
             )
             results.update(zip(rest, answers, strict=True))
         return [results[i] for i in range(len(records))]

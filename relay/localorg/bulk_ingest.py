@@ -25,7 +25,8 @@ Record Results", "Delete a Job"):
 States ("Job States"): ``Open`` -> ``UploadComplete`` -> ``InProgress`` ->
 ``JobComplete`` | ``Failed``; ``Aborted`` from any state before the outcome. Processing
 runs after ``UploadComplete`` as a background step on the org's loop, in chunks of 200
-rows ("How Requests Are Processed": records are processed in chunks of 200), and each
+rows ("How Requests Are Processed": records are processed in chunks of 200), each
+followed by a pause as long as it took so that API calls are answered meanwhile, and each
 row goes through the same ``OrgData.upsert``/``create`` as the REST API, so field rules,
 references, triggers and the external-id match are the REST path's. Each HTTP request
 is one API call ("Each HTTP request counts as one call"); processing itself costs none.
@@ -47,6 +48,7 @@ import base64
 import contextlib
 import csv
 import io
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,6 +78,16 @@ TERMINAL = frozenset({JOB_COMPLETE, FAILED, ABORTED})
 MAX_UPLOAD_BASE64_BYTES = 150 * 1024 * 1024
 # "How Requests Are Processed": chunks of 200 records.
 CHUNK_ROWS = 200
+MAX_CHUNK_PAUSE_SECONDS = 0.25
+"""After each chunk the job waits as long as the chunk took (at most this): Salesforce
+processes a job in the background, on its own servers, and answers other API calls
+meanwhile ("Use Bulk API 2.0", API Basics on Trailhead: "Salesforce processes the
+request in the background"; "How Requests Are Processed"). Here a chunk runs on the
+org's one event loop, and a call needs several turns of it (TLS, headers, body, the
+latency sleep): with only ``sleep(0)`` between chunks each of those turns waited a whole
+chunk, so a live email's call took a second or more while a 10,000-row job ran
+(docs/benchmarks.md, "Import through Bulk API 2.0"). Pausing as long as the chunk took
+gives the job at most half of the loop; it still ends in about twice its CPU time."""
 # "Prepare CSV Files": "#N/A" sets a field to null; an empty field is left unchanged.
 NULL_VALUE = "#N/A"
 
@@ -385,9 +397,11 @@ async def _process(state: OrgState, job: IngestJob) -> None:
         if job.state != IN_PROGRESS:  # aborted meanwhile (the abort took the rest)
             return
         chunk, job.pending = job.pending[:CHUNK_ROWS], job.pending[CHUNK_ROWS:]
+        started = time.monotonic()
         for row in chunk:
             _process_row(state, job, header, row)
-        await asyncio.sleep(0)  # let the org answer calls between chunks
+        # Let the org answer calls between chunks, for at least as long as the chunk took.
+        await asyncio.sleep(min(time.monotonic() - started, MAX_CHUNK_PAUSE_SECONDS))
     if job.state != IN_PROGRESS:
         return
     job.state = JOB_COMPLETE

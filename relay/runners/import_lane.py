@@ -12,7 +12,10 @@ hold ``gather_rows`` Task drafts (``RELAY_PIPELINE_IMPORT_BULK_ROWS``) or
 ``GATHER_BYTES`` of Task text, or the lane has no more to give; then ONE write
 (``Delivery.complete``), which ``TaskWriter`` sends through one Bulk API 2.0 job when it
 holds ``RELAY_BULK_THRESHOLD`` drafts or more, through REST otherwise. The outcomes are
-recorded ``FINISH_CHUNK`` to a transaction, so none holds the store's write lock long.
+recorded ``FINISH_CHUNK`` to a transaction, so none holds the store's write lock long,
+and before each step of the write (each ledger transaction, the job, each REST call,
+each transaction of outcomes) the lane gives way while live mail is due or being
+processed (``_give_way``, docs/design.md §11, "The lane gives way").
 A smaller import's slices are written one by one as before: gathering them could not
 reach the threshold and would only claim ahead of them.
 
@@ -60,6 +63,12 @@ between two of `relay import`'s chunks of 100; writing then would cut the job sh
 (docs/benchmarks.md, "Import")."""
 FINISH_CHUNK = 500
 """Outcomes per store transaction when a gathered write is recorded."""
+GIVE_WAY_POLL_SECONDS = 0.02
+"""How often a gathered write that gives way looks whether live mail is still in flight."""
+GIVE_WAY_MAX_SECONDS = 5.0
+"""The longest one step of a gathered write waits for live mail: under a steady stream
+of live mail the import still moves (its claims wait for a gap in the live mail, this
+only for the end of a live batch's work), and its leases are renewed meanwhile."""
 
 
 @dataclass
@@ -113,9 +122,14 @@ class ImportLaneRunner(DeliveryRunner):
         pipeline = config.pipeline
         self.gather_rows = pipeline.import_bulk_rows
         self.bulk_threshold = pipeline.bulk_threshold
+        self.gave_way = 0.0
+        """Seconds the current gathered write has waited for live mail so far (its
+        ``import_write_finished`` event says it)."""
+        self._stopping: asyncio.Event | None = None
 
     async def run(self, stopping: asyncio.Event) -> None:
         self.log.info("runner_started", worker=self.worker, gather_rows=self.gather_rows)
+        self._stopping = stopping
         gathered = Gathered()
         heartbeat = asyncio.create_task(self._renew_gathered(gathered))
         empty_since: float | None = None
@@ -209,6 +223,8 @@ class ImportLaneRunner(DeliveryRunner):
         started = time.monotonic()
         whole = joined(parts)
         messages = sum(len(batch) for batch in slices)
+        self.gave_way = 0.0
+        self.delivery.writer.between = self._give_way
         try:
             result = self.delivery.complete(whole)
         except Exception as error:
@@ -224,15 +240,45 @@ class ImportLaneRunner(DeliveryRunner):
                     self._merge(result, self.process(batch))
                 except Exception as single:
                     self._merge(result, self._isolate(batch, single))
+        finally:
+            self.delivery.writer.between = None
         for start in range(0, len(result.outcomes), FINISH_CHUNK):
+            self._give_way()
             self._finish(_chunk(result, start, start + FINISH_CHUNK))
         self.log.info(
             "import_write_finished",
             messages=messages,
             rows=whole.rows(),
             seconds=round(time.monotonic() - started, 3),
+            gave_way_seconds=round(self.gave_way, 3),
         )
         return result.pause_seconds
+
+    def _give_way(self) -> None:
+        """Wait while live mail is due or being processed, on any worker (the store
+        says), up to ``GIVE_WAY_MAX_SECONDS`` (in the write's thread). A gathered write's
+        steps (its intents, its job or REST calls, its written marks, its outcomes 500
+        at a time) each take the worker's CPU, the store's write lock and the org's
+        attention for a moment; run back to back, during a live email's own calls, they
+        made its 250-to-Task several times the idle figure (docs/benchmarks.md, "Import
+        through Bulk API 2.0"). Between the steps nothing is held but the leases, which
+        the heartbeat renews, so waiting changes no outcome: the live-first rule of the
+        claims (relay/store/claims.py), kept through the write (docs/design.md §11).
+        Not while the worker stops: its live runner claims nothing more, and what is
+        gathered is written before the worker exits (docs/design.md §2)."""
+        deadline = time.monotonic() + GIVE_WAY_MAX_SECONDS
+        while time.monotonic() < deadline:
+            if self._stopping is not None and self._stopping.is_set():
+                return
+            try:
+                if not self.store.live_in_flight():
+                    return
+            except Exception as error:
+                if as_store_unavailable(error) is None:
+                    raise
+                return  # the write's own store calls report a failing store
+            time.sleep(GIVE_WAY_POLL_SECONDS)
+            self.gave_way += GIVE_WAY_POLL_SECONDS
 
     @staticmethod
     def _merge(into: BatchResult, result: BatchResult) -> None:
@@ -271,4 +317,11 @@ def _chunk(result: BatchResult, start: int, end: int) -> BatchResult:
     )
 
 
-__all__ = ["FINISH_CHUNK", "GATHER_BYTES", "GATHER_WAIT_SECONDS", "Gathered", "ImportLaneRunner"]
+__all__ = [
+    "FINISH_CHUNK",
+    "GATHER_BYTES",
+    "GATHER_WAIT_SECONDS",
+    "GIVE_WAY_MAX_SECONDS",
+    "Gathered",
+    "ImportLaneRunner",
+]

@@ -14,7 +14,7 @@ writes again (its intent ledger says what it was writing).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -63,16 +63,20 @@ def upsert_tasks(
     records: Sequence[Mapping[str, Any]],
     *,
     external_id_field: str | None = DEFAULT_EXTERNAL_ID_FIELD,
+    between: Callable[[], None] | None = None,
 ) -> list[WriteResult]:
     """Write Tasks in calls of up to 200, one result per record, in order.
 
     With ``external_id_field`` every record must carry a key in that field, and each is
     upserted on it; without, each is created. A call that fails as a whole (after the
     client's retries) fails each of its records with the same error, so the caller
-    handles every record the same way whatever went wrong.
+    handles every record the same way whatever went wrong. ``between`` runs before each
+    call but the first (the import lane gives way to live mail there).
     """
     results: list[WriteResult] = []
-    for batch in _chunks(records, MAX_COLLECTION_RECORDS):
+    for index, batch in enumerate(_chunks(records, MAX_COLLECTION_RECORDS)):
+        if between is not None and index:
+            between()
         keys = [_key_of(r, external_id_field) for r in batch]
         try:
             if external_id_field:

@@ -73,6 +73,7 @@ class Claims:
     ``_signal``, ``_host``, ``_bodies`` and ``_listening`` (the store's one LISTEN
     connection, sql_store.py)."""
 
+    engine: Engine
     _write_engine: Engine
     _postgres: bool
     _channel: str
@@ -247,6 +248,28 @@ class Claims:
         for row in rows:
             log_change(row.id, State.PROCESSING, State.QUEUED, reason, owner=row.lease_owner)
         return len(rows)
+
+    @unavailable_on_failure
+    def live_in_flight(self) -> bool:
+        """Live mail due (queued, or deferred past its time) or ``processing``, on any
+        worker or node: the import lane's gathered write waits between its steps while
+        there is (docs/design.md §11, "The lane gives way"). A read on the reading engine
+        of one row at most, on ``ix_messages_state_not_before``."""
+        now = utc_now()
+        query = (
+            select(messages.c.id)
+            .where(
+                messages.c.state.in_([State.QUEUED, State.DEFERRED, State.PROCESSING]),
+                messages.c.lane == LIVE,
+                or_(
+                    messages.c.state != State.DEFERRED,
+                    messages.c.not_before <= now,
+                ),
+            )
+            .limit(1)
+        )
+        with self.engine.connect() as connection:
+            return connection.execute(query).first() is not None
 
     def wait_for_work(self, timeout: float) -> None:
         started = time.monotonic()

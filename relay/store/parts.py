@@ -182,6 +182,12 @@ class MessageQueue(Protocol):
         returns are allowed: always claim again after it. The default just sleeps."""
         time.sleep(max(timeout, 0.0))
 
+    def live_in_flight(self) -> bool:
+        """Whether live mail (not imported) is due or being processed under a lease now:
+        the import lane gives way to it between the steps of a gathered write
+        (relay/runners/import_lane.py). The default store has no lanes: False."""
+        return False
+
     def notify_work(self) -> None:
         """Wake this process's ``wait_for_work`` callers: another process on this node
         committed work (relay/wakeups.py). The default store only sleeps: nothing to wake."""

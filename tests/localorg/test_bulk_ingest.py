@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import time
 import uuid
 from typing import Any
@@ -330,3 +331,26 @@ def test_crlf_and_semicolon_jobs(local_org: RunningOrg) -> None:
     )["records"]
     assert task["Subject"] == "a; b"
     assert task["Description"] == "one\r\ntwo"
+
+
+def test_calls_are_answered_between_a_running_jobs_chunks(fresh_org: RunningOrg) -> None:
+    """A job is processed in the background ("How Requests Are Processed"): the org
+    pauses after each chunk of 200 rows as long as the chunk took, so a call made while
+    the job runs is answered within about one chunk, not after one chunk per turn of the
+    org's event loop that the call needs (TLS, headers, body, answer)."""
+    rows = [{"Subject": f"p {i}", "Relay_Key__c": f"pause-{i}"} for i in range(6000)]
+    job = _create(fresh_org)
+    _upload(fresh_org, job["id"], _csv(rows))
+    _set_state(fresh_org, job["id"], "UploadComplete")
+    seen: list[int] = []
+    while True:
+        info = fresh_org.admin.get(fresh_org.url(f"{JOBS}/{job['id']}")).json()
+        seen.append(int(info["numberRecordsProcessed"]))
+        if info["state"] != "InProgress" and info["state"] != "UploadComplete":
+            break
+    assert info["state"] == "JobComplete"
+    steps = [b - a for a, b in itertools.pairwise(seen) if b < len(rows)]
+    # Chunks processed while one call was answered; the first few calls may meet the
+    # parse of the whole upload.
+    assert steps, seen
+    assert sorted(steps)[len(steps) // 2] <= 2 * bulk_ingest.CHUNK_ROWS, seen
