@@ -23,16 +23,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from types import FrameType
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
-from relay.cli.context import PROBLEM_FOUND, AppContext, console, pass_app
+from relay.cli.context import AppContext, console, pass_app
+from relay.cli.queue import opened_store
+from relay.cli.reps import fail
 from relay.cli.safe_text import cells, clean
 from relay.errors import RelayError
 from relay.importing.filters import Filters, Verdict, admit
 from relay.importing.source import Source, SourceError
-from relay.store import SqlStore, open_store
+from relay.store import SqlStore
 from relay.store.imports import HEARTBEAT_SECONDS, RUNNING, shown_state
 from relay.store.leases import this_host
 
@@ -65,23 +67,6 @@ def import_command() -> None:
     serve` delivers the imported mail, live mail first. `relay import SOURCE --help`
     lists every option.
     """
-
-
-def _fail(reason: str) -> NoReturn:
-    click.echo(f"relay: {clean(reason)}", err=True)
-    raise SystemExit(PROBLEM_FOUND)
-
-
-@contextmanager
-def _store(app: AppContext) -> Iterator[SqlStore]:
-    try:
-        store = open_store(app.config.effective_store_url)
-    except RelayError as error:
-        _fail(error.reason)
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 def _day(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
@@ -139,7 +124,7 @@ def run(
     config = app.config
     filters = Filters(since, until, config.smtp.max_message_bytes)
     reporter = _Reporter(as_json)
-    with _store(app) as store:
+    with opened_store(app) as store:
         rep_email = _rep_email(app, store, user)
         opened = _open_sources(source, list(dict.fromkeys(folders)), reporter.skipped, since, until)
         try:
@@ -151,7 +136,7 @@ def run(
             window = window or import_window(config.pipeline)
             status = _import_each(store, opened, rep_email, filters, only_matched, reporter, window)
         except RelayError as error:  # the store failed before or after the import ran
-            _fail(f"{error.reason}; run the same command again to go on")
+            fail(f"{error.reason}; run the same command again to go on")
         finally:
             for each in opened:
                 each.close()
@@ -169,11 +154,11 @@ def _rep_email(app: AppContext, store: SqlStore, user: str) -> str:
     rep = directory.rep_for(user)
     if rep is None:
         if not directory.synced:
-            _fail(
+            fail(
                 f"{user}: Relay has not read its reps from Salesforce yet: start `relay serve` "
                 "once (its first rep sync), then run the import again"
             )
-        _fail(
+        fail(
             f"{user} is not a rep Relay knows: an active Salesforce User's email, or an "
             "address added with `relay senders add`"
         )
@@ -210,7 +195,7 @@ def _open_sources(
     except SourceError as error:
         for each in opened:
             each.close()
-        _fail(str(error))
+        fail(str(error))
 
 
 class _Reporter:
@@ -388,7 +373,7 @@ def _import(
             and shown_state(earlier, host=host)[0] == RUNNING
             and earlier.owner != _owner(host)
         ):
-            _fail(f"this import is already running ({earlier.owner}); stop it first")
+            fail(f"this import is already running ({earlier.owner}); stop it first")
     record = store.start_import(
         source.identity,
         rep_email,
@@ -437,10 +422,10 @@ def _import(
                 state = importer.run(tick)
             except SourceError as error:
                 reporter.stop()
-                _fail(str(error))
+                fail(str(error))
             except RelayError as error:  # the store failed (locked, down, disk full)
                 reporter.stop()
-                _fail(f"{error.reason}; run the same command again to go on")
+                fail(f"{error.reason}; run the same command again to go on")
             except KeyboardInterrupt:
                 state = "stopped"
     except BaseException:
@@ -576,9 +561,9 @@ def _dry_run(
             reporter.line(note)
             report = DryRun(store, config, client, reps, rep_email, only_matched).run(admitted())
     except SourceError as error:
-        _fail(str(error))
+        fail(str(error))
     except RelayError as error:
-        _fail(error.reason)
+        fail(error.reason)
     document = {**counts, **report.as_dict(), "dry_run": True}
     if reporter.as_json:
         sys.stdout.write(json.dumps(document) + "\n")
@@ -610,7 +595,7 @@ def _dry_run(
 def list_imports(app: AppContext, as_json: bool) -> None:
     """List the imports, oldest first, with their counts. An import whose `relay
     import` process is gone (killed) shows as stopped, whatever its row says."""
-    with _store(app) as store:
+    with opened_store(app) as store:
         rows = store.import_summaries()
     if as_json:
         for listed in rows:

@@ -10,21 +10,19 @@ Salesforce error), 2 a usage error.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import NoReturn
 
 import click
 from rich.table import Table
 from simple_salesforce.exceptions import SalesforceResourceNotFound
 
-from relay.cli.context import PROBLEM_FOUND, AppContext, console, pass_app, print_json
+from relay.cli.context import AppContext, console, pass_app, print_json
 from relay.cli.local_org import BANNER, MARK, on_local_org
-from relay.cli.safe_text import cells, clean
+from relay.cli.queue import opened_store
+from relay.cli.reps import fail, org_client
+from relay.cli.safe_text import cells
 from relay.errors import RelayError
 from relay.matching.model import object_for_id, to_18
-from relay.salesforce.client import SalesforceClient
-from relay.store import SqlStore, open_store
+from relay.store import SqlStore
 from relay.store.model import UnresolvedItem
 from relay.unresolved_actions import assigned_delivery, task_changes
 
@@ -36,42 +34,14 @@ def unresolved() -> None:
     """Review email that matched no Salesforce record."""
 
 
-@contextmanager
-def _store(app: AppContext) -> Iterator[SqlStore]:
-    try:
-        store = open_store(app.config.effective_store_url)
-    except RelayError as error:
-        _fail(error.reason)
-    try:
-        yield store
-    finally:
-        store.close()
-
-
-@contextmanager
-def _salesforce(app: AppContext) -> Iterator[SalesforceClient]:
-    from relay.cli.org_access import open_org  # the same org choice as `relay explain`
-
-    try:
-        with open_org(app.config, None) as (client, _note):
-            yield client
-    except RelayError as error:
-        _fail(error.reason)
-
-
-def _fail(reason: str) -> NoReturn:
-    click.echo(f"relay: {clean(reason)}", err=True)  # reasons may quote data
-    raise SystemExit(PROBLEM_FOUND)
-
-
 def _open_item(store: SqlStore, item_id: str) -> UnresolvedItem:
     item = store.get_unresolved(item_id)
     if item is None:
-        _fail(f"no unresolved item {item_id} (see `relay unresolved list`)")
+        fail(f"no unresolved item {item_id} (see `relay unresolved list`)")
     if item.state != "open":
-        _fail(f"unresolved item {item_id} is already {item.state}")
+        fail(f"unresolved item {item_id} is already {item.state}")
     if not item.task_id:
-        _fail(f"unresolved item {item_id} has no Task in Salesforce")
+        fail(f"unresolved item {item_id} has no Task in Salesforce")
     return item
 
 
@@ -81,7 +51,7 @@ def _open_item(store: SqlStore, item_id: str) -> UnresolvedItem:
 @pass_app
 def list_items(app: AppContext, show_all: bool, as_json: bool) -> None:
     """List open unresolved items (oldest first)."""
-    with _store(app) as store:
+    with opened_store(app) as store:
         items = store.list_unresolved(None if show_all else ("open",))
     if as_json:
         print_json([item.to_dict() for item in items])
@@ -120,23 +90,23 @@ def assign(app: AppContext, item_id: str, record: str) -> None:
     """Relate unresolved item ITEM_ID's Task to RECORD (a Contact, Lead, Opportunity,
     Account, Case, ... id)."""
     if not _RECORD_ID.match(record):
-        _fail(f"{record} is not a Salesforce record id (15 or 18 letters and digits)")
+        fail(f"{record} is not a Salesforce record id (15 or 18 letters and digits)")
     record = to_18(record)
     sobject = object_for_id(record)
     if sobject is None or sobject == "User":
-        _fail(f"{record}: not a record a Task can be related to (unknown id prefix)")
-    with _store(app) as store:
+        fail(f"{record}: not a record a Task can be related to (unknown id prefix)")
+    with opened_store(app) as store:
         item = _open_item(store, item_id)
         assert item.task_id is not None
-        with _salesforce(app) as client:
+        with org_client(app) as client:
             try:
                 client.get(sobject, record, ["Id"])
             except RelayError as error:
-                _fail(f"{sobject} {record} not found in Salesforce: {error.reason}")
+                fail(f"{sobject} {record} not found in Salesforce: {error.reason}")
             try:
                 client.update("Task", item.task_id, task_changes(sobject, record))
             except RelayError as error:
-                _fail(f"could not update Task {item.task_id}: {error.reason}")
+                fail(f"could not update Task {item.task_id}: {error.reason}")
         store.record_delivery(assigned_delivery(item, record))
         store.resolve_unresolved(item.id, "assigned", record)
     click.echo(f"assigned: Task {item.task_id} is now on {sobject} {record}")
@@ -147,15 +117,15 @@ def assign(app: AppContext, item_id: str, record: str) -> None:
 @pass_app
 def discard(app: AppContext, item_id: str) -> None:
     """Delete unresolved item ITEM_ID's Task in Salesforce and close the item."""
-    with _store(app) as store:
+    with opened_store(app) as store:
         item = _open_item(store, item_id)
         assert item.task_id is not None
-        with _salesforce(app) as client:
+        with org_client(app) as client:
             try:
                 client.sf.restful(f"sobjects/Task/{item.task_id}", method="DELETE")
             except SalesforceResourceNotFound:
                 pass  # already deleted in Salesforce: closing the item is all that is left
             except Exception as error:
-                _fail(f"could not delete Task {item.task_id}: {error}")
+                fail(f"could not delete Task {item.task_id}: {error}")
         store.resolve_unresolved(item.id, "discarded")
     click.echo(f"discarded: Task {item.task_id} deleted")
