@@ -20,8 +20,12 @@ same keys again, which updates rather than duplicates. Only with the external-id
 without it each Task is a create, and after a crash the job's rows could only be found
 again by searching each rep's Tasks one draft at a time (the reconcile above), while the
 job itself may still be running and creating them; bulk creates would trade the
-exactly-once promise for calls. A draft the CSV cannot carry (several Whos in
-``TaskWhoIds``, a JSON list) goes through REST in the same write.
+exactly-once promise for calls. A Task with several Contacts (``TaskWhoIds``, a list
+the CSV cannot carry) goes in the job with its first Contact as ``WhoId``; once the job
+has its id, a second job inserts its other Contacts as ``TaskRelation`` rows. A crash
+or a failure between the two leaves the key's intent: the next write meets the Task
+(its upsert is refused as "exists", below) and sets its ``TaskWhoIds`` through REST,
+which replaces its people with the full list, so no Contact is lost or doubled.
 
 Copies of one email written at the same moment (two batches, two nodes) both write the
 key; the upsert leaves one Task, and the later write records that Task as its own
@@ -31,7 +35,7 @@ key; the upsert leaves one Task, and the later write records that Task as its ow
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -40,12 +44,18 @@ from relay.delivery.plan import Planned
 from relay.errors import RelayError, TemporaryError
 from relay.logs import get_logger
 from relay.matching import TaskDraft
-from relay.salesforce.bulk_ingest import BulkPolicy, upsert_tasks_bulk
+from relay.salesforce.bulk_ingest import (
+    BulkPolicy,
+    JobPace,
+    insert_task_relations_bulk,
+    upsert_tasks_bulk,
+)
 from relay.salesforce.client import SalesforceClient
 from relay.salesforce.writes import (
     WriteResult,
     find_recent_owner_tasks,
     find_tasks_by_keys,
+    set_task_people,
     upsert_tasks,
 )
 from relay.store.ledger import LEDGER_CHUNK
@@ -65,6 +75,10 @@ _RECONCILE_MARGIN = timedelta(minutes=10)
 #   value found: Relay_Key__c duplicates value on record with id: ..."). Salesforce
 #   does not serialise concurrent upserts of one external id.
 _TASK_EXISTS = frozenset({"INVALID_FIELD_FOR_INSERT_UPDATE", "DUPLICATE_VALUE"})
+# A TaskRelation insert refused because the Task already has that person (a write that
+# met a Task of an earlier attempt): what was wanted is there. The code is the one
+# clients report for a duplicate relation; the Object Reference does not name it.
+_RELATION_EXISTS = frozenset({"DUPLICATE_VALUE"})
 
 
 @dataclass(frozen=True)
@@ -100,6 +114,7 @@ class TaskWriter:
         self.client = client
         self.bulk_threshold = bulk_threshold
         self.bulk_policy = bulk_policy
+        self.bulk_pace = JobPace()
         self.between: Callable[[], None] | None = None
         """Runs between the steps of a write: before its intents, between their
         transactions, before the job or each REST call, before each transaction of its
@@ -137,6 +152,7 @@ class TaskWriter:
             self.store.record_intents(intents[start : start + LEDGER_CHUNK])
         self._between()
         records = [_sobject(draft, external_id_field) for _, draft in pending]
+        records_by_key = {d.relay_key: r for (_, d), r in zip(pending, records, strict=True)}
         written: dict[str, str] = {}
         exists: list[str] = []
         for (_, draft), result in zip(
@@ -157,7 +173,11 @@ class TaskWriter:
             # a concurrent insert meets the unique index. Either way the Task exists:
             # record it as written. A key the query does not find keeps its error.
             found = find_tasks_by_keys(self.client, exists, external_id_field=external_id_field)
+            incomplete = self._complete_people(found, records_by_key)
             for key, task_id in found.items():
+                if key in incomplete:
+                    results[key] = KeyResult(None, incomplete[key])
+                    continue
                 log.info("task_already_written", relay_key=key, task_id=task_id)
                 written[key] = task_id
                 results[key] = KeyResult(task_id)
@@ -176,32 +196,77 @@ class TaskWriter:
         self, records: Sequence[dict[str, Any]], external_id_field: str | None
     ) -> list[WriteResult]:
         """One result per record, in order: Bulk API 2.0 for a big write on the external
-        id, sObject Collections otherwise (and for records the CSV cannot carry)."""
+        id, sObject Collections otherwise."""
         if external_id_field is None or len(records) < self.bulk_threshold:
             return upsert_tasks(
                 self.client, records, external_id_field=external_id_field, between=self.between
             )
-        bulk = [i for i, record in enumerate(records) if not _has_list(record)]
-        rest = [i for i, record in enumerate(records) if _has_list(record)]
-        log.info("task_write_bulk", records=len(bulk), rest=len(rest))
-        results: dict[int, WriteResult] = {}
+        log.info("task_write_bulk", records=len(records), several=sum(map(_has_list, records)))
         answers = upsert_tasks_bulk(
             self.client,
-            [records[i] for i in bulk],
+            [_first_person_only(record) for record in records],
             external_id_field=external_id_field,
             policy=self.bulk_policy,
+            pace=self.bulk_pace,
         )
-        results.update(zip(bulk, answers, strict=True))
-        if rest:
-            self._between()
-            answers = upsert_tasks(
-                self.client,
-                [records[i] for i in rest],
-                external_id_field=external_id_field,
-                between=self.between,
-            )
-            results.update(zip(rest, answers, strict=True))
-        return [results[i] for i in range(len(records))]
+        return self._relate_others(records, answers)
+
+    def _relate_others(
+        self, records: Sequence[Mapping[str, Any]], answers: list[WriteResult]
+    ) -> list[WriteResult]:
+        """Add the other Contacts of each Task the job wrote as TaskRelation rows (one
+        more job); a Task whose relation failed takes that relation's error, so its key
+        stays an intent and the next write completes it (``_complete_people``)."""
+        pairs: list[tuple[str, str]] = []
+        owners: list[int] = []
+        for index, (record, answer) in enumerate(zip(records, answers, strict=True)):
+            if not (_has_list(record) and answer.ok and answer.id):
+                continue
+            for who in dict.fromkeys(record["TaskWhoIds"]):
+                if who != record.get("WhoId"):
+                    pairs.append((answer.id, who))
+                    owners.append(index)
+        if not pairs:
+            return answers
+        self._between()
+        outcomes = insert_task_relations_bulk(
+            self.client, pairs, policy=self.bulk_policy, pace=self.bulk_pace
+        )
+        results = list(answers)
+        for index, outcome in zip(owners, outcomes, strict=True):
+            if outcome.ok or _RELATION_EXISTS.intersection(outcome.codes):
+                continue
+            if results[index].ok:
+                log.info(
+                    "task_relation_failed",
+                    task_id=results[index].id,
+                    reason=outcome.error.reason if outcome.error else None,
+                )
+                results[index] = replace(results[index], error=outcome.error, codes=outcome.codes)
+        return results
+
+    def _complete_people(
+        self, found: Mapping[str, str], records_by_key: Mapping[str, Mapping[str, Any]]
+    ) -> dict[str, RelayError]:
+        """Set ``TaskWhoIds`` on the found Tasks whose drafts have several Contacts: an
+        earlier attempt may have written the Task and not yet its other people. Returns
+        the keys whose Task could not be completed, with the error."""
+        people = [
+            (key, task_id, records_by_key[key]["TaskWhoIds"])
+            for key, task_id in found.items()
+            if key in records_by_key and _has_list(records_by_key[key])
+        ]
+        if not people:
+            return {}
+        self._between()
+        answers = set_task_people(
+            self.client, [(task_id, whos) for _, task_id, whos in people], between=self.between
+        )
+        return {
+            key: answer.error
+            for (key, _, _), answer in zip(people, answers, strict=True)
+            if answer.error is not None
+        }
 
     def _reconcile(
         self, drafts: Sequence[TaskDraft], ledger: dict[str, Delivery]
@@ -273,7 +338,12 @@ def _intent(job: Job, draft: TaskDraft) -> Delivery:
 
 
 def _has_list(record: Mapping[str, Any]) -> bool:
-    return any(isinstance(value, (list, tuple)) for value in record.values())
+    return isinstance(record.get("TaskWhoIds"), (list, tuple))
+
+
+def _first_person_only(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The record as the CSV carries it: ``WhoId`` (the first Contact) without the list."""
+    return {name: value for name, value in record.items() if name != "TaskWhoIds"}
 
 
 def _sobject(draft: TaskDraft, external_id_field: str | None) -> dict[str, Any]:

@@ -1,12 +1,12 @@
 """Upserting many Tasks in Bulk API 2.0 ingest jobs, with a result per row.
 
 For a big write (an import of past mail) the sObject Collections upsert costs a call per
-200 Tasks; one ingest job costs about six calls whatever its size: create, upload,
-``UploadComplete``, a few polls, and the results (Bulk API 2.0 and Bulk API Developer
-Guide, "Bulk API 2.0 Ingest"; the Limits Quick Reference puts the crossover at about
-2,000 records). The outcome is the same as ``upsert_tasks``'s: one ``WriteResult`` per
-record, in order, failed rows classified by the same table (``classify.py``), so the
-caller cannot tell which path wrote.
+200 Tasks; one ingest job costs about five calls whatever its size: create, upload,
+``UploadComplete``, a poll or two (``JobPace``), and the results (Bulk API 2.0 and Bulk
+API Developer Guide, "Bulk API 2.0 Ingest"; the Limits Quick Reference puts the
+crossover at about 2,000 records). The outcome is the same as ``upsert_tasks``'s: one
+``WriteResult`` per record, in order, failed rows classified by the same table
+(``classify.py``), so the caller cannot tell which path wrote.
 
 The calls go through ``SalesforceClient.send`` (its session, retries, re-authentication
 and classification), not simple-salesforce's ``bulk2``: that helper parses the result
@@ -21,9 +21,11 @@ Rules this module keeps:
   description survive), LF line endings. None and "" are ``#N/A`` (sets the field to
   null, as a JSON null does); a field a record lacks is empty (left unchanged, as an
   absent JSON key is), so a text that is exactly ``#N/A`` arrives as null. Dates are
-  ``YYYY-MM-DD``, datetimes ISO 8601 in UTC with ``Z``. A list (the REST-only
-  ``TaskWhoIds``) cannot be carried: such a record is refused (ValueError) and the
-  caller writes it through REST.
+  ``YYYY-MM-DD``, datetimes ISO 8601 in UTC with ``Z``. A list (``TaskWhoIds``, a
+  JunctionIdList) cannot be carried: such a record is refused (ValueError). The caller
+  writes the Task with its first person (``WhoId``) and the others as ``TaskRelation``
+  rows in a second job (``insert_task_relations_bulk``), once the first has the Tasks'
+  ids.
 - **Size**: an upload may hold 150 MB of base64, so about 100 MB of CSV ("Upload Job
   Data"); records are split into several jobs below that. UTF-8 takes at least one byte
   per character, so a job under 100 MB is also under 100,000,000 characters.
@@ -43,7 +45,7 @@ import io
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -58,6 +60,8 @@ from relay.salesforce.classify import (
 )
 from relay.salesforce.client import SalesforceClient
 from relay.salesforce.writes import TASK, WriteResult
+
+TASK_RELATION = "TaskRelation"
 
 log = structlog.get_logger(__name__)
 
@@ -191,7 +195,63 @@ def map_results(
     return [by_key.get(key) or WriteResult(key, None, False, missing) for key in keys]
 
 
+# --- pacing: when to ask whether a job is done -------------------------------------------
+
+
+class JobPace:
+    """How long the org took per row in its last job of each object, so the next job's
+    first poll comes when it is likely done rather than after a fixed backoff.
+
+    Each poll is an API call ("Each HTTP request counts as one call"), and a job of
+    10,000 rows polled from 0.5 s doubling takes three or four of them: as many as the
+    job's other calls. Salesforce gives no estimate, and its job info's timestamps are
+    to the second, so the pace is what Relay saw: the time from the close to the poll
+    that found the job done, per row. That is an upper bound (the job may have ended
+    just after the poll before), so after a job found done at its first poll the next
+    first poll comes a little earlier (``EARLIER``); after a miss the pace is the bound.
+    Mutable and not thread-safe: one per writer."""
+
+    EARLIER = 0.85
+
+    def __init__(self) -> None:
+        self._seconds_per_row: dict[str, float] = {}
+
+    def first_wait(self, sobject: str, rows: int, policy: BulkPolicy) -> float:
+        pace = self._seconds_per_row.get(sobject)
+        if pace is None:
+            return policy.poll_initial_seconds
+        return min(max(pace * rows, policy.poll_initial_seconds), policy.timeout_seconds / 2)
+
+    def record(self, sobject: str, rows: int, seconds: float, polls: int) -> None:
+        if rows <= 0 or seconds <= 0:
+            return
+        pace = seconds / rows
+        self._seconds_per_row[sobject] = pace * self.EARLIER if polls == 1 else pace
+
+
+def next_wait(
+    elapsed: float, processed: int, rows: int, previous: float, policy: BulkPolicy
+) -> float:
+    """The wait before the next poll of a job still running ``elapsed`` s after its
+    close: the time its own progress says is left (with a tenth more, so the poll finds
+    it done), else the previous wait doubled; within the policy's bounds."""
+    if 0 < processed < rows:
+        left = elapsed * (rows - processed) / processed * 1.1
+        return min(max(left, policy.poll_initial_seconds), policy.poll_max_seconds)
+    return min(previous * 2, policy.poll_max_seconds)
+
+
 # --- I/O: one job per range --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _JobRun:
+    """A job that reached an outcome: its last info and what it cost."""
+
+    job_id: str
+    info: Mapping[str, Any]
+    polls: int
+    seconds: float
 
 
 def upsert_tasks_bulk(
@@ -201,48 +261,86 @@ def upsert_tasks_bulk(
     external_id_field: str,
     policy: BulkPolicy | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    pace: JobPace | None = None,
 ) -> list[WriteResult]:
     """Upsert Tasks on ``external_id_field`` through Bulk API 2.0; one result per record,
     in order (as ``writes.upsert_tasks``). Blocking: run it in a thread."""
     policy = policy or BulkPolicy()
+    pace = pace or JobPace()
     keys = [_key_of(record, external_id_field) for record in records]
     if len(set(keys)) != len(keys):
         raise ValueError("each record needs its own external id in one bulk write")
     columns = columns_of(records)
     rows = csv_rows(columns, records)
+    job = {"object": TASK, "operation": "upsert", "externalIdFieldName": external_id_field}
     results: list[WriteResult] = []
     for start, end in split_jobs(rows, policy.max_upload_bytes):
         body = rows[0] + b"".join(rows[1 + start : 1 + end])
-        results.extend(_one_job(client, keys[start:end], external_id_field, body, policy, sleep))
+        part = keys[start:end]
+        run = _run_job(client, job, body, len(part), policy, sleep, pace)
+        if isinstance(run, RelayError):
+            results.extend(WriteResult(key, None, False, run) for key in part)
+            continue
+        results.extend(_upsert_results(client, run, part, external_id_field))
     return results
 
 
-def _one_job(
+def insert_task_relations_bulk(
     client: SalesforceClient,
-    keys: Sequence[str],
-    key_field: str,
+    pairs: Sequence[tuple[str, str]],
+    *,
+    policy: BulkPolicy | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    pace: JobPace | None = None,
+) -> list[WriteResult]:
+    """Insert ``(TaskId, RelationId)`` TaskRelation rows through Bulk API 2.0 (Object
+    Reference, TaskRelation: create(); Shared Activities only); one result per pair, in
+    order, with no id (Relay needs none). Blocking: run it in a thread.
+
+    The successful results are read only when the job's counts do not account for every
+    row: a completed job that processed them all, with ``numberRecordsFailed`` failures
+    listed in its failed results, succeeded on the others. That saves a call a job."""
+    policy = policy or BulkPolicy()
+    pace = pace or JobPace()
+    if len(set(pairs)) != len(pairs):
+        raise ValueError("each TaskRelation may be inserted once in one bulk write")
+    records = [{"TaskId": task, "RelationId": relation} for task, relation in pairs]
+    rows = csv_rows(["TaskId", "RelationId"], records)
+    job = {"object": TASK_RELATION, "operation": "insert"}
+    results: list[WriteResult] = []
+    for start, end in split_jobs(rows, policy.max_upload_bytes):
+        body = rows[0] + b"".join(rows[1 + start : 1 + end])
+        part = [f"{task}:{relation}" for task, relation in pairs[start:end]]
+        run = _run_job(client, job, body, len(part), policy, sleep, pace)
+        if isinstance(run, RelayError):
+            results.extend(WriteResult(key, None, False, run) for key in part)
+            continue
+        results.extend(_insert_results(client, run, part))
+    return [replace(result, key=None) for result in results]
+
+
+def _run_job(
+    client: SalesforceClient,
+    job: Mapping[str, str],
     body: bytes,
+    rows: int,
     policy: BulkPolicy,
     sleep: Callable[[float], None],
-) -> list[WriteResult]:
+    pace: JobPace,
+) -> _JobRun | RelayError:
+    """Create, upload, close and wait for one job: its outcome, or the error that ended
+    it (the job aborted when it got as far as an id)."""
     job_id: str | None = None
     try:
         # "Create a Job". Retried like any call: a lost answer leaves at most an empty
         # Open job behind, which Salesforce removes with the other stale jobs.
-        _, job = client.send(
+        _, created = client.send(
             "bulk_create",
             "POST",
             "jobs/ingest",
-            json_body={
-                "object": TASK,
-                "operation": "upsert",
-                "externalIdFieldName": key_field,
-                "contentType": "CSV",
-                "lineEnding": "LF",
-                "columnDelimiter": "COMMA",
-            },
+            json_body={**job, "contentType": "CSV", "lineEnding": "LF", "columnDelimiter": "COMMA"},
         )
-        job_id = str(job["id"])
+        job_id = str(created["id"])
         # One upload per job ("Upload Job Data"): a second one fails the job, so an
         # upload whose outcome is unknown is not sent again (idempotent=False).
         client.send(
@@ -255,59 +353,124 @@ def _one_job(
             json_body={"state": "UploadComplete"},
             idempotent=False,
         )
-        info, polls = _wait(client, job_id, policy, sleep)
+        closed = time.monotonic()
+        info, polls = _wait(client, job_id, str(job["object"]), rows, policy, sleep, pace)
     except RelayError as error:
-        log.warning("bulk_job_failed", job_id=job_id, records=len(keys), reason=error.reason)
+        log.warning(
+            "bulk_job_failed",
+            job_id=job_id,
+            object=job["object"],
+            records=rows,
+            reason=error.reason,
+        )
         if job_id is not None:
             _abort_quietly(client, job_id)
-        return [WriteResult(key, None, False, error) for key in keys]
+        return error
+    return _JobRun(job_id, info, polls, time.monotonic() - closed)
+
+
+def _upsert_results(
+    client: SalesforceClient, run: _JobRun, keys: Sequence[str], key_field: str
+) -> list[WriteResult]:
     try:
-        successful = _results(client, job_id, "successfulResults")
-        failed = (
-            _results(client, job_id, "failedResults") if info.get("numberRecordsFailed") else []
-        )
+        successful = _results(client, run.job_id, "successfulResults")
+        failed = _failed(client, run)
     except RelayError as error:
         return [WriteResult(key, None, False, error) for key in keys]
+    _log_done(run, TASK, reads=2 if failed else 1)
+    return map_results(keys, key_field, successful, failed, _missing(run, "Task"))
+
+
+def _insert_results(
+    client: SalesforceClient, run: _JobRun, keys: Sequence[str]
+) -> list[WriteResult]:
+    """Results of a TaskRelation insert, matched by the uploaded ``TaskId:RelationId``."""
+    info = run.info
+    complete = info.get("state") == JOB_COMPLETE and info.get("numberRecordsProcessed") == len(keys)
+    try:
+        failed = _failed(client, run)
+        successful = [] if complete else _results(client, run.job_id, "successfulResults")
+    except RelayError as error:
+        return [WriteResult(key, None, False, error) for key in keys]
+    _log_done(run, TASK_RELATION, reads=(1 if failed else 0) + (0 if complete else 1))
+    by_key: dict[str, WriteResult] = {}
+    for row in successful:
+        key = f"{row.get('TaskId', '')}:{row.get('RelationId', '')}"
+        by_key[key] = WriteResult(key, row.get("sf__Id") or None, True)
+    for row in failed:
+        key = f"{row.get('TaskId', '')}:{row.get('RelationId', '')}"
+        fault, codes = row_error(row.get("sf__Error", ""))
+        by_key[key] = WriteResult(key, None, False, fault, codes)
+    missing = _missing(run, "TaskRelation")
+    default = WriteResult(None, None, True) if complete else None
+    return [by_key.get(key) or default or WriteResult(key, None, False, missing) for key in keys]
+
+
+def _failed(client: SalesforceClient, run: _JobRun) -> list[dict[str, str]]:
+    if not run.info.get("numberRecordsFailed"):
+        return []
+    return _results(client, run.job_id, "failedResults")
+
+
+def _missing(run: _JobRun, what: str) -> RelayError:
+    """The error of a row the job's results do not mention."""
+    if run.info.get("state") == JOB_COMPLETE:
+        return TemporaryError(
+            f"Bulk API job {run.job_id} completed without a result for this {what}; Relay "
+            "writes it again later"
+        )
+    return job_error(run.info)
+
+
+def _log_done(run: _JobRun, sobject: str, *, reads: int) -> None:
     log.info(
         "bulk_job_done",
-        job_id=job_id,
-        state=info.get("state"),
-        processed=info.get("numberRecordsProcessed"),
-        failed=info.get("numberRecordsFailed"),
+        job_id=run.job_id,
+        object=sobject,
+        state=run.info.get("state"),
+        processed=run.info.get("numberRecordsProcessed"),
+        failed=run.info.get("numberRecordsFailed"),
+        polls=run.polls,
+        seconds=round(run.seconds, 3),
         # create, upload, close, the polls and the result reads: what the job cost
-        calls=3 + polls + (2 if failed else 1),
+        calls=3 + run.polls + reads,
     )
-    if info.get("state") == JOB_COMPLETE:
-        missing: RelayError = TemporaryError(
-            f"Bulk API job {job_id} completed without a result for this Task; Relay writes "
-            "it again later"
-        )
-    else:
-        missing = job_error(info)
-    return map_results(keys, key_field, successful, failed, missing)
 
 
 def _wait(
-    client: SalesforceClient, job_id: str, policy: BulkPolicy, sleep: Callable[[float], None]
+    client: SalesforceClient,
+    job_id: str,
+    sobject: str,
+    rows: int,
+    policy: BulkPolicy,
+    sleep: Callable[[float], None],
+    pace: JobPace,
 ) -> tuple[Mapping[str, Any], int]:
-    """Poll "Get Job Info" with backoff until the job reaches an outcome; the job's last
-    info and the polls it took."""
-    delay = policy.poll_initial_seconds
-    deadline = time.monotonic() + policy.timeout_seconds
+    """Poll "Get Job Info" until the job reaches an outcome: first when the pace of the
+    last job says it should be done, then as its own progress says (``next_wait``);
+    the job's last info and the polls it took."""
+    delay = pace.first_wait(sobject, rows, policy)
+    started = time.monotonic()
+    waited = 0.0
     polls = 0
     while True:
         sleep(delay)
+        waited += delay
         _, info = client.send("bulk_poll", "GET", f"jobs/ingest/{job_id}")
         polls += 1
+        # The sleeps alone when ``sleep`` only records them (tests), the clock otherwise.
+        elapsed = max(time.monotonic() - started, waited)
         if info.get("state") in TERMINAL_STATES:
+            pace.record(sobject, rows, elapsed, polls)
             return dict(info), polls
-        if time.monotonic() + delay > deadline:
+        processed = int(info.get("numberRecordsProcessed") or 0)
+        delay = next_wait(elapsed, processed, rows, delay, policy)
+        if elapsed + delay > policy.timeout_seconds:
             raise TemporaryError(
                 f"Bulk API job {job_id} was still {info.get('state')} after "
-                f"{policy.timeout_seconds:.0f} s; Relay writes these Tasks again later (the "
-                "upsert on the Relay key keeps it exactly once)"
+                f"{policy.timeout_seconds:.0f} s; Relay writes these rows again later (the "
+                "upsert on the Relay key keeps a Task exactly once)"
             )
-        delay = min(delay * 2, policy.poll_max_seconds)
 
 
 def _results(client: SalesforceClient, job_id: str, name: str) -> list[dict[str, str]]:

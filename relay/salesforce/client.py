@@ -245,6 +245,24 @@ class SalesforceClient:
         )
         return list(result)
 
+    def update_collection(
+        self,
+        sobject: str,
+        records: Sequence[Mapping[str, Any]],
+        *,
+        all_or_none: bool = False,
+    ) -> list[dict[str, Any]]:
+        """PATCH ``composite/sobjects``: each record carries its ``Id``; one SaveResult per
+        record (``id``, ``success``, ``errors``), in order (REST API Developer Guide,
+        "Update Records Using sObject Collections"). Idempotent: retried."""
+        _check_collection(records)
+        body = {"allOrNone": all_or_none, "records": [_typed(sobject, r) for r in records]}
+        result = self._call(
+            "update_collection",
+            lambda sf: sf.restful("composite/sobjects", method="PATCH", json=body),
+        )
+        return list(result)
+
     def create_collection(
         self,
         sobject: str,

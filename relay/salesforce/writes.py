@@ -91,6 +91,34 @@ def upsert_tasks(
     return results
 
 
+def set_task_people(
+    client: SalesforceClient,
+    people: Sequence[tuple[str, Sequence[str]]],
+    *,
+    between: Callable[[], None] | None = None,
+) -> list[WriteResult]:
+    """Set existing Tasks' people, ``(task id, [contact ids])`` each, in calls of up to
+    200; one result per Task, in order.
+
+    ``TaskWhoIds`` replaces the Task's who relations with the list, its first becoming
+    ``WhoId`` (Object Reference, Task: TaskWhoIds; Shared Activities only), so setting
+    it again is harmless: this completes a Task whose other people an earlier attempt
+    did not get to add (relay/delivery/write.py)."""
+    results: list[WriteResult] = []
+    for index, batch in enumerate(_chunks(people, MAX_COLLECTION_RECORDS)):
+        if between is not None and index:
+            between()
+        records = [{"Id": task_id, "TaskWhoIds": list(whos)} for task_id, whos in batch]
+        try:
+            answers = client.update_collection(TASK, records)
+        except RelayError as exc:
+            log.warning("salesforce_batch_failed", records=len(batch), reason=exc.reason)
+            results.extend(WriteResult(task_id, None, False, exc) for task_id, _ in batch)
+            continue
+        results.extend(_results([task_id for task_id, _ in batch], answers, upsert=False))
+    return results
+
+
 def _results(
     keys: Sequence[str | None], answers: Sequence[Mapping[str, Any]], *, upsert: bool
 ) -> Iterator[WriteResult]:

@@ -12,14 +12,17 @@ from typing import Any
 import pytest
 from simple_salesforce.format import format_soql
 
-from relay.delivery.write import Job, TaskWriter, _intent, _sobject
+from relay.delivery.write import Job, TaskWriter, _first_person_only, _intent, _sobject
 from relay.errors import NeedsAttention, RecordChanged, TemporaryError, Unprocessable
 from relay.localorg.data import OrgData
 from relay.matching import TaskDraft
 from relay.salesforce.bulk_ingest import (
     BulkPolicy,
+    JobPace,
     csv_rows,
     csv_value,
+    insert_task_relations_bulk,
+    next_wait,
     row_error,
     split_jobs,
     upsert_tasks_bulk,
@@ -312,11 +315,13 @@ def test_rerun_after_a_crash_mid_job_writes_no_duplicate(
 # --- waiting for a job ---------------------------------------------------------------------
 
 
-def test_polls_back_off_and_a_job_that_runs_too_long_is_aborted(
+def test_polls_start_at_the_initial_wait_stay_bounded_and_a_job_too_long_is_aborted(
     org: Any, client: SalesforceClient
 ) -> None:
-    """Polls wait 0.5, 1, 2 s... (recorded, not slept); past the timeout every row is a
-    TemporaryError and the job is aborted, so it does not write on behind Relay's back."""
+    """Without a pace the first poll waits the initial 0.5 s; later waits follow the
+    job's progress within the policy's bounds (recorded, not slept); past the timeout
+    every row is a TemporaryError and the job is aborted, so it does not write on behind
+    Relay's back."""
     waits: list[float] = []
     keys = _keys(6000)
     records = [{"Subject": "slow", "Relay_Key__c": k} for k in keys]
@@ -324,12 +329,82 @@ def test_polls_back_off_and_a_job_that_runs_too_long_is_aborted(
     results = upsert_tasks_bulk(
         client, records, external_id_field="Relay_Key__c", policy=policy, sleep=waits.append
     )
-    assert waits[:3] == [0.5, 1.0, 2.0]
+    assert waits[0] == 0.5
+    assert all(0.5 <= wait <= 2.0 for wait in waits)
+    assert sum(waits) <= 2.5
     assert all(isinstance(r.error, TemporaryError) for r in results)
     assert "still InProgress" in str(results[0].error)
     job = admin(org, "GET", JOBS)["records"][-1]  # the newest job: this one
     assert job["state"] == "Aborted"
     assert job["numberRecordsProcessed"] < 6000
+
+
+def test_the_pace_of_the_last_job_sets_the_first_poll_of_the_next() -> None:
+    """A job found done at its first poll makes the next first poll a little earlier
+    (the time was an upper bound); one that needed more polls sets the pace it took.
+    Between polls, the job's own progress says how long is left."""
+    policy = BulkPolicy(poll_initial_seconds=0.5, poll_max_seconds=10.0, timeout_seconds=600)
+    pace = JobPace()
+    assert pace.first_wait("Task", 10_000, policy) == 0.5
+    pace.record("Task", 10_000, 8.0, polls=3)
+    assert pace.first_wait("Task", 10_000, policy) == pytest.approx(8.0)
+    assert pace.first_wait("Task", 5_000, policy) == pytest.approx(4.0)
+    assert pace.first_wait("TaskRelation", 5_000, policy) == 0.5  # its own pace
+    pace.record("Task", 10_000, 8.0, polls=1)
+    assert pace.first_wait("Task", 10_000, policy) == pytest.approx(8.0 * JobPace.EARLIER)
+    assert pace.first_wait("Task", 10, policy) == 0.5  # never below the initial wait
+    assert pace.first_wait("Task", 10**7, policy) == 300  # at most half the timeout
+    # A quarter done after 2 s: 6 s left, a tenth more.
+    assert next_wait(2.0, 2_500, 10_000, 2.0, policy) == pytest.approx(6.6)
+    assert next_wait(2.0, 0, 10_000, 2.0, policy) == 4.0  # no progress yet: doubled
+    assert next_wait(2.0, 100, 10_000, 2.0, policy) == 10.0  # bounded
+
+
+def test_relations_insert_in_one_job_and_read_only_failures(
+    org: Any, local_org: Any, client: SalesforceClient
+) -> None:
+    """A TaskRelation job's successes need no read: a completed job that processed every
+    row succeeded on all but its failed results. Its calls: create, upload, close, the
+    polls, and no result read when nothing failed."""
+    contact, owner = local_org.call(_contact)
+    others = [local_org.call(_contact)[0] for _ in range(3)]
+    keys = _keys(2)
+    tasks = upsert_tasks_bulk(
+        client,
+        [
+            {"Subject": "people", "WhoId": contact, "OwnerId": owner, "Relay_Key__c": k}
+            for k in keys
+        ],
+        external_id_field="Relay_Key__c",
+        policy=FAST,
+    )
+    pairs = [(str(t.id), who) for t in tasks for who in others]
+    before = _calls(org)
+    results = insert_task_relations_bulk(client, pairs, policy=FAST)
+    calls = _calls(org) - before
+    assert [r.ok for r in results] == [True] * 6
+    job = admin(org, "GET", JOBS)["records"][-1]
+    assert (job["object"], job["operation"], job["numberRecordsProcessed"]) == (
+        "TaskRelation",
+        "insert",
+        6,
+    )
+    assert 4 <= calls <= 3 + 4  # create, upload, close and the polls; no result read
+    assert _people(client, [str(t.id) for t in tasks]) == {
+        str(t.id): {contact, *others} for t in tasks
+    }
+
+
+def _people(client: SalesforceClient, task_ids: list[str]) -> dict[str, set[str]]:
+    """Each Task's who relations (Contacts and Leads), live ones only."""
+    found: dict[str, set[str]] = {task_id: set() for task_id in task_ids}
+    soql = format_soql(
+        "SELECT TaskId, RelationId FROM TaskRelation WHERE TaskId IN {} AND IsWhat = false",
+        task_ids,
+    )
+    for record in client.query_all(soql):
+        found[record["TaskId"]].add(record["RelationId"])
+    return found
 
 
 def test_lock_failures_in_a_job_are_temporary_per_row(org: Any, client: SalesforceClient) -> None:
@@ -347,23 +422,98 @@ def test_lock_failures_in_a_job_are_temporary_per_row(org: Any, client: Salesfor
     assert all(len(written[r.key or ""]) == (1 if r.ok else 0) for r in results)
 
 
-def test_task_writer_sends_drafts_with_several_whos_through_rest(
+def _with_people(drafts: list[TaskDraft], indexes: tuple[int, ...], whos: tuple[str, ...]) -> None:
+    for index in indexes:
+        drafts[index] = replace(drafts[index], task_who_ids=whos, record_ids=whos)
+
+
+def test_task_writer_writes_several_contacts_as_task_relations_in_a_second_job(
     org: Any, local_org: Any, client: SalesforceClient, store: SqlStore
 ) -> None:
-    """TaskWhoIds is a JSON list the CSV cannot carry: those drafts go through REST in
-    the same write, the others through one job, and every key is written in order."""
+    """Tasks with several Contacts go in the Task job with the first as WhoId, then one
+    TaskRelation job adds the others: two jobs, no REST write, every key written, and
+    each Task has exactly its Contacts."""
     contact, owner = local_org.call(_contact)
-    other, _ = local_org.call(_contact)
+    others = tuple(local_org.call(_contact)[0] for _ in range(2))
     drafts = _drafts(contact, owner, 12)
-    for index in (3, 8):
-        drafts[index] = replace(drafts[index], task_who_ids=(contact, other))
-    before = _jobs(org)
+    _with_people(drafts, (3, 8), (contact, *others))
+    before = admin(org, "GET", JOBS)["records"]
     results = TaskWriter(store, client, bulk_threshold=12, bulk_policy=FAST).write(
         [Job(f"w{i}", f"wm{i}", (d,)) for i, d in enumerate(drafts)], "Relay_Key__c"
     )
-    assert _jobs(org) - before == 1
+    made = admin(org, "GET", JOBS)["records"][len(before) :]
+    assert [(j["object"], j["numberRecordsProcessed"]) for j in made] == [
+        ("Task", 12),
+        ("TaskRelation", 4),
+    ]
     assert all(results[d.relay_key].error is None for d in drafts)
     ledger = store.deliveries_for_keys([d.relay_key for d in drafts])
     assert {ledger[d.relay_key].state for d in drafts} == {WRITTEN}
-    job = admin(org, "GET", JOBS)["records"][-1]
-    assert job["numberRecordsProcessed"] == 10
+    task_ids = [str(results[d.relay_key].task_id) for d in drafts]
+    people = _people(client, task_ids)
+    assert [len(people[t]) for t in task_ids] == [1, 1, 1, 3, 1, 1, 1, 1, 3, 1, 1, 1]
+    assert people[task_ids[3]] == {contact, *others}
+    rows = client.query_all(
+        format_soql("SELECT Id, WhoId, WhoCount FROM Task WHERE Id IN {}", task_ids)
+    )
+    assert {r["Id"]: r["WhoId"] for r in rows} == dict.fromkeys(task_ids, contact)
+
+
+def test_a_crash_between_the_two_jobs_is_completed_by_the_next_write(
+    org: Any, local_org: Any, client: SalesforceClient, store: SqlStore
+) -> None:
+    """The crash window of the second job: intents committed, the Task job ran, Relay
+    died before the TaskRelation job. The next write meets the Tasks (exists), sets
+    their TaskWhoIds through REST and records them: each Task once, with all its
+    Contacts once each."""
+    contact, owner = local_org.call(_contact)
+    others = tuple(local_org.call(_contact)[0] for _ in range(2))
+    drafts = _drafts(contact, owner, 12)
+    _with_people(drafts, (0, 5, 11), (contact, *others))
+    jobs = [Job(f"x{i}", f"xm{i}", (d,)) for i, d in enumerate(drafts)]
+    store.record_intents([_intent(job, job.drafts[0]) for job in jobs])
+    first = upsert_tasks_bulk(
+        client,
+        [_first_person_only(_sobject(d, "Relay_Key__c")) for d in drafts],
+        external_id_field="Relay_Key__c",
+        policy=FAST,
+    )
+    assert all(r.ok for r in first)
+    results = TaskWriter(store, client, bulk_threshold=12, bulk_policy=FAST).write(
+        jobs, "Relay_Key__c"
+    )
+    keys = [d.relay_key for d in drafts]
+    assert all(results[k].error is None for k in keys), [results[k].error for k in keys]
+    assert [results[k].task_id for k in keys] == [r.id for r in first]
+    assert {d.state for d in store.deliveries_for_keys(keys).values()} == {WRITTEN}
+    assert all(len(found) == 1 for found in _tasks_by_key(client, keys).values())
+    people = _people(client, [str(r.id) for r in first])
+    assert [len(people[str(r.id)]) for r in first] == [3, 1, 1, 1, 1, 3, 1, 1, 1, 1, 1, 3]
+    relations = client.query_all(
+        format_soql("SELECT Id FROM TaskRelation WHERE TaskId = {} AND IsWhat = false", first[0].id)
+    )
+    assert len(relations) == 3
+
+
+def test_a_relation_that_fails_keeps_its_task_an_intent(
+    org: Any, local_org: Any, client: SalesforceClient, store: SqlStore
+) -> None:
+    """A Contact deleted between the match and the write: the TaskRelation row fails, so
+    that Task's key is not recorded as written (its error decides the message, as the
+    REST path's would); the other keys are written."""
+    contact, owner = local_org.call(_contact)
+    gone, _ = local_org.call(_contact)
+    drafts = _drafts(contact, owner, 12)
+    _with_people(drafts, (4,), (contact, gone))
+    local_org.call(lambda data: data.delete("Contact", gone, user_id=data.admin_user_id))
+    results = TaskWriter(store, client, bulk_threshold=12, bulk_policy=FAST).write(
+        [Job(f"f{i}", f"fm{i}", (d,)) for i, d in enumerate(drafts)], "Relay_Key__c"
+    )
+    failed = results[drafts[4].relay_key]
+    assert failed.error is not None
+    assert failed.task_id is None
+    ledger = store.deliveries_for_keys([d.relay_key for d in drafts])
+    assert ledger[drafts[4].relay_key].state == INTENT
+    others = [d for i, d in enumerate(drafts) if i != 4]
+    assert all(results[d.relay_key].error is None for d in others)
+    assert {ledger[d.relay_key].state for d in others} == {WRITTEN}
