@@ -18,10 +18,11 @@ Phases, in one run against one `relay org serve --latency-ms N` and one `relay s
 4. Bulk API 2.0: a second `relay serve` with its defaults (the import lane gathers
    ``RELAY_PIPELINE_IMPORT_BULK_ROWS`` Tasks into one ingest job) and a fresh mbox of
    ``--messages``, live mail meanwhile: the same figures side by side with phase 3,
-   the write calls (the ``calls`` of each ``bulk_job_done`` event in its log, plus
-   one per 200 of the Tasks a gathered write sends through REST, its
-   ``task_write_bulk`` event's ``rest``: those with several Contacts, which the CSV
-   cannot carry) apart from all its calls (directory lookups and live mail included),
+   the write calls (the ``calls`` of each ``bulk_job_done`` event in its log: the Task
+   jobs and the TaskRelation jobs that add the other Contacts of Tasks with several,
+   plus the ``calls`` of each ``task_people_set``, the REST calls that complete the
+   people of a Task an earlier attempt wrote) apart from all its calls (directory
+   lookups and live mail included),
    the workers' peak RSS (they hold the gathered plans until the job), and where the
    live emails' time went: sent during a gathered write or not, and how much of each
    came before its claim.
@@ -45,7 +46,6 @@ from __future__ import annotations
 import argparse
 import json
 import mailbox
-import math
 import os
 import smtplib
 import subprocess
@@ -253,6 +253,7 @@ def import_phase(node: Node, path: Path, n: int) -> dict[str, Any]:
     before = api_calls(node)
     jobs_before = len(node.serve.events("bulk_job_done"))
     writes_before = len(node.serve.events("task_write_bulk"))
+    people_before = len(node.serve.events("task_people_set"))
     result = run_import(node, path)
     time.sleep(1.0)  # the workers' bookkeeping after the last outcome
     calls = api_calls(node) - before
@@ -260,13 +261,18 @@ def import_phase(node: Node, path: Path, n: int) -> dict[str, Any]:
     result["messages_per_second"] = result["read"] / result["seconds"]
     result["calls_per_1000"] = calls / n * 1000
     result["jobs"] = len(jobs)
+    result["relation_jobs"] = sum(1 for job in jobs if job.get("object") == "TaskRelation")
     result["job_calls_per_1000"] = sum(int(job["calls"]) for job in jobs) / n * 1000
-    # A gathered write sends the Tasks the CSV cannot carry (several Contacts in
-    # TaskWhoIds) through sObject Collections, 200 a call (relay/delivery/write.py).
+    result["polls_per_job"] = sum(int(job.get("polls", 0)) for job in jobs) / max(len(jobs), 1)
+    # REST calls that set the people of Tasks an earlier attempt wrote
+    # (relay/delivery/write.py, TaskWriter._complete_people).
+    people = node.serve.events("task_people_set")[people_before:]
+    result["people_calls"] = sum(int(event["calls"]) for event in people)
     writes = node.serve.events("task_write_bulk")[writes_before:]
-    result["rest_in_jobs"] = sum(int(write["rest"]) for write in writes)
-    rest_calls = sum(math.ceil(int(write["rest"]) / 200) for write in writes)
-    result["write_calls_per_1000"] = result["job_calls_per_1000"] + rest_calls / n * 1000
+    result["several_contacts"] = sum(int(write.get("several", 0)) for write in writes)
+    result["write_calls_per_1000"] = (
+        result["job_calls_per_1000"] + result["people_calls"] / n * 1000
+    )
     result["worker_peak_rss_mib"] = (
         sum((peak_rss_kib(pid) or 0) for pid in node.serve.pids("worker")) / 1024
     )
@@ -279,10 +285,12 @@ def describe(label: str, result: dict[str, Any]) -> None:
         f"{result['messages_per_second']:.1f} messages/s; logged {result['logged']}, "
         f"duplicate {result['duplicate']}, skipped {result['skipped']}, failed "
         f"{result['failed']}; {result['calls_per_1000']:.1f} API calls per 1,000 messages "
-        f"(all of them); {result['jobs']} Bulk API 2.0 jobs, "
+        f"(all of them); {result['jobs']} Bulk API 2.0 jobs ({result['relation_jobs']} of "
+        f"them TaskRelation, for {result['several_contacts']} Tasks with several Contacts; "
+        f"{result['polls_per_job']:.1f} polls a job), "
         f"{result['job_calls_per_1000']:.2f} job calls per 1,000 messages, "
         f"{result['write_calls_per_1000']:.2f} write calls per 1,000 with the "
-        f"{result['rest_in_jobs']} Tasks the CSV cannot carry (REST, 200 a call); "
+        f"{result['people_calls']} REST calls that completed Tasks' people; "
         f"peak RSS of relay import {result['peak_rss_mib']:.0f} MiB, of the workers "
         f"{result['worker_peak_rss_mib']:.0f} MiB"
     )

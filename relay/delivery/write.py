@@ -50,7 +50,7 @@ from relay.salesforce.bulk_ingest import (
     insert_task_relations_bulk,
     upsert_tasks_bulk,
 )
-from relay.salesforce.client import SalesforceClient
+from relay.salesforce.client import MAX_COLLECTION_RECORDS, SalesforceClient
 from relay.salesforce.writes import (
     WriteResult,
     find_recent_owner_tasks,
@@ -261,6 +261,12 @@ class TaskWriter:
         self._between()
         answers = set_task_people(
             self.client, [(task_id, whos) for _, task_id, whos in people], between=self.between
+        )
+        log.info(
+            "task_people_set",
+            tasks=len(people),
+            calls=-(-len(people) // MAX_COLLECTION_RECORDS),
+            failed=sum(1 for answer in answers if answer.error is not None),
         )
         return {
             key: answer.error
