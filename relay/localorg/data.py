@@ -290,7 +290,7 @@ class OrgData:
             raise _unsupported(obj, "insert")
         with self.transaction():
             values = check_fields(obj, fields, creating=True, hidden=self.hidden_fields(obj))
-            return str(self._write(obj, values, user_id=user_id, old=None)["Id"])
+            return str(self._write(obj, values, user_id=user_id, old=None, api=True)["Id"])
 
     def update(
         self, sobject: str, record_id: str, fields: Mapping[str, Any], *, user_id: str
@@ -340,13 +340,14 @@ class OrgData:
             raise _unsupported(obj, "delete")
         with self.transaction():
             row = self._existing(obj, record_id)
-            self.soft_delete(obj, row, user_id=user_id)
+            self.soft_delete(obj, row, user_id=user_id, api=True)
 
-    def soft_delete(self, obj: ObjectDef, row: Row, *, user_id: str) -> None:
+    def soft_delete(self, obj: ObjectDef, row: Row, *, user_id: str, api: bool = False) -> None:
         """Move a row to the Recycle Bin: IsDeleted, its deletion time in SystemModstamp
         (SOAP API Developer Guide, "GetDeletedResult": deletedDate "is obtained using the
         SystemModstamp system field"). query() no longer sees it; queryAll() and
-        getDeleted() do until it is purged (15 days, or emptied)."""
+        getDeleted() do until it is purged (15 days, or emptied). ``api``: a client
+        asked for this delete (not a cascade or the org's own upkeep)."""
         stamp = format_datetime(self.now())
         deleted = {
             **row,
@@ -356,7 +357,7 @@ class OrgData:
             "SystemModstamp": stamp,
         }
         self.store.put(obj.name, deleted)
-        triggers.after_delete(self, obj, deleted, user_id=user_id)
+        triggers.after_delete(self, obj, deleted, user_id=user_id, api=api)
 
     def _write(
         self,
@@ -366,8 +367,12 @@ class OrgData:
         user_id: str,
         old: Row | None,
         record_id: str | None = None,
+        api: bool = False,
     ) -> Row:
-        """Validate and store one create (``old`` None) or update; returns the new row."""
+        """Validate and store one create (``old`` None) or update; returns the new row.
+        ``api``: a client's create (REST, sObject Collections, Bulk API), as opposed to
+        a row the org writes itself (``system_insert``); some object rules apply to
+        the former only (triggers.py, TaskRelation)."""
         stamp = format_datetime(self.now())
         if old is None:
             row: Row = {f.name: f.default for f in obj.fields if not f.write_only}
@@ -384,11 +389,11 @@ class OrgData:
             row = {**old, **{k: v for k, v in values.items() if k in old}}
         row.update(LastModifiedDate=stamp, LastModifiedById=user_id, SystemModstamp=stamp)
         integrity.check_references(self, obj, values)
-        plan = triggers.before_write(self, obj, row, old, values)
+        plan = triggers.before_write(self, obj, row, old, values, api=api)
         check_required(obj, row, values)
         integrity.check_unique(self, obj, row)
         self.store.put(obj.name, row)
-        triggers.after_write(self, obj, row, old, values, plan, user_id=user_id)
+        triggers.after_write(self, obj, row, old, values, plan, user_id=user_id, api=api)
         return row
 
     def system_insert(

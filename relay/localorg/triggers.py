@@ -42,9 +42,16 @@ def _full_name(row: Row) -> str:
 
 
 def before_write(
-    org: OrgData, obj: ObjectDef, row: Row, old: Row | None, values: dict[str, Any]
+    org: OrgData,
+    obj: ObjectDef,
+    row: Row,
+    old: Row | None,
+    values: dict[str, Any],
+    *,
+    api: bool = False,
 ) -> Any:
-    """Derive fields and enforce object rules; returns data for ``after_write``."""
+    """Derive fields and enforce object rules; returns data for ``after_write``.
+    ``api``: a client's create, not a row the org writes itself."""
     name = obj.name
     if name in ("Contact", "Lead", "User"):
         row["Name"] = _full_name(row)
@@ -58,6 +65,8 @@ def before_write(
         return _task_before(org, row, old, values)
     if name == "TaskRelation":
         _task_relation_before(org, row)
+        if api:
+            _api_relation_rules(org, row)
     if name == "EmailServicesAddress" and row.get("EmailDomainName") is None:
         row["EmailDomainName"] = content.email_domain(org, row["Id"])
     if name == "ContentVersion" and old is None:
@@ -74,11 +83,14 @@ def after_write(
     plan: Any,
     *,
     user_id: str,
+    api: bool = False,
 ) -> None:
     if obj.name == "Task":
         if org.get_settings()["shared_activities"]:
-            _sync_task_relations(org, row, plan, user_id=user_id)
+            _sync_task_relations(org, row, *plan, user_id=user_id)
         _task_activity_changed(org, row, old)
+    if obj.name == "TaskRelation" and api:
+        _api_relation_changed(org, row)
     if obj.name == "ContentVersion" and old is None:
         content.content_version_after(org, row, user_id=user_id)
 
@@ -95,12 +107,16 @@ def after_undelete(org: OrgData, obj: ObjectDef, binned: Row, row: Row, *, user_
         _refresh_activity(org, _task_parents(org, row))
 
 
-def after_delete(org: OrgData, obj: ObjectDef, row: Row, *, user_id: str) -> None:
+def after_delete(
+    org: OrgData, obj: ObjectDef, row: Row, *, user_id: str, api: bool = False
+) -> None:
     for child, field in _CASCADE.get(obj.name, ()):
         for child_row in org.live_rows(child, field, row["Id"]):
             org.soft_delete(org.schema[child], child_row, user_id=user_id)
     if obj.name == "Task" and row.get("IsClosed") and row.get("ActivityDate"):
         _refresh_activity(org, _task_parents(org, row))
+    if obj.name == "TaskRelation" and api:
+        _api_relation_changed(org, row)
 
 
 # Opportunity ---------------------------------------------------------------------------
@@ -123,8 +139,11 @@ def _opportunity_stage(row: Row, old: Row | None, values: dict[str, Any]) -> Non
 # Task ------------------------------------------------------------------------------------
 
 
-def _task_before(org: OrgData, row: Row, old: Row | None, values: dict[str, Any]) -> list[str]:
-    """Task rules and derived fields; returns the Task's people (who relations)."""
+def _task_before(
+    org: OrgData, row: Row, old: Row | None, values: dict[str, Any]
+) -> tuple[list[str], list[str]]:
+    """Task rules and derived fields; returns the Task's people and its What (the who
+    and what relations it should have)."""
     task = org.schema["Task"]
     whos = _requested_whos(org, values.get("TaskWhoIds"))
     if whos is not None:
@@ -153,11 +172,12 @@ def _task_before(org: OrgData, row: Row, old: Row | None, values: dict[str, Any]
         row["CompletedDateTime"] = format_datetime(org.now())
     if whos is None:
         whos = _current_whos(org, row, old)
+    whats = _current_whats(org, row, old)
     if org.get_settings()["shared_activities"]:
         row["WhoCount"] = len(whos)
-        row["WhatCount"] = 1 if what else 0
+        row["WhatCount"] = len(whats)
     del task
-    return whos
+    return whos, whats
 
 
 def _recurrence_rules(row: Row, old: Row | None, values: dict[str, Any]) -> None:
@@ -236,6 +256,19 @@ def _current_whos(org: OrgData, row: Row, old: Row | None) -> list[str]:
     return existing
 
 
+def _current_whats(org: OrgData, row: Row, old: Row | None) -> list[str]:
+    """The task's What relation: its WhatId; with no WhatId before or after the write,
+    the What relation a client created through the API (kept, as a task's people are)."""
+    what = row.get("WhatId")
+    if what:
+        return [what]
+    if old is None or old.get("WhatId"):
+        return []
+    return [
+        r["RelationId"] for r in org.live_rows("TaskRelation", "TaskId", row["Id"]) if r["IsWhat"]
+    ]
+
+
 def _task_account(org: OrgData, who: str | None, what: str | None) -> str | None:
     """Object Reference, Task.AccountId: the WhatId's account (an Account itself, or an
     Opportunity's AccountId); otherwise, if WhoId is a contact, the contact's account."""
@@ -263,11 +296,69 @@ def _task_relation_before(org: OrgData, row: Row) -> None:
         row["AccountId"] = target.get("AccountId")
 
 
-def _sync_task_relations(org: OrgData, task: Row, whos: list[str], *, user_id: str) -> None:
-    """With Shared Activities, a task's people and its What are TaskRelation rows."""
-    wanted = {(w, False) for w in whos}
-    if task.get("WhatId"):
-        wanted.add((task["WhatId"], True))
+# Salesforce's rules for a TaskRelation a client creates (Object Reference, TaskRelation:
+# "A task can be related to one lead or up to 50 contacts. A task can also be related to
+# one account, asset, campaign, case, contract, opportunity, product, solution, or custom
+# object"; Task.WhatId: "If the WhoId refers to a lead, then the WhatId field must be
+# empty"). The error wording is a guess, as ``_requested_whos``'s is.
+_RELATION_LIMITS = "a task can be related to one lead or up to 50 contacts, and one other record"
+
+
+def _api_relation_rules(org: OrgData, row: Row) -> None:
+    """Refuse a client's TaskRelation that would break the task's relation rules. The
+    TaskId reference was already checked (live Task: integrity.check_references)."""
+    task_id, relation_id = row["TaskId"], row["RelationId"]
+    task = org.store.get("Task", task_id)
+    relations = org.live_rows("TaskRelation", "TaskId", task_id)
+    if any(r["RelationId"] == relation_id for r in relations):
+        # Not in the Object Reference: the code and text are the ones clients report for
+        # a duplicate relation; the exact text is a guess.
+        raise data_error(
+            "DUPLICATE_VALUE",
+            "duplicate value found: <unknown> duplicates value on record with id: <unknown>",
+            [],
+        )
+    whos = {r["RelationId"] for r in relations if not r["IsWhat"]}
+    whats = {r["RelationId"] for r in relations if r["IsWhat"]}
+    if task is not None and task.get("WhoId"):
+        whos.add(task["WhoId"])
+    if task is not None and task.get("WhatId"):
+        whats.add(task["WhatId"])
+    has_lead = any(object_for_id(w) == "Lead" for w in whos)
+    kind = object_for_id(relation_id)
+    if row["IsWhat"]:
+        refused = bool(whats) or has_lead
+    elif kind == "Lead":
+        refused = bool(whos - {relation_id}) or bool(whats)
+    else:
+        refused = has_lead or len(whos | {relation_id}) > MAX_TASK_WHOS
+    if refused:
+        raise data_error(
+            "FIELD_INTEGRITY_EXCEPTION", f"Relation: {_RELATION_LIMITS}", ["RelationId"]
+        )
+
+
+def _api_relation_changed(org: OrgData, relation: Row) -> None:
+    """A client created or deleted a TaskRelation: the task's WhoCount/WhatCount count
+    its live who and what relations (Object Reference, Task: WhoCount, WhatCount, with
+    Shared Activities), its WhoId (the primary) stays, and the related record's
+    LastActivityDate counts the task, or no longer does."""
+    task = org.store.get("Task", relation["TaskId"])
+    if task is None or task["IsDeleted"]:
+        return
+    live = org.live_rows("TaskRelation", "TaskId", task["Id"])
+    whats = sum(1 for r in live if r["IsWhat"])
+    org.set_derived("Task", task, {"WhoCount": len(live) - whats, "WhatCount": whats})
+    if _counts_for_activity(task):
+        _refresh_activity(org, {relation["RelationId"]})
+
+
+def _sync_task_relations(
+    org: OrgData, task: Row, whos: list[str], whats: list[str], *, user_id: str
+) -> None:
+    """With Shared Activities, a task's people and its What are TaskRelation rows. Only
+    missing rows are inserted, and they skip the API rules (``_api_relation_rules``)."""
+    wanted = {(w, False) for w in whos} | {(w, True) for w in whats}
     current = {
         (r["RelationId"], r["IsWhat"]): r
         for r in org.live_rows("TaskRelation", "TaskId", task["Id"])
@@ -330,10 +421,12 @@ def _refresh_activity(org: OrgData, record_ids: set[str]) -> None:
         tasks = {t["Id"]: t for t in org.store.lookup("Task", "WhatId", record_id)}
         if kind in ("Contact", "Lead"):
             tasks.update((t["Id"], t) for t in org.store.lookup("Task", "WhoId", record_id))
-            for relation in org.live_rows("TaskRelation", "RelationId", record_id):
-                task = org.store.get("Task", relation["TaskId"])
-                if task is not None:
-                    tasks[task["Id"]] = task
+        # Every relation counts: a task's other people, and a What relation created
+        # through the API on a task without WhatId.
+        for relation in org.live_rows("TaskRelation", "RelationId", record_id):
+            task = org.store.get("Task", relation["TaskId"])
+            if task is not None:
+                tasks[task["Id"]] = task
         if kind == "Account":
             tasks.update((t["Id"], t) for t in org.store.lookup("Task", "AccountId", record_id))
         dates = [

@@ -73,8 +73,10 @@ def _csv(rows: list[dict[str, str]]) -> str:
     return buffer.getvalue()
 
 
-def _run(org: RunningOrg, rows: list[dict[str, str]]) -> tuple[str, dict[str, Any]]:
-    job = _create(org)
+def _run(
+    org: RunningOrg, rows: list[dict[str, str]], **job_overrides: Any
+) -> tuple[str, dict[str, Any]]:
+    job = _create(org, **job_overrides)
     assert _upload(org, job["id"], _csv(rows)).status_code == 201
     closed = _set_state(org, job["id"], "UploadComplete")
     assert closed.status_code == 200, closed.text
@@ -104,6 +106,9 @@ def test_upsert_job_creates_then_updates_by_external_id(local_org: RunningOrg) -
     assert info["state"] == "JobComplete"
     assert info["numberRecordsProcessed"] == 450
     assert info["numberRecordsFailed"] == 0
+    # "Get Job Info": the milliseconds taken to process the job (here, its chunks).
+    assert info["totalProcessingTime"] > 0
+    assert info["apiActiveProcessingTime"] == info["totalProcessingTime"]
     done = _results(local_org, job_id, "successfulResults")
     assert len(done) == 450
     assert {r["sf__Created"] for r in done} == {"true"}
@@ -141,6 +146,37 @@ def test_partial_failure_reports_each_failed_row(local_org: RunningOrg) -> None:
     assert failed[f"{tag}-long"]["Subject"] == "x" * 256  # the uploaded columns come back
     assert _results(local_org, job_id, "unprocessedrecords") == []
     assert len(local_org.tasks(f"Relay_Key__c LIKE '{tag}-%'")) == 1
+
+
+def test_task_relation_insert_job_refuses_a_duplicate(local_org: RunningOrg) -> None:
+    """The import's second job: TaskRelation rows (TaskId, RelationId) for a Task's other
+    contacts; a row repeating a relation the Task has fails with DUPLICATE_VALUE."""
+    sf = local_org.sf()
+    tag = uuid.uuid4().hex[:8]
+    first, second, third = (
+        sf.Contact.create({"LastName": f"rel {tag} {i}"})["id"] for i in range(3)
+    )
+    task = sf.Task.create({"Subject": f"relations {tag}", "WhoId": first})["id"]
+    rows = [
+        {"TaskId": task, "RelationId": second},
+        {"TaskId": task, "RelationId": first},  # the WhoId's relation is already there
+        {"TaskId": task, "RelationId": third},
+    ]
+    job_id, info = _run(
+        local_org, rows, object="TaskRelation", operation="insert", externalIdFieldName=None
+    )
+    assert info["state"] == "JobComplete"
+    assert (info["numberRecordsProcessed"], info["numberRecordsFailed"]) == (3, 1)
+    assert info["totalProcessingTime"] > 0
+    done = _results(local_org, job_id, "successfulResults")
+    assert {r["RelationId"] for r in done} == {second, third}
+    assert all(r["sf__Id"].startswith("0RT") and r["sf__Created"] == "true" for r in done)
+    [failed] = _results(local_org, job_id, "failedResults")
+    assert failed["RelationId"] == first
+    assert failed["sf__Error"].startswith("DUPLICATE_VALUE:")
+    counted = sf.Task.get(task, params={"fields": "WhoId,WhoCount"})
+    assert (counted["WhoId"], counted["WhoCount"]) == (first, 3)
+    sf.session.close()
 
 
 def test_hostile_csv_round_trips(local_org: RunningOrg) -> None:
