@@ -10,7 +10,9 @@ composite call per batch with new Tasks (relay/delivery/write.py writes up to 20
 Tasks a call), or, when the new Tasks reach the bulk threshold and the org has the
 external-id field, as ``BULK_JOB_CALLS`` per Bulk API 2.0 job of
 ``RELAY_PIPELINE_IMPORT_BULK_ROWS`` Tasks (the import lane gathers them,
-docs/design.md §11). Nothing is stored, sent or written.
+docs/design.md §11), and ``RELATION_JOB_CALLS`` more per job whose Tasks include some
+with several Contacts (their other Contacts go in a TaskRelation job). Nothing is
+stored, sent or written.
 """
 
 from __future__ import annotations
@@ -42,9 +44,13 @@ from relay.store.model import WRITTEN, Outcome, State, Store, StoredMessage
 
 WRITE_CALL_TASKS = 200
 """Tasks per composite write call (relay/delivery/write.py)."""
-BULK_JOB_CALLS = 7
-"""Calls of one Bulk API 2.0 job: create, upload, close, the polls, the results (6 to 8
-in docs/benchmarks.md, "Bulk API 2.0 vs sObject Collections")."""
+BULK_JOB_CALLS = 6
+"""Calls of one Bulk API 2.0 Task job: create, upload, close, a poll or two (paced by
+the last job), the successful results (docs/benchmarks.md, "Import through Bulk API
+2.0")."""
+RELATION_JOB_CALLS = 5
+"""Calls of one TaskRelation job: create, upload, close, a poll or two; its results are
+read only when a row failed."""
 
 
 @dataclass
@@ -100,6 +106,8 @@ class DryRun:
         self._bulk = False
         self.report = DryRunReport()
         self._calls = 0
+        self._several = 0
+        """New Tasks with several Contacts (a TaskRelation job where they are written)."""
         client.http.hooks["response"].append(self._count_call)
 
     def _count_call(self, _response: Any, *_args: Any, **_kwargs: Any) -> None:
@@ -118,7 +126,9 @@ class DryRun:
         self.report.lookup_calls = self._calls
         rows = self.pipeline.import_bulk_rows
         if self._bulk and rows >= self.pipeline.bulk_threshold <= self.report.tasks:
-            self.report.write_calls = math.ceil(self.report.tasks / rows) * BULK_JOB_CALLS
+            jobs = math.ceil(self.report.tasks / rows)
+            relation_jobs = min(jobs, self._several)
+            self.report.write_calls = jobs * BULK_JOB_CALLS + relation_jobs * RELATION_JOB_CALLS
         return self.report
 
     def _batch(self, raws: Sequence[bytes]) -> None:
@@ -183,6 +193,9 @@ class DryRun:
         keys = [draft.relay_key for draft in planned.drafts]
         known = self.store.deliveries_for_keys(keys)
         new = [key for key in keys if not (key in known and known[key].state == WRITTEN)]
+        self._several += sum(
+            1 for d in planned.drafts if d.relay_key in new and len(d.task_who_ids) > 1
+        )
         if not planned.plan.records:
             self.report.outcomes["unresolved"] += 1
             self._unmatched(planned.email)

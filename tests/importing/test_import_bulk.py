@@ -15,8 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from simple_salesforce.format import format_soql
 
+from relay.importing.dry_run import BULK_JOB_CALLS, RELATION_JOB_CALLS
 from relay.store import open_store
+from tests.importing.mail_files import message, write_mbox
 from tests.importing.test_import_command import (
     CUSTOMER,
     assert_one_task_per_email,
@@ -28,7 +31,7 @@ from tests.importing.test_import_command import (
     tasks_of,
 )
 from tests.support.localorg import RunningOrg, running_org
-from tests.support.pipeline import REP, email, seed_pipeline, wait_for
+from tests.support.pipeline import BIG_CUSTOMERS, REP, email, seed_pipeline, wait_for
 from tests.support.serve import RelayServe
 
 THRESHOLD = 50
@@ -96,6 +99,43 @@ def test_a_big_import_writes_its_tasks_through_bulk_jobs_exactly_once(
     status, output, _ = run_import(serve, str(path))
     assert (status, output[-1]["logged"]) == (0, n)
     assert new_jobs(org, again) == []
+
+
+def test_emails_to_several_contacts_get_all_of_them_through_a_task_relation_job(
+    serve: RelayServe, org: RunningOrg, tmp_path: Path
+) -> None:
+    """Each email is to three BigCo buyers: one Task each (the Account is its What) with
+    three Contacts. The dry run counts a TaskRelation job; the import writes each Task
+    in a Task job with its first Contact and adds the other two in a TaskRelation job,
+    so every Task ends with exactly its three Contacts and nothing goes through REST."""
+    n = 100  # one claimed slice: one gathered write
+    buyers = BIG_CUSTOMERS[:3]
+    raws = [message(i, sender=REP, to=", ".join(buyers), tag="trio") for i in range(n)]
+    path = write_mbox(tmp_path / "trio.mbox", raws)
+    dry = serve.cli("import", str(path), "--user", REP, "--dry-run", "--json")
+    assert dry.returncode == 0, dry.stderr
+    report = lines(dry.stdout)[-1]
+    assert report["tasks"] == n
+    assert report["write_calls"] == BULK_JOB_CALLS + RELATION_JOB_CALLS
+    before = jobs(org)
+    status, output, stderr = run_import(serve, str(path))
+    assert status == 0, stderr
+    assert (output[-1]["state"], output[-1]["logged"]) == ("done", n)
+    assert_one_task_per_email(org, "trio", n)
+    made = new_jobs(org, before)
+    assert sorted((j["object"], j["operation"], j["numberRecordsProcessed"]) for j in made) == [
+        ("Task", "upsert", n),
+        ("TaskRelation", "insert", 2 * n),
+    ]
+    task_ids = [str(task["Id"]) for task in tasks_of(org, "trio")]
+    people: dict[str, set[str]] = {task_id: set() for task_id in task_ids}
+    soql = "SELECT TaskId, RelationId FROM TaskRelation WHERE IsWhat = false AND TaskId IN {}"
+    for relation in org.sf().query_all(format_soql(soql, task_ids))["records"]:
+        people[relation["TaskId"]].add(relation["RelationId"])
+    found = org.sf().query_all(format_soql("SELECT Id FROM Contact WHERE Email IN {}", buyers))
+    contacts = {str(record["Id"]) for record in found["records"]}
+    assert len(contacts) == 3
+    assert all(whos == contacts for whos in people.values())
 
 
 def test_sigkill_of_the_import_then_the_same_command_goes_on_through_bulk(
@@ -211,6 +251,7 @@ def test_dry_run_estimates_bulk_jobs_for_a_big_import(
     assert done.returncode == 0, done.stderr
     report = lines(done.stdout)[-1]
     assert report["tasks"] == 2 * n
-    # A job per JOB_ROWS Tasks at 7 calls each, not one composite call per 200 Tasks.
-    assert report["write_calls"] == math.ceil(2 * n / JOB_ROWS) * 7
+    # A job per JOB_ROWS Tasks, not one composite call per 200 Tasks; each Task has one
+    # Contact, so no TaskRelation job.
+    assert report["write_calls"] == math.ceil(2 * n / JOB_ROWS) * BULK_JOB_CALLS
     assert new_jobs(org, before) == []
