@@ -409,8 +409,13 @@ async def _process(state: OrgState, job: IngestJob) -> None:
             return
         chunk, job.pending = job.pending[:CHUNK_ROWS], job.pending[CHUNK_ROWS:]
         started = time.monotonic()
-        for row in chunk:
-            _process_row(state, job, header, row)
+        # One transaction a chunk, each row in a savepoint of its own: a row that fails
+        # rolls back alone and the others commit together ("How Requests Are
+        # Processed": chunks of 200; a row's failure is that row's result, not the
+        # chunk's). One commit a row was a quarter of the org's time in a job.
+        with state.data.transaction():
+            for row in chunk:
+                _process_row(state, job, header, row)
         took = time.monotonic() - started
         job.processing_seconds += took
         # Let the org answer calls between chunks, for at least as long as the chunk took.

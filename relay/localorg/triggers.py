@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 # Object Reference, TaskRelation / TaskWhoRelation: "one lead or up to 50 contacts".
 MAX_TASK_WHOS = 50
+# The records whose LastActivityDate the local org keeps (Object Reference, each object).
+_ACTIVITY_PARENTS = ("Contact", "Lead", "Account", "Opportunity")
 # Object Reference, Account: deleting an account deletes its contacts and opportunities;
 # deleting an opportunity or contact deletes their contact roles; a task its relations.
 _CASCADE: dict[str, tuple[tuple[str, str], ...]] = {
@@ -342,15 +344,25 @@ def _api_relation_changed(org: OrgData, relation: Row) -> None:
     """A client created or deleted a TaskRelation: the task's WhoCount/WhatCount count
     its live who and what relations (Object Reference, Task: WhoCount, WhatCount, with
     Shared Activities), its WhoId (the primary) stays, and the related record's
-    LastActivityDate counts the task, or no longer does."""
+    LastActivityDate counts the task, or no longer does. A new relation can only raise
+    the date (cheaply, as ``_task_activity_changed`` does: a bulk job adds thousands of
+    relations to records with thousands of tasks); a deleted one needs the rescan."""
     task = org.store.get("Task", relation["TaskId"])
     if task is None or task["IsDeleted"]:
         return
     live = org.live_rows("TaskRelation", "TaskId", task["Id"])
     whats = sum(1 for r in live if r["IsWhat"])
     org.set_derived("Task", task, {"WhoCount": len(live) - whats, "WhatCount": whats})
-    if _counts_for_activity(task):
-        _refresh_activity(org, {relation["RelationId"]})
+    if not _counts_for_activity(task):
+        return
+    record_id = relation["RelationId"]
+    if relation["IsDeleted"]:
+        _refresh_activity(org, {record_id})
+        return
+    kind = object_for_id(record_id)
+    target = org.store.get(kind, record_id) if kind in _ACTIVITY_PARENTS else None
+    if target is not None and (target.get("LastActivityDate") or "") < task["ActivityDate"]:
+        org.set_derived(str(kind), target, {"LastActivityDate": task["ActivityDate"]})
 
 
 def _sync_task_relations(
@@ -391,7 +403,7 @@ def _task_activity_changed(org: OrgData, task: Row, old: Row | None) -> None:
         date = task["ActivityDate"]
         for record_id in _task_parents(org, task):
             kind = object_for_id(record_id)
-            if kind not in ("Contact", "Lead", "Account", "Opportunity"):
+            if kind not in _ACTIVITY_PARENTS:
                 continue
             target = org.store.get(kind, record_id)
             if target is not None and (target.get("LastActivityDate") or "") < date:
@@ -413,7 +425,7 @@ def _refresh_activity(org: OrgData, record_ids: set[str]) -> None:
     the record" (Object Reference, Contact/Lead/Account/Opportunity; events not modelled)."""
     for record_id in record_ids:
         kind = object_for_id(record_id)
-        if kind not in ("Contact", "Lead", "Account", "Opportunity"):
+        if kind not in _ACTIVITY_PARENTS:
             continue
         target = org.store.get(kind, record_id)
         if target is None:

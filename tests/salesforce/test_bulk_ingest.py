@@ -340,24 +340,29 @@ def test_polls_start_at_the_initial_wait_stay_bounded_and_a_job_too_long_is_abor
 
 
 def test_the_pace_of_the_last_job_sets_the_first_poll_of_the_next() -> None:
-    """A job found done at its first poll makes the next first poll a little earlier
-    (the time was an upper bound); one that needed more polls sets the pace it took.
-    Between polls, the job's own progress says how long is left."""
+    """A job found done at a later poll sets the pace it took; one found done at its
+    first poll keeps the pace it was polled at, a little lower. TaskRelation borrows
+    Task's pace until it has its own. Between polls, the job's own progress says how
+    long is left."""
     policy = BulkPolicy(poll_initial_seconds=0.5, poll_max_seconds=10.0, timeout_seconds=600)
     pace = JobPace()
     assert pace.first_wait("Task", 10_000, policy) == 0.5
     pace.record("Task", 10_000, 8.0, polls=3)
-    assert pace.first_wait("Task", 10_000, policy) == pytest.approx(8.0)
-    assert pace.first_wait("Task", 5_000, policy) == pytest.approx(4.0)
-    assert pace.first_wait("TaskRelation", 5_000, policy) == 0.5  # its own pace
-    pace.record("Task", 10_000, 8.0, polls=1)
-    assert pace.first_wait("Task", 10_000, policy) == pytest.approx(8.0 * JobPace.EARLIER)
+    assert pace.first_wait("Task", 10_000, policy) == pytest.approx(8.0 * JobPace.MARGIN)
+    assert pace.first_wait("Task", 5_000, policy) == pytest.approx(4.0 * JobPace.MARGIN)
+    assert pace.first_wait("TaskRelation", 5_000, policy) == pytest.approx(4.0 * JobPace.MARGIN)
+    pace.record("TaskRelation", 5_000, 3.0, polls=2)
+    assert pace.first_wait("TaskRelation", 5_000, policy) == pytest.approx(3.0 * JobPace.MARGIN)
+    waited = pace.first_wait("Task", 10_000, policy)
+    pace.record("Task", 10_000, waited, polls=1)
+    assert pace.first_wait("Task", 10_000, policy) == pytest.approx(waited * JobPace.DECAY)
     assert pace.first_wait("Task", 10, policy) == 0.5  # never below the initial wait
     assert pace.first_wait("Task", 10**7, policy) == 300  # at most half the timeout
-    # A quarter done after 2 s: 6 s left, a tenth more.
+    # A quarter done after 2 s: 6 s left, a tenth more; beyond poll_max_seconds.
     assert next_wait(2.0, 2_500, 10_000, 2.0, policy) == pytest.approx(6.6)
+    assert next_wait(2.0, 100, 10_000, 2.0, policy) == pytest.approx(217.8)
     assert next_wait(2.0, 0, 10_000, 2.0, policy) == 4.0  # no progress yet: doubled
-    assert next_wait(2.0, 100, 10_000, 2.0, policy) == 10.0  # bounded
+    assert next_wait(2.0, 0, 10_000, 8.0, policy) == 10.0  # bounded
 
 
 def test_relations_insert_in_one_job_and_read_only_failures(
