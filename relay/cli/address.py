@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from relay.cli.context import PROBLEM_FOUND, AppContext, console, pass_app, print_json
-from relay.cli.queue import opened_store
+from relay.cli.exits import opened_store
 from relay.cli.reps import directory, org_client, resolve_rep
 from relay.cli.safe_text import clean, text
 from relay.delivery.holds import held_for_rep

@@ -15,7 +15,7 @@ from __future__ import annotations
 import click
 
 from relay.cli.context import PROBLEM_FOUND, AppContext, pass_app, print_json
-from relay.cli.queue import opened_store
+from relay.cli.exits import opened_store
 from relay.erasure import ErasurePlan, address_hash, forget, normalised, plan_erasure
 from relay.reps.settings import settings_for
 from relay.store.model import State

@@ -28,8 +28,7 @@ from typing import Any
 import click
 
 from relay.cli.context import AppContext, console, pass_app
-from relay.cli.queue import opened_store
-from relay.cli.reps import fail
+from relay.cli.exits import fail, opened_store
 from relay.cli.safe_text import cells, clean
 from relay.errors import RelayError
 from relay.importing.filters import Filters, Verdict, admit

@@ -13,7 +13,7 @@ from typing import Any
 
 from relay.config import Config
 from relay.errors import RelayError
-from relay.localorg.runner import read_running_file
+from relay.localorg.running_file import read_running_file
 from relay.salesforce.client import RetryPolicy, SalesforceClient
 
 

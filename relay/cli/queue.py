@@ -8,22 +8,20 @@ cannot be opened), 2 a usage error.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 from rich.console import Console
 from rich.table import Column, Table
 from rich.text import Text
 
-from relay.cli.context import PROBLEM_FOUND, AppContext, console, pass_app, print_json
+from relay.cli.context import AppContext, console, pass_app, print_json
+from relay.cli.exits import fail, opened_store
 from relay.cli.local_org import BANNER, on_local_org, state_label
 from relay.cli.safe_text import cells, clean
-from relay.errors import RelayError
 from relay.privacy import mask_inbound_secret, mask_inbound_secret_bytes
-from relay.store import NOT_FINAL, SqlStore, State, StoredMessage, open_store
+from relay.store import NOT_FINAL, State, StoredMessage
 from relay.store.headers import header_details
 from relay.store.retention import PURGEABLE_STATES, RETENTION_STATES, RawPurged
 
@@ -33,26 +31,6 @@ STATE_CHOICES = [state.value for state in State] + ["all"]
 @click.group()
 def queue() -> None:
     """Look at and operate the message queue."""
-
-
-@contextmanager
-def opened_store(app: AppContext) -> Iterator[SqlStore]:
-    """The store from the configuration; any RelayError becomes `relay: reason`, exit 1."""
-    try:
-        store = open_store(app.config.effective_store_url)
-    except (RelayError, ValueError) as error:
-        _fail(str(error))
-    try:
-        yield store
-    except RelayError as error:  # UnknownMessage, InvalidTransition, StoreUnavailable
-        _fail(error.reason)
-    finally:
-        store.close()
-
-
-def _fail(reason: str) -> NoReturn:
-    click.echo(f"relay: {clean(reason)}", err=True)  # reasons may quote data
-    raise SystemExit(PROBLEM_FOUND)
 
 
 def wide_console() -> Console:
@@ -155,7 +133,7 @@ def show(app: AppContext, queue_id: str, as_json: bool, raw_only: bool) -> None:
     with opened_store(app) as store:
         message = store.get(queue_id)
         if message is None:
-            _fail(
+            fail(
                 f"no message with queue id {queue_id!r}; `relay queue list --state all` shows them"
             )
             return
@@ -278,11 +256,11 @@ def delete(app: AppContext, queue_id: str, yes: bool) -> None:
     """Delete a message, its raw bytes and its history, for good."""
     with opened_store(app) as store:
         if store.get(queue_id) is None:
-            _fail(
+            fail(
                 f"no message with queue id {queue_id!r}; `relay queue list --state all` shows them"
             )
         if not yes and not click.confirm(f"Delete {queue_id} for good?", default=False):
-            _fail("not deleted")
+            fail("not deleted")
         store.delete(queue_id)
     click.echo(f"{queue_id}: deleted")
 

@@ -7,14 +7,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import NoReturn
 
-import click
 from simple_salesforce.format import format_soql
 
-from relay.cli.context import PROBLEM_FOUND, AppContext
+from relay.cli.context import AppContext
+from relay.cli.exits import fail
 from relay.cli.org_access import open_org
-from relay.cli.safe_text import clean
 from relay.errors import RelayError
 from relay.reps.directory import USER_FIELDS, SenderDirectory, load_address_secret, rep_from_record
 from relay.reps.directory import sync_reps as sync_reps_from
@@ -23,11 +21,6 @@ from relay.store import SqlStore
 from relay.store.model import Rep
 
 _USER_ID = re.compile(r"^005[0-9A-Za-z]{12}([0-9A-Za-z]{3})?$")
-
-
-def fail(reason: str) -> NoReturn:
-    click.echo(f"relay: {clean(reason)}", err=True)  # reasons may quote data
-    raise SystemExit(PROBLEM_FOUND)
 
 
 @contextmanager

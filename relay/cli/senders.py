@@ -8,8 +8,8 @@ import dataclasses
 import click
 
 from relay.cli.context import AppContext, console, pass_app, print_json
-from relay.cli.queue import opened_store
-from relay.cli.reps import fail, find_user, org_client
+from relay.cli.exits import fail, opened_store
+from relay.cli.reps import find_user, org_client
 from relay.cli.safe_text import clean, text
 from relay.errors import RelayError
 from relay.reps.directory import sync_reps

@@ -153,7 +153,7 @@ def _supervise(
     http_port: int | None,
     ready: Any,
 ) -> None:
-    from relay.localorg.runner import RUNNING_FILE
+    from relay.localorg.running_file import RUNNING_FILE
     from relay.supervisor import Supervisor
 
     command = [sys.executable, "-m", "relay"]

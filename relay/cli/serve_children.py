@@ -264,7 +264,8 @@ def worker(
 def local_org(app: AppContext, supervisor_pid: int, ready_fd: int | None) -> None:
     """The embedded local org, for the edge and the workers (RUNNING_FILE says where)."""
     from relay import loops
-    from relay.localorg.runner import RUNNING_FILE, embedded_org
+    from relay.localorg.runner import embedded_org
+    from relay.localorg.running_file import RUNNING_FILE
 
     die_with_parent(supervisor_pid)
     config = app.config

@@ -10,8 +10,8 @@ from __future__ import annotations
 import click
 
 from relay.cli.context import USAGE_ERROR, AppContext, console, pass_app, print_json
-from relay.cli.queue import opened_store
-from relay.cli.reps import fail, resolve_rep
+from relay.cli.exits import fail, opened_store
+from relay.cli.reps import resolve_rep
 from relay.cli.safe_text import text
 from relay.errors import RelayError
 from relay.reps.settings import (

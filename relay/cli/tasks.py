@@ -23,8 +23,9 @@ import click
 from rich.table import Table
 
 from relay.cli.context import USAGE_ERROR, AppContext, console, pass_app, print_json
-from relay.cli.queue import opened_store, wide_console
-from relay.cli.reps import fail, resolve_rep
+from relay.cli.exits import fail, opened_store
+from relay.cli.queue import wide_console
+from relay.cli.reps import resolve_rep
 from relay.cli.safe_text import cells, clean, text
 from relay.errors import RelayError
 from relay.reps.reminders import BadSpec, local_date, parse_spec

@@ -16,9 +16,9 @@ from rich.table import Table
 from simple_salesforce.exceptions import SalesforceResourceNotFound
 
 from relay.cli.context import AppContext, console, pass_app, print_json
+from relay.cli.exits import fail, opened_store
 from relay.cli.local_org import BANNER, MARK, on_local_org
-from relay.cli.queue import opened_store
-from relay.cli.reps import fail, org_client
+from relay.cli.reps import org_client
 from relay.cli.safe_text import cells
 from relay.errors import RelayError
 from relay.matching.model import object_for_id, to_18

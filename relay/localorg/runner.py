@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import os
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -32,10 +31,10 @@ from relay.localorg.auth import (
     OrgCredentials,
     SessionStore,
     load_or_create_credentials,
-    write_private,
 )
 from relay.localorg.data import OrgData
 from relay.localorg.faults import FaultInjector, FaultSpec
+from relay.localorg.running_file import RUNNING_FILE, write_running_file
 from relay.localorg.server import build_app
 from relay.localorg.state import OrgState
 from relay.localorg.tls import ensure_certificates, server_ssl_context
@@ -243,7 +242,7 @@ async def embedded_org(config: Config) -> AsyncIterator[Config]:
     local_org = LocalOrg(config.home / "localorg")
     info = await asyncio.to_thread(local_org.start)
     running = Path(info.data_dir) / RUNNING_FILE
-    write_running_file(running, info)
+    write_running_file(running, info.as_json())
     try:
         yield config_for_org(config, info)
     finally:
@@ -277,25 +276,3 @@ async def attached_org(config: Config, running_file: Path) -> AsyncIterator[Conf
     document = json.loads(await asyncio.to_thread(running_file.read_text))
     names = {item.name for item in dataclasses.fields(LocalOrgInfo)}
     yield config_for_org(config, LocalOrgInfo(**{k: v for k, v in document.items() if k in names}))
-
-
-RUNNING_FILE = "running.json"
-
-
-def write_running_file(path: Path, info: LocalOrgInfo) -> None:
-    """Record how to reach a running embedded org (0600 from its first byte: it holds a
-    session token)."""
-    document = {**info.as_json(), "pid": os.getpid()}
-    write_private(path, json.dumps(document).encode())
-
-
-def read_running_file(data_dir: Path) -> dict[str, Any] | None:
-    """The running embedded org's details, or None when no live daemon serves it (a
-    file left by a SIGKILLed daemon names a pid that is gone)."""
-    path = data_dir / RUNNING_FILE
-    try:
-        document: dict[str, Any] = json.loads(path.read_text())
-        os.kill(int(document["pid"]), 0)
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return document
