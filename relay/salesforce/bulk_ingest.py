@@ -209,7 +209,7 @@ class JobPace:
     that found the job done, per row.
 
     - The first poll comes at the pace times the rows, with a tenth more (``MARGIN``)
-      for the jitter between two jobs.
+      for the jitter between two jobs; without a pace, at ``UNPACED_SECONDS_PER_ROW``.
     - A job found done only at a later poll sets the pace it took (that poll came as its
       progress said, so the figure is tight). One found done at its first poll keeps the
       pace it was polled at, a little lower (``DECAY``), so a pace measured on a busy
@@ -223,15 +223,18 @@ class JobPace:
 
     MARGIN = 1.1
     DECAY = 0.98
+    UNPACED_SECONDS_PER_ROW = 0.0002
+    """A job without a pace to go by is first polled at this per row (2 s for 10,000): a
+    guess at a rate faster than any job's, so the poll is early enough, yet late enough
+    for the job to have made progress, which the next poll then goes by (a poll at
+    0.5 s found a 10,000-row job not yet started and cost a third poll)."""
 
     def __init__(self) -> None:
         self._seconds_per_row: dict[str, float] = {}
 
     def first_wait(self, sobject: str, rows: int, policy: BulkPolicy) -> float:
         pace = self._seconds_per_row.get(sobject, self._seconds_per_row.get(TASK))
-        if pace is None:
-            return policy.poll_initial_seconds
-        wait = pace * rows * self.MARGIN
+        wait = rows * self.UNPACED_SECONDS_PER_ROW if pace is None else pace * rows * self.MARGIN
         return min(max(wait, policy.poll_initial_seconds), policy.timeout_seconds / 2)
 
     def record(self, sobject: str, rows: int, seconds: float, polls: int) -> None:

@@ -315,11 +315,11 @@ def test_rerun_after_a_crash_mid_job_writes_no_duplicate(
 # --- waiting for a job ---------------------------------------------------------------------
 
 
-def test_polls_start_at_the_initial_wait_stay_bounded_and_a_job_too_long_is_aborted(
+def test_polls_start_at_a_guessed_pace_stay_bounded_and_a_job_too_long_is_aborted(
     org: Any, client: SalesforceClient
 ) -> None:
-    """Without a pace the first poll waits the initial 0.5 s; later waits follow the
-    job's progress within the policy's bounds (recorded, not slept); past the timeout
+    """Without a pace the first poll waits a guessed 0.2 ms a row; later waits follow
+    the job's progress within the policy's bounds (recorded, not slept); past the timeout
     every row is a TemporaryError and the job is aborted, so it does not write on behind
     Relay's back."""
     waits: list[float] = []
@@ -329,8 +329,8 @@ def test_polls_start_at_the_initial_wait_stay_bounded_and_a_job_too_long_is_abor
     results = upsert_tasks_bulk(
         client, records, external_id_field="Relay_Key__c", policy=policy, sleep=waits.append
     )
-    assert waits[0] == 0.5
-    assert all(0.5 <= wait <= 2.0 for wait in waits)
+    assert waits[0] == pytest.approx(6000 * JobPace.UNPACED_SECONDS_PER_ROW)
+    assert all(wait >= 0.5 for wait in waits)
     assert sum(waits) <= 2.5
     assert all(isinstance(r.error, TemporaryError) for r in results)
     assert "still InProgress" in str(results[0].error)
@@ -346,7 +346,8 @@ def test_the_pace_of_the_last_job_sets_the_first_poll_of_the_next() -> None:
     long is left."""
     policy = BulkPolicy(poll_initial_seconds=0.5, poll_max_seconds=10.0, timeout_seconds=600)
     pace = JobPace()
-    assert pace.first_wait("Task", 10_000, policy) == 0.5
+    assert pace.first_wait("Task", 1_000, policy) == 0.5
+    assert pace.first_wait("Task", 10_000, policy) == pytest.approx(2.0)
     pace.record("Task", 10_000, 8.0, polls=3)
     assert pace.first_wait("Task", 10_000, policy) == pytest.approx(8.0 * JobPace.MARGIN)
     assert pace.first_wait("Task", 5_000, policy) == pytest.approx(4.0 * JobPace.MARGIN)
