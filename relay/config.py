@@ -159,10 +159,10 @@ class PipelineConfig:
     # Reference, "Bulk API and Bulk API 2.0 Limits and Allocations").
     bulk_threshold: int = 2000
     # The import lane gathers the Task drafts of up to this many rows into one write, so
-    # a big import costs one ingest job per this many Tasks: a job is 6 to 8 calls, so
-    # 10,000 keeps it under one call per 1,000 Tasks (docs/design.md §11,
-    # docs/benchmarks.md "Import"). Below bulk_threshold the writes stay on REST; 1
-    # writes each claimed slice on its own.
+    # a big import costs one Task job per this many Tasks, and one TaskRelation job when
+    # some have several Contacts: about 9 calls in all, so 10,000 keeps it under one
+    # call per 1,000 Tasks (docs/design.md §11, docs/benchmarks.md "Import"). Below
+    # bulk_threshold the writes stay on REST; 1 writes each claimed slice on its own.
     import_bulk_rows: int = 10000
     directory_ttl_seconds: float = 60.0
     org_profile_ttl_seconds: float = 3600.0
