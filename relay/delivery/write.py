@@ -233,16 +233,29 @@ class TaskWriter:
             self.client, pairs, policy=self.bulk_policy, pace=self.bulk_pace
         )
         results = list(answers)
+        whole: dict[int, None] = {}
         for index, outcome in zip(owners, outcomes, strict=True):
             if outcome.ok or _RELATION_EXISTS.intersection(outcome.codes):
                 continue
-            if results[index].ok:
+            if not outcome.codes:
+                # No row error: the job failed as a whole (a call, its state, its wait).
+                whole[index] = None
+            elif results[index].ok:
                 log.info(
                     "task_relation_failed",
                     task_id=results[index].id,
                     reason=outcome.error.reason if outcome.error else None,
                 )
                 results[index] = replace(results[index], error=outcome.error, codes=outcome.codes)
+        if whole:
+            # Complete those Tasks through REST in this write rather than leave them for a
+            # retry: whatever stopped the job (an org whose Bulk API refuses TaskRelation,
+            # a job past its wait), TaskWhoIds sets the same people.
+            indexes = [i for i in whole if results[i].ok]
+            people = [(str(results[i].id), records[i]["TaskWhoIds"]) for i in indexes]
+            for index, answer in zip(indexes, self._set_people(people), strict=True):
+                if answer.error is not None:
+                    results[index] = replace(results[index], error=answer.error, codes=answer.codes)
         return results
 
     def _complete_people(
@@ -258,21 +271,26 @@ class TaskWriter:
         ]
         if not people:
             return {}
+        answers = self._set_people([(task_id, whos) for _, task_id, whos in people])
+        return {
+            key: answer.error
+            for (key, _, _), answer in zip(people, answers, strict=True)
+            if answer.error is not None
+        }
+
+    def _set_people(self, people: Sequence[tuple[str, Sequence[str]]]) -> list[WriteResult]:
+        """``TaskWhoIds`` through REST, 200 Tasks a call (``set_task_people``)."""
+        if not people:
+            return []
         self._between()
-        answers = set_task_people(
-            self.client, [(task_id, whos) for _, task_id, whos in people], between=self.between
-        )
+        answers = set_task_people(self.client, people, between=self.between)
         log.info(
             "task_people_set",
             tasks=len(people),
             calls=-(-len(people) // MAX_COLLECTION_RECORDS),
             failed=sum(1 for answer in answers if answer.error is not None),
         )
-        return {
-            key: answer.error
-            for (key, _, _), answer in zip(people, answers, strict=True)
-            if answer.error is not None
-        }
+        return answers
 
     def _reconcile(
         self, drafts: Sequence[TaskDraft], ledger: dict[str, Delivery]

@@ -523,3 +523,42 @@ def test_a_relation_that_fails_keeps_its_task_an_intent(
     others = [d for i, d in enumerate(drafts) if i != 4]
     assert all(results[d.relay_key].error is None for d in others)
     assert {ledger[d.relay_key].state for d in others} == {WRITTEN}
+
+
+def test_a_relation_job_that_fails_as_a_whole_is_completed_through_rest(
+    org: Any, local_org: Any, client: SalesforceClient, store: SqlStore
+) -> None:
+    """The org answers 503 to every call from just before the TaskRelation job until
+    the write's next step (as an org whose Bulk API refused TaskRelation would fail the
+    job as a whole): the write sets those Tasks' TaskWhoIds through REST at once, so
+    every key is written with all its Contacts, not left for a retry."""
+    contact, owner = local_org.call(_contact)
+    others = tuple(local_org.call(_contact)[0] for _ in range(2))
+    drafts = _drafts(contact, owner, 12)
+    _with_people(drafts, (2, 7), (contact, *others))
+    writer = TaskWriter(store, client, bulk_threshold=12, bulk_policy=FAST)
+    steps: list[int] = []
+
+    def between() -> None:
+        steps.append(len(steps) + 1)
+        # The third step is the one before the TaskRelation job (after the intents and
+        # the Task job); the fourth, before the REST call that completes the people.
+        if len(steps) == 3:
+            admin(org, "PUT", "/_localorg/faults", {"503": 1.0})
+        elif len(steps) == 4:
+            admin(org, "PUT", "/_localorg/faults", {})
+
+    writer.between = between
+    before = admin(org, "GET", JOBS)["records"]
+    results = writer.write(
+        [Job(f"h{i}", f"hm{i}", (d,)) for i, d in enumerate(drafts)], "Relay_Key__c"
+    )
+    assert len(steps) >= 4
+    made = admin(org, "GET", JOBS)["records"][len(before) :]
+    assert [j["object"] for j in made] == ["Task"]  # the relation job was never created
+    assert all(results[d.relay_key].error is None for d in drafts)
+    ledger = store.deliveries_for_keys([d.relay_key for d in drafts])
+    assert {ledger[d.relay_key].state for d in drafts} == {WRITTEN}
+    people = _people(client, [str(results[d.relay_key].task_id) for d in drafts])
+    assert people[str(results[drafts[2].relay_key].task_id)] == {contact, *others}
+    assert people[str(results[drafts[7].relay_key].task_id)] == {contact, *others}
