@@ -581,9 +581,16 @@ def _dry_run(
         out.print(f"{title}:", markup=False)
         for key, n in values.items():
             out.print(f"  {clean(str(key))}: {n}", markup=False)
+    share = report.allocation_share
+    allocation = (
+        f"; {share:.2%} of the org's daily allocation of {report.daily_api_max:,} "
+        f"({report.daily_api_remaining:,} left now)"
+        if share is not None and report.daily_api_remaining is not None
+        else "; the org's daily allocation could not be read"
+    )
     out.print(
         f"estimated API calls: {report.api_calls} ({report.lookup_calls} lookups, "
-        f"{report.write_calls} writes of {report.tasks} Tasks)",
+        f"{report.write_calls} writes of {report.tasks} Tasks){allocation}",
         markup=False,
     )
 

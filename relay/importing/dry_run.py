@@ -32,7 +32,9 @@ from relay.delivery.plan import Planned, plan_message
 from relay.delivery.policies import Policies
 from relay.delivery.reps import Reps
 from relay.envelope import Envelope
+from relay.errors import RelayError
 from relay.importing.run import imported_envelope
+from relay.logs import get_logger
 from relay.matching import MatchPolicy
 from relay.matching.model import User, relay_domain_predicate
 from relay.parsing import Email, parse
@@ -41,6 +43,8 @@ from relay.salesforce.client import SalesforceClient
 from relay.salesforce.directory import DirectoryCache
 from relay.store.claims import IMPORT_CLAIM_LIMIT
 from relay.store.model import WRITTEN, Outcome, State, Store, StoredMessage
+
+log = get_logger("relay.importing.dry_run")
 
 WRITE_CALL_TASKS = 200
 """Tasks per composite write call (relay/delivery/write.py)."""
@@ -62,6 +66,9 @@ class DryRunReport:
     lookup_calls: int = 0
     write_calls: int = 0
     tasks: int = 0
+    daily_api_max: int | None = None
+    """The org's daily API request allocation (``/limits``, DailyApiRequests), when read."""
+    daily_api_remaining: int | None = None
 
     @property
     def api_calls(self) -> int:
@@ -76,7 +83,17 @@ class DryRunReport:
             "estimated_api_calls": self.api_calls,
             "lookup_calls": self.lookup_calls,
             "write_calls": self.write_calls,
+            "daily_api_max": self.daily_api_max,
+            "daily_api_remaining": self.daily_api_remaining,
+            "allocation_share": self.allocation_share,
         }
+
+    @property
+    def allocation_share(self) -> float | None:
+        """The estimated calls as a share of the org's daily allocation (0.01 is 1%)."""
+        if not self.daily_api_max:
+            return None
+        return round(self.api_calls / self.daily_api_max, 6)
 
 
 class DryRun:
@@ -129,7 +146,23 @@ class DryRun:
             jobs = math.ceil(self.report.tasks / rows)
             relation_jobs = min(jobs, self._several)
             self.report.write_calls = jobs * BULK_JOB_CALLS + relation_jobs * RELATION_JOB_CALLS
+        self._read_allocation()
         return self.report
+
+    def _read_allocation(self) -> None:
+        """The org's daily API allocation, for the estimate's share of it: every call,
+        Bulk API 2.0 ones included, counts against DailyApiRequests (Developer Limits and
+        Allocations Quick Reference, "API Request Limits and Allocations"). One call, not
+        part of the estimate; without it (an org that refuses /limits) no share is given."""
+        try:
+            limits = self.client.limits()
+        except RelayError as error:
+            log.info("dry_run_limits_unread", reason=error.reason)
+            return
+        daily = limits.get("DailyApiRequests") or {}
+        if isinstance(daily.get("Max"), int) and isinstance(daily.get("Remaining"), int):
+            self.report.daily_api_max = daily["Max"]
+            self.report.daily_api_remaining = daily["Remaining"]
 
     def _batch(self, raws: Sequence[bytes]) -> None:
         now = datetime.now(UTC)

@@ -13,6 +13,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from relay.store import open_store
 from relay.store.imports import GONE
 from tests.importing.mail_files import message, write_maildir, write_mbox, zip_tree
@@ -168,6 +170,11 @@ def test_dry_run_writes_nothing(serve: RelayServe, org: RunningOrg, tmp_path: Pa
     assert report["dry_run"] is True
     assert report["outcomes"] == {"logged": 12}
     assert report["estimated_api_calls"] >= 1
+    # The share of the org's daily allocation (its /limits), the estimate over its Max.
+    assert report["daily_api_max"] > report["daily_api_remaining"] > 0
+    assert report["allocation_share"] == pytest.approx(
+        report["estimated_api_calls"] / report["daily_api_max"], abs=1e-6
+    )
     assert sum(report["top_accounts"].values()) >= 12
     store = open_store(serve.store_url)
     try:
@@ -178,6 +185,7 @@ def test_dry_run_writes_nothing(serve: RelayServe, org: RunningOrg, tmp_path: Pa
     human = serve.cli("import", str(path), "--user", REP, "--dry-run")
     assert "nothing written" in human.stdout
     assert "estimated API calls" in human.stdout
+    assert "of the org's daily allocation of" in human.stdout
 
 
 def test_email_logged_live_over_smtp_is_a_duplicate_when_imported(
