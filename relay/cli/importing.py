@@ -254,18 +254,7 @@ class _Reporter:
             sys.stdout.write(json.dumps(snapshot) + "\n")
             sys.stdout.flush()
         elif self._progress is not None:
-            counts = " ".join(
-                f"{key} {snapshot[key]}"
-                for key in (
-                    "read",
-                    "matched",
-                    "logged",
-                    "duplicate",
-                    "unresolved",
-                    "skipped",
-                    "failed",
-                )
-            )
+            counts = " ".join(f"{key} {snapshot[key]}" for key in PROGRESS_COUNTS)
             self._progress.update(
                 self._task, completed=snapshot["read"], rate=snapshot["rate"], counts=counts
             )
@@ -301,18 +290,10 @@ def _stop_on_signals(stop: threading.Event, interrupted: list[bool]) -> Iterator
             signal.signal(sig, handler)
 
 
-SUMMED = (
-    "read",
-    "queued",
-    "matched",
-    "logged",
-    "duplicate",
-    "unresolved",
-    "skipped",
-    "failed",
-    "filtered",
-    "pending",
-)
+PROGRESS_COUNTS = ("read", "matched", "logged", "duplicate", "unresolved", "skipped", "failed")
+"""The counts the progress bar shows, in its order."""
+SUMMED = ("read", "queued", *PROGRESS_COUNTS[1:], "filtered", "pending")
+"""The counts the last ``--json`` line of several folders sums."""
 
 
 def _import_each(

@@ -237,13 +237,8 @@ class SalesforceClient:
     ) -> list[dict[str, Any]]:
         """PATCH ``composite/sobjects/{sobject}/{field}``: one UpsertResult per record
         (``id``, ``success``, ``errors``, ``created``), in order. Idempotent: retried."""
-        _check_collection(records)
         path = f"composite/sobjects/{_api_name(sobject)}/{_api_name(external_id_field)}"
-        body = {"allOrNone": all_or_none, "records": [_typed(sobject, r) for r in records]}
-        result = self._call(
-            "upsert_collection", lambda sf: sf.restful(path, method="PATCH", json=body)
-        )
-        return list(result)
+        return self._collection("upsert_collection", "PATCH", path, sobject, records, all_or_none)
 
     def update_collection(
         self,
@@ -255,13 +250,9 @@ class SalesforceClient:
         """PATCH ``composite/sobjects``: each record carries its ``Id``; one SaveResult per
         record (``id``, ``success``, ``errors``), in order (REST API Developer Guide,
         "Update Records Using sObject Collections"). Idempotent: retried."""
-        _check_collection(records)
-        body = {"allOrNone": all_or_none, "records": [_typed(sobject, r) for r in records]}
-        result = self._call(
-            "update_collection",
-            lambda sf: sf.restful("composite/sobjects", method="PATCH", json=body),
+        return self._collection(
+            "update_collection", "PATCH", "composite/sobjects", sobject, records, all_or_none
         )
-        return list(result)
 
     def create_collection(
         self,
@@ -272,12 +263,32 @@ class SalesforceClient:
     ) -> list[dict[str, Any]]:
         """POST ``composite/sobjects``: one SaveResult per record (``id``, ``success``,
         ``errors``), in order. Not retried after an unknown outcome (OutcomeUnknown)."""
+        return self._collection(
+            "create_collection",
+            "POST",
+            "composite/sobjects",
+            sobject,
+            records,
+            all_or_none,
+            idempotent=False,
+        )
+
+    def _collection(
+        self,
+        name: str,
+        method: str,
+        path: str,
+        sobject: str,
+        records: Sequence[Mapping[str, Any]],
+        all_or_none: bool,
+        *,
+        idempotent: bool = True,
+    ) -> list[dict[str, Any]]:
+        """One sObject Collections call: up to 200 records, each typed, in one body."""
         _check_collection(records)
         body = {"allOrNone": all_or_none, "records": [_typed(sobject, r) for r in records]}
         result = self._call(
-            "create_collection",
-            lambda sf: sf.restful("composite/sobjects", method="POST", json=body),
-            idempotent=False,
+            name, lambda sf: sf.restful(path, method=method, json=body), idempotent=idempotent
         )
         return list(result)
 
